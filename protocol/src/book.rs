@@ -1,0 +1,178 @@
+//! `BidBook`: the commits and reveals of one batch, accepted by the rules of their windows.
+//!
+//! The gateway keeps one book per open batch. A commit is accepted until the commit deadline
+//! (inclusive), one per prover. A reveal is accepted after the commit deadline and until the
+//! reveal deadline (inclusive), only from a prover whose commit is in the book, and only if it
+//! opens that commit. Time is passed in by the caller.
+//!
+//! `accept_*` check signatures one at a time; a gateway that batch-verifies signatures off its
+//! event loop calls the `*_preverified` variants instead.
+
+use std::collections::BTreeMap;
+
+use crate::UnixMillis;
+use crate::auction::{AuctionError, Award, Eligibility, award};
+use crate::commit::{RevealError, check_reveal};
+use crate::keys::PublicKey;
+use crate::messages::{BatchAnnouncement, BidCommit, BidReveal};
+use crate::signed::{Signed, SignedError};
+
+/// Why a commit or reveal was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BidError {
+    /// The signature does not verify.
+    #[error(transparent)]
+    Signature(#[from] SignedError),
+    /// For another batch or Supernet.
+    #[error("message is for another batch or supernet")]
+    WrongBatch,
+    /// The commit arrived after the commit deadline.
+    #[error("commit arrived at {now}, after the commit deadline {deadline}")]
+    LateCommit {
+        /// Arrival time.
+        now: UnixMillis,
+        /// The deadline.
+        deadline: UnixMillis,
+    },
+    /// The reveal arrived while commits were still open, which would unseal the bid early.
+    #[error("reveal arrived at {now}, before the commit deadline {deadline} passed")]
+    EarlyReveal {
+        /// Arrival time.
+        now: UnixMillis,
+        /// The commit deadline.
+        deadline: UnixMillis,
+    },
+    /// The reveal arrived after the reveal deadline.
+    #[error("reveal arrived at {now}, after the reveal deadline {deadline}")]
+    LateReveal {
+        /// Arrival time.
+        now: UnixMillis,
+        /// The deadline.
+        deadline: UnixMillis,
+    },
+    /// A second commit or reveal from the same prover.
+    #[error("prover {0} already sent one")]
+    Duplicate(PublicKey),
+    /// A reveal from a prover with no commit in the book.
+    #[error("no commit from {0} for this batch")]
+    UnknownCommit(PublicKey),
+    /// A reveal that does not open its commit.
+    #[error(transparent)]
+    Reveal(#[from] RevealError),
+}
+
+/// The accepted commits and reveals of one batch.
+#[derive(Debug, Clone)]
+pub struct BidBook {
+    batch: BatchAnnouncement,
+    commits: BTreeMap<PublicKey, Signed<BidCommit>>,
+    reveals: BTreeMap<PublicKey, Signed<BidReveal>>,
+}
+
+impl BidBook {
+    /// An empty book for `batch`.
+    pub fn new(batch: BatchAnnouncement) -> Self {
+        Self {
+            batch,
+            commits: BTreeMap::new(),
+            reveals: BTreeMap::new(),
+        }
+    }
+
+    /// The batch.
+    pub fn batch(&self) -> &BatchAnnouncement {
+        &self.batch
+    }
+
+    /// Checks the signature, then [`BidBook::accept_commit_preverified`].
+    pub fn accept_commit(
+        &mut self,
+        commit: Signed<BidCommit>,
+        now: UnixMillis,
+    ) -> Result<(), BidError> {
+        commit.verify()?;
+        self.accept_commit_preverified(commit, now)
+    }
+
+    /// Accepts a commit whose signature the caller has already verified.
+    pub fn accept_commit_preverified(
+        &mut self,
+        commit: Signed<BidCommit>,
+        now: UnixMillis,
+    ) -> Result<(), BidError> {
+        let c = &commit.payload;
+        if c.supernet != self.batch.supernet || c.batch_id != self.batch.batch_id {
+            return Err(BidError::WrongBatch);
+        }
+        if now > self.batch.commit_deadline {
+            return Err(BidError::LateCommit {
+                now,
+                deadline: self.batch.commit_deadline,
+            });
+        }
+        if self.commits.contains_key(&commit.signer) {
+            return Err(BidError::Duplicate(commit.signer));
+        }
+        self.commits.insert(commit.signer, commit);
+        Ok(())
+    }
+
+    /// Checks the signature, then [`BidBook::accept_reveal_preverified`].
+    pub fn accept_reveal(
+        &mut self,
+        reveal: Signed<BidReveal>,
+        now: UnixMillis,
+    ) -> Result<(), BidError> {
+        reveal.verify()?;
+        self.accept_reveal_preverified(reveal, now)
+    }
+
+    /// Accepts a reveal whose signature the caller has already verified.
+    pub fn accept_reveal_preverified(
+        &mut self,
+        reveal: Signed<BidReveal>,
+        now: UnixMillis,
+    ) -> Result<(), BidError> {
+        let r = &reveal.payload;
+        if r.supernet != self.batch.supernet || r.batch_id != self.batch.batch_id {
+            return Err(BidError::WrongBatch);
+        }
+        if now <= self.batch.commit_deadline {
+            return Err(BidError::EarlyReveal {
+                now,
+                deadline: self.batch.commit_deadline,
+            });
+        }
+        if now > self.batch.reveal_deadline {
+            return Err(BidError::LateReveal {
+                now,
+                deadline: self.batch.reveal_deadline,
+            });
+        }
+        if self.reveals.contains_key(&reveal.signer) {
+            return Err(BidError::Duplicate(reveal.signer));
+        }
+        let commit = self
+            .commits
+            .get(&reveal.signer)
+            .ok_or(BidError::UnknownCommit(reveal.signer))?;
+        check_reveal(&self.batch, commit, &reveal)?;
+        self.reveals.insert(reveal.signer, reveal);
+        Ok(())
+    }
+
+    /// The accepted commits, by signer.
+    pub fn commits(&self) -> Vec<Signed<BidCommit>> {
+        self.commits.values().cloned().collect()
+    }
+
+    /// The accepted reveals, by signer.
+    pub fn reveals(&self) -> Vec<Signed<BidReveal>> {
+        self.reveals.values().cloned().collect()
+    }
+
+    /// Runs [`award`] over the book's contents.
+    pub fn award(&self, eligibility: &Eligibility) -> Result<Award, AuctionError> {
+        award(&self.batch, &self.commits(), &self.reveals(), eligibility)
+    }
+}

@@ -1,0 +1,318 @@
+//! Supernet configuration: who may take part, auction timing, categories, circuits and
+//! economics. Loaded from TOML and checked by [`SupernetConfig::validate`].
+//!
+//! ```toml
+//! id = "coprocessor"
+//! gateways = ["12D3KooW..."]
+//! allowlist = ["12D3KooW...", "12D3KooW..."]   # omit for an open Supernet
+//!
+//! [auction]
+//! batch_interval_ms = 2000
+//! commit_window_ms = 600
+//! reveal_window_ms = 600
+//! max_jobs_per_batch = 256
+//!
+//! [economics]
+//! genesis_stake = 1000
+//! min_stake = 100
+//! slash_amount = 100
+//! non_reveal_penalty = 10
+//!
+//! [[categories]]
+//! category = "small"
+//! proving_deadline_ms = 10000
+//! reserve_price = 1000
+//!
+//! [[circuits]]
+//! id = "coprocessor-sum.small"
+//! category = "small"
+//! params_digest = "<64 hex digits>"
+//! ```
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use libp2p_identity::PeerId;
+use serde::{Deserialize, Serialize};
+
+use crate::category::JobCategory;
+use crate::ids::{CircuitId, SupernetId};
+use crate::messages::MAX_JOBS_PER_BATCH;
+use crate::{Digest, Price};
+
+/// Auction timing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuctionConfig {
+    /// How often the gateway announces a batch.
+    pub batch_interval_ms: u64,
+    /// How long commits are accepted after an announcement.
+    pub commit_window_ms: u64,
+    /// How long reveals are accepted after the commit window closes.
+    pub reveal_window_ms: u64,
+    /// Most jobs in one batch.
+    pub max_jobs_per_batch: u32,
+}
+
+/// Stake and penalties, in the Supernet's fee unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EconomicsConfig {
+    /// Stake every allowlisted prover starts with.
+    pub genesis_stake: u64,
+    /// Stake below which a prover may not win.
+    pub min_stake: u64,
+    /// Stake taken for an invalid proof or a missed deadline.
+    pub slash_amount: u64,
+    /// Stake taken for a commit without a valid reveal.
+    pub non_reveal_penalty: u64,
+}
+
+/// One job category's terms.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryConfig {
+    /// The category.
+    pub category: JobCategory,
+    /// Time a winner has, from assignment, to submit a valid proof.
+    pub proving_deadline_ms: u64,
+    /// The highest price the gateway pays for a job of this category.
+    pub reserve_price: Price,
+}
+
+/// A circuit the Supernet proves, pinned by the digest of its parameter file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CircuitConfig {
+    /// The circuit.
+    pub id: CircuitId,
+    /// The category its jobs fall in.
+    pub category: JobCategory,
+    /// blake3 digest of its parameter file.
+    pub params_digest: Digest,
+}
+
+/// A Supernet's whole configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SupernetConfig {
+    /// The Supernet's name.
+    pub id: SupernetId,
+    /// Peer ids of its gateways.
+    pub gateways: Vec<PeerId>,
+    /// Peer ids allowed in; `None` means anyone may join.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowlist: Option<Vec<PeerId>>,
+    /// Auction timing.
+    pub auction: AuctionConfig,
+    /// Stake and penalties.
+    pub economics: EconomicsConfig,
+    /// Category terms.
+    pub categories: Vec<CategoryConfig>,
+    /// Circuits.
+    pub circuits: Vec<CircuitConfig>,
+}
+
+/// One problem in a config, naming the field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigIssue {
+    /// Dotted path of the field, e.g. `auction.commit_window_ms`.
+    pub field: String,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl fmt::Display for ConfigIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.problem)
+    }
+}
+
+/// Why a Supernet config was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// Not valid TOML, or a field of the wrong type, or an unknown field.
+    #[error("supernet config does not parse: {0}")]
+    Parse(String),
+    /// Parses, but breaks one or more rules.
+    #[error("invalid supernet config: {}", join(.0))]
+    Invalid(Vec<ConfigIssue>),
+}
+
+fn join(issues: &[ConfigIssue]) -> String {
+    issues
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl SupernetConfig {
+    /// Parses and validates a TOML document.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let config: Self = toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The config as TOML.
+    pub fn to_toml(&self) -> String {
+        // Every field is a plain TOML value, so serialization cannot fail.
+        toml::to_string_pretty(self).expect("supernet config always serializes")
+    }
+
+    /// Checks every rule and reports all problems at once.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut issues = Vec::new();
+        let mut bad = |field: &str, problem: String| {
+            issues.push(ConfigIssue {
+                field: field.to_string(),
+                problem,
+            })
+        };
+
+        if self.gateways.is_empty() {
+            bad(
+                "gateways",
+                "at least one gateway peer id is required".into(),
+            );
+        }
+        if let Some(dup) = first_duplicate(self.gateways.iter()) {
+            bad("gateways", format!("peer id {dup} is listed twice"));
+        }
+        if let Some(allow) = &self.allowlist {
+            if allow.is_empty() {
+                bad(
+                    "allowlist",
+                    "an empty allowlist admits nobody; omit it for an open supernet".into(),
+                );
+            }
+            if let Some(dup) = first_duplicate(allow.iter()) {
+                bad("allowlist", format!("peer id {dup} is listed twice"));
+            }
+            for gw in &self.gateways {
+                if !allow.contains(gw) {
+                    bad("gateways", format!("gateway {gw} is not on the allowlist"));
+                }
+            }
+        }
+
+        let a = &self.auction;
+        if a.batch_interval_ms == 0 {
+            bad("auction.batch_interval_ms", "must be greater than 0".into());
+        }
+        if a.commit_window_ms == 0 {
+            bad("auction.commit_window_ms", "must be greater than 0".into());
+        }
+        if a.reveal_window_ms == 0 {
+            bad("auction.reveal_window_ms", "must be greater than 0".into());
+        }
+        if a.commit_window_ms.saturating_add(a.reveal_window_ms) > a.batch_interval_ms {
+            bad(
+                "auction",
+                format!(
+                    "commit_window_ms + reveal_window_ms ({} ms) exceeds batch_interval_ms \
+                     ({} ms): auctions of consecutive batches would overlap",
+                    a.commit_window_ms.saturating_add(a.reveal_window_ms),
+                    a.batch_interval_ms
+                ),
+            );
+        }
+        if a.max_jobs_per_batch == 0 || a.max_jobs_per_batch as usize > MAX_JOBS_PER_BATCH {
+            bad(
+                "auction.max_jobs_per_batch",
+                format!("must be between 1 and {MAX_JOBS_PER_BATCH}"),
+            );
+        }
+
+        let e = &self.economics;
+        if e.genesis_stake < e.min_stake {
+            bad(
+                "economics.genesis_stake",
+                format!(
+                    "{} is below min_stake {}: no prover could ever bid",
+                    e.genesis_stake, e.min_stake
+                ),
+            );
+        }
+
+        if self.categories.is_empty() {
+            bad("categories", "at least one category is required".into());
+        }
+        if let Some(dup) = first_duplicate(self.categories.iter().map(|c| c.category)) {
+            bad("categories", format!("category {dup} is listed twice"));
+        }
+        for (i, c) in self.categories.iter().enumerate() {
+            if c.proving_deadline_ms == 0 {
+                bad(
+                    &format!("categories[{i}].proving_deadline_ms"),
+                    "must be greater than 0".into(),
+                );
+            }
+            if c.reserve_price == 0 {
+                bad(
+                    &format!("categories[{i}].reserve_price"),
+                    "must be greater than 0".into(),
+                );
+            }
+        }
+
+        if self.circuits.is_empty() {
+            bad("circuits", "at least one circuit is required".into());
+        }
+        if let Some(dup) = first_duplicate(self.circuits.iter().map(|c| &c.id)) {
+            bad("circuits", format!("circuit {dup} is listed twice"));
+        }
+        let cats: BTreeSet<_> = self.categories.iter().map(|c| c.category).collect();
+        for (i, c) in self.circuits.iter().enumerate() {
+            if !cats.contains(&c.category) {
+                bad(
+                    &format!("circuits[{i}].category"),
+                    format!(
+                        "category {} is not configured in [[categories]]",
+                        c.category
+                    ),
+                );
+            }
+        }
+
+        if issues.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(issues))
+        }
+    }
+
+    /// Is `peer` allowed in? Always true in an open Supernet.
+    pub fn is_allowed(&self, peer: &PeerId) -> bool {
+        self.allowlist
+            .as_ref()
+            .is_none_or(|list| list.contains(peer))
+    }
+
+    /// Is `peer` one of the Supernet's gateways?
+    pub fn is_gateway(&self, peer: &PeerId) -> bool {
+        self.gateways.contains(peer)
+    }
+
+    /// The terms of `category`, if configured.
+    pub fn category(&self, category: JobCategory) -> Option<&CategoryConfig> {
+        self.categories.iter().find(|c| c.category == category)
+    }
+
+    /// The circuit `id`, if configured.
+    pub fn circuit(&self, id: &CircuitId) -> Option<&CircuitConfig> {
+        self.circuits.iter().find(|c| &c.id == id)
+    }
+}
+
+fn first_duplicate<T: Ord + fmt::Display>(items: impl Iterator<Item = T>) -> Option<T> {
+    let mut seen = BTreeSet::new();
+    for item in items {
+        if seen.contains(&item) {
+            return Some(item);
+        }
+        seen.insert(item);
+    }
+    None
+}

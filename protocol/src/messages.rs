@@ -1,0 +1,416 @@
+//! The wire messages of the proving flow, in the order they appear in a task's life.
+//!
+//! Signed messages ([`crate::Signed`]) carry authority: an announcement, a bid, an award, a
+//! verdict. Requests and responses ([`Request`], [`Response`]) only move data between two
+//! peers that the transport has already authenticated, and carry signed messages inside where
+//! authority matters. `docs/protocol.md` describes each one.
+
+use serde::{Deserialize, Serialize};
+
+use crate::auction::Award;
+use crate::bytes::byte_newtype;
+use crate::category::JobCategory;
+use crate::ids::{BatchId, CircuitId, JobId, SupernetId};
+use crate::keys::PublicKey;
+use crate::signed::{MessageKind, Signed, SignedPayload};
+use crate::{Digest, Price, UnixMillis};
+
+/// Most jobs one batch may carry. Keeps announcements well inside a gossip frame.
+pub const MAX_JOBS_PER_BATCH: usize = 512;
+
+/// Longest free-text field (versions, hardware descriptions, reasons), in bytes.
+pub const MAX_TEXT_LEN: usize = 256;
+
+byte_newtype!(
+    /// The random 32-byte salt that hides a bid vector inside its commitment.
+    Salt,
+    32
+);
+
+/// One job offered in a batch: what to prove, its size class and the most the gateway pays.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobSpec {
+    /// The job.
+    pub job_id: JobId,
+    /// The circuit that proves it.
+    pub circuit: CircuitId,
+    /// Its size class.
+    pub category: JobCategory,
+    /// The highest price the gateway accepts for it.
+    pub reserve_price: Price,
+    /// How long the winner has, from assignment, to submit a valid proof.
+    pub proving_window_ms: u64,
+    /// blake3 digest of the job's input, which the winner fetches after the award.
+    pub input_digest: Digest,
+    /// Size of that input in bytes.
+    pub input_size: u64,
+}
+
+/// Gossiped by a gateway every batch interval: the jobs on offer and the auction's windows.
+///
+/// Commits are accepted until `commit_deadline`, reveals after it and until
+/// `reveal_deadline`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchAnnouncement {
+    /// The Supernet the batch is for.
+    pub supernet: SupernetId,
+    /// The batch, see [`BatchId::derive`].
+    pub batch_id: BatchId,
+    /// The gateway's batch sequence number the id was derived from.
+    pub seq: u64,
+    /// The jobs, sorted by id, each at most once.
+    pub jobs: Vec<JobSpec>,
+    /// When the batch was announced.
+    pub announced_at: UnixMillis,
+    /// Last moment a commit is accepted.
+    pub commit_deadline: UnixMillis,
+    /// Last moment a reveal is accepted.
+    pub reveal_deadline: UnixMillis,
+}
+
+/// A structural fault in a message that decoded and verified but breaks a protocol rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MessageError {
+    /// A batch with no jobs.
+    #[error("batch has no jobs")]
+    EmptyBatch,
+    /// A batch with more than [`MAX_JOBS_PER_BATCH`] jobs.
+    #[error("batch has {0} jobs, more than the limit of {MAX_JOBS_PER_BATCH}")]
+    TooManyJobs(usize),
+    /// Jobs (or bids) not sorted by job id, or listed twice.
+    #[error("jobs are not sorted by id or contain duplicates (at {0})")]
+    UnsortedJobs(JobId),
+    /// Deadlines out of order.
+    #[error("deadlines must satisfy announced_at < commit_deadline < reveal_deadline")]
+    DeadlineOrder,
+    /// A text field longer than [`MAX_TEXT_LEN`].
+    #[error("field {0} is longer than {MAX_TEXT_LEN} bytes")]
+    TextTooLong(&'static str),
+    /// A zero where a positive number is required.
+    #[error("field {0} must be positive")]
+    Zero(&'static str),
+}
+
+impl BatchAnnouncement {
+    /// Checks the announcement's own rules: jobs present, sorted and unique, deadlines in
+    /// order.
+    pub fn validate(&self) -> Result<(), MessageError> {
+        if self.jobs.is_empty() {
+            return Err(MessageError::EmptyBatch);
+        }
+        if self.jobs.len() > MAX_JOBS_PER_BATCH {
+            return Err(MessageError::TooManyJobs(self.jobs.len()));
+        }
+        for pair in self.jobs.windows(2) {
+            if pair[0].job_id >= pair[1].job_id {
+                return Err(MessageError::UnsortedJobs(pair[1].job_id));
+            }
+        }
+        if !(self.announced_at < self.commit_deadline
+            && self.commit_deadline < self.reveal_deadline)
+        {
+            return Err(MessageError::DeadlineOrder);
+        }
+        Ok(())
+    }
+
+    /// The spec of `job`, if the batch offers it.
+    pub fn job(&self, job: &JobId) -> Option<&JobSpec> {
+        self.jobs
+            .binary_search_by(|spec| spec.job_id.cmp(job))
+            .ok()
+            .map(|i| &self.jobs[i])
+    }
+}
+
+/// A prover's sealed bid for a whole batch: a commitment to its bid vector and a salt, see
+/// [`crate::commit::commit_bids`]. One per prover per batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BidCommit {
+    /// The Supernet.
+    pub supernet: SupernetId,
+    /// The batch bid on.
+    pub batch_id: BatchId,
+    /// The commitment.
+    pub commitment: Digest,
+}
+
+/// One price for one job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Bid {
+    /// The job.
+    pub job_id: JobId,
+    /// The price the prover asks to be paid for proving it.
+    pub price: Price,
+}
+
+/// Opens a [`BidCommit`]: the bid vector (sorted by job id, one bid per job) and the salt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BidReveal {
+    /// The Supernet.
+    pub supernet: SupernetId,
+    /// The batch bid on.
+    pub batch_id: BatchId,
+    /// The bids, sorted by job id, each job at most once.
+    pub bids: Vec<Bid>,
+    /// The salt used in the commitment.
+    pub salt: Salt,
+}
+
+/// Gossiped by the gateway once a batch is awarded. Anyone holding the batch, commits and
+/// reveals can check it with [`crate::transcript::verify_award`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuctionResult {
+    /// The Supernet.
+    pub supernet: SupernetId,
+    /// The batch awarded.
+    pub batch_id: BatchId,
+    /// The award, with its transcript hash.
+    pub award: Award,
+}
+
+/// What a prover runs on, as it reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct HardwareSummary {
+    /// CPU cores available to proving.
+    pub cpu_cores: u32,
+    /// Memory in MiB.
+    pub memory_mib: u64,
+    /// The GPU model, if one is used.
+    pub gpu: Option<String>,
+    /// The multi-scalar multiplication backend in use, e.g. `cpu` or `cuda`.
+    pub msm_backend: String,
+}
+
+/// Gossiped by a prover at start and periodically: what it proves and how much at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProverAvailability {
+    /// The Supernet.
+    pub supernet: SupernetId,
+    /// The categories it bids on.
+    pub categories: Vec<JobCategory>,
+    /// How many jobs it proves at once.
+    pub capacity: u32,
+    /// Its hardware.
+    pub hardware: HardwareSummary,
+    /// The node software version.
+    pub node_version: String,
+    /// When it was sent; newer announcements replace older ones.
+    pub announced_at: UnixMillis,
+}
+
+impl ProverAvailability {
+    /// Checks field bounds.
+    pub fn validate(&self) -> Result<(), MessageError> {
+        if self.node_version.len() > MAX_TEXT_LEN {
+            return Err(MessageError::TextTooLong("node_version"));
+        }
+        if self.hardware.msm_backend.len() > MAX_TEXT_LEN {
+            return Err(MessageError::TextTooLong("hardware.msm_backend"));
+        }
+        if self
+            .hardware
+            .gpu
+            .as_ref()
+            .is_some_and(|g| g.len() > MAX_TEXT_LEN)
+        {
+            return Err(MessageError::TextTooLong("hardware.gpu"));
+        }
+        if self.capacity == 0 {
+            return Err(MessageError::Zero("capacity"));
+        }
+        Ok(())
+    }
+}
+
+/// Sent by the gateway to a winner: the job is theirs at `price` until `proving_deadline`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobAssignment {
+    /// The Supernet.
+    pub supernet: SupernetId,
+    /// The batch it was won in.
+    pub batch_id: BatchId,
+    /// The job.
+    pub job_id: JobId,
+    /// The circuit to prove with.
+    pub circuit: CircuitId,
+    /// The winner.
+    pub prover: PublicKey,
+    /// What the winner is paid for a valid proof in time.
+    pub price: Price,
+    /// Digest of the input the winner fetches.
+    pub input_digest: Digest,
+    /// Deadline for a valid proof.
+    pub proving_deadline: UnixMillis,
+}
+
+/// A prover's proof for an assigned job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProofSubmission {
+    /// The Supernet.
+    pub supernet: SupernetId,
+    /// The batch the job was won in.
+    pub batch_id: BatchId,
+    /// The job.
+    pub job_id: JobId,
+    /// The compressed Groth16 proof.
+    pub proof: Vec<u8>,
+    /// The compressed public inputs the proof claims.
+    pub public_inputs: Vec<u8>,
+}
+
+/// What the gateway decided about a submitted proof.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProofOutcome {
+    /// Verified; the prover is credited `paid`.
+    Accepted {
+        /// Amount credited.
+        paid: Price,
+    },
+    /// Did not verify; the prover is slashed and the job re-auctioned.
+    Rejected {
+        /// Why.
+        reason: String,
+    },
+    /// Arrived after the deadline; not paid.
+    Late,
+    /// The submitter does not hold the job's assignment.
+    NotAssigned,
+}
+
+/// The gateway's signed verdict on a submission, returned to the prover.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProofVerdict {
+    /// The Supernet.
+    pub supernet: SupernetId,
+    /// The job.
+    pub job_id: JobId,
+    /// The prover who submitted.
+    pub prover: PublicKey,
+    /// The decision.
+    pub outcome: ProofOutcome,
+}
+
+macro_rules! signed_payload {
+    ($ty:ty, $kind:ident) => {
+        impl SignedPayload for $ty {
+            const KIND: MessageKind = MessageKind::$kind;
+
+            fn supernet(&self) -> &SupernetId {
+                &self.supernet
+            }
+        }
+    };
+}
+
+signed_payload!(BatchAnnouncement, BatchAnnouncement);
+signed_payload!(BidCommit, BidCommit);
+signed_payload!(BidReveal, BidReveal);
+signed_payload!(AuctionResult, AuctionResult);
+signed_payload!(ProverAvailability, ProverAvailability);
+signed_payload!(JobAssignment, JobAssignment);
+signed_payload!(ProofSubmission, ProofSubmission);
+signed_payload!(ProofVerdict, ProofVerdict);
+
+/// Everything that travels over a Supernet's gossip topics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GossipMessage {
+    /// A gateway's batch.
+    Batch(Signed<BatchAnnouncement>),
+    /// A prover's sealed bid.
+    Commit(Signed<BidCommit>),
+    /// A prover's opened bid.
+    Reveal(Signed<BidReveal>),
+    /// A gateway's award.
+    Result(Signed<AuctionResult>),
+    /// A prover's availability.
+    Availability(Signed<ProverAvailability>),
+}
+
+impl GossipMessage {
+    /// The signer of the wrapped message.
+    pub fn signer(&self) -> &PublicKey {
+        match self {
+            GossipMessage::Batch(m) => &m.signer,
+            GossipMessage::Commit(m) => &m.signer,
+            GossipMessage::Reveal(m) => &m.signer,
+            GossipMessage::Result(m) => &m.signer,
+            GossipMessage::Availability(m) => &m.signer,
+        }
+    }
+
+    /// The Supernet named inside the wrapped message.
+    pub fn supernet(&self) -> &SupernetId {
+        match self {
+            GossipMessage::Batch(m) => &m.payload.supernet,
+            GossipMessage::Commit(m) => &m.payload.supernet,
+            GossipMessage::Reveal(m) => &m.payload.supernet,
+            GossipMessage::Result(m) => &m.payload.supernet,
+            GossipMessage::Availability(m) => &m.payload.supernet,
+        }
+    }
+}
+
+/// A request from one peer to another over a Supernet's request-response protocol.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    /// A sealed bid sent straight to the gateway.
+    Commit(Signed<BidCommit>),
+    /// An opened bid sent straight to the gateway.
+    Reveal(Signed<BidReveal>),
+    /// A winner asks for a job's input, showing its assignment.
+    JobInput(Signed<JobAssignment>),
+    /// A winner hands in a proof.
+    SubmitProof(Signed<ProofSubmission>),
+    /// A late joiner asks for the batches still open for bids.
+    CatchUp {
+        /// The Supernet.
+        supernet: SupernetId,
+    },
+    /// One chunk of a content-addressed parameter file.
+    ParamChunk {
+        /// The file's blake3 digest.
+        digest: Digest,
+        /// Byte offset of the chunk.
+        offset: u64,
+        /// Most bytes wanted; the server may send fewer.
+        max_len: u32,
+    },
+}
+
+/// The answer to a [`Request`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Response {
+    /// The request was taken.
+    Ack,
+    /// The request was refused, with a reason for the operator's logs.
+    Refused {
+        /// Why.
+        reason: String,
+    },
+    /// A job's input.
+    JobInput {
+        /// The job.
+        job_id: JobId,
+        /// The input, whose blake3 digest is the assignment's `input_digest`.
+        input: Vec<u8>,
+    },
+    /// The gateway's verdict on a submitted proof.
+    Verdict(Signed<ProofVerdict>),
+    /// The batches still open for bids.
+    CatchUp {
+        /// Open batches, oldest first.
+        batches: Vec<Signed<BatchAnnouncement>>,
+    },
+    /// A chunk of a parameter file.
+    ParamChunk {
+        /// The file's digest.
+        digest: Digest,
+        /// The file's total length.
+        total_len: u64,
+        /// Offset of `data` in the file.
+        offset: u64,
+        /// The bytes.
+        data: Vec<u8>,
+    },
+}

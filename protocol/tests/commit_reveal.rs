@@ -1,0 +1,207 @@
+//! Commit-reveal through the `BidBook`: every way a bid can be refused.
+
+mod common;
+
+use common::*;
+use lagrange_protocol::Signed;
+use lagrange_protocol::book::{BidBook, BidError};
+use lagrange_protocol::commit::RevealError;
+use lagrange_protocol::messages::Bid;
+
+const IN_COMMIT: u64 = COMMIT_DEADLINE - 1;
+const IN_REVEAL: u64 = COMMIT_DEADLINE + 1;
+
+#[test]
+fn honest_commit_and_reveal_are_accepted() {
+    let batch = batch(4);
+    let mut book = BidBook::new(batch.payload.clone());
+    let (c, r) = sealed(&prover(1), &batch.payload, &[(0, 10), (2, 20)], 7);
+    book.accept_commit(c, IN_COMMIT).unwrap();
+    book.accept_reveal(r, IN_REVEAL).unwrap();
+    assert_eq!(book.commits().len(), 1);
+    assert_eq!(book.reveals().len(), 1);
+}
+
+#[test]
+fn tampered_reveal_is_rejected() {
+    let batch = batch(4);
+    let key = prover(1);
+    let mut book = BidBook::new(batch.payload.clone());
+    let (c, r) = sealed(&key, &batch.payload, &[(0, 10), (2, 20)], 7);
+    book.accept_commit(c, IN_COMMIT).unwrap();
+
+    // Lower price after seeing the market, re-signed by the prover itself.
+    let mut lower = r.payload.clone();
+    lower.bids[0].price = 5;
+    assert_eq!(
+        book.accept_reveal(Signed::sign(lower, &key), IN_REVEAL),
+        Err(BidError::Reveal(RevealError::CommitmentMismatch))
+    );
+    // Another salt.
+    let mut salted = r.payload.clone();
+    salted.salt.0[0] ^= 1;
+    assert_eq!(
+        book.accept_reveal(Signed::sign(salted, &key), IN_REVEAL),
+        Err(BidError::Reveal(RevealError::CommitmentMismatch))
+    );
+    // A bid slipped in without re-signing.
+    let mut unsigned = r.clone();
+    unsigned.payload.bids.push(Bid {
+        job_id: job(3),
+        price: 1,
+    });
+    assert!(matches!(
+        book.accept_reveal(unsigned, IN_REVEAL),
+        Err(BidError::Signature(_))
+    ));
+    // The honest one still goes through afterwards.
+    book.accept_reveal(r, IN_REVEAL).unwrap();
+}
+
+#[test]
+fn late_commit_is_rejected() {
+    let batch = batch(2);
+    let mut book = BidBook::new(batch.payload.clone());
+    let (c, _) = sealed(&prover(1), &batch.payload, &[(0, 10)], 1);
+    assert!(matches!(
+        book.accept_commit(c.clone(), COMMIT_DEADLINE + 1),
+        Err(BidError::LateCommit { .. })
+    ));
+    // The deadline itself is still in time.
+    book.accept_commit(c, COMMIT_DEADLINE).unwrap();
+}
+
+#[test]
+fn reveal_without_commit_is_rejected() {
+    let batch = batch(2);
+    let mut book = BidBook::new(batch.payload.clone());
+    let (_, r) = sealed(&prover(1), &batch.payload, &[(0, 10)], 1);
+    assert_eq!(
+        book.accept_reveal(r, IN_REVEAL),
+        Err(BidError::UnknownCommit(prover(1).public()))
+    );
+}
+
+#[test]
+fn reveal_by_another_signer_is_rejected() {
+    let batch = batch(2);
+    let mut book = BidBook::new(batch.payload.clone());
+    let (c1, r1) = sealed(&prover(1), &batch.payload, &[(0, 10)], 1);
+    let (c2, _) = sealed(&prover(2), &batch.payload, &[(0, 50)], 2);
+    book.accept_commit(c1, IN_COMMIT).unwrap();
+    book.accept_commit(c2, IN_COMMIT).unwrap();
+    // Prover 2 copies prover 1's opened bids and signs them as its own: the commitment binds
+    // the prover's key, so this does not open prover 2's commit.
+    let stolen = Signed::sign(r1.payload.clone(), &prover(2));
+    assert_eq!(
+        book.accept_reveal(stolen, IN_REVEAL),
+        Err(BidError::Reveal(RevealError::CommitmentMismatch))
+    );
+    // And prover 1's reveal re-labelled with prover 2's key fails its signature.
+    let mut relabelled = r1;
+    relabelled.signer = prover(2).public();
+    assert!(matches!(
+        book.accept_reveal(relabelled, IN_REVEAL),
+        Err(BidError::Signature(_))
+    ));
+}
+
+#[test]
+fn early_late_and_duplicate_reveals_are_rejected() {
+    let batch = batch(2);
+    let mut book = BidBook::new(batch.payload.clone());
+    let (c, r) = sealed(&prover(1), &batch.payload, &[(0, 10)], 1);
+    book.accept_commit(c.clone(), IN_COMMIT).unwrap();
+    assert!(matches!(
+        book.accept_commit(c, IN_COMMIT),
+        Err(BidError::Duplicate(_))
+    ));
+    assert!(matches!(
+        book.accept_reveal(r.clone(), COMMIT_DEADLINE),
+        Err(BidError::EarlyReveal { .. })
+    ));
+    assert!(matches!(
+        book.accept_reveal(r.clone(), REVEAL_DEADLINE + 1),
+        Err(BidError::LateReveal { .. })
+    ));
+    book.accept_reveal(r.clone(), REVEAL_DEADLINE).unwrap();
+    assert!(matches!(
+        book.accept_reveal(r, REVEAL_DEADLINE),
+        Err(BidError::Duplicate(_))
+    ));
+}
+
+#[test]
+fn bids_cannot_be_replayed_into_another_batch_or_supernet() {
+    let key = prover(1);
+    let b1 = batch_with(
+        "s",
+        1,
+        &[100, 100],
+        &[lagrange_protocol::JobCategory::Small; 2],
+    );
+    let b2 = batch_with(
+        "s",
+        2,
+        &[100, 100],
+        &[lagrange_protocol::JobCategory::Small; 2],
+    );
+    let other = batch_with(
+        "t",
+        1,
+        &[100, 100],
+        &[lagrange_protocol::JobCategory::Small; 2],
+    );
+    let (c, r) = sealed(&key, &b1.payload, &[(0, 10)], 1);
+
+    for target in [&b2, &other] {
+        let mut book = BidBook::new(target.payload.clone());
+        assert_eq!(
+            book.accept_commit(c.clone(), IN_COMMIT),
+            Err(BidError::WrongBatch)
+        );
+        // Re-pointing the commit at the new batch breaks the signature...
+        let mut moved = c.clone();
+        moved.payload.batch_id = target.payload.batch_id;
+        moved.payload.supernet = target.payload.supernet.clone();
+        assert!(matches!(
+            book.accept_commit(moved, IN_COMMIT),
+            Err(BidError::Signature(_))
+        ));
+        // ...and even a prover re-signing the old commitment for the new batch can't open it
+        // with the old reveal, because the commitment binds batch and Supernet.
+        let mut resigned = c.payload.clone();
+        resigned.batch_id = target.payload.batch_id;
+        resigned.supernet = target.payload.supernet.clone();
+        book.accept_commit(Signed::sign(resigned, &key), IN_COMMIT)
+            .unwrap();
+        let mut reveal = r.payload.clone();
+        reveal.batch_id = target.payload.batch_id;
+        reveal.supernet = target.payload.supernet.clone();
+        assert_eq!(
+            book.accept_reveal(Signed::sign(reveal, &key), IN_REVEAL),
+            Err(BidError::Reveal(RevealError::CommitmentMismatch))
+        );
+    }
+}
+
+#[test]
+fn bids_for_unknown_or_repeated_jobs_are_rejected() {
+    let batch = batch(2);
+    let key = prover(1);
+    let mut book = BidBook::new(batch.payload.clone());
+    let (c, r) = sealed(&key, &batch.payload, &[(0, 10), (7, 10)], 1);
+    book.accept_commit(c, IN_COMMIT).unwrap();
+    assert_eq!(
+        book.accept_reveal(r, IN_REVEAL),
+        Err(BidError::Reveal(RevealError::UnknownJob(job(7))))
+    );
+
+    let key2 = prover(2);
+    let (c2, r2) = sealed(&key2, &batch.payload, &[(0, 10), (0, 9)], 1);
+    book.accept_commit(c2, IN_COMMIT).unwrap();
+    assert_eq!(
+        book.accept_reveal(r2, IN_REVEAL),
+        Err(BidError::Reveal(RevealError::UnsortedBids(job(0))))
+    );
+}
