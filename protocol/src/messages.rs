@@ -254,8 +254,10 @@ pub struct ProofSubmission {
     /// The job.
     pub job_id: JobId,
     /// The compressed Groth16 proof.
+    #[serde(with = "serde_bytes")]
     pub proof: Vec<u8>,
     /// The compressed public inputs the proof claims.
+    #[serde(with = "serde_bytes")]
     pub public_inputs: Vec<u8>,
 }
 
@@ -393,6 +395,7 @@ pub enum Response {
         /// The job.
         job_id: JobId,
         /// The input, whose blake3 digest is the assignment's `input_digest`.
+        #[serde(with = "serde_bytes")]
         input: Vec<u8>,
     },
     /// The gateway's verdict on a submitted proof.
@@ -411,6 +414,7 @@ pub enum Response {
         /// Offset of `data` in the file.
         offset: u64,
         /// The bytes.
+        #[serde(with = "serde_bytes")]
         data: Vec<u8>,
     },
 }

@@ -1,0 +1,4 @@
+//! The lagrange-node library: the networking layer today; the gateway and prover roles,
+//! storage and the client API build on it.
+
+pub mod net;

@@ -1,0 +1,245 @@
+//! Content-addressed transfer of circuit parameter files over request-response.
+//!
+//! A file is named by the blake3 digest of its bytes (the digest the Supernet config pins).
+//! The fetcher asks any peer for it in chunks of at most [`codec::MAX_PARAM_CHUNK`] bytes,
+//! keeps several requests in flight, appends to `<dest>.part`, and hashes as it goes. If the
+//! transfer stops, the next fetch resumes from the end of the `.part` file. The file is moved
+//! to `dest` only when the digest of the whole matches; otherwise the `.part` file is deleted
+//! and the fetch fails.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use futures::StreamExt;
+use libp2p::PeerId;
+use tokio::io::AsyncWriteExt;
+
+use lagrange_protocol::Digest;
+use lagrange_protocol::codec;
+use lagrange_protocol::messages::{Request, Response};
+
+use super::{RequestError, SupernetHandle};
+
+/// Chunk requests in flight at once.
+const WINDOW: usize = 4;
+
+/// Why a parameter fetch failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ParamError {
+    /// The request failed.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// The peer refused.
+    #[error("peer refused: {0}")]
+    Refused(String),
+    /// The peer answered something other than the chunk asked for.
+    #[error("peer sent a bad chunk: {0}")]
+    BadChunk(String),
+    /// The whole file does not hash to its name.
+    #[error("digest mismatch: expected {expected}, got {got}")]
+    DigestMismatch {
+        /// The digest asked for.
+        expected: Digest,
+        /// The digest of what arrived.
+        got: Digest,
+    },
+    /// A local file error.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> ParamError + '_ {
+    move |source| ParamError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What a completed fetch did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FetchReport {
+    /// The file's size.
+    pub total_len: u64,
+    /// Bytes already present from an earlier, interrupted fetch.
+    pub resumed_from: u64,
+}
+
+/// The `.part` file next to `dest`.
+pub fn part_path(dest: &Path) -> PathBuf {
+    let mut name = dest.as_os_str().to_owned();
+    name.push(".part");
+    PathBuf::from(name)
+}
+
+/// Hashes an existing partial file, to resume after it.
+fn hash_existing(path: &Path) -> Result<(blake3::Hasher, u64), ParamError> {
+    let mut hasher = blake3::Hasher::new();
+    match std::fs::File::open(path) {
+        Ok(file) => {
+            let len = hasher.update_reader(file).map_err(io_err(path))?;
+            let len = len.count();
+            Ok((hasher, len))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((hasher, 0)),
+        Err(e) => Err(io_err(path)(e)),
+    }
+}
+
+async fn chunk(
+    net: &SupernetHandle,
+    peer: PeerId,
+    digest: Digest,
+    offset: u64,
+) -> Result<(u64, Vec<u8>), ParamError> {
+    let response = net
+        .request(
+            peer,
+            Request::ParamChunk {
+                digest,
+                offset,
+                max_len: codec::MAX_PARAM_CHUNK as u32,
+            },
+        )
+        .await?;
+    match response {
+        Response::ParamChunk {
+            digest: d,
+            total_len,
+            offset: o,
+            data,
+        } => {
+            if d != digest || o != offset {
+                return Err(ParamError::BadChunk(format!(
+                    "asked for {digest} at {offset}, got {d} at {o}"
+                )));
+            }
+            if data.len() > codec::MAX_PARAM_CHUNK
+                || offset.saturating_add(data.len() as u64) > total_len
+                || (data.is_empty() && offset < total_len)
+            {
+                return Err(ParamError::BadChunk(format!(
+                    "{} bytes at {offset} of a {total_len}-byte file",
+                    data.len()
+                )));
+            }
+            Ok((total_len, data))
+        }
+        Response::Refused { reason } => Err(ParamError::Refused(reason)),
+        other => Err(ParamError::BadChunk(format!(
+            "unexpected response {other:?}"
+        ))),
+    }
+}
+
+/// Fetches the file named `digest` from `peer` into `dest`, resuming a partial download.
+pub async fn fetch(
+    net: &SupernetHandle,
+    peer: PeerId,
+    digest: Digest,
+    dest: &Path,
+) -> Result<FetchReport, ParamError> {
+    let part = part_path(dest);
+    let (mut hasher, resumed_from) = {
+        let part = part.clone();
+        tokio::task::spawn_blocking(move || hash_existing(&part))
+            .await
+            .map_err(|e| io_err(dest)(std::io::Error::other(e)))??
+    };
+    let mut file = tokio::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&part)
+        .await
+        .map_err(io_err(&part))?;
+
+    // The first chunk tells the total length; then keep a window of requests in flight.
+    // Whatever happens, what was written is flushed, so a later fetch can resume after it.
+    let mut offset = resumed_from;
+    let transfer = async {
+        let (total_len, first) = chunk(net, peer, digest, resumed_from).await?;
+        hasher.update(&first);
+        offset += first.len() as u64;
+        file.write_all(&first).await.map_err(io_err(&part))?;
+        let next_offsets = (offset..total_len).step_by(codec::MAX_PARAM_CHUNK);
+        let mut chunks = futures::stream::iter(next_offsets)
+            .map(|o| chunk(net, peer, digest, o))
+            .buffered(WINDOW);
+        while let Some(result) = chunks.next().await {
+            let (len, data) = result?;
+            if len != total_len {
+                return Err(ParamError::BadChunk(
+                    "file length changed mid-transfer".into(),
+                ));
+            }
+            hasher.update(&data);
+            offset += data.len() as u64;
+            file.write_all(&data).await.map_err(io_err(&part))?;
+        }
+        Ok(total_len)
+    }
+    .await;
+    file.flush().await.map_err(io_err(&part))?;
+    drop(file);
+    let total_len = transfer?;
+
+    let got = Digest(*hasher.finalize().as_bytes());
+    if got != digest || offset != total_len {
+        let _ = tokio::fs::remove_file(&part).await;
+        return Err(ParamError::DigestMismatch {
+            expected: digest,
+            got,
+        });
+    }
+    tokio::fs::rename(&part, dest).await.map_err(io_err(dest))?;
+    Ok(FetchReport {
+        total_len,
+        resumed_from,
+    })
+}
+
+/// Reads the chunk of `path` that a [`Request::ParamChunk`] asks for. Blocking: call it on
+/// the blocking pool.
+pub fn read_chunk(path: &Path, digest: Digest, offset: u64, max_len: u32) -> Response {
+    let refuse = |reason: String| Response::Refused { reason };
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => return refuse(format!("parameter file {digest} unavailable: {e}")),
+    };
+    let total_len = match file.metadata() {
+        Ok(m) => m.len(),
+        Err(e) => return refuse(e.to_string()),
+    };
+    if offset > total_len {
+        return refuse(format!(
+            "offset {offset} beyond the file's {total_len} bytes"
+        ));
+    }
+    let len = (max_len as u64)
+        .min(codec::MAX_PARAM_CHUNK as u64)
+        .min(total_len - offset);
+    let mut data = vec![0u8; len as usize];
+    if let Err(e) = file
+        .seek(SeekFrom::Start(offset))
+        .and_then(|_| file.read_exact(&mut data))
+    {
+        return refuse(e.to_string());
+    }
+    Response::ParamChunk {
+        digest,
+        total_len,
+        offset,
+        data,
+    }
+}
+
+/// The blake3 digest of a file, streaming. Blocking.
+pub fn digest_file(path: &Path) -> std::io::Result<Digest> {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update_reader(std::fs::File::open(path)?)?;
+    Ok(Digest(*hasher.finalize().as_bytes()))
+}

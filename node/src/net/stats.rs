@@ -1,0 +1,36 @@
+//! Counters the network layer keeps for operators and tests.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A monotonically increasing counter.
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    /// Adds one.
+    pub fn inc(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The current value.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Counters of one Supernet's swarm.
+#[derive(Debug, Default)]
+pub struct NetStats {
+    /// Events the application was too slow to take.
+    pub events_dropped: Counter,
+    /// Gossip ignored because the validation queue was full.
+    pub gossip_ignored_busy: Counter,
+    /// Gossip accepted after validation.
+    pub gossip_accepted: Counter,
+    /// Gossip rejected by validation.
+    pub gossip_rejected: Counter,
+    /// Inbound requests refused (non-members, or the application was busy).
+    pub requests_refused: Counter,
+    /// Incoming connections denied.
+    pub connections_denied: Counter,
+}

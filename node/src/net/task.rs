@@ -1,0 +1,527 @@
+//! The swarm task: the one place that owns a Supernet's `Swarm`.
+//!
+//! It reacts to swarm events and commands and never awaits the application: events go out
+//! with `try_send` (drops are counted), gossip goes to the validator's bounded queue, and
+//! inbound requests wait in a table until the application answers with a command.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use libp2p::gossipsub::{self, MessageAcceptance, TopicHash};
+use libp2p::kad;
+use libp2p::multiaddr::Protocol;
+use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
+use libp2p::swarm::dial_opts::DialOpts;
+use libp2p::swarm::{DialError, ListenError, SwarmEvent};
+use libp2p::{Multiaddr, PeerId, Swarm, identify};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Instant, MissedTickBehavior};
+use tracing::{debug, info, warn};
+
+use lagrange_protocol::codec;
+use lagrange_protocol::config::SupernetConfig;
+use lagrange_protocol::messages::{Request, Response};
+
+use super::behaviour::{Behaviour, BehaviourEvent};
+use super::config::NetConfig;
+use super::event::{Command, NetEvent, RequestToken};
+use super::names::{self, TopicKind};
+use super::stats::NetStats;
+use super::validate::Pending;
+use super::{PublishError, RequestError};
+
+/// A publish that found no subscribed peer yet, retried until its deadline.
+struct QueuedPublish {
+    topic: TopicKind,
+    data: Vec<u8>,
+    deadline: Instant,
+    reply: oneshot::Sender<Result<(), PublishError>>,
+}
+
+/// Most publishes waiting for subscribers.
+const MAX_QUEUED_PUBLISHES: usize = 256;
+
+pub(crate) struct SwarmTask {
+    swarm: Swarm<Behaviour>,
+    supernet: Arc<SupernetConfig>,
+    cfg: NetConfig,
+    commands: mpsc::Receiver<Command>,
+    events: mpsc::Sender<NetEvent>,
+    validation: mpsc::Sender<Pending>,
+    stats: Arc<NetStats>,
+    outbound: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, RequestError>>>,
+    inbound: HashMap<RequestToken, ResponseChannel<Response>>,
+    next_token: u64,
+    queued: VecDeque<QueuedPublish>,
+    strikes: HashMap<PeerId, u32>,
+    connected: HashSet<PeerId>,
+    topics: HashMap<TopicHash, TopicKind>,
+}
+
+impl SwarmTask {
+    pub fn new(
+        swarm: Swarm<Behaviour>,
+        supernet: Arc<SupernetConfig>,
+        cfg: NetConfig,
+        commands: mpsc::Receiver<Command>,
+        events: mpsc::Sender<NetEvent>,
+        validation: mpsc::Sender<Pending>,
+        stats: Arc<NetStats>,
+    ) -> Self {
+        let topics = TopicKind::ALL
+            .into_iter()
+            .map(|k| (names::topic(&supernet.id, k).hash(), k))
+            .collect();
+        Self {
+            swarm,
+            supernet,
+            cfg,
+            commands,
+            events,
+            validation,
+            stats,
+            outbound: HashMap::new(),
+            inbound: HashMap::new(),
+            next_token: 0,
+            queued: VecDeque::new(),
+            strikes: HashMap::new(),
+            connected: HashSet::new(),
+            topics,
+        }
+    }
+
+    fn emit(&self, event: NetEvent) {
+        if self.events.try_send(event).is_err() {
+            self.stats.events_dropped.inc();
+        }
+    }
+
+    /// Runs until every handle is dropped.
+    pub async fn run(mut self) {
+        for bootnode in self.cfg.bootnodes.clone() {
+            if let Some(Protocol::P2p(peer)) = bootnode.iter().last() {
+                self.swarm
+                    .behaviour_mut()
+                    .kad
+                    .add_address(&peer, bootnode.clone());
+            }
+            if let Err(e) = self.swarm.dial(bootnode.clone()) {
+                warn!(supernet = %self.supernet.id, %bootnode, error = %e, "cannot dial bootnode");
+            }
+        }
+        let mut discovery = tokio::time::interval(self.cfg.discovery_interval);
+        discovery.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut retry = tokio::time::interval(Duration::from_millis(100));
+        retry.set_missed_tick_behavior(MissedTickBehavior::Delay);
+
+        loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                command = self.commands.recv() => match command {
+                    Some(command) => self.on_command(command),
+                    None => break,
+                },
+                _ = discovery.tick() => self.discover(),
+                _ = retry.tick(), if !self.queued.is_empty() => self.retry_publishes(),
+            }
+        }
+        debug!(supernet = %self.supernet.id, "swarm task stopped");
+    }
+
+    fn discover(&mut self) {
+        if self.connected.len() < self.cfg.target_peers {
+            self.swarm
+                .behaviour_mut()
+                .kad
+                .get_closest_peers(PeerId::random());
+        }
+    }
+
+    fn publish_now(
+        &mut self,
+        topic: TopicKind,
+        data: Vec<u8>,
+    ) -> Result<(), gossipsub::PublishError> {
+        let topic = names::topic(&self.supernet.id, topic);
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .publish(topic, data)
+            .map(|_| ())
+    }
+
+    fn publish(
+        &mut self,
+        topic: TopicKind,
+        data: Vec<u8>,
+        reply: oneshot::Sender<Result<(), PublishError>>,
+    ) {
+        match self.publish_now(topic, data.clone()) {
+            Ok(()) => {
+                let _ = reply.send(Ok(()));
+            }
+            // Normal for a moment after connecting: peers have not told us their
+            // subscriptions yet. Retry until the window closes.
+            Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {
+                if self.queued.len() >= MAX_QUEUED_PUBLISHES {
+                    let _ = reply.send(Err(PublishError::QueueFull));
+                    return;
+                }
+                self.queued.push_back(QueuedPublish {
+                    topic,
+                    data,
+                    deadline: Instant::now() + self.cfg.publish_retry_window,
+                    reply,
+                });
+            }
+            // The same payload is already out: with content ids that means it was published.
+            Err(gossipsub::PublishError::Duplicate) => {
+                let _ = reply.send(Ok(()));
+            }
+            Err(e) => {
+                let _ = reply.send(Err(PublishError::Gossip(e.to_string())));
+            }
+        }
+    }
+
+    fn retry_publishes(&mut self) {
+        let now = Instant::now();
+        for _ in 0..self.queued.len() {
+            let Some(q) = self.queued.pop_front() else {
+                break;
+            };
+            match self.publish_now(q.topic, q.data.clone()) {
+                Ok(()) | Err(gossipsub::PublishError::Duplicate) => {
+                    let _ = q.reply.send(Ok(()));
+                }
+                Err(gossipsub::PublishError::NoPeersSubscribedToTopic) if now < q.deadline => {
+                    self.queued.push_back(q);
+                }
+                Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {
+                    let _ = q.reply.send(Err(PublishError::NoPeers));
+                }
+                Err(e) => {
+                    let _ = q.reply.send(Err(PublishError::Gossip(e.to_string())));
+                }
+            }
+        }
+    }
+
+    fn strike(&mut self, peer: PeerId, reason: String) {
+        let strikes = self.strikes.entry(peer).or_insert(0);
+        *strikes += 1;
+        let strikes = *strikes;
+        warn!(supernet = %self.supernet.id, %peer, %reason, strikes, "peer penalized");
+        self.emit(NetEvent::PeerPenalized {
+            supernet: self.supernet.id.clone(),
+            peer,
+            reason,
+            strikes,
+        });
+        if strikes >= self.cfg.max_strikes {
+            self.swarm.behaviour_mut().block.block_peer(peer);
+            self.swarm.behaviour_mut().gossipsub.blacklist_peer(&peer);
+            self.emit(NetEvent::PeerBlocked {
+                supernet: self.supernet.id.clone(),
+                peer,
+            });
+        }
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Publish { message, reply } => {
+                let topic = TopicKind::of(&message);
+                match codec::encode(&message) {
+                    Ok(data) => self.publish(topic, data, reply),
+                    Err(e) => {
+                        let _ = reply.send(Err(PublishError::Encode(e.to_string())));
+                    }
+                }
+            }
+            Command::PublishRaw { topic, data, reply } => self.publish(topic, data, reply),
+            Command::Request {
+                peer,
+                request,
+                reply,
+            } => {
+                let id = self.swarm.behaviour_mut().rpc.send_request(&peer, request);
+                self.outbound.insert(id, reply);
+            }
+            Command::Respond { token, response } => {
+                if let Some(channel) = self.inbound.remove(&token) {
+                    // Fails only if the requester went away; nothing to do then.
+                    let _ = self
+                        .swarm
+                        .behaviour_mut()
+                        .rpc
+                        .send_response(channel, response);
+                }
+            }
+            Command::Dial { address, reply } => {
+                let result = self
+                    .swarm
+                    .dial(address)
+                    .map_err(|e| RequestError::Dial(e.to_string()));
+                let _ = reply.send(result);
+            }
+            Command::ConnectedPeers { reply } => {
+                let _ = reply.send(self.connected.iter().copied().collect());
+            }
+            Command::RoutingPeers { reply } => {
+                let mut peers = Vec::new();
+                for bucket in self.swarm.behaviour_mut().kad.kbuckets() {
+                    for entry in bucket.iter() {
+                        peers.push(*entry.node.key.preimage());
+                    }
+                }
+                let _ = reply.send(peers);
+            }
+            Command::PeerScore { peer, reply } => {
+                let _ = reply.send(self.swarm.behaviour().gossipsub.peer_score(&peer));
+            }
+            Command::ListenAddrs { reply } => {
+                let _ = reply.send(self.swarm.listeners().cloned().collect());
+            }
+            Command::Verdict {
+                message_id,
+                propagation_source,
+                acceptance,
+                reason,
+            } => {
+                let rejected = matches!(acceptance, MessageAcceptance::Reject);
+                self.swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .report_message_validation_result(&message_id, &propagation_source, acceptance);
+                if rejected {
+                    self.stats.gossip_rejected.inc();
+                    self.strike(
+                        propagation_source,
+                        reason.unwrap_or_else(|| "invalid gossip".into()),
+                    );
+                }
+            }
+        }
+    }
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        let supernet = self.supernet.id.clone();
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                let local = *self.swarm.local_peer_id();
+                info!(%supernet, %address, peer = %local, "listening");
+                self.emit(NetEvent::Listening { supernet, address });
+            }
+            // Duplicate connections are normal: count peers, not connection events.
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                num_established,
+                ..
+            } if num_established.get() == 1 && self.connected.insert(peer_id) => {
+                debug!(%supernet, peer = %peer_id, "connected");
+                self.emit(NetEvent::PeerConnected {
+                    supernet,
+                    peer: peer_id,
+                });
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } if self.connected.remove(&peer_id) => {
+                self.emit(NetEvent::PeerDisconnected {
+                    supernet,
+                    peer: peer_id,
+                });
+            }
+            SwarmEvent::IncomingConnectionError {
+                peer_id,
+                error: ListenError::Denied { cause },
+                ..
+            } => {
+                self.stats.connections_denied.inc();
+                self.emit(NetEvent::ConnectionDenied {
+                    supernet,
+                    peer: peer_id,
+                    reason: cause.to_string(),
+                });
+            }
+            SwarmEvent::OutgoingConnectionError {
+                peer_id,
+                error: DialError::Denied { cause },
+                ..
+            } => {
+                self.emit(NetEvent::ConnectionDenied {
+                    supernet,
+                    peer: peer_id,
+                    reason: cause.to_string(),
+                });
+            }
+            SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
+            _ => {}
+        }
+    }
+
+    fn on_behaviour_event(&mut self, event: BehaviourEvent) {
+        let supernet = self.supernet.id.clone();
+        match event {
+            BehaviourEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
+                // Only peers that speak this Supernet's DHT go into its routing table.
+                let kad = names::kad_protocol(&supernet);
+                if info.protocols.contains(&kad) {
+                    for address in info.listen_addrs {
+                        self.swarm
+                            .behaviour_mut()
+                            .kad
+                            .add_address(&peer_id, address);
+                    }
+                }
+            }
+            BehaviourEvent::Kad(kad::Event::RoutingUpdated {
+                peer,
+                is_new_peer,
+                addresses,
+                ..
+            }) => {
+                if is_new_peer {
+                    self.emit(NetEvent::Discovered { supernet, peer });
+                }
+                let me = *self.swarm.local_peer_id();
+                if peer != me
+                    && !self.connected.contains(&peer)
+                    && self.connected.len() < self.cfg.target_peers
+                {
+                    let opts = DialOpts::peer_id(peer)
+                        .addresses(addresses.into_vec())
+                        .build();
+                    let _ = self.swarm.dial(opts);
+                }
+            }
+            BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            }) => {
+                let pending = Pending {
+                    message_id: message_id.clone(),
+                    propagation_source,
+                    source: message.source,
+                    topic: self.topics.get(&message.topic).copied(),
+                    data: message.data,
+                };
+                if self.validation.try_send(pending).is_err() {
+                    // Not the sender's fault: ignore, don't penalize.
+                    self.stats.gossip_ignored_busy.inc();
+                    self.swarm
+                        .behaviour_mut()
+                        .gossipsub
+                        .report_message_validation_result(
+                            &message_id,
+                            &propagation_source,
+                            MessageAcceptance::Ignore,
+                        );
+                }
+            }
+            BehaviourEvent::Gossipsub(gossipsub::Event::Subscribed { peer_id, topic, .. }) => {
+                if let Some(kind) = self.topics.get(&topic).copied() {
+                    self.emit(NetEvent::Subscribed {
+                        supernet,
+                        peer: peer_id,
+                        topic: kind,
+                    });
+                    if !self.queued.is_empty() {
+                        self.retry_publishes();
+                    }
+                }
+            }
+            BehaviourEvent::Rpc(event) => self.on_rpc_event(event),
+            _ => {}
+        }
+    }
+
+    fn on_rpc_event(&mut self, event: request_response::Event<Request, Response>) {
+        match event {
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => {
+                if !self.supernet.is_allowed(&peer) {
+                    self.stats.requests_refused.inc();
+                    let _ = self.swarm.behaviour_mut().rpc.send_response(
+                        channel,
+                        Response::Refused {
+                            reason: "not a member of this supernet".into(),
+                        },
+                    );
+                    self.strike(peer, "request from a non-member".into());
+                    return;
+                }
+                let token = RequestToken(self.next_token);
+                self.next_token += 1;
+                let event = NetEvent::Request {
+                    supernet: self.supernet.id.clone(),
+                    peer,
+                    token,
+                    request,
+                };
+                match self.events.try_send(event) {
+                    Ok(()) => {
+                        self.inbound.insert(token, channel);
+                    }
+                    Err(_) => {
+                        self.stats.requests_refused.inc();
+                        let _ = self.swarm.behaviour_mut().rpc.send_response(
+                            channel,
+                            Response::Refused {
+                                reason: "busy".into(),
+                            },
+                        );
+                    }
+                }
+            }
+            request_response::Event::Message {
+                message:
+                    request_response::Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => {
+                if let Some(reply) = self.outbound.remove(&request_id) {
+                    let _ = reply.send(Ok(response));
+                }
+            }
+            request_response::Event::OutboundFailure {
+                request_id, error, ..
+            } => {
+                if let Some(reply) = self.outbound.remove(&request_id) {
+                    let _ = reply.send(Err(RequestError::Failed(error.to_string())));
+                }
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                // A peer whose request didn't decode sent garbage: that is on them.
+                if let request_response::InboundFailure::Io(e) = &error
+                    && e.kind() == std::io::ErrorKind::InvalidData
+                {
+                    self.strike(peer, format!("malformed request: {e}"));
+                }
+            }
+            request_response::Event::ResponseSent { .. } => {}
+        }
+    }
+}
+
+/// The `/p2p/<peer>` suffix of an address, if it has one.
+pub fn peer_of(address: &Multiaddr) -> Option<PeerId> {
+    match address.iter().last() {
+        Some(Protocol::P2p(peer)) => Some(peer),
+        _ => None,
+    }
+}

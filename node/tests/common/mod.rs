@@ -1,0 +1,263 @@
+//! A harness for in-process multi-node tests: real TCP on 127.0.0.1 with port 0, seeded
+//! keys, and waits on events with timeouts.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lagrange_node::net::{NetConfig, NetEvent, Network, SupernetHandle};
+use lagrange_protocol::config::{
+    AuctionConfig, CategoryConfig, CircuitConfig, EconomicsConfig, SupernetConfig,
+};
+use lagrange_protocol::messages::{
+    BatchAnnouncement, GossipMessage, HardwareSummary, JobSpec, ProverAvailability, Request,
+    Response,
+};
+use lagrange_protocol::{
+    BatchId, CircuitId, Digest, JobCategory, JobId, Keypair, Signed, SupernetId, TaskId,
+};
+use libp2p::multiaddr::Protocol;
+use libp2p::{Multiaddr, PeerId};
+use tokio::sync::mpsc;
+
+/// How long any single wait may take before the test fails.
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+pub fn key(seed: u64) -> Keypair {
+    Keypair::insecure_from_seed(seed)
+}
+
+pub fn peer(seed: u64) -> PeerId {
+    key(seed).peer_id()
+}
+
+/// A Supernet named `name` whose gateway is node `gateway`, with an allowlist of the given
+/// seeds or open.
+pub fn supernet(name: &str, gateway: u64, allowlist: Option<&[u64]>) -> SupernetConfig {
+    SupernetConfig {
+        id: SupernetId::new(name).unwrap(),
+        gateways: vec![peer(gateway)],
+        allowlist: allowlist.map(|seeds| seeds.iter().map(|s| peer(*s)).collect()),
+        auction: AuctionConfig {
+            batch_interval_ms: 1000,
+            commit_window_ms: 300,
+            reveal_window_ms: 300,
+            max_jobs_per_batch: 64,
+        },
+        economics: EconomicsConfig {
+            genesis_stake: 1000,
+            min_stake: 100,
+            slash_amount: 100,
+            non_reveal_penalty: 10,
+        },
+        categories: vec![CategoryConfig {
+            category: JobCategory::Small,
+            proving_deadline_ms: 10_000,
+            reserve_price: 1000,
+        }],
+        circuits: vec![CircuitConfig {
+            id: CircuitId::new("synthetic.small").unwrap(),
+            category: JobCategory::Small,
+            params_digest: Digest([0; 32]),
+        }],
+    }
+}
+
+/// Answers a node's inbound requests. Runs on the blocking pool.
+pub type Handler = Arc<dyn Fn(PeerId, Request) -> Response + Send + Sync>;
+
+pub fn refuse_all() -> Handler {
+    Arc::new(|_, _| Response::Refused {
+        reason: "no handler".into(),
+    })
+}
+
+/// One node in one or more Supernets.
+pub struct TestNode {
+    pub seed: u64,
+    pub net: Network,
+    /// Every event except requests, which the handler answers.
+    pub events: mpsc::Receiver<NetEvent>,
+    handles: Handles,
+}
+
+type Handles = Arc<std::sync::Mutex<HashMap<SupernetId, SupernetHandle>>>;
+
+/// The address of a Supernet's swarm, read back from its `Listening` event.
+pub struct Joined {
+    pub handle: SupernetHandle,
+    pub addr: Multiaddr,
+}
+
+impl TestNode {
+    /// A node with no Supernet yet; `handler` answers its requests.
+    pub fn new(seed: u64, handler: Handler) -> Self {
+        let (net, mut raw) = Network::new(key(seed).to_libp2p(), 1024);
+        let (tx, events) = mpsc::channel(4096);
+        let handles: Handles = Arc::default();
+        let pump_handles = handles.clone();
+        // The pump answers requests (through the handle of the Supernet they came in on) and
+        // forwards everything else to the test.
+        tokio::spawn(async move {
+            while let Some(event) = raw.recv().await {
+                match event {
+                    NetEvent::Request {
+                        supernet,
+                        peer,
+                        token,
+                        request,
+                    } => {
+                        let Some(h) = pump_handles.lock().unwrap().get(&supernet).cloned() else {
+                            continue;
+                        };
+                        let handler = handler.clone();
+                        tokio::spawn(async move {
+                            let response =
+                                tokio::task::spawn_blocking(move || handler(peer, request))
+                                    .await
+                                    .unwrap();
+                            h.respond(token, response).await;
+                        });
+                    }
+                    other => {
+                        let _ = tx.send(other).await;
+                    }
+                }
+            }
+        });
+        Self {
+            seed,
+            net,
+            events,
+            handles,
+        }
+    }
+
+    pub fn peer(&self) -> PeerId {
+        peer(self.seed)
+    }
+
+    /// Joins `supernet` on 127.0.0.1, port 0, and waits for the listening address.
+    pub async fn join(
+        &mut self,
+        supernet: SupernetConfig,
+        bootnodes: Vec<Multiaddr>,
+        tweak: impl FnOnce(&mut NetConfig),
+    ) -> Joined {
+        let id = supernet.id.clone();
+        let mut cfg = NetConfig::local();
+        cfg.bootnodes = bootnodes;
+        tweak(&mut cfg);
+        let handle = self.net.join(supernet, cfg).unwrap();
+        self.handles
+            .lock()
+            .unwrap()
+            .insert(id.clone(), handle.clone());
+        let addr = self
+            .wait(|e| match e {
+                NetEvent::Listening { supernet, address } if *supernet == id => {
+                    Some(address.clone())
+                }
+                _ => None,
+            })
+            .await;
+        let addr = addr.with(Protocol::P2p(self.peer()));
+        Joined { handle, addr }
+    }
+
+    /// Waits for the first event `pick` accepts, dropping the others.
+    pub async fn wait<T>(&mut self, mut pick: impl FnMut(&NetEvent) -> Option<T>) -> T {
+        let deadline = tokio::time::Instant::now() + TIMEOUT;
+        loop {
+            let event = tokio::time::timeout_at(deadline, self.events.recv())
+                .await
+                .unwrap_or_else(|_| panic!("node {} timed out waiting for an event", self.seed))
+                .expect("event channel closed");
+            if let Some(t) = pick(&event) {
+                return t;
+            }
+        }
+    }
+
+    /// Waits until connected to every peer in `peers` in `supernet`.
+    pub async fn wait_connected(&mut self, supernet: &SupernetId, peers: &[PeerId]) {
+        let handle = self.net.handle(supernet).unwrap().clone();
+        let mut have: std::collections::HashSet<PeerId> =
+            handle.connected_peers().await.into_iter().collect();
+        while !peers.iter().all(|p| have.contains(p)) {
+            let p = self
+                .wait(|e| match e {
+                    NetEvent::PeerConnected { supernet: s, peer } if s == supernet => Some(*peer),
+                    _ => None,
+                })
+                .await;
+            have.insert(p);
+        }
+    }
+
+    /// Waits for a gossip message in `supernet` that `pick` accepts.
+    pub async fn wait_gossip<T>(
+        &mut self,
+        supernet: &SupernetId,
+        mut pick: impl FnMut(&PeerId, &GossipMessage) -> Option<T>,
+    ) -> T {
+        self.wait(|e| match e {
+            NetEvent::Gossip {
+                supernet: s,
+                source,
+                message,
+            } if s == supernet => pick(source, message),
+            _ => None,
+        })
+        .await
+    }
+}
+
+/// A signed batch of `n` small jobs from gateway `gateway` in `supernet`, sequence `seq`.
+pub fn batch(supernet: &SupernetId, gateway: u64, seq: u64, n: u32) -> Signed<BatchAnnouncement> {
+    let gw = key(gateway);
+    let task = TaskId([seq as u8; 16]);
+    Signed::sign(
+        BatchAnnouncement {
+            supernet: supernet.clone(),
+            batch_id: BatchId::derive(supernet, &gw.public(), seq),
+            seq,
+            jobs: (0..n)
+                .map(|i| JobSpec {
+                    job_id: JobId::new(task, i),
+                    circuit: CircuitId::new("synthetic.small").unwrap(),
+                    category: JobCategory::Small,
+                    reserve_price: 1000,
+                    proving_window_ms: 10_000,
+                    input_digest: Digest([i as u8; 32]),
+                    input_size: 64,
+                })
+                .collect(),
+            announced_at: 1,
+            commit_deadline: 2,
+            reveal_deadline: 3,
+        },
+        &gw,
+    )
+}
+
+/// A signed availability announcement from node `seed`.
+pub fn availability(supernet: &SupernetId, seed: u64, at: u64) -> Signed<ProverAvailability> {
+    Signed::sign(
+        ProverAvailability {
+            supernet: supernet.clone(),
+            categories: vec![JobCategory::Small],
+            capacity: 2,
+            hardware: HardwareSummary {
+                cpu_cores: 2,
+                memory_mib: 1024,
+                gpu: None,
+                msm_backend: "cpu".into(),
+            },
+            node_version: "test".into(),
+            announced_at: at,
+        },
+        &key(seed),
+    )
+}

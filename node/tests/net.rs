@@ -1,0 +1,491 @@
+//! Multi-node tests of the network layer over real TCP on 127.0.0.1.
+//!
+//! Every test names itself `net_*`, so `cargo test -p lagrange-node net` runs them all.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use lagrange_node::net::{NetEvent, TopicKind, params};
+use lagrange_protocol::codec;
+use lagrange_protocol::messages::{GossipMessage, Request, Response};
+use lagrange_protocol::{Digest, Signed, SupernetId};
+use libp2p::PeerId;
+
+fn id(name: &str) -> SupernetId {
+    SupernetId::new(name).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn net_eight_nodes_discover_each_other_and_gossip_reaches_all() {
+    const N: u64 = 8;
+    let s = id("discovery");
+    let cfg = supernet("discovery", 0, None);
+    let started = Instant::now();
+    let mut nodes = Vec::new();
+    let mut boot = TestNode::new(0, refuse_all());
+    let bootaddr = boot.join(cfg.clone(), vec![], |_| {}).await.addr;
+    nodes.push(boot);
+    for seed in 1..N {
+        let mut node = TestNode::new(seed, refuse_all());
+        node.join(cfg.clone(), vec![bootaddr.clone()], |_| {}).await;
+        nodes.push(node);
+    }
+
+    // Everyone finds everyone through the DHT, knowing only the bootnode.
+    let all: Vec<PeerId> = (0..N).map(peer).collect();
+    let waits = nodes.iter_mut().map(|node| {
+        let others: Vec<PeerId> = all.iter().copied().filter(|p| *p != node.peer()).collect();
+        let s = s.clone();
+        async move { node.wait_connected(&s, &others).await }
+    });
+    futures::future::join_all(waits).await;
+    let discovered = started.elapsed();
+    for node in &nodes {
+        let routing: HashSet<PeerId> = node
+            .net
+            .handle(&s)
+            .unwrap()
+            .routing_peers()
+            .await
+            .into_iter()
+            .collect();
+        assert!(
+            !routing.is_empty(),
+            "node {} has an empty routing table",
+            node.seed
+        );
+    }
+
+    // A batch published by the gateway reaches all seven others.
+    let batch = batch(&s, 0, 1, 4);
+    let published = Instant::now();
+    nodes[0]
+        .net
+        .handle(&s)
+        .unwrap()
+        .publish(GossipMessage::Batch(batch.clone()))
+        .await
+        .unwrap();
+    let waits = nodes[1..].iter_mut().map(|node| {
+        let s = s.clone();
+        let want = batch.payload.batch_id;
+        async move {
+            node.wait_gossip(&s, |source, m| match m {
+                GossipMessage::Batch(b) if b.payload.batch_id == want => Some(*source),
+                _ => None,
+            })
+            .await
+        }
+    });
+    let sources = futures::future::join_all(waits).await;
+    let spread = published.elapsed();
+    assert!(sources.iter().all(|p| *p == peer(0)));
+    eprintln!(
+        "net figures: 8-node discovery from one bootnode {:?}; publish to all 8 {:?}",
+        discovered, spread
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn net_stranger_cannot_connect_gossip_or_request() {
+    let s = id("closed");
+    let members = [0u64, 1, 2];
+    let cfg = supernet("closed", 0, Some(&members));
+    let mut gw = TestNode::new(0, refuse_all());
+    let gw_addr = gw.join(cfg.clone(), vec![], |_| {}).await.addr;
+    let mut m1 = TestNode::new(1, refuse_all());
+    m1.join(cfg.clone(), vec![gw_addr.clone()], |_| {}).await;
+    let mut m2 = TestNode::new(2, refuse_all());
+    m2.join(cfg.clone(), vec![gw_addr.clone()], |_| {}).await;
+    m2.wait_connected(&s, &[peer(0), peer(1)]).await;
+
+    // The stranger thinks the Supernet is open and knows the gateway's address.
+    let stranger_seed = 66;
+    let mut stranger = TestNode::new(stranger_seed, refuse_all());
+    let mut open = cfg.clone();
+    open.allowlist = None;
+    let st = stranger
+        .join(open, vec![gw_addr.clone()], |c| {
+            c.publish_retry_window = Duration::from_millis(500);
+        })
+        .await
+        .handle;
+
+    // The gateway refuses the connection after the handshake names the stranger.
+    gw.wait(|e| match e {
+        NetEvent::ConnectionDenied { peer: p, .. } if *p == Some(peer(stranger_seed)) => Some(()),
+        _ => None,
+    })
+    .await;
+    assert!(
+        !gw.net
+            .handle(&s)
+            .unwrap()
+            .connected_peers()
+            .await
+            .contains(&peer(stranger_seed))
+    );
+
+    // Its gossip goes nowhere and its requests fail.
+    let forged = batch(&s, stranger_seed, 9, 2);
+    assert!(
+        st.publish(GossipMessage::Batch(forged.clone()))
+            .await
+            .is_err()
+    );
+    let response = st
+        .request(
+            peer(0),
+            Request::CatchUp {
+                supernet: s.clone(),
+            },
+        )
+        .await;
+    assert!(response.is_err(), "stranger got an answer: {response:?}");
+
+    // Members still talk; the stranger's message never arrives before theirs.
+    m1.net
+        .handle(&s)
+        .unwrap()
+        .publish(GossipMessage::Availability(availability(&s, 1, 1)))
+        .await
+        .unwrap();
+    m2.wait_gossip(&s, |source, m| {
+        assert_ne!(*source, peer(stranger_seed), "stranger gossip delivered");
+        matches!(m, GossipMessage::Availability(_)).then_some(())
+    })
+    .await;
+    assert_eq!(gw.net.handle(&s).unwrap().stats().gossip_accepted.get(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn net_two_supernets_on_the_same_four_nodes_stay_isolated() {
+    let (a, b) = (id("alpha"), id("beta"));
+    let cfg_a = supernet("alpha", 0, None);
+    let cfg_b = supernet("beta", 0, None);
+    let mut nodes: Vec<TestNode> = (0..4).map(|s| TestNode::new(s, refuse_all())).collect();
+    let boot_a = nodes[0].join(cfg_a.clone(), vec![], |_| {}).await.addr;
+    let boot_b = nodes[0].join(cfg_b.clone(), vec![], |_| {}).await.addr;
+    let mut beta_addr_of_2 = None;
+    for (i, node) in nodes.iter_mut().enumerate().skip(1) {
+        node.join(cfg_a.clone(), vec![boot_a.clone()], |_| {}).await;
+        let j = node.join(cfg_b.clone(), vec![boot_b.clone()], |_| {}).await;
+        if i == 2 {
+            beta_addr_of_2 = Some(j.addr);
+        }
+    }
+    let all: Vec<PeerId> = (0..4).map(peer).collect();
+    for node in nodes.iter_mut() {
+        let others: Vec<PeerId> = all.iter().copied().filter(|p| *p != node.peer()).collect();
+        node.wait_connected(&a, &others).await;
+        node.wait_connected(&b, &others).await;
+    }
+
+    let batch_a = batch(&a, 0, 1, 2);
+    let batch_b = batch(&b, 0, 1, 2);
+    nodes[0]
+        .net
+        .handle(&a)
+        .unwrap()
+        .publish(GossipMessage::Batch(batch_a.clone()))
+        .await
+        .unwrap();
+    nodes[0]
+        .net
+        .handle(&b)
+        .unwrap()
+        .publish(GossipMessage::Batch(batch_b.clone()))
+        .await
+        .unwrap();
+    for node in nodes.iter_mut().skip(1) {
+        let mut got = HashSet::new();
+        while got.len() < 2 {
+            let (s, batch_id) = node
+                .wait(|e| match e {
+                    NetEvent::Gossip {
+                        supernet,
+                        message: GossipMessage::Batch(bt),
+                        ..
+                    } => Some((supernet.clone(), bt.payload.batch_id)),
+                    _ => None,
+                })
+                .await;
+            // Each batch arrives only on its own Supernet.
+            if s == a {
+                assert_eq!(batch_id, batch_a.payload.batch_id);
+            } else {
+                assert_eq!(s, b);
+                assert_eq!(batch_id, batch_b.payload.batch_id);
+            }
+            got.insert(s);
+        }
+    }
+
+    // A node only in alpha that dials node 2's beta swarm: neither requests nor the DHT
+    // cross, and alpha's topics have no subscribers there.
+    let mut outsider = TestNode::new(40, refuse_all());
+    let alpha_only = outsider
+        .join(cfg_a.clone(), vec![], |c| {
+            c.publish_retry_window = Duration::from_millis(500);
+        })
+        .await
+        .handle;
+    alpha_only.dial(beta_addr_of_2.unwrap()).await.unwrap();
+    outsider.wait_connected(&a, &[peer(2)]).await;
+    let crossed = alpha_only
+        .request(
+            peer(2),
+            Request::CatchUp {
+                supernet: a.clone(),
+            },
+        )
+        .await;
+    assert!(
+        crossed.is_err(),
+        "alpha request answered by beta: {crossed:?}"
+    );
+    assert!(!alpha_only.routing_peers().await.contains(&peer(2)));
+    assert!(
+        alpha_only
+            .publish(GossipMessage::Availability(availability(&a, 40, 1)))
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn net_malformed_oversize_and_wrongly_signed_gossip_is_rejected_and_penalized() {
+    let s = id("strict");
+    let cfg = supernet("strict", 0, Some(&[0, 1, 2]));
+    let mut gw = TestNode::new(0, refuse_all());
+    let gw_addr = gw.join(cfg.clone(), vec![], |_| {}).await.addr;
+    let mut bad = TestNode::new(1, refuse_all());
+    let bh = bad
+        .join(cfg.clone(), vec![gw_addr.clone()], |_| {})
+        .await
+        .handle;
+    let mut good = TestNode::new(2, refuse_all());
+    let gh = good.join(cfg.clone(), vec![gw_addr], |_| {}).await.handle;
+    gw.wait_connected(&s, &[peer(1), peer(2)]).await;
+
+    // 1. Random bytes. 2. Oversize for our codec (still under gossipsub's own limit).
+    // 3. A valid frame with a tampered signature. 4. A batch from a non-gateway.
+    // 5. A message signed by someone other than its author.
+    let mut tampered = availability(&s, 1, 7);
+    tampered.payload.capacity = 99;
+    let mut oversize = vec![1u8, 0, 16];
+    oversize.resize(65_000, 0xaa);
+    let sends: Vec<(TopicKind, Vec<u8>)> = vec![
+        (TopicKind::Jobs, b"not a frame at all".to_vec()),
+        (TopicKind::Jobs, oversize),
+        (
+            TopicKind::Provers,
+            codec::encode(&GossipMessage::Availability(tampered)).unwrap(),
+        ),
+        (
+            TopicKind::Jobs,
+            codec::encode(&GossipMessage::Batch(batch(&s, 1, 1, 2))).unwrap(),
+        ),
+        (
+            TopicKind::Provers,
+            codec::encode(&GossipMessage::Availability(availability(&s, 0, 3))).unwrap(),
+        ),
+    ];
+    let n = sends.len();
+    for (topic, data) in sends {
+        bh.publish_raw(topic, data).await.unwrap();
+    }
+    let mut reasons = Vec::new();
+    while reasons.len() < n {
+        let reason = gw
+            .wait(|e| match e {
+                NetEvent::PeerPenalized {
+                    peer: p, reason, ..
+                } if *p == peer(1) => Some(reason.clone()),
+                NetEvent::Gossip { source, .. } if *source == peer(1) => {
+                    panic!("invalid gossip delivered")
+                }
+                _ => None,
+            })
+            .await;
+        reasons.push(reason);
+    }
+    eprintln!("rejections: {reasons:#?}");
+    let score = gw.net.handle(&s).unwrap().peer_score(peer(1)).await;
+    assert!(score.is_some_and(|s| s < 0.0), "score {score:?}");
+
+    // The gateway survived all of it and still takes valid messages from other members;
+    // the offender's score is now below gossipsub's graylist threshold.
+    gh.publish(GossipMessage::Availability(availability(&s, 2, 10)))
+        .await
+        .unwrap();
+    gw.wait_gossip(&s, |source, m| {
+        assert_ne!(*source, peer(1), "invalid gossip delivered");
+        (*source == peer(2) && matches!(m, GossipMessage::Availability(_))).then_some(())
+    })
+    .await;
+}
+
+fn test_file(len: usize) -> Vec<u8> {
+    let mut out = vec![0u8; len];
+    blake3::Hasher::new_derive_key("lagrange-node test parameter file")
+        .finalize_xof()
+        .fill(&mut out);
+    out
+}
+
+fn chunk_server(path: std::path::PathBuf, refuse_from: Option<u64>) -> Handler {
+    Arc::new(move |_, request| match request {
+        Request::ParamChunk {
+            digest,
+            offset,
+            max_len,
+        } => {
+            if refuse_from.is_some_and(|limit| offset >= limit) {
+                return Response::Refused {
+                    reason: "going away".into(),
+                };
+            }
+            params::read_chunk(&path, digest, offset, max_len)
+        }
+        _ => Response::Refused {
+            reason: "unexpected".into(),
+        },
+    })
+}
+
+async fn param_pair(s: &SupernetId, seeds: (u64, u64), serve: Handler) -> (TestNode, TestNode) {
+    let cfg = supernet(s.as_str(), seeds.0, Some(&[seeds.0, seeds.1]));
+    let mut server = TestNode::new(seeds.0, serve);
+    let addr = server.join(cfg.clone(), vec![], |_| {}).await.addr;
+    let mut client = TestNode::new(seeds.1, refuse_all());
+    client.join(cfg, vec![addr], |_| {}).await;
+    client.wait_connected(s, &[peer(seeds.0)]).await;
+    (server, client)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn net_64_mib_parameter_file_transfers_verified_resumes_and_rejects_corruption() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = test_file(64 << 20);
+    let digest = Digest(*blake3::hash(&data).as_bytes());
+    let good = dir.path().join("good.params");
+    std::fs::write(&good, &data).unwrap();
+    let mut corrupt_data = data.clone();
+    corrupt_data[40 << 20] ^= 1;
+    let corrupt = dir.path().join("corrupt.params");
+    std::fs::write(&corrupt, &corrupt_data).unwrap();
+    drop(corrupt_data);
+
+    // Honest transfer.
+    let s = id("params");
+    let (_server, client) = param_pair(&s, (0, 1), chunk_server(good.clone(), None)).await;
+    let dest = dir.path().join("fetched.params");
+    let started = Instant::now();
+    let report = params::fetch(client.net.handle(&s).unwrap(), peer(0), digest, &dest)
+        .await
+        .unwrap();
+    let secs = started.elapsed().as_secs_f64();
+    assert_eq!(report.total_len, data.len() as u64);
+    assert_eq!(report.resumed_from, 0);
+    assert_eq!(params::digest_file(&dest).unwrap(), digest);
+    assert!(std::fs::read(&dest).unwrap() == data);
+    eprintln!(
+        "net figures: 64 MiB parameter transfer in {secs:.2}s = {:.0} MB/s",
+        64.0 * 1.048576 / secs
+    );
+
+    // A peer serving corrupted bytes under the same name: rejected, nothing left behind.
+    let s2 = id("params-corrupt");
+    let (_evil, victim) = param_pair(&s2, (2, 3), chunk_server(corrupt, None)).await;
+    let dest2 = dir.path().join("victim.params");
+    let err = params::fetch(victim.net.handle(&s2).unwrap(), peer(2), digest, &dest2)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, params::ParamError::DigestMismatch { .. }),
+        "{err}"
+    );
+    assert!(!dest2.exists());
+    assert!(!params::part_path(&dest2).exists());
+
+    // A transfer cut off part-way resumes where it stopped.
+    let s3 = id("params-resume");
+    let (_flaky, resumer) =
+        param_pair(&s3, (4, 5), chunk_server(good.clone(), Some(16 << 20))).await;
+    let dest3 = dir.path().join("resumed.params");
+    let h3 = resumer.net.handle(&s3).unwrap().clone();
+    let cut = params::fetch(&h3, peer(4), digest, &dest3)
+        .await
+        .unwrap_err();
+    assert!(matches!(cut, params::ParamError::Refused(_)), "{cut}");
+    let partial = std::fs::metadata(params::part_path(&dest3)).unwrap().len();
+    assert!((16 << 20..64 << 20).contains(&partial), "partial {partial}");
+    let s4 = id("params-resume2");
+    let (_steady, resumer2) = param_pair(&s4, (6, 5), chunk_server(good, None)).await;
+    let report = params::fetch(resumer2.net.handle(&s4).unwrap(), peer(6), digest, &dest3)
+        .await
+        .unwrap();
+    assert_eq!(report.resumed_from, partial);
+    assert_eq!(params::digest_file(&dest3).unwrap(), digest);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn net_late_joiner_catches_up_on_open_batches() {
+    let s = id("catchup");
+    let cfg = supernet("catchup", 0, Some(&[0, 1, 2]));
+    let open_batches: Arc<
+        std::sync::Mutex<Vec<Signed<lagrange_protocol::messages::BatchAnnouncement>>>,
+    > = Arc::default();
+    let served = open_batches.clone();
+    let handler: Handler = Arc::new(move |_, request| match request {
+        Request::CatchUp { .. } => Response::CatchUp {
+            batches: served.lock().unwrap().clone(),
+        },
+        _ => Response::Refused {
+            reason: "unexpected".into(),
+        },
+    });
+    let mut gw = TestNode::new(0, handler);
+    let gw_addr = gw.join(cfg.clone(), vec![], |_| {}).await.addr;
+    let mut early = TestNode::new(1, refuse_all());
+    early.join(cfg.clone(), vec![gw_addr.clone()], |_| {}).await;
+    early.wait_connected(&s, &[peer(0)]).await;
+
+    let b1 = batch(&s, 0, 1, 3);
+    open_batches.lock().unwrap().push(b1.clone());
+    gw.net
+        .handle(&s)
+        .unwrap()
+        .publish(GossipMessage::Batch(b1.clone()))
+        .await
+        .unwrap();
+    early
+        .wait_gossip(&s, |_, m| {
+            matches!(m, GossipMessage::Batch(_)).then_some(())
+        })
+        .await;
+
+    // The late joiner missed the gossip; it asks the gateway once connected.
+    let mut late = TestNode::new(2, refuse_all());
+    let lh = late.join(cfg, vec![gw_addr], |_| {}).await.handle;
+    late.wait_connected(&s, &[peer(0)]).await;
+    let response = lh
+        .request(
+            peer(0),
+            Request::CatchUp {
+                supernet: s.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    let Response::CatchUp { batches } = response else {
+        panic!("unexpected {response:?}");
+    };
+    assert_eq!(batches, vec![b1]);
+    batches[0].verify_for(&s).unwrap();
+}
