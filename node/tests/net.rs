@@ -154,12 +154,15 @@ async fn net_stranger_cannot_connect_gossip_or_request() {
         .publish(GossipMessage::Availability(availability(&s, 1, 1)))
         .await
         .unwrap();
-    m2.wait_gossip(&s, |source, m| {
-        assert_ne!(*source, peer(stranger_seed), "stranger gossip delivered");
-        matches!(m, GossipMessage::Availability(_)).then_some(())
-    })
-    .await;
-    assert_eq!(gw.net.handle(&s).unwrap().stats().gossip_accepted.get(), 1);
+    for member in [&mut m2, &mut gw] {
+        member
+            .wait_gossip(&s, |source, m| {
+                assert_ne!(*source, peer(stranger_seed), "stranger gossip delivered");
+                matches!(m, GossipMessage::Availability(_)).then_some(())
+            })
+            .await;
+    }
+    assert_eq!(gw.net.handle(&s).unwrap().stats().gossip_rejected.get(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -488,4 +491,55 @@ async fn net_late_joiner_catches_up_on_open_batches() {
     };
     assert_eq!(batches, vec![b1]);
     batches[0].verify_for(&s).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn net_leaving_a_supernet_at_run_time_closes_only_its_connections() {
+    let (a, b) = (id("stay"), id("go"));
+    let mut gw = TestNode::new(0, refuse_all());
+    let boot_a = gw
+        .join(supernet("stay", 0, None), vec![], |_| {})
+        .await
+        .addr;
+    let boot_b = gw.join(supernet("go", 0, None), vec![], |_| {}).await.addr;
+    let mut member = TestNode::new(1, refuse_all());
+    member
+        .join(supernet("stay", 0, None), vec![boot_a], |_| {})
+        .await;
+    member
+        .join(supernet("go", 0, None), vec![boot_b], |_| {})
+        .await;
+    gw.wait_connected(&a, &[peer(1)]).await;
+    gw.wait_connected(&b, &[peer(1)]).await;
+
+    assert!(member.net.leave(&b));
+    assert!(!member.net.leave(&b));
+    assert_eq!(member.net.supernets(), vec![a.clone()]);
+    gw.wait(|e| match e {
+        NetEvent::PeerDisconnected { supernet, peer: p } if *supernet == b && *p == peer(1) => {
+            Some(())
+        }
+        NetEvent::PeerDisconnected { supernet, .. } if *supernet == a => {
+            panic!("the other supernet lost its connection")
+        }
+        _ => None,
+    })
+    .await;
+    assert!(
+        gw.net
+            .handle(&a)
+            .unwrap()
+            .connected_peers()
+            .await
+            .contains(&peer(1))
+    );
+
+    // And joining again at run time works.
+    let boot_b = gw.net.handle(&b).unwrap().listen_addrs().await[0]
+        .clone()
+        .with(libp2p::multiaddr::Protocol::P2p(peer(0)));
+    member
+        .join(supernet("go", 0, None), vec![boot_b], |_| {})
+        .await;
+    gw.wait_connected(&b, &[peer(1)]).await;
 }

@@ -86,7 +86,10 @@ pub fn score_params() -> (PeerScoreParams, PeerScoreThresholds) {
     (params, PeerScoreThresholds::default())
 }
 
-/// Per-topic scoring: only invalid deliveries (P₄) count, heavily.
+/// Per-topic scoring: only invalid deliveries (P₄) count. The penalty grows with the square
+/// of the count: one invalid message puts a peer below zero, three below the gossip
+/// threshold (−10), seven below the graylist threshold (−80), after which its RPCs are
+/// ignored until the penalty decays.
 pub fn topic_score_params() -> TopicScoreParams {
     TopicScoreParams {
         topic_weight: 1.0,
@@ -94,7 +97,7 @@ pub fn topic_score_params() -> TopicScoreParams {
         first_message_deliveries_weight: 0.0,
         mesh_message_deliveries_weight: 0.0,
         mesh_failure_penalty_weight: 0.0,
-        invalid_message_deliveries_weight: -10.0,
+        invalid_message_deliveries_weight: -2.0,
         invalid_message_deliveries_decay: 0.9,
         ..TopicScoreParams::default()
     }
