@@ -2,3 +2,4 @@
 //! storage and the client API build on it.
 
 pub mod net;
+pub mod store;

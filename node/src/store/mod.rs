@@ -1,0 +1,804 @@
+//! The gateway's durable state in sled. This module is the one place that knows the layout.
+//!
+//! | tree | key | value |
+//! | --- | --- | --- |
+//! | `tasks` | task id (16) | [`TaskRecord`] |
+//! | `jobs` | task id (16) ‖ index (u32 BE) | [`JobRecord`] |
+//! | `open` | job key | empty: index of jobs waiting for a batch |
+//! | `inputs` | job key | the job's input bytes |
+//! | `proofs` | job key | [`ProofRecord`] |
+//! | `results` | task id | the aggregated result bytes |
+//! | `events` | task id ‖ seq (u64 BE) | [`TaskEvent`] |
+//! | `batches` | batch id (16) | [`BatchRecord`] |
+//! | `bids` | batch id ‖ kind (1: commit, 2: reveal) ‖ signer (32) | the signed message |
+//! | `ledger` | public key (32) | [`Account`] |
+//! | `meta` | name | counters |
+//!
+//! Values are bincode. Every state change that touches several trees is one transaction, and
+//! callers [`Store::flush`] before they acknowledge anything to a client. Opening the store
+//! again after a crash finds every unfinished task where it was.
+
+pub mod records;
+
+use std::path::Path;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sled::transaction::{
+    ConflictableTransactionError, ConflictableTransactionResult, TransactionError,
+    TransactionalTree,
+};
+use sled::{Transactional, Tree};
+
+use lagrange_protocol::auction::Eligibility;
+use lagrange_protocol::codec::canonical_bytes;
+use lagrange_protocol::messages::{AuctionResult, BatchAnnouncement, BidCommit, BidReveal};
+use lagrange_protocol::{BatchId, JobId, Price, PublicKey, Signed, TaskId, UnixMillis};
+use serde::Deserialize;
+
+pub use records::*;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// sled failed.
+    #[error("database: {0}")]
+    Db(#[from] sled::Error),
+    /// A stored value does not decode: the database is from another version or damaged.
+    #[error("corrupt {what} record: {reason}")]
+    Corrupt {
+        /// Which record.
+        what: &'static str,
+        /// The decoder's complaint.
+        reason: String,
+    },
+    /// No such task.
+    #[error("unknown task {0}")]
+    UnknownTask(TaskId),
+    /// No such job.
+    #[error("unknown job {0}")]
+    UnknownJob(JobId),
+    /// The job is not assigned to this prover (any more).
+    #[error("job {job} is not assigned to {prover}")]
+    NotAssigned {
+        /// The job.
+        job: JobId,
+        /// The prover.
+        prover: PublicKey,
+    },
+}
+
+impl From<TransactionError<StoreError>> for StoreError {
+    fn from(e: TransactionError<StoreError>) -> Self {
+        match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => StoreError::Db(e),
+        }
+    }
+}
+
+/// A verified proof as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProofRecord {
+    /// Who proved it.
+    pub prover: PublicKey,
+    /// The compressed proof.
+    pub proof: Vec<u8>,
+    /// The compressed public inputs.
+    pub public_inputs: Vec<u8>,
+}
+
+/// A batch and, once awarded, its result and the eligibility it was computed against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchRecord {
+    /// The signed announcement.
+    pub batch: Signed<BatchAnnouncement>,
+    /// The signed result, once awarded.
+    pub result: Option<Signed<AuctionResult>>,
+    /// The eligibility snapshot of the award.
+    pub eligibility: Option<Eligibility>,
+}
+
+/// Everything needed to create one job.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    /// The record, in state [`JobState::Open`].
+    pub record: JobRecord,
+    /// Its input.
+    pub input: Vec<u8>,
+}
+
+/// What an award does to one job.
+#[derive(Debug, Clone)]
+pub enum AwardOutcome {
+    /// Won: assign it.
+    Assigned {
+        /// The job.
+        job: JobId,
+        /// The winner.
+        prover: PublicKey,
+        /// Its bid.
+        price: Price,
+        /// Deadline for the proof.
+        deadline: UnixMillis,
+    },
+    /// Not won: reopen it at a new reserve price.
+    Unawarded {
+        /// The job.
+        job: JobId,
+        /// Reserve price for the next batch.
+        next_reserve: Price,
+    },
+}
+
+const COMMIT: u8 = 1;
+const REVEAL: u8 = 2;
+
+fn job_key(job: &JobId) -> [u8; 20] {
+    let mut k = [0u8; 20];
+    k[..16].copy_from_slice(job.task.as_bytes());
+    k[16..].copy_from_slice(&job.index.to_be_bytes());
+    k
+}
+
+fn job_from_key(k: &[u8]) -> Option<JobId> {
+    let task: [u8; 16] = k.get(..16)?.try_into().ok()?;
+    let index: [u8; 4] = k.get(16..20)?.try_into().ok()?;
+    Some(JobId::new(TaskId(task), u32::from_be_bytes(index)))
+}
+
+fn event_key(task: &TaskId, seq: u64) -> [u8; 24] {
+    let mut k = [0u8; 24];
+    k[..16].copy_from_slice(task.as_bytes());
+    k[16..].copy_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn bid_key(batch: &BatchId, kind: u8, signer: &PublicKey) -> [u8; 49] {
+    let mut k = [0u8; 49];
+    k[..16].copy_from_slice(batch.as_bytes());
+    k[16] = kind;
+    k[17..].copy_from_slice(signer.as_bytes());
+    k
+}
+
+fn enc<T: Serialize>(value: &T) -> Vec<u8> {
+    canonical_bytes(value)
+}
+
+fn dec<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
+    bincode::serde::decode_from_slice::<T, _>(bytes, bincode::config::standard())
+        .map(|(v, _)| v)
+        .map_err(|e| StoreError::Corrupt {
+            what,
+            reason: e.to_string(),
+        })
+}
+
+type TxResult<T> = ConflictableTransactionResult<T, StoreError>;
+
+fn abort<T>(e: StoreError) -> TxResult<T> {
+    Err(ConflictableTransactionError::Abort(e))
+}
+
+fn tx_get<T: DeserializeOwned>(
+    tree: &TransactionalTree,
+    what: &'static str,
+    key: &[u8],
+) -> TxResult<Option<T>> {
+    match tree.get(key)? {
+        Some(bytes) => match dec(what, &bytes) {
+            Ok(v) => Ok(Some(v)),
+            Err(e) => abort(e),
+        },
+        None => Ok(None),
+    }
+}
+
+/// Appends an event to a task's history inside a transaction.
+fn tx_event(
+    tasks: &TransactionalTree,
+    events: &TransactionalTree,
+    task: &TaskId,
+    at: UnixMillis,
+    kind: TaskEventKind,
+) -> TxResult<()> {
+    let Some(mut record) = tx_get::<TaskRecord>(tasks, "task", task.as_bytes())? else {
+        return abort(StoreError::UnknownTask(*task));
+    };
+    let seq = record.events;
+    record.events += 1;
+    tasks.insert(task.as_bytes().as_slice(), enc(&record))?;
+    events.insert(&event_key(task, seq)[..], enc(&TaskEvent { seq, at, kind }))?;
+    Ok(())
+}
+
+fn tx_job(jobs: &TransactionalTree, job: &JobId) -> TxResult<JobRecord> {
+    match tx_get::<JobRecord>(jobs, "job", &job_key(job))? {
+        Some(r) => Ok(r),
+        None => abort(StoreError::UnknownJob(*job)),
+    }
+}
+
+fn tx_put_job(jobs: &TransactionalTree, open: &TransactionalTree, job: &JobRecord) -> TxResult<()> {
+    let key = job_key(&job.id);
+    jobs.insert(&key[..], enc(job))?;
+    if job.state == JobState::Open {
+        open.insert(&key[..], &[][..])?;
+    } else {
+        open.remove(&key[..])?;
+    }
+    Ok(())
+}
+
+/// The gateway's database.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    tasks: Tree,
+    jobs: Tree,
+    open: Tree,
+    inputs: Tree,
+    proofs: Tree,
+    results: Tree,
+    events: Tree,
+    batches: Tree,
+    bids: Tree,
+    ledger: Tree,
+    meta: Tree,
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Self::from_db(sled::open(dir)?)
+    }
+
+    /// A store that lives only as long as the process, for devnets and tests.
+    pub fn temporary() -> Result<Self, StoreError> {
+        Self::from_db(sled::Config::new().temporary(true).open()?)
+    }
+
+    fn from_db(db: sled::Db) -> Result<Self, StoreError> {
+        Ok(Self {
+            tasks: db.open_tree("tasks")?,
+            jobs: db.open_tree("jobs")?,
+            open: db.open_tree("open")?,
+            inputs: db.open_tree("inputs")?,
+            proofs: db.open_tree("proofs")?,
+            results: db.open_tree("results")?,
+            events: db.open_tree("events")?,
+            batches: db.open_tree("batches")?,
+            bids: db.open_tree("bids")?,
+            ledger: db.open_tree("ledger")?,
+            meta: db.open_tree("meta")?,
+            db,
+        })
+    }
+
+    /// Makes everything written so far durable.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// Bytes the database takes on disk.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size_on_disk()?)
+    }
+
+    // ---- tasks ----
+
+    /// Stores a new task with its jobs and inputs, and its `Submitted` event.
+    pub fn create_task(&self, task: &TaskRecord, jobs: &[NewJob]) -> Result<(), StoreError> {
+        (
+            &self.tasks,
+            &self.jobs,
+            &self.open,
+            &self.inputs,
+            &self.events,
+        )
+            .transaction(|(tasks, jt, open, inputs, events)| {
+                let mut record = task.clone();
+                record.events = 0;
+                tasks.insert(task.id.as_bytes().as_slice(), enc(&record))?;
+                for job in jobs {
+                    tx_put_job(jt, open, &job.record)?;
+                    inputs.insert(&job_key(&job.record.id)[..], job.input.as_slice())?;
+                }
+                tx_event(
+                    tasks,
+                    events,
+                    &task.id,
+                    task.created_at,
+                    TaskEventKind::Submitted { jobs: task.jobs },
+                )
+            })?;
+        Ok(())
+    }
+
+    /// A task.
+    pub fn task(&self, id: &TaskId) -> Result<Option<TaskRecord>, StoreError> {
+        self.tasks
+            .get(id.as_bytes())?
+            .map(|b| dec("task", &b))
+            .transpose()
+    }
+
+    /// Every task, oldest id first.
+    pub fn tasks(&self) -> Result<Vec<TaskRecord>, StoreError> {
+        self.tasks
+            .iter()
+            .values()
+            .map(|v| dec("task", &v?))
+            .collect()
+    }
+
+    /// Tasks that are neither done nor failed: what a restarted gateway resumes.
+    pub fn unfinished_tasks(&self) -> Result<Vec<TaskRecord>, StoreError> {
+        Ok(self
+            .tasks()?
+            .into_iter()
+            .filter(|t| !t.status.is_final())
+            .collect())
+    }
+
+    /// Marks a task done with its aggregated result.
+    pub fn complete_task(
+        &self,
+        id: &TaskId,
+        result: &[u8],
+        at: UnixMillis,
+    ) -> Result<(), StoreError> {
+        (&self.tasks, &self.results, &self.events).transaction(|(tasks, results, events)| {
+            let Some(mut record) = tx_get::<TaskRecord>(tasks, "task", id.as_bytes())? else {
+                return abort(StoreError::UnknownTask(*id));
+            };
+            record.status = TaskStatus::Done;
+            tasks.insert(id.as_bytes().as_slice(), enc(&record))?;
+            results.insert(id.as_bytes().as_slice(), result)?;
+            tx_event(tasks, events, id, at, TaskEventKind::Completed)
+        })?;
+        Ok(())
+    }
+
+    /// Fails a task and cancels its unproven jobs.
+    pub fn fail_task(&self, id: &TaskId, reason: &str, at: UnixMillis) -> Result<(), StoreError> {
+        let jobs = self.jobs_of(id)?;
+        (&self.tasks, &self.jobs, &self.open, &self.events).transaction(
+            |(tasks, jt, open, events)| {
+                let Some(mut record) = tx_get::<TaskRecord>(tasks, "task", id.as_bytes())? else {
+                    return abort(StoreError::UnknownTask(*id));
+                };
+                record.status = TaskStatus::Failed {
+                    reason: reason.to_string(),
+                };
+                tasks.insert(id.as_bytes().as_slice(), enc(&record))?;
+                for job in &jobs {
+                    let mut job = tx_job(jt, &job.id)?;
+                    if !matches!(job.state, JobState::Verified { .. }) {
+                        job.state = JobState::Cancelled;
+                        tx_put_job(jt, open, &job)?;
+                    }
+                }
+                tx_event(
+                    tasks,
+                    events,
+                    id,
+                    at,
+                    TaskEventKind::Aborted {
+                        reason: reason.to_string(),
+                    },
+                )
+            },
+        )?;
+        Ok(())
+    }
+
+    /// A task's aggregated result.
+    pub fn result(&self, id: &TaskId) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.results.get(id.as_bytes())?.map(|v| v.to_vec()))
+    }
+
+    /// A task's events from `from` on.
+    pub fn events(&self, id: &TaskId, from: u64) -> Result<Vec<TaskEvent>, StoreError> {
+        self.events
+            .range(event_key(id, from)..=event_key(id, u64::MAX))
+            .values()
+            .map(|v| dec("event", &v?))
+            .collect()
+    }
+
+    // ---- jobs ----
+
+    /// A job.
+    pub fn job(&self, id: &JobId) -> Result<Option<JobRecord>, StoreError> {
+        self.jobs
+            .get(job_key(id))?
+            .map(|b| dec("job", &b))
+            .transpose()
+    }
+
+    /// A task's jobs, by index.
+    pub fn jobs_of(&self, task: &TaskId) -> Result<Vec<JobRecord>, StoreError> {
+        self.jobs
+            .scan_prefix(task.as_bytes())
+            .values()
+            .map(|v| dec("job", &v?))
+            .collect()
+    }
+
+    /// Up to `limit` jobs waiting for a batch, oldest task first.
+    pub fn open_jobs(&self, limit: usize) -> Result<Vec<JobRecord>, StoreError> {
+        let mut out = Vec::new();
+        for key in self.open.iter().keys().take(limit) {
+            let key = key?;
+            let id = job_from_key(&key).ok_or(StoreError::Corrupt {
+                what: "open index",
+                reason: "short key".into(),
+            })?;
+            if let Some(job) = self.job(&id)? {
+                out.push(job);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Jobs currently assigned, for deadline checks.
+    pub fn assigned_jobs(&self) -> Result<Vec<JobRecord>, StoreError> {
+        let mut out = Vec::new();
+        for task in self.unfinished_tasks()? {
+            out.extend(
+                self.jobs_of(&task.id)?
+                    .into_iter()
+                    .filter(|j| matches!(j.state, JobState::Assigned { .. })),
+            );
+        }
+        Ok(out)
+    }
+
+    /// A job's input.
+    pub fn input(&self, id: &JobId) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.inputs.get(job_key(id))?.map(|v| v.to_vec()))
+    }
+
+    /// A job's verified proof.
+    pub fn proof(&self, id: &JobId) -> Result<Option<ProofRecord>, StoreError> {
+        self.proofs
+            .get(job_key(id))?
+            .map(|b| dec("proof", &b))
+            .transpose()
+    }
+
+    // ---- batches and bids ----
+
+    /// The next batch sequence number; never repeats, across restarts too.
+    pub fn next_batch_seq(&self) -> Result<u64, StoreError> {
+        let next = self.meta.update_and_fetch("batch_seq", |old| {
+            let n = old
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map_or(0, u64::from_be_bytes);
+            Some((n + 1).to_be_bytes().to_vec())
+        })?;
+        let bytes = next.and_then(|b| <[u8; 8]>::try_from(&b[..]).ok());
+        Ok(bytes.map_or(1, u64::from_be_bytes))
+    }
+
+    /// Records an announced batch and moves its jobs to auction, with an `Offered` event each.
+    pub fn offer_batch(
+        &self,
+        batch: &Signed<BatchAnnouncement>,
+        at: UnixMillis,
+    ) -> Result<(), StoreError> {
+        let record = BatchRecord {
+            batch: batch.clone(),
+            result: None,
+            eligibility: None,
+        };
+        (
+            &self.batches,
+            &self.jobs,
+            &self.open,
+            &self.tasks,
+            &self.events,
+        )
+            .transaction(|(batches, jt, open, tasks, events)| {
+                batches.insert(batch.payload.batch_id.as_bytes().as_slice(), enc(&record))?;
+                for spec in &batch.payload.jobs {
+                    let mut job = tx_job(jt, &spec.job_id)?;
+                    job.state = JobState::Auctioning {
+                        batch: batch.payload.batch_id,
+                    };
+                    job.auctions += 1;
+                    tx_put_job(jt, open, &job)?;
+                    tx_event(
+                        tasks,
+                        events,
+                        &spec.job_id.task,
+                        at,
+                        TaskEventKind::Offered {
+                            job: spec.job_id,
+                            batch: batch.payload.batch_id,
+                            reserve_price: spec.reserve_price,
+                        },
+                    )?;
+                }
+                Ok(())
+            })?;
+        Ok(())
+    }
+
+    /// A batch.
+    pub fn batch(&self, id: &BatchId) -> Result<Option<BatchRecord>, StoreError> {
+        self.batches
+            .get(id.as_bytes())?
+            .map(|b| dec("batch", &b))
+            .transpose()
+    }
+
+    /// Stores an accepted commit.
+    pub fn put_commit(&self, c: &Signed<BidCommit>) -> Result<(), StoreError> {
+        self.bids
+            .insert(bid_key(&c.payload.batch_id, COMMIT, &c.signer), enc(c))?;
+        Ok(())
+    }
+
+    /// Stores an accepted reveal.
+    pub fn put_reveal(&self, r: &Signed<BidReveal>) -> Result<(), StoreError> {
+        self.bids
+            .insert(bid_key(&r.payload.batch_id, REVEAL, &r.signer), enc(r))?;
+        Ok(())
+    }
+
+    /// The accepted commits and reveals of a batch.
+    #[allow(clippy::type_complexity)]
+    pub fn bids(
+        &self,
+        batch: &BatchId,
+    ) -> Result<(Vec<Signed<BidCommit>>, Vec<Signed<BidReveal>>), StoreError> {
+        let mut commits = Vec::new();
+        let mut reveals = Vec::new();
+        for kv in self.bids.scan_prefix(batch.as_bytes()) {
+            let (k, v) = kv?;
+            match k.get(16) {
+                Some(&COMMIT) => commits.push(dec("commit", &v)?),
+                Some(&REVEAL) => reveals.push(dec("reveal", &v)?),
+                _ => {}
+            }
+        }
+        Ok((commits, reveals))
+    }
+
+    /// Records an award: the signed result and eligibility, every job's new state, and the
+    /// non-reveal penalties, in one transaction.
+    pub fn record_award(
+        &self,
+        result: &Signed<AuctionResult>,
+        eligibility: &Eligibility,
+        outcomes: &[AwardOutcome],
+        non_reveal_penalty: u64,
+        at: UnixMillis,
+    ) -> Result<(), StoreError> {
+        let batch_id = result.payload.batch_id;
+        (
+            &self.batches,
+            &self.jobs,
+            &self.open,
+            &self.tasks,
+            &self.events,
+            &self.ledger,
+        )
+            .transaction(|(batches, jt, open, tasks, events, ledger)| {
+                let Some(mut record) =
+                    tx_get::<BatchRecord>(batches, "batch", batch_id.as_bytes())?
+                else {
+                    return abort(StoreError::Corrupt {
+                        what: "batch",
+                        reason: format!("award for unknown batch {batch_id}"),
+                    });
+                };
+                record.result = Some(result.clone());
+                record.eligibility = Some(eligibility.clone());
+                batches.insert(batch_id.as_bytes().as_slice(), enc(&record))?;
+                for outcome in outcomes {
+                    match outcome {
+                        AwardOutcome::Assigned {
+                            job,
+                            prover,
+                            price,
+                            deadline,
+                        } => {
+                            let mut rec = tx_job(jt, job)?;
+                            rec.state = JobState::Assigned {
+                                batch: batch_id,
+                                prover: *prover,
+                                price: *price,
+                                deadline: *deadline,
+                            };
+                            tx_put_job(jt, open, &rec)?;
+                            tx_event(
+                                tasks,
+                                events,
+                                &job.task,
+                                at,
+                                TaskEventKind::Awarded {
+                                    job: *job,
+                                    prover: *prover,
+                                    price: *price,
+                                },
+                            )?;
+                        }
+                        AwardOutcome::Unawarded { job, next_reserve } => {
+                            let mut rec = tx_job(jt, job)?;
+                            rec.state = JobState::Open;
+                            rec.reserve_price = *next_reserve;
+                            tx_put_job(jt, open, &rec)?;
+                            tx_event(
+                                tasks,
+                                events,
+                                &job.task,
+                                at,
+                                TaskEventKind::Unawarded { job: *job },
+                            )?;
+                        }
+                    }
+                }
+                for prover in &result.payload.award.non_revealers {
+                    let mut account = tx_get::<Account>(ledger, "account", prover.as_bytes())?
+                        .unwrap_or_default();
+                    let penalty = non_reveal_penalty.min(account.stake);
+                    account.stake -= penalty;
+                    account.slashed += penalty;
+                    account.non_reveals += 1;
+                    ledger.insert(prover.as_bytes().as_slice(), enc(&account))?;
+                }
+                Ok(())
+            })?;
+        Ok(())
+    }
+
+    // ---- proofs and the ledger ----
+
+    /// Records a verified proof and pays its prover its price, exactly once: the job must be
+    /// assigned to `prover`, and moves to [`JobState::Verified`] in the same transaction as
+    /// the payment. Returns the amount paid.
+    pub fn credit_proof(
+        &self,
+        job: &JobId,
+        proof: &ProofRecord,
+        at: UnixMillis,
+    ) -> Result<Price, StoreError> {
+        let price = (
+            &self.jobs,
+            &self.open,
+            &self.proofs,
+            &self.ledger,
+            &self.tasks,
+            &self.events,
+        )
+            .transaction(|(jt, open, proofs, ledger, tasks, events)| {
+                let mut rec = tx_job(jt, job)?;
+                let JobState::Assigned { prover, price, .. } = rec.state else {
+                    return abort(StoreError::NotAssigned {
+                        job: *job,
+                        prover: proof.prover,
+                    });
+                };
+                if prover != proof.prover {
+                    return abort(StoreError::NotAssigned {
+                        job: *job,
+                        prover: proof.prover,
+                    });
+                }
+                rec.state = JobState::Verified { prover, price };
+                tx_put_job(jt, open, &rec)?;
+                proofs.insert(&job_key(job)[..], enc(proof))?;
+                let mut account =
+                    tx_get::<Account>(ledger, "account", prover.as_bytes())?.unwrap_or_default();
+                account.balance += price;
+                account.jobs_paid += 1;
+                ledger.insert(prover.as_bytes().as_slice(), enc(&account))?;
+                tx_event(
+                    tasks,
+                    events,
+                    &job.task,
+                    at,
+                    TaskEventKind::Proven {
+                        job: *job,
+                        prover,
+                        price,
+                    },
+                )?;
+                Ok(price)
+            })?;
+        Ok(price)
+    }
+
+    /// A job's assigned prover failed it (invalid proof or missed deadline): slash it, pay
+    /// nothing, bar it from the job, and reopen the job for the next batch.
+    pub fn fail_job(
+        &self,
+        job: &JobId,
+        prover: &PublicKey,
+        slash: u64,
+        reason: &str,
+        at: UnixMillis,
+    ) -> Result<(), StoreError> {
+        (
+            &self.jobs,
+            &self.open,
+            &self.ledger,
+            &self.tasks,
+            &self.events,
+        )
+            .transaction(|(jt, open, ledger, tasks, events)| {
+                let mut rec = tx_job(jt, job)?;
+                match rec.state {
+                    JobState::Assigned { prover: p, .. } if p == *prover => {}
+                    _ => {
+                        return abort(StoreError::NotAssigned {
+                            job: *job,
+                            prover: *prover,
+                        });
+                    }
+                }
+                rec.state = JobState::Open;
+                rec.excluded.insert(*prover);
+                tx_put_job(jt, open, &rec)?;
+                let mut account =
+                    tx_get::<Account>(ledger, "account", prover.as_bytes())?.unwrap_or_default();
+                let cut = slash.min(account.stake);
+                account.stake -= cut;
+                account.slashed += cut;
+                account.failures += 1;
+                ledger.insert(prover.as_bytes().as_slice(), enc(&account))?;
+                tx_event(
+                    tasks,
+                    events,
+                    &job.task,
+                    at,
+                    TaskEventKind::Failed {
+                        job: *job,
+                        prover: *prover,
+                        reason: reason.to_string(),
+                    },
+                )
+            })?;
+        Ok(())
+    }
+
+    /// Gives `prover` an account with `genesis_stake` if it has none yet.
+    pub fn ensure_account(&self, prover: &PublicKey, genesis_stake: u64) -> Result<(), StoreError> {
+        let fresh = enc(&Account {
+            stake: genesis_stake,
+            ..Account::default()
+        });
+        // Only inserts when absent; an existing account is never reset.
+        let _ =
+            self.ledger
+                .compare_and_swap(prover.as_bytes(), None as Option<&[u8]>, Some(fresh))?;
+        Ok(())
+    }
+
+    /// A prover's account.
+    pub fn account(&self, prover: &PublicKey) -> Result<Option<Account>, StoreError> {
+        self.ledger
+            .get(prover.as_bytes())?
+            .map(|b| dec("account", &b))
+            .transpose()
+    }
+
+    /// Every account.
+    pub fn accounts(&self) -> Result<Vec<(PublicKey, Account)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.ledger.iter() {
+            let (k, v) = kv?;
+            let key: [u8; 32] = k.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+                what: "ledger key",
+                reason: "not 32 bytes".into(),
+            })?;
+            out.push((PublicKey(key), dec("account", &v)?));
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,220 @@
+//! The records the gateway keeps: tasks, jobs, ledger accounts and task events.
+//!
+//! These are plain data. How they are laid out in sled is the business of [`super`] alone.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use lagrange_protocol::{
+    BatchId, CircuitId, Digest, JobCategory, JobId, Price, PublicKey, SupernetId, TaskId,
+    UnixMillis,
+};
+
+/// What a client asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TaskSpec {
+    /// SUM and COUNT of the values whose key lies in `[lo, hi]`, over the client's rows.
+    Query {
+        /// The data set, as (key, value) rows.
+        rows: Vec<(u64, u64)>,
+        /// Lowest key counted.
+        lo: u64,
+        /// Highest key counted.
+        hi: u64,
+        /// The chunk size class.
+        category: JobCategory,
+    },
+    /// `jobs` independent proofs of the synthetic circuit, for load tests.
+    Synthetic {
+        /// Number of jobs.
+        jobs: u32,
+        /// The size class.
+        category: JobCategory,
+    },
+}
+
+/// Where a task stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TaskStatus {
+    /// Jobs are being auctioned and proven.
+    Proving,
+    /// All jobs verified and aggregated; the result is stored.
+    Done,
+    /// The task ended without a result.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl TaskStatus {
+    /// Done or failed.
+    pub fn is_final(&self) -> bool {
+        !matches!(self, TaskStatus::Proving)
+    }
+}
+
+/// A client task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskRecord {
+    /// Its id.
+    pub id: TaskId,
+    /// The Supernet proving it.
+    pub supernet: SupernetId,
+    /// What was asked.
+    pub spec: TaskSpec,
+    /// The most the client pays per job.
+    pub max_fee_per_job: Price,
+    /// When the task fails if it is not done.
+    pub deadline: UnixMillis,
+    /// When it was stored.
+    pub created_at: UnixMillis,
+    /// Number of jobs.
+    pub jobs: u32,
+    /// Where it stands.
+    pub status: TaskStatus,
+    /// Events recorded so far (the next event's sequence number).
+    pub events: u64,
+}
+
+/// Where a job stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JobState {
+    /// Waiting for the next batch.
+    Open,
+    /// Offered in a batch whose auction is running.
+    Auctioning {
+        /// The batch.
+        batch: BatchId,
+    },
+    /// Won; the prover must submit a valid proof by the deadline.
+    Assigned {
+        /// The batch it was won in.
+        batch: BatchId,
+        /// The winner.
+        prover: PublicKey,
+        /// The winner's bid.
+        price: Price,
+        /// Deadline for a valid proof.
+        deadline: UnixMillis,
+    },
+    /// Proven, verified and paid.
+    Verified {
+        /// Who proved it.
+        prover: PublicKey,
+        /// What they were paid.
+        price: Price,
+    },
+    /// Abandoned because its task failed.
+    Cancelled,
+}
+
+/// One job of a task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobRecord {
+    /// Its id.
+    pub id: JobId,
+    /// The circuit proving it.
+    pub circuit: CircuitId,
+    /// Its size class.
+    pub category: JobCategory,
+    /// Digest of its input.
+    pub input_digest: Digest,
+    /// Size of its input.
+    pub input_size: u64,
+    /// The reserve price it is offered at next.
+    pub reserve_price: Price,
+    /// Where it stands.
+    pub state: JobState,
+    /// Batches it has been offered in.
+    pub auctions: u32,
+    /// Provers barred from it after failing it.
+    pub excluded: BTreeSet<PublicKey>,
+}
+
+/// A prover's (or the client's) money and stake, in the Supernet's fee unit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    /// Stake left after slashes.
+    pub stake: u64,
+    /// Earned and not withdrawn.
+    pub balance: u64,
+    /// Total slashed.
+    pub slashed: u64,
+    /// Jobs paid for.
+    pub jobs_paid: u64,
+    /// Times slashed for an invalid or late proof.
+    pub failures: u64,
+    /// Times penalized for not revealing.
+    pub non_reveals: u64,
+}
+
+/// Something that happened to a task, in order. A watcher replays these from the start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TaskEventKind {
+    /// The task was stored.
+    Submitted {
+        /// Its jobs.
+        jobs: u32,
+    },
+    /// A job was offered in a batch.
+    Offered {
+        /// The job.
+        job: JobId,
+        /// The batch.
+        batch: BatchId,
+        /// The reserve price.
+        reserve_price: Price,
+    },
+    /// A job was won.
+    Awarded {
+        /// The job.
+        job: JobId,
+        /// The winner.
+        prover: PublicKey,
+        /// The winning bid.
+        price: Price,
+    },
+    /// Nobody won a job in a batch; it goes into the next one.
+    Unawarded {
+        /// The job.
+        job: JobId,
+    },
+    /// A proof verified and its prover was paid.
+    Proven {
+        /// The job.
+        job: JobId,
+        /// The prover.
+        prover: PublicKey,
+        /// What it was paid.
+        price: Price,
+    },
+    /// A proof failed, or came late: the prover was slashed and the job reopened.
+    Failed {
+        /// The job.
+        job: JobId,
+        /// The prover.
+        prover: PublicKey,
+        /// Why.
+        reason: String,
+    },
+    /// All jobs verified; the aggregated result is stored.
+    Completed,
+    /// The task failed.
+    Aborted {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A recorded task event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskEvent {
+    /// Position in the task's history, from 0.
+    pub seq: u64,
+    /// When it happened.
+    pub at: UnixMillis,
+    /// What happened.
+    pub kind: TaskEventKind,
+}

@@ -1,0 +1,285 @@
+//! The sled store: durability across reopen, pay-at-most-once, slashing and replayable events.
+
+use std::collections::BTreeSet;
+
+use lagrange_node::store::{
+    AwardOutcome, JobRecord, JobState, NewJob, ProofRecord, Store, StoreError, TaskEventKind,
+    TaskRecord, TaskSpec, TaskStatus,
+};
+use lagrange_protocol::auction::{Award, Eligibility};
+use lagrange_protocol::messages::{AuctionResult, BatchAnnouncement, JobSpec};
+use lagrange_protocol::{
+    BatchId, CircuitId, Digest, JobCategory, JobId, Keypair, Signed, SupernetId, TaskId,
+};
+
+fn supernet() -> SupernetId {
+    SupernetId::new("store").unwrap()
+}
+
+fn task(id: u8, jobs: u32) -> (TaskRecord, Vec<NewJob>) {
+    let tid = TaskId([id; 16]);
+    let record = TaskRecord {
+        id: tid,
+        supernet: supernet(),
+        spec: TaskSpec::Synthetic {
+            jobs,
+            category: JobCategory::Small,
+        },
+        max_fee_per_job: 500,
+        deadline: 100_000,
+        created_at: 10,
+        jobs,
+        status: TaskStatus::Proving,
+        events: 0,
+    };
+    let jobs = (0..jobs)
+        .map(|i| NewJob {
+            record: JobRecord {
+                id: JobId::new(tid, i),
+                circuit: CircuitId::new("synthetic.small").unwrap(),
+                category: JobCategory::Small,
+                input_digest: Digest([i as u8; 32]),
+                input_size: 3,
+                reserve_price: 100,
+                state: JobState::Open,
+                auctions: 0,
+                excluded: BTreeSet::new(),
+            },
+            input: vec![i as u8; 3],
+        })
+        .collect();
+    (record, jobs)
+}
+
+fn gateway() -> Keypair {
+    Keypair::insecure_from_seed(100)
+}
+
+fn batch(store: &Store, jobs: &[JobRecord]) -> Signed<BatchAnnouncement> {
+    let seq = store.next_batch_seq().unwrap();
+    Signed::sign(
+        BatchAnnouncement {
+            supernet: supernet(),
+            batch_id: BatchId::derive(&supernet(), &gateway().public(), seq),
+            seq,
+            jobs: jobs
+                .iter()
+                .map(|j| JobSpec {
+                    job_id: j.id,
+                    circuit: j.circuit.clone(),
+                    category: j.category,
+                    reserve_price: j.reserve_price,
+                    proving_window_ms: 1000,
+                    input_digest: j.input_digest,
+                    input_size: j.input_size,
+                })
+                .collect(),
+            announced_at: 20,
+            commit_deadline: 30,
+            reveal_deadline: 40,
+        },
+        &gateway(),
+    )
+}
+
+fn result(
+    b: &Signed<BatchAnnouncement>,
+    non_revealers: Vec<lagrange_protocol::PublicKey>,
+) -> Signed<AuctionResult> {
+    Signed::sign(
+        AuctionResult::new(
+            &b.payload,
+            Award {
+                awarded: vec![],
+                unawarded: vec![],
+                non_revealers,
+                transcript_hash: Digest([0; 32]),
+            },
+        ),
+        &gateway(),
+    )
+}
+
+#[test]
+fn tasks_survive_reopen_and_resume_where_they_were() {
+    let dir = tempfile::tempdir().unwrap();
+    let (t, jobs) = task(1, 3);
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store.create_task(&t, &jobs).unwrap();
+        let b = batch(&store, &store.open_jobs(2).unwrap());
+        store.offer_batch(&b, 20).unwrap();
+        // Dropped without a clean shutdown.
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let unfinished = store.unfinished_tasks().unwrap();
+    assert_eq!(unfinished.len(), 1);
+    assert_eq!(unfinished[0].id, t.id);
+    let jobs = store.jobs_of(&t.id).unwrap();
+    assert!(matches!(jobs[0].state, JobState::Auctioning { .. }));
+    assert!(matches!(jobs[1].state, JobState::Auctioning { .. }));
+    assert_eq!(jobs[2].state, JobState::Open);
+    assert_eq!(store.open_jobs(10).unwrap().len(), 1);
+    assert_eq!(store.input(&jobs[2].id).unwrap().unwrap(), vec![2u8; 3]);
+    let events = store.events(&t.id, 0).unwrap();
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[0].kind, TaskEventKind::Submitted { jobs: 3 });
+    assert_eq!(store.events(&t.id, 2).unwrap().len(), 1);
+    // Batch sequence numbers never repeat across restarts.
+    assert_eq!(store.next_batch_seq().unwrap(), 2);
+}
+
+#[test]
+fn a_job_is_paid_at_most_once_and_only_to_its_winner() {
+    let store = Store::temporary().unwrap();
+    let (t, jobs) = task(2, 2);
+    store.create_task(&t, &jobs).unwrap();
+    let winner = Keypair::insecure_from_seed(1).public();
+    let other = Keypair::insecure_from_seed(2).public();
+    store.ensure_account(&winner, 1000).unwrap();
+    let b = batch(&store, &store.open_jobs(10).unwrap());
+    store.offer_batch(&b, 20).unwrap();
+    let job = jobs[0].record.id;
+    store
+        .record_award(
+            &result(&b, vec![]),
+            &Eligibility::default(),
+            &[
+                AwardOutcome::Assigned {
+                    job,
+                    prover: winner,
+                    price: 42,
+                    deadline: 1000,
+                },
+                AwardOutcome::Unawarded {
+                    job: jobs[1].record.id,
+                    next_reserve: 150,
+                },
+            ],
+            10,
+            41,
+        )
+        .unwrap();
+    assert_eq!(
+        store
+            .job(&jobs[1].record.id)
+            .unwrap()
+            .unwrap()
+            .reserve_price,
+        150
+    );
+
+    let proof = |prover| ProofRecord {
+        prover,
+        proof: vec![1, 2, 3],
+        public_inputs: vec![4],
+    };
+    assert!(matches!(
+        store.credit_proof(&job, &proof(other), 50),
+        Err(StoreError::NotAssigned { .. })
+    ));
+    assert_eq!(store.credit_proof(&job, &proof(winner), 50).unwrap(), 42);
+    assert!(matches!(
+        store.credit_proof(&job, &proof(winner), 51),
+        Err(StoreError::NotAssigned { .. })
+    ));
+    let account = store.account(&winner).unwrap().unwrap();
+    assert_eq!(account.balance, 42);
+    assert_eq!(account.jobs_paid, 1);
+    assert_eq!(store.proof(&job).unwrap().unwrap(), proof(winner));
+}
+
+#[test]
+fn failed_jobs_slash_exclude_and_reopen() {
+    let store = Store::temporary().unwrap();
+    let (t, jobs) = task(3, 1);
+    store.create_task(&t, &jobs).unwrap();
+    let lazy = Keypair::insecure_from_seed(1).public();
+    let silent = Keypair::insecure_from_seed(3).public();
+    store.ensure_account(&lazy, 1000).unwrap();
+    store.ensure_account(&silent, 1000).unwrap();
+    store.ensure_account(&lazy, 5).unwrap(); // never resets an account
+    let b = batch(&store, &store.open_jobs(10).unwrap());
+    store.offer_batch(&b, 20).unwrap();
+    let job = jobs[0].record.id;
+    store
+        .record_award(
+            &result(&b, vec![silent]),
+            &Eligibility::default(),
+            &[AwardOutcome::Assigned {
+                job,
+                prover: lazy,
+                price: 42,
+                deadline: 1000,
+            }],
+            10,
+            41,
+        )
+        .unwrap();
+    assert_eq!(store.account(&silent).unwrap().unwrap().stake, 990);
+    assert_eq!(store.assigned_jobs().unwrap().len(), 1);
+
+    store
+        .fail_job(&job, &lazy, 100, "deadline missed", 1001)
+        .unwrap();
+    let rec = store.job(&job).unwrap().unwrap();
+    assert_eq!(rec.state, JobState::Open);
+    assert!(rec.excluded.contains(&lazy));
+    let account = store.account(&lazy).unwrap().unwrap();
+    assert_eq!(
+        (account.stake, account.slashed, account.balance),
+        (900, 100, 0)
+    );
+    // A late proof from the failed prover earns nothing.
+    let late = ProofRecord {
+        prover: lazy,
+        proof: vec![],
+        public_inputs: vec![],
+    };
+    assert!(store.credit_proof(&job, &late, 1002).is_err());
+    assert!(store.fail_job(&job, &lazy, 100, "again", 1003).is_err());
+    let kinds: Vec<_> = store
+        .events(&t.id, 0)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert!(matches!(kinds.last(), Some(TaskEventKind::Failed { .. })));
+}
+
+#[test]
+fn tasks_complete_or_fail_with_a_reason() {
+    let store = Store::temporary().unwrap();
+    let (t1, j1) = task(4, 1);
+    let (t2, j2) = task(5, 2);
+    store.create_task(&t1, &j1).unwrap();
+    store.create_task(&t2, &j2).unwrap();
+    store.complete_task(&t1.id, b"result", 60).unwrap();
+    store.fail_task(&t2.id, "deadline passed", 70).unwrap();
+    assert_eq!(store.result(&t1.id).unwrap().unwrap(), b"result");
+    assert_eq!(
+        store.task(&t1.id).unwrap().unwrap().status,
+        TaskStatus::Done
+    );
+    assert!(matches!(
+        store.task(&t2.id).unwrap().unwrap().status,
+        TaskStatus::Failed { .. }
+    ));
+    // The failed task's jobs leave the open index; nothing of it is auctioned again.
+    assert!(
+        store
+            .open_jobs(10)
+            .unwrap()
+            .iter()
+            .all(|j| j.id.task != t2.id)
+    );
+    assert!(
+        store
+            .jobs_of(&t2.id)
+            .unwrap()
+            .iter()
+            .all(|j| j.state == JobState::Cancelled)
+    );
+    assert!(store.unfinished_tasks().unwrap().is_empty());
+    assert!(store.size_on_disk().unwrap() > 0);
+}
