@@ -1,5 +1,7 @@
 //! The lagrange-node library: the networking layer today; the gateway and prover roles,
 //! storage and the client API build on it.
 
+pub mod gateway;
 pub mod net;
 pub mod store;
+pub mod workload;

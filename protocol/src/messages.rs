@@ -360,8 +360,14 @@ pub enum Request {
     Commit(Signed<BidCommit>),
     /// An opened bid sent straight to the gateway.
     Reveal(Signed<BidReveal>),
-    /// A winner asks for a job's input, showing its assignment.
-    JobInput(Signed<JobAssignment>),
+    /// A winner asks for a job's input. The transport authenticates the asker, and the
+    /// gateway answers only the job's assigned prover.
+    JobInput {
+        /// The Supernet.
+        supernet: SupernetId,
+        /// The job.
+        job_id: JobId,
+    },
     /// A winner hands in a proof.
     SubmitProof(Signed<ProofSubmission>),
     /// A late joiner asks for the batches still open for bids.
@@ -390,10 +396,10 @@ pub enum Response {
         /// Why.
         reason: String,
     },
-    /// A job's input.
+    /// A job's input, with the gateway's signed assignment (price and deadline).
     JobInput {
-        /// The job.
-        job_id: JobId,
+        /// The assignment.
+        assignment: Signed<JobAssignment>,
         /// The input, whose blake3 digest is the assignment's `input_digest`.
         #[serde(with = "serde_bytes")]
         input: Vec<u8>,

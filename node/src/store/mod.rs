@@ -474,7 +474,16 @@ impl Store {
 
     /// The next batch sequence number; never repeats, across restarts too.
     pub fn next_batch_seq(&self) -> Result<u64, StoreError> {
-        let next = self.meta.update_and_fetch("batch_seq", |old| {
+        self.next_seq("batch_seq")
+    }
+
+    /// The next task sequence number; never repeats, across restarts too.
+    pub fn next_task_seq(&self) -> Result<u64, StoreError> {
+        self.next_seq("task_seq")
+    }
+
+    fn next_seq(&self, name: &str) -> Result<u64, StoreError> {
+        let next = self.meta.update_and_fetch(name, |old| {
             let n = old
                 .and_then(|b| <[u8; 8]>::try_from(b).ok())
                 .map_or(0, u64::from_be_bytes);
@@ -526,6 +535,23 @@ impl Store {
                 Ok(())
             })?;
         Ok(())
+    }
+
+    /// Reopens jobs whose auction was running when the gateway stopped: the in-memory bid
+    /// book is gone, so they go into the next batch. Returns how many.
+    pub fn reopen_interrupted_auctions(&self) -> Result<usize, StoreError> {
+        let mut reopened = 0;
+        for task in self.unfinished_tasks()? {
+            for mut job in self.jobs_of(&task.id)? {
+                if matches!(job.state, JobState::Auctioning { .. }) {
+                    job.state = JobState::Open;
+                    (&self.jobs, &self.open)
+                        .transaction(|(jt, open)| tx_put_job(jt, open, &job))?;
+                    reopened += 1;
+                }
+            }
+        }
+        Ok(reopened)
     }
 
     /// A batch.

@@ -1,0 +1,830 @@
+//! The gateway as a state machine: inputs (timer ticks, gossip, requests, finished
+//! verifications and aggregations) go in, outputs (publishes, responses, CPU work to run) come
+//! out. It does no I/O besides its sled store and never blocks on CPU work: verification and
+//! aggregation are handed to the driver as outputs and come back as inputs.
+//!
+//! The life of a job: `Open` → offered in a batch (`Auctioning`) → awarded (`Assigned`, with a
+//! proving deadline) → proof verified and paid (`Verified`). A missed deadline or an invalid
+//! proof slashes the prover, bars it from the job and reopens the job for the next batch. A
+//! job nobody wins is reopened at a higher reserve price, up to the client's maximum fee.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use libp2p::PeerId;
+use tracing::{debug, info, warn};
+
+use lagrange_protocol::auction::{Eligibility, ProverStanding};
+use lagrange_protocol::book::BidBook;
+use lagrange_protocol::config::SupernetConfig;
+use lagrange_protocol::messages::{
+    AuctionResult, BatchAnnouncement, GossipMessage, JobAssignment, JobSpec, ProofOutcome,
+    ProofSubmission, ProofVerdict, ProverAvailability, Request, Response,
+};
+use lagrange_protocol::{
+    BatchId, Digest, JobId, Keypair, Price, PublicKey, Signed, TaskId, UnixMillis,
+};
+
+use crate::net::RequestToken;
+use crate::store::{
+    AwardOutcome, JobRecord, JobState, NewJob, ProofRecord, Store, StoreError, TaskRecord,
+    TaskSpec, TaskStatus,
+};
+use crate::workload::Workload;
+
+/// Percent by which an unawarded job's reserve price rises for its next batch, capped at the
+/// client's maximum fee per job.
+pub const RESERVE_RAISE_PERCENT: u64 = 25;
+
+/// Something that happened that the gateway must react to.
+#[derive(Debug)]
+pub enum Input {
+    /// Time passed.
+    Tick,
+    /// A validated gossip message.
+    Gossip(GossipMessage),
+    /// A request from a peer.
+    Request {
+        /// The peer, authenticated by the transport.
+        peer: PeerId,
+        /// The token to answer with.
+        token: RequestToken,
+        /// The request.
+        request: Request,
+    },
+    /// A verification the gateway asked for has finished.
+    Verified {
+        /// The submitter's request, to answer.
+        token: RequestToken,
+        /// The submission.
+        submission: Signed<ProofSubmission>,
+        /// Its verdict.
+        outcome: Result<(), String>,
+    },
+    /// An aggregation the gateway asked for has finished.
+    Aggregated {
+        /// The task.
+        task: TaskId,
+        /// The result bytes, or why aggregation failed.
+        result: Result<Vec<u8>, String>,
+    },
+}
+
+/// Something the driver must do.
+#[derive(Debug)]
+pub enum Output {
+    /// Publish on the Supernet's gossip.
+    Publish(GossipMessage),
+    /// Answer a request.
+    Respond {
+        /// The request.
+        token: RequestToken,
+        /// The answer.
+        response: Response,
+    },
+    /// Verify a proof off the runtime, then feed back [`Input::Verified`].
+    Verify {
+        /// The submitter's request.
+        token: RequestToken,
+        /// The job.
+        job: JobRecord,
+        /// The job's input.
+        input: Vec<u8>,
+        /// The submission.
+        submission: Signed<ProofSubmission>,
+    },
+    /// Aggregate a task's proofs off the runtime, then feed back [`Input::Aggregated`].
+    Aggregate {
+        /// The task.
+        task: TaskRecord,
+        /// Its jobs, inputs and verified proofs, in job order.
+        proofs: Vec<(JobRecord, Vec<u8>, ProofRecord)>,
+    },
+    /// A task's history grew (watchers may want to look).
+    TaskChanged(TaskId),
+}
+
+/// Why a task was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// The task is malformed or asks for something this Supernet does not prove.
+    #[error("invalid task: {0}")]
+    Invalid(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The gateway of one Supernet.
+pub struct GatewayCore<W: Workload> {
+    supernet: Arc<SupernetConfig>,
+    key: Keypair,
+    store: Store,
+    workload: Arc<W>,
+    books: BTreeMap<BatchId, BidBook>,
+    provers: BTreeMap<PublicKey, ProverAvailability>,
+    next_batch_at: UnixMillis,
+    verifying: BTreeSet<JobId>,
+    aggregating: BTreeSet<TaskId>,
+}
+
+impl<W: Workload> GatewayCore<W> {
+    /// A gateway over `store`. Call [`GatewayCore::recover`] once before the first input.
+    pub fn new(
+        supernet: Arc<SupernetConfig>,
+        key: Keypair,
+        store: Store,
+        workload: Arc<W>,
+    ) -> Self {
+        Self {
+            supernet,
+            key,
+            store,
+            workload,
+            books: BTreeMap::new(),
+            provers: BTreeMap::new(),
+            next_batch_at: 0,
+            verifying: BTreeSet::new(),
+            aggregating: BTreeSet::new(),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Provers that have announced themselves.
+    pub fn provers(&self) -> &BTreeMap<PublicKey, ProverAvailability> {
+        &self.provers
+    }
+
+    /// Batches whose auction is running.
+    pub fn open_batches(&self) -> Vec<&BatchAnnouncement> {
+        self.books.values().map(BidBook::batch).collect()
+    }
+
+    /// Picks up after a restart: auctions that were running are lost with the process, so
+    /// their jobs go into the next batch; assigned jobs keep their deadlines; tasks whose jobs
+    /// were all verified are aggregated.
+    pub fn recover(&mut self) -> Result<Vec<Output>, StoreError> {
+        let reopened = self.store.reopen_interrupted_auctions()?;
+        let unfinished = self.store.unfinished_tasks()?;
+        info!(
+            supernet = %self.supernet.id,
+            tasks = unfinished.len(),
+            reopened,
+            "gateway resumed"
+        );
+        let mut out = Vec::new();
+        for task in unfinished {
+            self.maybe_aggregate(&task.id, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    /// Stores a client task and its jobs. The caller flushes the store before it tells the
+    /// client the task id.
+    pub fn submit(
+        &mut self,
+        spec: TaskSpec,
+        max_fee_per_job: Price,
+        deadline: UnixMillis,
+        now: UnixMillis,
+    ) -> Result<TaskRecord, SubmitError> {
+        if max_fee_per_job == 0 {
+            return Err(SubmitError::Invalid(
+                "max_fee_per_job must be positive".into(),
+            ));
+        }
+        if deadline <= now {
+            return Err(SubmitError::Invalid(
+                "the deadline has already passed".into(),
+            ));
+        }
+        let plans = self.workload.split(&spec).map_err(SubmitError::Invalid)?;
+        if plans.is_empty() {
+            return Err(SubmitError::Invalid("the task has no work".into()));
+        }
+        let seq = self.store.next_task_seq()?;
+        let id = task_id(&self.key.public(), seq, now);
+        let mut jobs = Vec::with_capacity(plans.len());
+        for (i, plan) in plans.into_iter().enumerate() {
+            let terms = self
+                .supernet
+                .circuit(&plan.circuit)
+                .and_then(|_| self.supernet.category(plan.category))
+                .ok_or_else(|| {
+                    SubmitError::Invalid(format!(
+                        "circuit {} ({}) is not served by supernet {}",
+                        plan.circuit, plan.category, self.supernet.id
+                    ))
+                })?;
+            jobs.push(NewJob {
+                record: JobRecord {
+                    id: JobId::new(id, i as u32),
+                    circuit: plan.circuit,
+                    category: plan.category,
+                    input_digest: Digest(*blake3::hash(&plan.input).as_bytes()),
+                    input_size: plan.input.len() as u64,
+                    reserve_price: terms.reserve_price.min(max_fee_per_job),
+                    state: JobState::Open,
+                    auctions: 0,
+                    excluded: BTreeSet::new(),
+                },
+                input: plan.input,
+            });
+        }
+        let task = TaskRecord {
+            id,
+            supernet: self.supernet.id.clone(),
+            spec,
+            max_fee_per_job,
+            deadline,
+            created_at: now,
+            jobs: jobs.len() as u32,
+            status: TaskStatus::Proving,
+            events: 0,
+        };
+        self.store.create_task(&task, &jobs)?;
+        info!(task_id = %id, jobs = task.jobs, "task stored");
+        Ok(task)
+    }
+
+    /// Reacts to one input.
+    pub fn handle(&mut self, input: Input, now: UnixMillis) -> Result<Vec<Output>, StoreError> {
+        let mut out = Vec::new();
+        match input {
+            Input::Tick => self.tick(now, &mut out)?,
+            Input::Gossip(message) => self.on_gossip(message, now)?,
+            Input::Request {
+                peer,
+                token,
+                request,
+            } => self.on_request(peer, token, request, now, &mut out)?,
+            Input::Verified {
+                token,
+                submission,
+                outcome,
+            } => self.on_verified(token, submission, outcome, now, &mut out)?,
+            Input::Aggregated { task, result } => {
+                self.aggregating.remove(&task);
+                match result {
+                    Ok(bytes) => {
+                        self.store.complete_task(&task, &bytes, now)?;
+                        info!(task_id = %task, "task complete");
+                    }
+                    Err(reason) => {
+                        warn!(task_id = %task, %reason, "aggregation failed");
+                        self.store.fail_task(
+                            &task,
+                            &format!("aggregation failed: {reason}"),
+                            now,
+                        )?;
+                    }
+                }
+                out.push(Output::TaskChanged(task));
+            }
+        }
+        Ok(out)
+    }
+
+    fn tick(&mut self, now: UnixMillis, out: &mut Vec<Output>) -> Result<(), StoreError> {
+        // Missed proving deadlines: slash, bar, reopen.
+        for job in self.store.assigned_jobs()? {
+            if let JobState::Assigned {
+                prover, deadline, ..
+            } = job.state
+                && deadline < now
+                && !self.verifying.contains(&job.id)
+            {
+                warn!(job_id = %job.id, peer = %prover, "proving deadline missed");
+                self.store.fail_job(
+                    &job.id,
+                    &prover,
+                    self.supernet.economics.slash_amount,
+                    "proving deadline missed",
+                    now,
+                )?;
+                out.push(Output::TaskChanged(job.id.task));
+            }
+        }
+        // Client deadlines.
+        for task in self.store.unfinished_tasks()? {
+            if now > task.deadline && !self.aggregating.contains(&task.id) {
+                let done = self
+                    .store
+                    .jobs_of(&task.id)?
+                    .iter()
+                    .filter(|j| matches!(j.state, JobState::Verified { .. }))
+                    .count();
+                let reason = format!("deadline passed with {done} of {} jobs proven", task.jobs);
+                warn!(task_id = %task.id, %reason, "task failed");
+                self.store.fail_task(&task.id, &reason, now)?;
+                out.push(Output::TaskChanged(task.id));
+            }
+        }
+        // Auctions whose reveal window has closed.
+        let closed: Vec<BatchId> = self
+            .books
+            .iter()
+            .filter(|(_, b)| now > b.batch().reveal_deadline)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in closed {
+            if let Some(book) = self.books.remove(&id) {
+                self.award(book, now, out)?;
+            }
+        }
+        // A new batch.
+        if now >= self.next_batch_at {
+            self.next_batch_at = now + self.supernet.auction.batch_interval_ms;
+            self.announce(now, out)?;
+        }
+        Ok(())
+    }
+
+    fn announce(&mut self, now: UnixMillis, out: &mut Vec<Output>) -> Result<(), StoreError> {
+        let max = self.supernet.auction.max_jobs_per_batch as usize;
+        let jobs = self.store.open_jobs(max)?;
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let seq = self.store.next_batch_seq()?;
+        let commit_deadline = now + self.supernet.auction.commit_window_ms;
+        let specs = jobs
+            .iter()
+            .map(|j| JobSpec {
+                job_id: j.id,
+                circuit: j.circuit.clone(),
+                category: j.category,
+                reserve_price: j.reserve_price,
+                proving_window_ms: self
+                    .supernet
+                    .category(j.category)
+                    .map_or(0, |c| c.proving_deadline_ms),
+                input_digest: j.input_digest,
+                input_size: j.input_size,
+            })
+            .collect();
+        let batch = Signed::sign(
+            BatchAnnouncement {
+                supernet: self.supernet.id.clone(),
+                batch_id: BatchId::derive(&self.supernet.id, &self.key.public(), seq),
+                seq,
+                jobs: specs,
+                announced_at: now,
+                commit_deadline,
+                reveal_deadline: commit_deadline + self.supernet.auction.reveal_window_ms,
+            },
+            &self.key,
+        );
+        self.store.offer_batch(&batch, now)?;
+        info!(batch_id = %batch.payload.batch_id, jobs = jobs.len(), "batch announced");
+        let tasks: BTreeSet<TaskId> = jobs.iter().map(|j| j.id.task).collect();
+        out.extend(tasks.into_iter().map(Output::TaskChanged));
+        self.books
+            .insert(batch.payload.batch_id, BidBook::new(batch.payload.clone()));
+        out.push(Output::Publish(GossipMessage::Batch(batch)));
+        Ok(())
+    }
+
+    /// The eligibility snapshot for `batch`: standing of every announced prover, and the
+    /// provers barred from each job.
+    fn eligibility(&self, batch: &BatchAnnouncement) -> Result<Eligibility, StoreError> {
+        let mut in_flight: BTreeMap<PublicKey, u32> = BTreeMap::new();
+        for job in self.store.assigned_jobs()? {
+            if let JobState::Assigned { prover, .. } = job.state {
+                *in_flight.entry(prover).or_default() += 1;
+            }
+        }
+        let mut provers = BTreeMap::new();
+        for (key, avail) in &self.provers {
+            let stake = self.store.account(key)?.map_or(0, |a| a.stake);
+            let allowlisted = key
+                .peer_id()
+                .is_ok_and(|peer| self.supernet.is_allowed(&peer));
+            provers.insert(
+                *key,
+                ProverStanding {
+                    allowlisted,
+                    stake,
+                    free_capacity: avail
+                        .capacity
+                        .saturating_sub(in_flight.get(key).copied().unwrap_or(0)),
+                    categories: avail.categories.iter().copied().collect(),
+                },
+            );
+        }
+        let mut excluded = BTreeMap::new();
+        for spec in &batch.jobs {
+            if let Some(job) = self.store.job(&spec.job_id)?
+                && !job.excluded.is_empty()
+            {
+                excluded.insert(spec.job_id, job.excluded);
+            }
+        }
+        Ok(Eligibility {
+            min_stake: self.supernet.economics.min_stake,
+            provers,
+            excluded,
+        })
+    }
+
+    fn award(
+        &mut self,
+        book: BidBook,
+        now: UnixMillis,
+        out: &mut Vec<Output>,
+    ) -> Result<(), StoreError> {
+        let batch = book.batch().clone();
+        let eligibility = self.eligibility(&batch)?;
+        let award = match book.award(&eligibility) {
+            Ok(a) => a,
+            Err(e) => {
+                // The book only holds checked, unique bids, so this is a bug; re-auction.
+                warn!(batch_id = %batch.batch_id, error = %e, "award failed; reopening jobs");
+                lagrange_protocol::auction::Award {
+                    awarded: vec![],
+                    unawarded: batch.jobs.iter().map(|j| j.job_id).collect(),
+                    non_revealers: vec![],
+                    transcript_hash: Digest([0; 32]),
+                }
+            }
+        };
+        let mut outcomes = Vec::new();
+        for won in &award.awarded {
+            let window = batch.job(&won.job_id).map_or(0, |s| s.proving_window_ms);
+            outcomes.push(AwardOutcome::Assigned {
+                job: won.job_id,
+                prover: won.prover,
+                price: won.price,
+                deadline: now + window,
+            });
+            info!(
+                batch_id = %batch.batch_id,
+                job_id = %won.job_id,
+                peer = %won.prover,
+                price = won.price,
+                "job awarded"
+            );
+        }
+        for job in &award.unawarded {
+            let max_fee = self.store.task(&job.task)?.map_or(0, |t| t.max_fee_per_job);
+            let current = batch.job(job).map_or(0, |s| s.reserve_price);
+            let raised = current + (current * RESERVE_RAISE_PERCENT).div_ceil(100);
+            outcomes.push(AwardOutcome::Unawarded {
+                job: *job,
+                next_reserve: raised.min(max_fee).max(current),
+            });
+        }
+        for prover in &award.non_revealers {
+            warn!(batch_id = %batch.batch_id, peer = %prover, "committed without revealing");
+        }
+        let result = Signed::sign(AuctionResult::new(&batch, award), &self.key);
+        self.store.record_award(
+            &result,
+            &eligibility,
+            &outcomes,
+            self.supernet.economics.non_reveal_penalty,
+            now,
+        )?;
+        let tasks: BTreeSet<TaskId> = batch.jobs.iter().map(|j| j.job_id.task).collect();
+        out.extend(tasks.into_iter().map(Output::TaskChanged));
+        out.push(Output::Publish(GossipMessage::Result(result)));
+        Ok(())
+    }
+
+    fn on_gossip(&mut self, message: GossipMessage, now: UnixMillis) -> Result<(), StoreError> {
+        match message {
+            GossipMessage::Commit(c) => {
+                if let Some(book) = self.books.get_mut(&c.payload.batch_id) {
+                    match book.accept_commit_preverified(c.clone(), now) {
+                        Ok(()) => self.store.put_commit(&c)?,
+                        Err(e) => debug!(peer = %c.signer, error = %e, "commit refused"),
+                    }
+                }
+            }
+            GossipMessage::Reveal(r) => {
+                if let Some(book) = self.books.get_mut(&r.payload.batch_id) {
+                    match book.accept_reveal_preverified(r.clone(), now) {
+                        Ok(()) => self.store.put_reveal(&r)?,
+                        Err(e) => debug!(peer = %r.signer, error = %e, "reveal refused"),
+                    }
+                }
+            }
+            GossipMessage::Availability(a) => {
+                let newer = self
+                    .provers
+                    .get(&a.signer)
+                    .is_none_or(|old| old.announced_at < a.payload.announced_at);
+                if newer {
+                    self.store
+                        .ensure_account(&a.signer, self.supernet.economics.genesis_stake)?;
+                    self.provers.insert(a.signer, a.payload);
+                }
+            }
+            // Other gateways' batches and results are for provers and auditors.
+            GossipMessage::Batch(_) | GossipMessage::Result(_) => {}
+        }
+        Ok(())
+    }
+
+    fn on_request(
+        &mut self,
+        peer: PeerId,
+        token: RequestToken,
+        request: Request,
+        now: UnixMillis,
+        out: &mut Vec<Output>,
+    ) -> Result<(), StoreError> {
+        let refuse = |reason: String| Output::Respond {
+            token,
+            response: Response::Refused { reason },
+        };
+        let signed_by_peer = |signer: &PublicKey| signer.peer_id().is_ok_and(|p| p == peer);
+        match request {
+            Request::Commit(c) => {
+                let verdict = if !signed_by_peer(&c.signer) {
+                    Err("signer is not the sender".to_string())
+                } else if let Some(book) = self.books.get_mut(&c.payload.batch_id) {
+                    book.accept_commit(c.clone(), now)
+                        .map_err(|e| e.to_string())
+                } else {
+                    Err("no open auction for this batch".into())
+                };
+                out.push(match verdict {
+                    Ok(()) => {
+                        self.store.put_commit(&c)?;
+                        Output::Respond {
+                            token,
+                            response: Response::Ack,
+                        }
+                    }
+                    Err(reason) => refuse(reason),
+                });
+            }
+            Request::Reveal(r) => {
+                let verdict = if !signed_by_peer(&r.signer) {
+                    Err("signer is not the sender".to_string())
+                } else if let Some(book) = self.books.get_mut(&r.payload.batch_id) {
+                    book.accept_reveal(r.clone(), now)
+                        .map_err(|e| e.to_string())
+                } else {
+                    Err("no open auction for this batch".into())
+                };
+                out.push(match verdict {
+                    Ok(()) => {
+                        self.store.put_reveal(&r)?;
+                        Output::Respond {
+                            token,
+                            response: Response::Ack,
+                        }
+                    }
+                    Err(reason) => refuse(reason),
+                });
+            }
+            Request::JobInput { job_id, .. } => out.push(self.job_input(peer, token, job_id)?),
+            Request::SubmitProof(submission) => {
+                if !signed_by_peer(&submission.signer) || submission.verify().is_err() {
+                    out.push(refuse("submission not signed by its sender".into()));
+                    return Ok(());
+                }
+                self.on_submission(token, submission, now, out)?;
+            }
+            Request::CatchUp { .. } => {
+                // The gateway re-signs nothing: it serves its own signed announcements.
+                let batches = self
+                    .books
+                    .keys()
+                    .filter_map(|id| self.store.batch(id).ok().flatten())
+                    .map(|b| b.batch)
+                    .collect();
+                out.push(Output::Respond {
+                    token,
+                    response: Response::CatchUp { batches },
+                });
+            }
+            Request::ParamChunk { .. } => out.push(refuse(
+                "parameter files are served by the node, not the gateway".into(),
+            )),
+        }
+        Ok(())
+    }
+
+    fn job_input(
+        &self,
+        peer: PeerId,
+        token: RequestToken,
+        job_id: JobId,
+    ) -> Result<Output, StoreError> {
+        let refuse = |reason: &str| Output::Respond {
+            token,
+            response: Response::Refused {
+                reason: reason.into(),
+            },
+        };
+        let Some(job) = self.store.job(&job_id)? else {
+            return Ok(refuse("unknown job"));
+        };
+        let JobState::Assigned {
+            batch,
+            prover,
+            price,
+            deadline,
+        } = job.state
+        else {
+            return Ok(refuse("job is not assigned"));
+        };
+        if prover.peer_id().ok() != Some(peer) {
+            return Ok(refuse("job is assigned to another prover"));
+        }
+        let Some(input) = self.store.input(&job_id)? else {
+            return Ok(refuse("job input missing"));
+        };
+        let assignment = Signed::sign(
+            JobAssignment {
+                supernet: self.supernet.id.clone(),
+                batch_id: batch,
+                job_id,
+                circuit: job.circuit,
+                prover,
+                price,
+                input_digest: job.input_digest,
+                proving_deadline: deadline,
+            },
+            &self.key,
+        );
+        Ok(Output::Respond {
+            token,
+            response: Response::JobInput { assignment, input },
+        })
+    }
+
+    fn verdict(
+        &self,
+        token: RequestToken,
+        job: JobId,
+        prover: PublicKey,
+        outcome: ProofOutcome,
+    ) -> Output {
+        Output::Respond {
+            token,
+            response: Response::Verdict(Signed::sign(
+                ProofVerdict {
+                    supernet: self.supernet.id.clone(),
+                    job_id: job,
+                    prover,
+                    outcome,
+                },
+                &self.key,
+            )),
+        }
+    }
+
+    fn on_submission(
+        &mut self,
+        token: RequestToken,
+        submission: Signed<ProofSubmission>,
+        now: UnixMillis,
+        out: &mut Vec<Output>,
+    ) -> Result<(), StoreError> {
+        let job_id = submission.payload.job_id;
+        let prover = submission.signer;
+        let Some(job) = self.store.job(&job_id)? else {
+            out.push(self.verdict(token, job_id, prover, ProofOutcome::NotAssigned));
+            return Ok(());
+        };
+        match job.state {
+            JobState::Assigned {
+                prover: p,
+                deadline,
+                ..
+            } if p == prover => {
+                if now > deadline {
+                    self.store.fail_job(
+                        &job_id,
+                        &prover,
+                        self.supernet.economics.slash_amount,
+                        "proof arrived after the deadline",
+                        now,
+                    )?;
+                    out.push(Output::TaskChanged(job_id.task));
+                    out.push(self.verdict(token, job_id, prover, ProofOutcome::Late));
+                } else if !self.verifying.insert(job_id) {
+                    out.push(Output::Respond {
+                        token,
+                        response: Response::Refused {
+                            reason: "a proof for this job is already being verified".into(),
+                        },
+                    });
+                } else {
+                    let input = self.store.input(&job_id)?.unwrap_or_default();
+                    out.push(Output::Verify {
+                        token,
+                        job,
+                        input,
+                        submission,
+                    });
+                }
+            }
+            _ => out.push(self.verdict(token, job_id, prover, ProofOutcome::NotAssigned)),
+        }
+        Ok(())
+    }
+
+    fn on_verified(
+        &mut self,
+        token: RequestToken,
+        submission: Signed<ProofSubmission>,
+        outcome: Result<(), String>,
+        now: UnixMillis,
+        out: &mut Vec<Output>,
+    ) -> Result<(), StoreError> {
+        let job_id = submission.payload.job_id;
+        let prover = submission.signer;
+        self.verifying.remove(&job_id);
+        match outcome {
+            Ok(()) => {
+                let record = ProofRecord {
+                    prover,
+                    proof: submission.payload.proof.clone(),
+                    public_inputs: submission.payload.public_inputs.clone(),
+                };
+                match self.store.credit_proof(&job_id, &record, now) {
+                    Ok(paid) => {
+                        info!(job_id = %job_id, peer = %prover, paid, "proof verified, prover paid");
+                        out.push(self.verdict(
+                            token,
+                            job_id,
+                            prover,
+                            ProofOutcome::Accepted { paid },
+                        ));
+                        out.push(Output::TaskChanged(job_id.task));
+                        self.maybe_aggregate(&job_id.task, out)?;
+                    }
+                    Err(StoreError::NotAssigned { .. }) => {
+                        out.push(self.verdict(token, job_id, prover, ProofOutcome::NotAssigned));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(reason) => {
+                warn!(job_id = %job_id, peer = %prover, %reason, "invalid proof");
+                match self.store.fail_job(
+                    &job_id,
+                    &prover,
+                    self.supernet.economics.slash_amount,
+                    &format!("invalid proof: {reason}"),
+                    now,
+                ) {
+                    Ok(()) | Err(StoreError::NotAssigned { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+                out.push(Output::TaskChanged(job_id.task));
+                out.push(self.verdict(token, job_id, prover, ProofOutcome::Rejected { reason }));
+            }
+        }
+        Ok(())
+    }
+
+    fn maybe_aggregate(&mut self, task: &TaskId, out: &mut Vec<Output>) -> Result<(), StoreError> {
+        let Some(record) = self.store.task(task)? else {
+            return Ok(());
+        };
+        if record.status.is_final() || self.aggregating.contains(task) {
+            return Ok(());
+        }
+        let jobs = self.store.jobs_of(task)?;
+        if !jobs
+            .iter()
+            .all(|j| matches!(j.state, JobState::Verified { .. }))
+        {
+            return Ok(());
+        }
+        let mut proofs = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let input = self.store.input(&job.id)?.unwrap_or_default();
+            let Some(proof) = self.store.proof(&job.id)? else {
+                return Ok(());
+            };
+            proofs.push((job, input, proof));
+        }
+        self.aggregating.insert(*task);
+        out.push(Output::Aggregate {
+            task: record,
+            proofs,
+        });
+        Ok(())
+    }
+}
+
+fn task_id(gateway: &PublicKey, seq: u64, now: UnixMillis) -> TaskId {
+    let mut h = blake3::Hasher::new_derive_key("lagrange-node v1 task id");
+    h.update(gateway.as_bytes());
+    h.update(&seq.to_le_bytes());
+    h.update(&now.to_le_bytes());
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&h.finalize().as_bytes()[..16]);
+    TaskId(id)
+}

@@ -1,0 +1,50 @@
+//! The seam between the roles and the proving math: how a task becomes jobs, how a job is
+//! proven, how proofs are checked and how a task's proofs are put together.
+//!
+//! The node implements it with the real Groth16 circuits of `lagrange-circuits`; tests of
+//! the state machines may stand in a simpler one, and say so.
+
+use lagrange_protocol::messages::ProofSubmission;
+use lagrange_protocol::{CircuitId, JobCategory};
+
+use crate::store::{JobRecord, ProofRecord, TaskRecord, TaskSpec};
+
+/// One job a task splits into.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobPlan {
+    /// The circuit that proves it.
+    pub circuit: CircuitId,
+    /// Its size class.
+    pub category: JobCategory,
+    /// Its input, as the prover receives it.
+    pub input: Vec<u8>,
+}
+
+/// A proof and the public inputs it claims, both compressed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProofBytes {
+    /// The proof.
+    pub proof: Vec<u8>,
+    /// The public inputs.
+    pub public_inputs: Vec<u8>,
+}
+
+/// Proving math as the roles need it. Every method is CPU work: call it off the runtime.
+pub trait Workload: Send + Sync + 'static {
+    /// Splits a task into jobs, or says why the task is invalid.
+    fn split(&self, spec: &TaskSpec) -> Result<Vec<JobPlan>, String>;
+
+    /// Proves a job from its input.
+    fn prove(&self, circuit: &CircuitId, input: &[u8]) -> Result<ProofBytes, String>;
+
+    /// Checks submitted proofs against their jobs' inputs. One verdict per item, in order.
+    fn verify(&self, items: &[(JobRecord, Vec<u8>, ProofSubmission)]) -> Vec<Result<(), String>>;
+
+    /// Combines a task's verified proofs (in job order) into the result delivered to the
+    /// client.
+    fn aggregate(
+        &self,
+        task: &TaskRecord,
+        proofs: &[(JobRecord, Vec<u8>, ProofRecord)],
+    ) -> Result<Vec<u8>, String>;
+}

@@ -1,0 +1,538 @@
+//! The gateway state machine, driven directly: auctions, payment, penalties, re-auctions and
+//! restarts. Proof checking is a stand-in here (a proof is valid when its bytes say
+//! "valid"); the real Groth16 path is exercised by the end-to-end tests.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use lagrange_node::gateway::{GatewayCore, Input, Output};
+use lagrange_node::net::RequestToken;
+use lagrange_node::store::{JobState, Store, TaskEventKind, TaskSpec, TaskStatus};
+use lagrange_node::workload::{JobPlan, ProofBytes, Workload};
+use lagrange_protocol::commit::seal_bids;
+use lagrange_protocol::config::{
+    AuctionConfig, CategoryConfig, CircuitConfig, EconomicsConfig, SupernetConfig,
+};
+use lagrange_protocol::messages::{
+    BatchAnnouncement, Bid, GossipMessage, HardwareSummary, ProofOutcome, ProofSubmission,
+    ProverAvailability, Request, Response, Salt,
+};
+use lagrange_protocol::{CircuitId, Digest, JobCategory, Keypair, Signed, SupernetId, TaskId};
+
+/// Splits `Synthetic { jobs }` into that many jobs; a proof is valid when it reads "valid".
+struct StandIn;
+
+impl Workload for StandIn {
+    fn split(&self, spec: &TaskSpec) -> Result<Vec<JobPlan>, String> {
+        match spec {
+            TaskSpec::Synthetic { jobs, category } => Ok((0..*jobs)
+                .map(|i| JobPlan {
+                    circuit: CircuitId::new("synthetic.small").unwrap(),
+                    category: *category,
+                    input: i.to_le_bytes().to_vec(),
+                })
+                .collect()),
+            TaskSpec::Query { .. } => Err("queries are not served here".into()),
+        }
+    }
+    fn prove(&self, _: &CircuitId, _: &[u8]) -> Result<ProofBytes, String> {
+        Ok(ProofBytes {
+            proof: b"valid".to_vec(),
+            public_inputs: vec![],
+        })
+    }
+    fn verify(
+        &self,
+        items: &[(lagrange_node::store::JobRecord, Vec<u8>, ProofSubmission)],
+    ) -> Vec<Result<(), String>> {
+        items
+            .iter()
+            .map(|(_, _, s)| {
+                if s.proof == b"valid" {
+                    Ok(())
+                } else {
+                    Err("proof does not verify".into())
+                }
+            })
+            .collect()
+    }
+    fn aggregate(
+        &self,
+        _: &lagrange_node::store::TaskRecord,
+        proofs: &[(
+            lagrange_node::store::JobRecord,
+            Vec<u8>,
+            lagrange_node::store::ProofRecord,
+        )],
+    ) -> Result<Vec<u8>, String> {
+        Ok(format!("{} proofs", proofs.len()).into_bytes())
+    }
+}
+
+const GW: u64 = 100;
+
+fn key(seed: u64) -> Keypair {
+    Keypair::insecure_from_seed(seed)
+}
+
+fn config() -> Arc<SupernetConfig> {
+    Arc::new(SupernetConfig {
+        id: SupernetId::new("gw").unwrap(),
+        gateways: vec![key(GW).peer_id()],
+        allowlist: Some((1..=5).chain([GW]).map(|s| key(s).peer_id()).collect()),
+        auction: AuctionConfig {
+            batch_interval_ms: 1000,
+            commit_window_ms: 300,
+            reveal_window_ms: 300,
+            max_jobs_per_batch: 64,
+        },
+        economics: EconomicsConfig {
+            genesis_stake: 1000,
+            min_stake: 100,
+            slash_amount: 300,
+            non_reveal_penalty: 50,
+        },
+        categories: vec![CategoryConfig {
+            category: JobCategory::Small,
+            proving_deadline_ms: 5000,
+            reserve_price: 100,
+        }],
+        circuits: vec![CircuitConfig {
+            id: CircuitId::new("synthetic.small").unwrap(),
+            category: JobCategory::Small,
+            params_digest: Digest([0; 32]),
+        }],
+    })
+}
+
+/// A gateway and a clock.
+struct Harness {
+    gw: GatewayCore<StandIn>,
+    now: u64,
+    next_token: u64,
+    published: Vec<GossipMessage>,
+}
+
+impl Harness {
+    fn new(store: Store) -> Self {
+        let mut gw = GatewayCore::new(config(), key(GW), store, Arc::new(StandIn));
+        gw.recover().unwrap();
+        Self {
+            gw,
+            now: 10_000,
+            next_token: 0,
+            published: vec![],
+        }
+    }
+
+    fn run(&mut self, input: Input) -> Vec<Output> {
+        let out = self.gw.handle(input, self.now).unwrap();
+        let mut rest = Vec::new();
+        for o in out {
+            match o {
+                Output::Publish(m) => self.published.push(m),
+                Output::Aggregate { task, proofs } => {
+                    let result = StandIn.aggregate(&task, &proofs);
+                    rest.extend(self.run(Input::Aggregated {
+                        task: task.id,
+                        result,
+                    }));
+                }
+                other => rest.push(other),
+            }
+        }
+        rest
+    }
+
+    fn tick_at(&mut self, now: u64) -> Vec<Output> {
+        self.now = now;
+        self.run(Input::Tick)
+    }
+
+    fn announce(&mut self, seed: u64, capacity: u32) {
+        let a = Signed::sign(
+            ProverAvailability {
+                supernet: config().id.clone(),
+                categories: vec![JobCategory::Small],
+                capacity,
+                hardware: HardwareSummary::default(),
+                node_version: "test".into(),
+                announced_at: self.now,
+            },
+            &key(seed),
+        );
+        self.run(Input::Gossip(GossipMessage::Availability(a)));
+    }
+
+    fn last_batch(&self) -> BatchAnnouncement {
+        self.published
+            .iter()
+            .rev()
+            .find_map(|m| match m {
+                GossipMessage::Batch(b) => Some(b.payload.clone()),
+                _ => None,
+            })
+            .expect("no batch published")
+    }
+
+    /// Prover `seed` bids `price` on every job of the last batch. Returns the reveal to send.
+    fn commit(&mut self, seed: u64, price: u64) -> GossipMessage {
+        let batch = self.last_batch();
+        let bids = batch
+            .jobs
+            .iter()
+            .map(|j| Bid {
+                job_id: j.job_id,
+                price,
+            })
+            .collect();
+        let (c, r) = seal_bids(&batch, &key(seed).public(), bids, Salt([seed as u8; 32]));
+        self.run(Input::Gossip(GossipMessage::Commit(Signed::sign(
+            c,
+            &key(seed),
+        ))));
+        GossipMessage::Reveal(Signed::sign(r, &key(seed)))
+    }
+
+    fn token(&mut self) -> RequestToken {
+        self.next_token += 1;
+        // Tokens are opaque to the core; any unique value will do.
+        unsafe_token(self.next_token)
+    }
+
+    /// Prover `seed` submits `proof` for job `index` of `task`; returns the verdict.
+    fn submit(&mut self, seed: u64, task: TaskId, index: u32, proof: &[u8]) -> ProofOutcome {
+        let job_id = lagrange_protocol::JobId::new(task, index);
+        let batch_id = match self.gw.store().job(&job_id).unwrap().map(|j| j.state) {
+            Some(JobState::Assigned { batch, .. }) => batch,
+            _ => lagrange_protocol::BatchId([0; 16]),
+        };
+        let submission = Signed::sign(
+            ProofSubmission {
+                supernet: config().id.clone(),
+                batch_id,
+                job_id: lagrange_protocol::JobId::new(task, index),
+                proof: proof.to_vec(),
+                public_inputs: vec![],
+            },
+            &key(seed),
+        );
+        let token = self.token();
+        let mut out = self.run(Input::Request {
+            peer: key(seed).peer_id(),
+            token,
+            request: Request::SubmitProof(submission),
+        });
+        // Verification is the driver's job: do it here, synchronously.
+        if let Some(pos) = out.iter().position(|o| matches!(o, Output::Verify { .. })) {
+            let Output::Verify {
+                token,
+                job,
+                input,
+                submission,
+            } = out.remove(pos)
+            else {
+                unreachable!()
+            };
+            let outcome = StandIn
+                .verify(&[(job, input, submission.payload.clone())])
+                .remove(0);
+            out = self.run(Input::Verified {
+                token,
+                submission,
+                outcome,
+            });
+        }
+        out.into_iter()
+            .find_map(|o| match o {
+                Output::Respond {
+                    response: Response::Verdict(v),
+                    ..
+                } => Some(v.payload.outcome),
+                _ => None,
+            })
+            .expect("no verdict")
+    }
+}
+
+fn unsafe_token(n: u64) -> RequestToken {
+    lagrange_node::net::RequestToken::for_tests(n)
+}
+
+fn submit_task(h: &mut Harness, jobs: u32) -> TaskId {
+    let now = h.now;
+    h.gw.submit(
+        TaskSpec::Synthetic {
+            jobs,
+            category: JobCategory::Small,
+        },
+        150,
+        now + 60_000,
+        now,
+    )
+    .unwrap()
+    .id
+}
+
+/// Runs one auction: announce at `t`, the given (prover, price) commit and reveal, award.
+fn auction(h: &mut Harness, t: u64, bids: &[(u64, u64)]) {
+    h.tick_at(t);
+    let reveals: Vec<_> = bids.iter().map(|&(s, p)| h.commit(s, p)).collect();
+    h.now = t + 350;
+    for r in reveals {
+        h.run(Input::Gossip(r));
+    }
+    h.tick_at(t + 700);
+}
+
+fn balances(h: &Harness) -> BTreeMap<u64, (u64, u64)> {
+    (1..=5)
+        .filter_map(|s| {
+            h.gw.store()
+                .account(&key(s).public())
+                .unwrap()
+                .map(|a| (s, (a.balance, a.stake)))
+        })
+        .collect()
+}
+
+#[test]
+fn lowest_bidder_wins_and_is_paid_exactly_its_bid() {
+    let mut h = Harness::new(Store::temporary().unwrap());
+    h.announce(1, 4);
+    h.announce(2, 4);
+    let task = submit_task(&mut h, 2);
+    auction(&mut h, 11_000, &[(1, 80), (2, 60)]);
+    let jobs = h.gw.store().jobs_of(&task).unwrap();
+    for job in &jobs {
+        assert!(
+            matches!(job.state, JobState::Assigned { prover, price: 60, .. } if prover == key(2).public())
+        );
+    }
+    assert_eq!(
+        h.submit(2, task, 0, b"valid"),
+        ProofOutcome::Accepted { paid: 60 }
+    );
+    assert_eq!(
+        h.submit(2, task, 1, b"valid"),
+        ProofOutcome::Accepted { paid: 60 }
+    );
+    assert_eq!(balances(&h)[&2], (120, 1000));
+    assert_eq!(balances(&h)[&1], (0, 1000));
+    assert_eq!(
+        h.gw.store().task(&task).unwrap().unwrap().status,
+        TaskStatus::Done
+    );
+    assert_eq!(h.gw.store().result(&task).unwrap().unwrap(), b"2 proofs");
+    // A second submission of a paid job earns nothing.
+    assert_eq!(h.submit(2, task, 0, b"valid"), ProofOutcome::NotAssigned);
+    assert_eq!(balances(&h)[&2], (120, 1000));
+}
+
+#[test]
+fn a_prover_that_commits_but_does_not_reveal_is_penalized_and_wins_nothing() {
+    let mut h = Harness::new(Store::temporary().unwrap());
+    h.announce(1, 4);
+    h.announce(2, 4);
+    let task = submit_task(&mut h, 1);
+    h.tick_at(11_000);
+    let _withheld = h.commit(1, 10);
+    let reveal = h.commit(2, 90);
+    h.now = 11_350;
+    h.run(Input::Gossip(reveal));
+    h.tick_at(11_700);
+    let job = &h.gw.store().jobs_of(&task).unwrap()[0];
+    assert!(matches!(job.state, JobState::Assigned { prover, .. } if prover == key(2).public()));
+    let silent = h.gw.store().account(&key(1).public()).unwrap().unwrap();
+    assert_eq!(
+        (silent.stake, silent.non_reveals, silent.balance),
+        (950, 1, 0)
+    );
+}
+
+#[test]
+fn an_invalid_proof_is_slashed_and_the_job_reauctioned_without_that_prover() {
+    let mut h = Harness::new(Store::temporary().unwrap());
+    h.announce(1, 4);
+    h.announce(2, 4);
+    let task = submit_task(&mut h, 1);
+    auction(&mut h, 11_000, &[(1, 50), (2, 70)]);
+    let verdict = h.submit(1, task, 0, b"forged");
+    assert!(
+        matches!(verdict, ProofOutcome::Rejected { .. }),
+        "{verdict:?}"
+    );
+    assert_eq!(balances(&h)[&1], (0, 700));
+    let job = &h.gw.store().jobs_of(&task).unwrap()[0];
+    assert_eq!(job.state, JobState::Open);
+    // Next batch: prover 1 still bids lowest but is barred from this job.
+    auction(&mut h, 12_000, &[(1, 50), (2, 70)]);
+    let job = &h.gw.store().jobs_of(&task).unwrap()[0];
+    assert!(
+        matches!(job.state, JobState::Assigned { prover, price: 70, .. } if prover == key(2).public())
+    );
+    assert_eq!(
+        h.submit(2, task, 0, b"valid"),
+        ProofOutcome::Accepted { paid: 70 }
+    );
+    assert_eq!(
+        h.gw.store().task(&task).unwrap().unwrap().status,
+        TaskStatus::Done
+    );
+}
+
+#[test]
+fn a_missed_deadline_is_slashed_unpaid_and_reauctioned() {
+    let mut h = Harness::new(Store::temporary().unwrap());
+    h.announce(1, 4);
+    h.announce(2, 4);
+    let task = submit_task(&mut h, 1);
+    auction(&mut h, 11_000, &[(1, 50), (2, 70)]);
+    // Prover 1 won and went silent; its deadline passes and the job goes straight into
+    // the next batch.
+    h.tick_at(11_700 + 5_001);
+    let job = &h.gw.store().jobs_of(&task).unwrap()[0];
+    assert!(
+        matches!(job.state, JobState::Auctioning { .. }),
+        "{:?}",
+        job.state
+    );
+    assert!(job.excluded.contains(&key(1).public()));
+    let reveal = h.commit(2, 70);
+    h.now = 16_701 + 350;
+    h.run(Input::Gossip(reveal));
+    h.tick_at(16_701 + 700);
+    assert_eq!(
+        h.submit(2, task, 0, b"valid"),
+        ProofOutcome::Accepted { paid: 70 }
+    );
+    // The late prover comes back: nothing for it.
+    assert_eq!(h.submit(1, task, 0, b"valid"), ProofOutcome::NotAssigned);
+    assert_eq!(balances(&h)[&1], (0, 700));
+    let events = h.gw.store().events(&task, 0).unwrap();
+    assert!(events.iter().any(
+        |e| matches!(&e.kind, TaskEventKind::Failed { reason, .. } if reason.contains("deadline"))
+    ));
+    assert_eq!(
+        h.gw.store().task(&task).unwrap().unwrap().status,
+        TaskStatus::Done
+    );
+}
+
+#[test]
+fn a_restarted_gateway_finishes_the_task_and_pays_nobody_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let task;
+    {
+        let mut h = Harness::new(Store::open(dir.path()).unwrap());
+        h.announce(1, 4);
+        task = submit_task(&mut h, 2);
+        auction(&mut h, 11_000, &[(1, 40)]);
+        assert_eq!(
+            h.submit(1, task, 0, b"valid"),
+            ProofOutcome::Accepted { paid: 40 }
+        );
+        // A second batch is open when the gateway dies.
+        h.tick_at(12_000);
+    }
+    let mut h = Harness::new(Store::open(dir.path()).unwrap());
+    h.now = 12_500;
+    h.announce(1, 4);
+    // The paid job stays paid; the assigned one can still be submitted.
+    assert_eq!(h.submit(1, task, 0, b"valid"), ProofOutcome::NotAssigned);
+    let jobs = h.gw.store().jobs_of(&task).unwrap();
+    assert!(matches!(jobs[1].state, JobState::Assigned { .. }));
+    // The restarted gateway has no batch of its own yet; submit against the assignment.
+    h.published.clear();
+    auction(&mut h, 13_000, &[]);
+    assert_eq!(
+        h.submit(1, task, 1, b"valid"),
+        ProofOutcome::Accepted { paid: 40 }
+    );
+    assert_eq!(
+        h.gw.store().task(&task).unwrap().unwrap().status,
+        TaskStatus::Done
+    );
+    assert_eq!(balances(&h)[&1], (80, 1000));
+    let paid =
+        h.gw.store()
+            .events(&task, 0)
+            .unwrap()
+            .into_iter()
+            .filter(|e| matches!(e.kind, TaskEventKind::Proven { .. }))
+            .count();
+    assert_eq!(paid, 2);
+}
+
+#[test]
+fn unwon_jobs_rise_toward_the_client_fee_and_fail_at_the_deadline() {
+    let mut h = Harness::new(Store::temporary().unwrap());
+    h.announce(1, 4);
+    let now = h.now;
+    let task =
+        h.gw.submit(
+            TaskSpec::Synthetic {
+                jobs: 1,
+                category: JobCategory::Small,
+            },
+            120,
+            now + 5_000,
+            now,
+        )
+        .unwrap()
+        .id;
+    // Prover 1 wants 118: above the 100 reserve, within the client's 120.
+    auction(&mut h, 11_000, &[(1, 118)]);
+    let job = &h.gw.store().jobs_of(&task).unwrap()[0];
+    assert_eq!(
+        (job.state.clone(), job.reserve_price),
+        (JobState::Open, 120)
+    );
+    auction(&mut h, 12_000, &[(1, 118)]);
+    let job = &h.gw.store().jobs_of(&task).unwrap()[0];
+    assert!(matches!(job.state, JobState::Assigned { price: 118, .. }));
+
+    // Nobody bids on a second task; it fails at its deadline with a reason.
+    let now = h.now;
+    let lonely =
+        h.gw.submit(
+            TaskSpec::Synthetic {
+                jobs: 1,
+                category: JobCategory::Small,
+            },
+            120,
+            now + 3_000,
+            now,
+        )
+        .unwrap()
+        .id;
+    auction(&mut h, 13_000, &[]);
+    h.tick_at(now + 3_001);
+    match h.gw.store().task(&lonely).unwrap().unwrap().status {
+        TaskStatus::Failed { reason } => assert!(reason.contains("deadline"), "{reason}"),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn bad_tasks_are_refused() {
+    let mut h = Harness::new(Store::temporary().unwrap());
+    let now = h.now;
+    let spec = TaskSpec::Synthetic {
+        jobs: 1,
+        category: JobCategory::Small,
+    };
+    assert!(h.gw.submit(spec.clone(), 0, now + 1000, now).is_err());
+    assert!(h.gw.submit(spec, 10, now, now).is_err());
+    let empty = TaskSpec::Synthetic {
+        jobs: 0,
+        category: JobCategory::Small,
+    };
+    assert!(h.gw.submit(empty, 10, now + 1000, now).is_err());
+    let large = TaskSpec::Synthetic {
+        jobs: 1,
+        category: JobCategory::Large,
+    };
+    let err = h.gw.submit(large, 10, now + 1000, now).unwrap_err();
+    assert!(err.to_string().contains("not served"), "{err}");
+}
