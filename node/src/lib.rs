@@ -3,5 +3,6 @@
 
 pub mod gateway;
 pub mod net;
+pub mod prover;
 pub mod store;
 pub mod workload;

@@ -5,5 +5,6 @@
 //! the blocking pool comes with the node wiring.
 
 pub mod core;
+pub mod driver;
 
 pub use core::{GatewayCore, Input, Output, SubmitError};

@@ -1,0 +1,126 @@
+//! Runs a [`ProverCore`] against the network, a clock and a bounded proving pool.
+//!
+//! Proofs run on the blocking pool, at most `capacity` at once (a semaphore bounds them).
+//! Fetches and submissions run in their own tasks and report back, so the loop never waits
+//! on the network or on a proof.
+
+use std::sync::Arc;
+
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinHandle;
+use tracing::warn;
+
+use lagrange_protocol::messages::{Request, Response};
+
+use super::core::{Input, Output, ProverCore};
+use crate::gateway::driver::{TICK, now_ms};
+use crate::net::{NetEvent, SupernetHandle};
+use crate::workload::Workload;
+
+/// Starts the prover. `events` carries this Supernet's network events for the prover.
+pub fn spawn<W: Workload>(
+    mut core: ProverCore,
+    capacity: usize,
+    workload: Arc<W>,
+    net: SupernetHandle,
+    mut events: mpsc::Receiver<NetEvent>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let pool = Arc::new(Semaphore::new(capacity.max(1)));
+        let (done_tx, mut done_rx) = mpsc::channel::<Input>(64);
+        let mut ticker = tokio::time::interval(TICK);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let supernet = net.supernet().clone();
+        loop {
+            let input = tokio::select! {
+                _ = ticker.tick() => Input::Tick,
+                Some(done) = done_rx.recv() => done,
+                event = events.recv() => match event {
+                    Some(NetEvent::Gossip { source, message, .. }) => Input::Gossip { source, message },
+                    Some(_) => continue,
+                    None => break,
+                },
+            };
+            for output in core.handle(input, now_ms()) {
+                let done = done_tx.clone();
+                let net = net.clone();
+                match output {
+                    Output::Publish(message) => {
+                        tokio::spawn(async move {
+                            if let Err(e) = net.publish(message).await {
+                                warn!(error = %e, "publish failed");
+                            }
+                        });
+                    }
+                    Output::FetchInput { gateway, job } => {
+                        let request = Request::JobInput {
+                            supernet: supernet.clone(),
+                            job_id: job,
+                        };
+                        tokio::spawn(async move {
+                            let input = match net.request(gateway, request).await {
+                                Ok(Response::JobInput { assignment, input }) => {
+                                    Input::JobInput { assignment, input }
+                                }
+                                Ok(other) => Input::JobInputFailed {
+                                    job,
+                                    reason: format!("unexpected answer {other:?}"),
+                                },
+                                Err(e) => Input::JobInputFailed {
+                                    job,
+                                    reason: e.to_string(),
+                                },
+                            };
+                            let _ = done.send(input).await;
+                        });
+                    }
+                    Output::Prove {
+                        job,
+                        circuit,
+                        input,
+                    } => {
+                        let pool = pool.clone();
+                        let workload = workload.clone();
+                        tokio::spawn(async move {
+                            let Ok(_permit) = pool.acquire_owned().await else {
+                                return;
+                            };
+                            let result = tokio::task::spawn_blocking(move || {
+                                workload.prove(&circuit, &input)
+                            })
+                            .await
+                            .unwrap_or_else(|e| Err(format!("proving panicked: {e}")));
+                            let _ = done.send(Input::Proved { job, result }).await;
+                        });
+                    }
+                    Output::Submit {
+                        gateway,
+                        submission,
+                    } => {
+                        let job = submission.payload.job_id;
+                        tokio::spawn(async move {
+                            let input = match net
+                                .request(gateway, Request::SubmitProof(submission))
+                                .await
+                            {
+                                Ok(Response::Verdict(v)) if v.verify().is_ok() => Input::Verdict {
+                                    job,
+                                    outcome: v.payload.outcome,
+                                },
+                                Ok(other) => Input::SubmitFailed {
+                                    job,
+                                    reason: format!("unexpected answer {other:?}"),
+                                },
+                                Err(e) => Input::SubmitFailed {
+                                    job,
+                                    reason: e.to_string(),
+                                },
+                            };
+                            let _ = done.send(input).await;
+                        });
+                    }
+                }
+            }
+        }
+    })
+}
