@@ -24,7 +24,7 @@
 //! reserve_price = 1000
 //!
 //! [[circuits]]
-//! id = "coprocessor-sum.small"
+//! id = "coprocessor-sum-v1/small"
 //! category = "small"
 //! params_digest = "<64 hex digits>"
 //! ```

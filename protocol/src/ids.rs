@@ -121,12 +121,12 @@ name_id!(
 );
 
 name_id!(
-    /// The name of a circuit, e.g. `coprocessor-sum.small`. Up to 64 characters of
-    /// `[a-z0-9.-]`.
+    /// The name of a circuit, e.g. `coprocessor-sum-v1/small`. Up to 64 characters of
+    /// `[a-z0-9./-]`. Circuit ids never become parts of topic or protocol names.
     CircuitId,
     "circuit id",
     64,
-    &['.']
+    &['.', '/']
 );
 
 byte_newtype!(
@@ -205,8 +205,8 @@ mod tests {
     fn ids_round_trip_through_text() {
         let s: SupernetId = "coprocessor".parse().unwrap();
         assert_eq!(s.to_string(), "coprocessor");
-        let c: CircuitId = "coprocessor-sum.small".parse().unwrap();
-        assert_eq!(c.as_str(), "coprocessor-sum.small");
+        let c: CircuitId = "coprocessor-sum-v1/small".parse().unwrap();
+        assert_eq!(c.as_str(), "coprocessor-sum-v1/small");
         let t = TaskId([7; 16]);
         assert_eq!(t.to_string().parse::<TaskId>().unwrap(), t);
         let j = JobId::new(t, 42);

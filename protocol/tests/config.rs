@@ -37,7 +37,7 @@ proving_deadline_ms = 60000
 reserve_price = 20000
 
 [[circuits]]
-id = "coprocessor-sum.small"
+id = "coprocessor-sum-v1/small"
 category = "small"
 params_digest = "{d}"
 "#,
@@ -121,8 +121,8 @@ fn bad_values_get_errors_that_name_the_field() {
             "category small is listed twice",
         ),
         (
-            "id = \"coprocessor-sum.small\"\ncategory = \"small\"",
-            "id = \"coprocessor-sum.small\"\ncategory = \"medium\"",
+            "id = \"coprocessor-sum-v1/small\"\ncategory = \"small\"",
+            "id = \"coprocessor-sum-v1/small\"\ncategory = \"medium\"",
             "circuits[0].category",
         ),
     ];
