@@ -1,6 +1,8 @@
 //! The lagrange-node library: the networking layer today; the gateway and prover roles,
 //! storage and the client API build on it.
 
+pub mod circuit_workload;
+pub mod devnet;
 pub mod gateway;
 pub mod net;
 pub mod prover;

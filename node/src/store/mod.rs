@@ -606,6 +606,21 @@ impl Store {
         at: UnixMillis,
     ) -> Result<(), StoreError> {
         let batch_id = result.payload.batch_id;
+        let (commits, reveals) = self.bids(&batch_id)?;
+        let closed = TaskEventKind::AuctionClosed {
+            batch: batch_id,
+            commits: commits.len() as u32,
+            reveals: reveals.len() as u32,
+            non_revealers: result.payload.award.non_revealers.len() as u32,
+        };
+        let tasks_in_batch: std::collections::BTreeSet<TaskId> = outcomes
+            .iter()
+            .map(|o| match o {
+                AwardOutcome::Assigned { job, .. } | AwardOutcome::Unawarded { job, .. } => {
+                    job.task
+                }
+            })
+            .collect();
         (
             &self.batches,
             &self.jobs,
@@ -626,6 +641,9 @@ impl Store {
                 record.result = Some(result.clone());
                 record.eligibility = Some(eligibility.clone());
                 batches.insert(batch_id.as_bytes().as_slice(), enc(&record))?;
+                for task in &tasks_in_batch {
+                    tx_event(tasks, events, task, at, closed.clone())?;
+                }
                 for outcome in outcomes {
                     match outcome {
                         AwardOutcome::Assigned {

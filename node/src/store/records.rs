@@ -167,6 +167,17 @@ pub enum TaskEventKind {
         /// The reserve price.
         reserve_price: Price,
     },
+    /// A batch's auction closed.
+    AuctionClosed {
+        /// The batch.
+        batch: BatchId,
+        /// Commits accepted.
+        commits: u32,
+        /// Reveals accepted.
+        reveals: u32,
+        /// Provers that committed without revealing.
+        non_revealers: u32,
+    },
     /// A job was won.
     Awarded {
         /// The job.

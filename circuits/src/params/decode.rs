@@ -1,0 +1,108 @@
+//! Parallel, validating decoder for compressed proving keys.
+//!
+//! Decompressing a point needs a square root, so decoding a large key one point at a
+//! time (as the derived `CanonicalDeserialize` does) takes many seconds. The layout is
+//! the same as ark-groth16's: `vk, beta_g1, delta_g1`, then five vectors
+//! (`a, b_g1, b_g2, h, l` queries), each a `u64` little-endian length followed by
+//! fixed-size compressed points. Knowing each point's size, the vectors are split and
+//! decoded in parallel, with the same validation (on the curve, in the subgroup) and
+//! the same result as the derived decoder.
+
+use std::io;
+
+use ark_bn254::{Bn254, G1Affine, G2Affine};
+use ark_ec::AffineRepr;
+use ark_groth16::{ProvingKey, VerifyingKey};
+use ark_serialize::{CanonicalDeserialize, Compress, SerializationError, Validate};
+use rayon::prelude::*;
+
+use crate::encoding::DecodeError;
+
+const WHAT: &str = "proving key";
+
+fn malformed(source: SerializationError) -> DecodeError {
+    DecodeError::Malformed { what: WHAT, source }
+}
+
+fn truncated() -> DecodeError {
+    malformed(SerializationError::IoError(io::Error::from(
+        io::ErrorKind::UnexpectedEof,
+    )))
+}
+
+fn read_one<T: CanonicalDeserialize>(rest: &mut &[u8]) -> Result<T, DecodeError> {
+    T::deserialize_with_mode(rest, Compress::Yes, Validate::Yes).map_err(malformed)
+}
+
+fn read_points<G: AffineRepr + CanonicalDeserialize>(
+    rest: &mut &[u8],
+) -> Result<Vec<G>, DecodeError> {
+    let size = G::zero().compressed_size();
+    let len: u64 = read_one(rest)?;
+    let total = usize::try_from(len)
+        .ok()
+        .and_then(|n| n.checked_mul(size))
+        .ok_or_else(truncated)?;
+    let (body, tail) = rest.split_at_checked(total).ok_or_else(truncated)?;
+    let points = body
+        .par_chunks_exact(size)
+        .map(|chunk| G::deserialize_with_mode(chunk, Compress::Yes, Validate::Yes))
+        .collect::<Result<Vec<G>, _>>()
+        .map_err(malformed)?;
+    *rest = tail;
+    Ok(points)
+}
+
+/// Decodes a compressed proving key with full validation, rejecting trailing bytes.
+pub fn decode_proving_key(bytes: &[u8]) -> Result<ProvingKey<Bn254>, DecodeError> {
+    let mut rest = bytes;
+    let vk: VerifyingKey<Bn254> = read_one(&mut rest)?;
+    let beta_g1: G1Affine = read_one(&mut rest)?;
+    let delta_g1: G1Affine = read_one(&mut rest)?;
+    let a_query = read_points::<G1Affine>(&mut rest)?;
+    let b_g1_query = read_points::<G1Affine>(&mut rest)?;
+    let b_g2_query = read_points::<G2Affine>(&mut rest)?;
+    let h_query = read_points::<G1Affine>(&mut rest)?;
+    let l_query = read_points::<G1Affine>(&mut rest)?;
+    if !rest.is_empty() {
+        return Err(DecodeError::TrailingBytes {
+            what: WHAT,
+            extra: rest.len(),
+        });
+    }
+    Ok(ProvingKey {
+        vk,
+        beta_g1,
+        delta_g1,
+        a_query,
+        b_g1_query,
+        b_g2_query,
+        h_query,
+        l_query,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{circuit_id::CircuitSpec, encoding, params::setup_insecure_seeded};
+
+    #[test]
+    fn parallel_decoder_matches_the_derived_one() {
+        let params = setup_insecure_seeded(CircuitSpec::Synthetic { log2: 4 }, 1).expect("setup");
+        let bytes = encoding::to_bytes(&*params.pk);
+        let derived: ProvingKey<Bn254> = encoding::from_bytes(&bytes, "pk").expect("derived");
+        assert_eq!(decode_proving_key(&bytes).expect("parallel"), derived);
+        assert!(decode_proving_key(&bytes[..bytes.len() - 1]).is_err());
+        let mut long = bytes.clone();
+        long.push(0);
+        assert!(matches!(
+            decode_proving_key(&long),
+            Err(DecodeError::TrailingBytes { extra: 1, .. })
+        ));
+        // A huge claimed length is refused without allocating.
+        let mut huge = bytes[..encoding::to_bytes(&params.pk.vk).len() + 64].to_vec();
+        huge.extend_from_slice(&u64::MAX.to_le_bytes());
+        assert!(decode_proving_key(&huge).is_err());
+    }
+}

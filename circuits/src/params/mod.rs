@@ -1,0 +1,42 @@
+//! Circuit parameters: key generation, the on-disk cache and content digests.
+
+pub mod cache;
+pub mod decode;
+pub mod digest;
+pub mod setup;
+
+use std::sync::Arc;
+
+use ark_bn254::Bn254;
+use ark_groth16::{PreparedVerifyingKey, ProvingKey, VerifyingKey, prepare_verifying_key};
+
+pub use cache::{
+    ParamsError, StoredParams, load, load_or_setup_insecure_seeded, load_verifying_key,
+    params_path, store, verifying_key_path,
+};
+pub use decode::decode_proving_key;
+pub use digest::{ParamDigest, digest_bytes, file_digest};
+pub use setup::{SetupError, setup, setup_insecure_seeded};
+
+use crate::circuit_id::CircuitSpec;
+
+/// A circuit's Groth16 keys.
+#[derive(Clone, Debug)]
+pub struct CircuitParams {
+    /// Which circuit.
+    pub spec: CircuitSpec,
+    /// The proving key (it contains the verifying key).
+    pub pk: Arc<ProvingKey<Bn254>>,
+}
+
+impl CircuitParams {
+    /// The verifying key.
+    pub fn vk(&self) -> &VerifyingKey<Bn254> {
+        &self.pk.vk
+    }
+
+    /// The prepared verifying key.
+    pub fn pvk(&self) -> PreparedVerifyingKey<Bn254> {
+        prepare_verifying_key(&self.pk.vk)
+    }
+}

@@ -1,0 +1,354 @@
+//! The real workload: Groth16 circuits from `lagrange-circuits`.
+//!
+//! - A query task is split into coprocessor chunk jobs of its category's size; each job's
+//!   input is its [`JobInput`]. A synthetic task becomes independent synthetic jobs.
+//! - Provers prove with preloaded keys.
+//! - The gateway verifies every proof against public inputs it computes itself from the
+//!   job's input (never the prover's claim), all waiting proofs of a circuit in one batch.
+//! - A query task's chunk proofs become one [`AggregatedProof`], checked once more before it
+//!   is stored, and delivered as the task's result ([`TaskResult`]).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use lagrange_circuits::circuit_id::JobInput;
+use lagrange_circuits::coprocessor::{Category, DataSet, Query, Row, plan_chunks};
+use lagrange_circuits::curve::{Bn254, Fr, PreparedVerifyingKey, Proof};
+use lagrange_circuits::{
+    AggregatedProof, Answer, ChunkProof, CircuitSpec, Prover, encoding, params, verify,
+};
+use lagrange_protocol::messages::ProofSubmission;
+use lagrange_protocol::{CircuitId, Digest, JobCategory};
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+
+use crate::store::{JobRecord, ProofRecord, TaskRecord, TaskSpec};
+use crate::workload::{JobPlan, ProofBytes, Workload};
+
+/// Most rows one query task may carry.
+pub const MAX_QUERY_ROWS: usize = 1 << 16;
+
+/// Most jobs one synthetic task may ask for.
+pub const MAX_SYNTHETIC_JOBS: u32 = 1024;
+
+/// Largest job input accepted from the store or the network.
+const MAX_INPUT: usize = 1 << 20;
+
+/// The synthetic circuit size (log2 of constraints) used for each category.
+pub fn synthetic_log2(category: JobCategory) -> u32 {
+    match category {
+        JobCategory::Small => 12,
+        JobCategory::Medium => 14,
+        JobCategory::Large => 16,
+    }
+}
+
+fn category_of(c: JobCategory) -> Category {
+    match c {
+        JobCategory::Small => Category::Small,
+        JobCategory::Medium => Category::Medium,
+        JobCategory::Large => Category::Large,
+    }
+}
+
+/// The circuit that proves jobs of `category` for a task of this kind.
+pub fn circuit_for(query: bool, category: JobCategory) -> CircuitSpec {
+    if query {
+        CircuitSpec::coprocessor(category_of(category))
+    } else {
+        CircuitSpec::Synthetic {
+            log2: synthetic_log2(category),
+        }
+    }
+}
+
+/// What a finished task delivers, as JSON: `{"query": {...}}` or `{"synthetic": {...}}`.
+/// (Externally tagged: an internal tag would make serde buffer the 128-bit sum, which it
+/// cannot.)
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskResult {
+    /// A query's aggregated chunk proofs, with the answer.
+    Query(AggregatedProof),
+    /// Synthetic proofs: (public inputs, proof), hex-encoded compressed bytes, in job order.
+    Synthetic {
+        /// The circuit.
+        circuit: String,
+        /// The proofs.
+        proofs: Vec<(String, String)>,
+    },
+}
+
+/// Keys for the circuits a node proves or verifies.
+pub struct CircuitWorkload {
+    provers: BTreeMap<String, Arc<Prover>>,
+}
+
+fn decode_input(bytes: &[u8]) -> Result<JobInput, String> {
+    if bytes.len() > MAX_INPUT {
+        return Err(format!("job input of {} bytes is too large", bytes.len()));
+    }
+    let config = bincode::config::standard().with_limit::<MAX_INPUT>();
+    let (input, used) = bincode::serde::decode_from_slice::<JobInput, _>(bytes, config)
+        .map_err(|e| format!("malformed job input: {e}"))?;
+    if used != bytes.len() {
+        return Err("trailing bytes after the job input".into());
+    }
+    input.validate().map_err(|e| e.to_string())?;
+    Ok(input)
+}
+
+fn encode_input(input: &JobInput) -> Vec<u8> {
+    lagrange_protocol::codec::canonical_bytes(input)
+}
+
+impl CircuitWorkload {
+    /// Loads the keys of `circuits` from `dir`, checking each parameter file against its
+    /// pinned digest.
+    pub fn load(dir: &Path, circuits: &[(CircuitId, Digest)]) -> Result<Self, String> {
+        let mut provers = BTreeMap::new();
+        for (id, digest) in circuits {
+            let spec = CircuitSpec::parse(id.as_str()).map_err(|e| e.to_string())?;
+            let expected = params::ParamDigest(digest.0);
+            let loaded = params::load(dir, &spec, Some(&expected)).map_err(|e| e.to_string())?;
+            provers.insert(spec.id(), Arc::new(Prover::cpu(spec, loaded.pk)));
+        }
+        Ok(Self { provers })
+    }
+
+    /// **Insecure, devnets only**: keys from a public seed, cached in `dir`. Returns the
+    /// workload and each circuit's parameter digest, to pin in the devnet's config.
+    pub fn insecure_devnet(
+        dir: &Path,
+        specs: &[CircuitSpec],
+        seed: u64,
+    ) -> Result<(Self, Vec<(CircuitId, Digest)>), String> {
+        let mut provers = BTreeMap::new();
+        let mut pins = Vec::new();
+        for spec in specs {
+            let loaded = params::load_or_setup_insecure_seeded(dir, spec, seed)
+                .map_err(|e| e.to_string())?;
+            let digest =
+                params::file_digest(&params::params_path(dir, spec)).map_err(|e| e.to_string())?;
+            let id = CircuitId::new(spec.id()).map_err(|e| e.to_string())?;
+            pins.push((id, Digest(digest.0)));
+            provers.insert(spec.id(), Arc::new(Prover::cpu(*spec, loaded.pk)));
+        }
+        Ok((Self { provers }, pins))
+    }
+
+    fn prover(&self, circuit: &str) -> Result<&Arc<Prover>, String> {
+        self.provers
+            .get(circuit)
+            .ok_or_else(|| format!("no keys loaded for circuit {circuit}"))
+    }
+
+    fn pvk(&self, circuit: &str) -> Result<&PreparedVerifyingKey<Bn254>, String> {
+        Ok(self.prover(circuit)?.prepared_verifying_key())
+    }
+
+    /// Checks a delivered result offline and returns the query answer it proves (for a
+    /// query task) or the number of proofs (synthetic), given what the client asked.
+    pub fn check_result(&self, spec: &TaskSpec, result: &[u8]) -> Result<Answer, String> {
+        let result: TaskResult =
+            serde_json::from_slice(result).map_err(|e| format!("malformed result: {e}"))?;
+        match (spec, result) {
+            (TaskSpec::Query { rows, lo, hi, .. }, TaskResult::Query(bundle)) => {
+                let data = dataset(rows)?;
+                let query = Query { lo: *lo, hi: *hi };
+                bundle
+                    .verify(self.pvk(&bundle.circuit_id)?, &data.commitment(), &query)
+                    .map_err(|e| e.to_string())
+            }
+            (TaskSpec::Synthetic { .. }, TaskResult::Synthetic { circuit, proofs }) => {
+                let pvk = self.pvk(&circuit)?;
+                for (inputs, proof) in &proofs {
+                    let inputs = hex::decode(inputs).map_err(|e| e.to_string())?;
+                    let proof = hex::decode(proof).map_err(|e| e.to_string())?;
+                    verify::verify_bytes(pvk, &proof, &inputs).map_err(|e| e.to_string())?;
+                }
+                Ok(Answer {
+                    sum: 0,
+                    count: proofs.len() as u64,
+                })
+            }
+            _ => Err("result does not match the task kind".into()),
+        }
+    }
+}
+
+fn dataset(rows: &[(u64, u64)]) -> Result<DataSet, String> {
+    DataSet::new(
+        rows.iter()
+            .map(|&(key, value)| Row { key, value })
+            .collect(),
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// A decoded proof waiting for batch verification: its item index, the proof and the
+/// public inputs computed from the job.
+type Pending = (usize, Proof<Bn254>, Vec<Fr>);
+
+impl Workload for CircuitWorkload {
+    fn split(&self, spec: &TaskSpec) -> Result<Vec<JobPlan>, String> {
+        match spec {
+            TaskSpec::Query {
+                rows,
+                lo,
+                hi,
+                category,
+            } => {
+                if rows.is_empty() {
+                    return Err("the data set is empty".into());
+                }
+                if rows.len() > MAX_QUERY_ROWS {
+                    return Err(format!(
+                        "the data set has {} rows, more than the limit of {MAX_QUERY_ROWS}",
+                        rows.len()
+                    ));
+                }
+                let data = dataset(rows)?;
+                let circuit = circuit_for(true, *category);
+                let id = CircuitId::new(circuit.id()).map_err(|e| e.to_string())?;
+                let CircuitSpec::Coprocessor(shape) = circuit else {
+                    return Err("not a coprocessor circuit".into());
+                };
+                Ok(plan_chunks(&data, Query { lo: *lo, hi: *hi }, shape)
+                    .into_iter()
+                    .map(|chunk| JobPlan {
+                        circuit: id.clone(),
+                        category: *category,
+                        input: encode_input(&JobInput::Coprocessor(chunk)),
+                    })
+                    .collect())
+            }
+            TaskSpec::Synthetic { jobs, category } => {
+                if *jobs > MAX_SYNTHETIC_JOBS {
+                    return Err(format!(
+                        "{jobs} jobs requested, more than the limit of {MAX_SYNTHETIC_JOBS}"
+                    ));
+                }
+                let circuit = circuit_for(false, *category);
+                let id = CircuitId::new(circuit.id()).map_err(|e| e.to_string())?;
+                let log2 = synthetic_log2(*category);
+                Ok((0..*jobs)
+                    .map(|i| JobPlan {
+                        circuit: id.clone(),
+                        category: *category,
+                        input: encode_input(&JobInput::Synthetic(
+                            lagrange_circuits::synthetic::SyntheticJob {
+                                log2,
+                                seed: u64::from(i),
+                            },
+                        )),
+                    })
+                    .collect())
+            }
+        }
+    }
+
+    fn prove(&self, circuit: &CircuitId, input: &[u8]) -> Result<ProofBytes, String> {
+        let job = decode_input(input)?;
+        let prover = self.prover(circuit.as_str())?;
+        let mut rng = rand_chacha::ChaCha20Rng::from_entropy();
+        let proven = prover.prove(&job, &mut rng).map_err(|e| e.to_string())?;
+        Ok(ProofBytes {
+            proof: encoding::encode_proof(&proven.proof),
+            public_inputs: encoding::encode_public_inputs(&proven.public_inputs),
+        })
+    }
+
+    fn verify(&self, items: &[(JobRecord, Vec<u8>, ProofSubmission)]) -> Vec<Result<(), String>> {
+        // Decode everything first; group what decodes by circuit for batch verification.
+        let mut verdicts: Vec<Result<(), String>> = vec![Ok(()); items.len()];
+        let mut groups: BTreeMap<&str, Vec<Pending>> = BTreeMap::new();
+        for (i, (job, input, submission)) in items.iter().enumerate() {
+            let decoded = decode_input(input).and_then(|input| {
+                let proof = encoding::decode_proof(&submission.proof).map_err(|e| e.to_string())?;
+                Ok((input, proof))
+            });
+            match decoded {
+                Ok((input, proof)) => groups.entry(job.circuit.as_str()).or_default().push((
+                    i,
+                    proof,
+                    input.public_inputs(),
+                )),
+                Err(e) => verdicts[i] = Err(e),
+            }
+        }
+        let mut rng = rand_chacha::ChaCha20Rng::from_entropy();
+        for (circuit, group) in groups {
+            let pvk = match self.pvk(circuit) {
+                Ok(pvk) => pvk,
+                Err(e) => {
+                    for (i, _, _) in &group {
+                        verdicts[*i] = Err(e.clone());
+                    }
+                    continue;
+                }
+            };
+            let batch: Vec<_> = group
+                .iter()
+                .map(|(_, p, x)| (p.clone(), x.clone()))
+                .collect();
+            if verify::batch_verify(pvk, &batch, &mut rng).is_err() {
+                // Somebody's proof is bad: check one by one to know whose.
+                for (i, proof, inputs) in &group {
+                    if let Err(e) = verify::verify(pvk, proof, inputs) {
+                        verdicts[*i] = Err(e.to_string());
+                    }
+                }
+            }
+        }
+        verdicts
+    }
+
+    fn aggregate(
+        &self,
+        task: &TaskRecord,
+        proofs: &[(JobRecord, Vec<u8>, ProofRecord)],
+    ) -> Result<Vec<u8>, String> {
+        let circuit = proofs
+            .first()
+            .map(|(job, _, _)| job.circuit.to_string())
+            .ok_or("a task with no proofs")?;
+        let result = match &task.spec {
+            TaskSpec::Query { rows, lo, hi, .. } => {
+                let data = dataset(rows)?;
+                let query = Query { lo: *lo, hi: *hi };
+                let mut chunks = Vec::with_capacity(proofs.len());
+                for (_, input, record) in proofs {
+                    let JobInput::Coprocessor(chunk) = decode_input(input)? else {
+                        return Err("a query task with a non-query job".into());
+                    };
+                    let proof = encoding::decode_proof(&record.proof).map_err(|e| e.to_string())?;
+                    chunks.push(ChunkProof {
+                        statement: chunk.statement(),
+                        proof,
+                    });
+                }
+                let bundle = AggregatedProof::new(&circuit, data.commitment(), query, chunks)
+                    .map_err(|e| e.to_string())?;
+                // Check the bundle once, as a client will.
+                bundle
+                    .verify(self.pvk(&circuit)?, &data.commitment(), &query)
+                    .map_err(|e| e.to_string())?;
+                TaskResult::Query(bundle)
+            }
+            TaskSpec::Synthetic { .. } => TaskResult::Synthetic {
+                circuit,
+                proofs: proofs
+                    .iter()
+                    .map(|(_, input, record)| {
+                        let inputs = decode_input(input)
+                            .map(|i| encoding::encode_public_inputs(&i.public_inputs()))?;
+                        Ok((hex::encode(inputs), hex::encode(&record.proof)))
+                    })
+                    .collect::<Result<_, String>>()?,
+            },
+        };
+        serde_json::to_vec_pretty(&result).map_err(|e| e.to_string())
+    }
+}

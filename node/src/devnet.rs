@@ -1,0 +1,439 @@
+//! `lagrange-node devnet`: a gateway and provers in one process, on real libp2p over
+//! loopback, with a temporary sled store, proving sample coprocessor queries end to end.
+//!
+//! Keys and circuit parameters come from public seeds: **insecure**, for local use only.
+//! Parameters are cached in a directory (by default under the system temp dir), so only
+//! the first run pays for their setup.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use lagrange_circuits::coprocessor::{DataSet, Query, Row};
+use lagrange_protocol::config::{
+    AuctionConfig, CategoryConfig, CircuitConfig, EconomicsConfig, SupernetConfig,
+};
+use lagrange_protocol::messages::HardwareSummary;
+use lagrange_protocol::{JobCategory, Keypair, PublicKey, SupernetId, TaskId};
+use libp2p::multiaddr::Protocol;
+
+use crate::circuit_workload::{CircuitWorkload, circuit_for};
+use crate::gateway::driver::{GatewayHandle, now_ms};
+use crate::gateway::{self, GatewayCore};
+use crate::net::{NetConfig, NetEvent, Network};
+use crate::prover::{self, CostModel, ProverCore, ProverSettings};
+use crate::store::{Store, TaskEventKind, TaskSpec, TaskStatus};
+use crate::workload::Workload;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct DevnetOptions {
+    /// Number of provers.
+    pub provers: usize,
+    /// Number of query tasks.
+    pub tasks: usize,
+    /// Rows per task's data set.
+    pub rows: usize,
+    /// Job category (chunk size).
+    pub category: JobCategory,
+    /// Where circuit parameters are cached.
+    pub params_dir: Option<PathBuf>,
+    /// Give up after this long.
+    pub timeout: Duration,
+}
+
+impl Default for DevnetOptions {
+    fn default() -> Self {
+        Self {
+            provers: 3,
+            tasks: 1,
+            rows: 100,
+            category: JobCategory::Small,
+            params_dir: None,
+            timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// One task's outcome.
+#[derive(Debug, Clone)]
+pub struct TaskOutcome {
+    /// The task.
+    pub task: TaskId,
+    /// SUM and COUNT proven by the aggregated proof.
+    pub proven: (u128, u64),
+    /// SUM and COUNT from the native evaluator.
+    pub native: (u128, u64),
+    /// Submission to verified result.
+    pub latency: Duration,
+}
+
+/// A deterministic sample data set and query for task `t`.
+pub fn sample_task(t: usize, rows: usize) -> (Vec<(u64, u64)>, u64, u64) {
+    let data = (0..rows as u64)
+        .map(|i| {
+            (
+                (i * 7919 + t as u64 * 13) % 1000,
+                (i * 31 + t as u64) % 10_000,
+            )
+        })
+        .collect();
+    (data, 100, 600)
+}
+
+fn say(start: Instant, line: impl std::fmt::Display) {
+    println!("[{:>6.2}s] {line}", start.elapsed().as_secs_f64());
+}
+
+/// Runs the devnet and returns each task's outcome; fails if any task fails or its proven
+/// answer differs from the native evaluator's.
+pub async fn run(opts: DevnetOptions) -> Result<Vec<TaskOutcome>> {
+    let start = Instant::now();
+    if opts.provers == 0 || opts.tasks == 0 || opts.rows == 0 {
+        bail!("--provers, --tasks and --rows must all be at least 1");
+    }
+    let params_dir = opts
+        .params_dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join("lagrange-node-devnet-params"));
+    std::fs::create_dir_all(&params_dir)
+        .with_context(|| format!("creating {}", params_dir.display()))?;
+
+    // Circuit parameters (insecure seeded setup, cached).
+    let spec = circuit_for(true, opts.category);
+    say(
+        start,
+        format!(
+            "loading parameters for {spec} (insecure devnet setup, cached in {})",
+            params_dir.display()
+        ),
+    );
+    let dir = params_dir.clone();
+    let (workload, pins) = tokio::task::spawn_blocking(move || {
+        CircuitWorkload::insecure_devnet(&dir, &[spec], 0xdeu64)
+    })
+    .await?
+    .map_err(|e| anyhow!(e))?;
+    let workload = Arc::new(workload);
+
+    // Keys and the Supernet.
+    let gw_key = Keypair::insecure_from_seed(0);
+    let prover_keys: Vec<Keypair> = (1..=opts.provers as u64)
+        .map(Keypair::insecure_from_seed)
+        .collect();
+    let mut names: BTreeMap<PublicKey, String> = BTreeMap::new();
+    names.insert(gw_key.public(), "gateway".into());
+    for (i, k) in prover_keys.iter().enumerate() {
+        names.insert(k.public(), format!("prover-{}", i + 1));
+    }
+    let supernet = SupernetConfig {
+        id: SupernetId::new("devnet")?,
+        gateways: vec![gw_key.peer_id()],
+        allowlist: Some(
+            std::iter::once(&gw_key)
+                .chain(&prover_keys)
+                .map(Keypair::peer_id)
+                .collect(),
+        ),
+        auction: AuctionConfig {
+            batch_interval_ms: 1000,
+            commit_window_ms: 300,
+            reveal_window_ms: 300,
+            max_jobs_per_batch: 64,
+        },
+        economics: EconomicsConfig {
+            genesis_stake: 1000,
+            min_stake: 100,
+            slash_amount: 100,
+            non_reveal_penalty: 10,
+        },
+        categories: vec![CategoryConfig {
+            category: opts.category,
+            proving_deadline_ms: 30_000,
+            reserve_price: 1000,
+        }],
+        circuits: pins
+            .iter()
+            .map(|(id, digest)| CircuitConfig {
+                id: id.clone(),
+                category: opts.category,
+                params_digest: *digest,
+            })
+            .collect(),
+    };
+    supernet.validate()?;
+    let supernet = Arc::new(supernet);
+
+    // The gateway.
+    let (mut gw_net, mut gw_events) = Network::new(gw_key.to_libp2p(), 1024);
+    let gw_handle = gw_net.join((*supernet).clone(), NetConfig::local())?;
+    let gw_addr = loop {
+        match gw_events.recv().await {
+            Some(NetEvent::Listening { address, .. }) => break address,
+            Some(_) => continue,
+            None => bail!("the gateway's network stopped"),
+        }
+    };
+    let bootnode = gw_addr.with(Protocol::P2p(gw_key.peer_id()));
+    say(
+        start,
+        format!("gateway {} listening on {bootnode}", gw_key.peer_id()),
+    );
+    let core = GatewayCore::new(
+        supernet.clone(),
+        gw_key.clone(),
+        Store::temporary()?,
+        workload.clone(),
+    );
+    let (gateway, _gw_task) = gateway::driver::spawn(core, workload.clone(), gw_handle, gw_events);
+
+    // Calibrate the cost model once: prove one sample chunk and time it.
+    let (rows, lo, hi) = sample_task(0, opts.rows);
+    let plan = workload
+        .split(&TaskSpec::Query {
+            rows,
+            lo,
+            hi,
+            category: opts.category,
+        })
+        .map_err(|e| anyhow!(e))?;
+    let sample = plan.first().context("the sample task has no jobs")?.clone();
+    let w = workload.clone();
+    let t0 = Instant::now();
+    tokio::task::spawn_blocking(move || w.prove(&sample.circuit, &sample.input))
+        .await?
+        .map_err(|e| anyhow!(e))?;
+    let proving_ms = t0.elapsed().as_millis().max(1) as u64;
+    say(
+        start,
+        format!(
+            "calibrated: one {} job proves in {proving_ms} ms",
+            opts.category
+        ),
+    );
+
+    // The provers: same hardware, different price per second, so the auction has a winner.
+    let mut nets = Vec::new();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+    for (i, key) in prover_keys.iter().enumerate() {
+        let (mut net, events) = Network::new(key.to_libp2p(), 1024);
+        let mut cfg = NetConfig::local();
+        cfg.bootnodes = vec![bootnode.clone()];
+        let handle = net.join((*supernet).clone(), cfg)?;
+        let settings = ProverSettings {
+            capacity: 2,
+            cost: CostModel {
+                proving_ms: [(opts.category, proving_ms)].into(),
+                price_per_second: 100 + 40 * i as u64,
+                margin_percent: 10,
+            },
+            hardware: HardwareSummary {
+                cpu_cores: cores,
+                memory_mib: 0,
+                gpu: None,
+                msm_backend: "cpu".into(),
+            },
+            announce_every_ms: 5_000,
+        };
+        let price = settings.cost.price(opts.category).unwrap_or(0);
+        say(
+            start,
+            format!(
+                "prover-{} {} asks {price} per {} job",
+                i + 1,
+                key.peer_id(),
+                opts.category
+            ),
+        );
+        let core = ProverCore::new(
+            supernet.clone(),
+            key.clone(),
+            settings,
+            Box::new(random_salt),
+        );
+        prover::driver::spawn(core, 2, workload.clone(), handle, events);
+        nets.push(net);
+    }
+
+    // Submit the tasks and follow them.
+    let mut followers = Vec::new();
+    for t in 0..opts.tasks {
+        let (rows, lo, hi) = sample_task(t, opts.rows);
+        let spec = TaskSpec::Query {
+            rows: rows.clone(),
+            lo,
+            hi,
+            category: opts.category,
+        };
+        let task = gateway
+            .submit(
+                spec.clone(),
+                2000,
+                now_ms() + opts.timeout.as_millis() as u64,
+            )
+            .await?;
+        say(
+            start,
+            format!(
+                "task {} submitted: SUM and COUNT of values with key in [{lo}, {hi}] over {} rows, {} jobs",
+                task.id,
+                rows.len(),
+                task.jobs
+            ),
+        );
+        followers.push(tokio::spawn(follow(
+            gateway.clone(),
+            task.id,
+            names.clone(),
+            start,
+            opts.timeout,
+        )));
+    }
+
+    let mut outcomes = Vec::new();
+    for (t, follower) in followers.into_iter().enumerate() {
+        let (task, latency) = follower.await??;
+        let record = gateway
+            .store()
+            .task(&task)?
+            .context("task vanished from the store")?;
+        if let TaskStatus::Failed { reason } = &record.status {
+            bail!("task {task} failed: {reason}");
+        }
+        let result = gateway.store().result(&task)?.context("no result stored")?;
+        let w = workload.clone();
+        let spec = record.spec.clone();
+        let answer = tokio::task::spawn_blocking(move || w.check_result(&spec, &result))
+            .await?
+            .map_err(|e| anyhow!("the aggregated proof does not verify: {e}"))?;
+        let (rows, lo, hi) = sample_task(t, opts.rows);
+        let native = DataSet::new(
+            rows.iter()
+                .map(|&(key, value)| Row { key, value })
+                .collect(),
+        )
+        .map_err(|e| anyhow!(e.to_string()))?
+        .evaluate(Query { lo, hi });
+        let outcome = TaskOutcome {
+            task,
+            proven: (answer.sum, answer.count),
+            native: (native.sum, native.count),
+            latency,
+        };
+        say(
+            start,
+            format!(
+                "task {task}: verified answer SUM={} COUNT={}; native evaluator SUM={} COUNT={}: {}",
+                answer.sum,
+                answer.count,
+                native.sum,
+                native.count,
+                if outcome.proven == outcome.native {
+                    "match"
+                } else {
+                    "MISMATCH"
+                }
+            ),
+        );
+        if outcome.proven != outcome.native {
+            bail!("task {task}: the proven answer differs from the native evaluator");
+        }
+        outcomes.push(outcome);
+    }
+    for (key, account) in gateway.store().accounts()? {
+        let name = names.get(&key).cloned().unwrap_or_else(|| key.to_string());
+        say(
+            start,
+            format!(
+                "ledger {name}: paid {} for {} jobs, stake {}, slashed {}",
+                account.balance, account.jobs_paid, account.stake, account.slashed
+            ),
+        );
+    }
+    drop(nets);
+    drop(gw_net);
+    Ok(outcomes)
+}
+
+fn random_salt() -> [u8; 32] {
+    rand::random()
+}
+
+/// Prints a task's history as it happens, until it is done or failed.
+async fn follow(
+    gateway: GatewayHandle,
+    task: TaskId,
+    names: BTreeMap<PublicKey, String>,
+    start: Instant,
+    timeout: Duration,
+) -> Result<(TaskId, Duration)> {
+    let begun = Instant::now();
+    let mut changes = gateway.changes();
+    let mut seen = 0u64;
+    let deadline = tokio::time::Instant::now() + timeout;
+    let name = |k: &PublicKey| names.get(k).cloned().unwrap_or_else(|| k.to_string());
+    let short = |t: &TaskId| t.to_string()[..8].to_string();
+    loop {
+        for event in gateway.store().events(&task, seen)? {
+            seen = event.seq + 1;
+            let line = match event.kind {
+                TaskEventKind::Submitted { jobs } => format!("stored with {jobs} jobs"),
+                TaskEventKind::Offered {
+                    job,
+                    batch,
+                    reserve_price,
+                } => format!(
+                    "job {} offered in batch {} (reserve {reserve_price})",
+                    job.index,
+                    &batch.to_string()[..8]
+                ),
+                TaskEventKind::AuctionClosed {
+                    batch,
+                    commits,
+                    reveals,
+                    non_revealers,
+                } => format!(
+                    "batch {}: {commits} sealed commits, {reveals} reveals, {non_revealers} non-revealers",
+                    &batch.to_string()[..8]
+                ),
+                TaskEventKind::Awarded { job, prover, price } => {
+                    format!("job {} awarded to {} at {price}", job.index, name(&prover))
+                }
+                TaskEventKind::Unawarded { job } => {
+                    format!("job {} drew no valid bid; re-offered", job.index)
+                }
+                TaskEventKind::Proven { job, prover, price } => format!(
+                    "job {} proof verified; {} paid {price}",
+                    job.index,
+                    name(&prover)
+                ),
+                TaskEventKind::Failed {
+                    job,
+                    prover,
+                    reason,
+                } => format!(
+                    "job {} failed by {}: {reason}; slashed and re-auctioned",
+                    job.index,
+                    name(&prover)
+                ),
+                TaskEventKind::Completed => "all proofs verified and aggregated".into(),
+                TaskEventKind::Aborted { reason } => format!("failed: {reason}"),
+            };
+            say(start, format!("task {}: {line}", short(&task)));
+        }
+        if let Some(record) = gateway.store().task(&task)?
+            && record.status.is_final()
+            && gateway.store().events(&task, seen)?.is_empty()
+        {
+            return Ok((task, begun.elapsed()));
+        }
+        if tokio::time::timeout_at(deadline, changes.changed())
+            .await
+            .map_or(true, |r| r.is_err())
+        {
+            bail!("task {task} did not finish within {timeout:?}");
+        }
+    }
+}
