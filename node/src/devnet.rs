@@ -70,6 +70,15 @@ pub struct TaskOutcome {
     pub latency: Duration,
 }
 
+/// What a devnet run did.
+#[derive(Debug, Clone)]
+pub struct DevnetReport {
+    /// Each task's outcome.
+    pub tasks: Vec<TaskOutcome>,
+    /// Per prover name: (amount paid, jobs paid for, stake left).
+    pub ledger: BTreeMap<String, (u64, u64, u64)>,
+}
+
 /// A deterministic sample data set and query for task `t`.
 pub fn sample_task(t: usize, rows: usize) -> (Vec<(u64, u64)>, u64, u64) {
     let data = (0..rows as u64)
@@ -89,7 +98,7 @@ fn say(start: Instant, line: impl std::fmt::Display) {
 
 /// Runs the devnet and returns each task's outcome; fails if any task fails or its proven
 /// answer differs from the native evaluator's.
-pub async fn run(opts: DevnetOptions) -> Result<Vec<TaskOutcome>> {
+pub async fn run(opts: DevnetOptions) -> Result<DevnetReport> {
     let start = Instant::now();
     if opts.provers == 0 || opts.tasks == 0 || opts.rows == 0 {
         bail!("--provers, --tasks and --rows must all be at least 1");
@@ -342,8 +351,13 @@ pub async fn run(opts: DevnetOptions) -> Result<Vec<TaskOutcome>> {
         }
         outcomes.push(outcome);
     }
+    let mut ledger = BTreeMap::new();
     for (key, account) in gateway.store().accounts()? {
         let name = names.get(&key).cloned().unwrap_or_else(|| key.to_string());
+        ledger.insert(
+            name.clone(),
+            (account.balance, account.jobs_paid, account.stake),
+        );
         say(
             start,
             format!(
@@ -354,7 +368,10 @@ pub async fn run(opts: DevnetOptions) -> Result<Vec<TaskOutcome>> {
     }
     drop(nets);
     drop(gw_net);
-    Ok(outcomes)
+    Ok(DevnetReport {
+        tasks: outcomes,
+        ledger,
+    })
 }
 
 fn random_salt() -> [u8; 32] {

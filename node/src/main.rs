@@ -69,7 +69,7 @@ fn main() -> Result<()> {
             timeout_secs,
         } => {
             let runtime = tokio::runtime::Runtime::new()?;
-            let outcomes = runtime.block_on(devnet::run(DevnetOptions {
+            let report = runtime.block_on(devnet::run(DevnetOptions {
                 provers,
                 tasks,
                 rows,
@@ -79,7 +79,7 @@ fn main() -> Result<()> {
             }))?;
             println!(
                 "devnet: {} task(s) proven, aggregated and verified; every answer matches the native evaluator",
-                outcomes.len()
+                report.tasks.len()
             );
         }
     }
