@@ -11,8 +11,9 @@
 //! each entry also has `ratio_paired_median` (median of the per-pair ratios) and
 //! `ratio_cpu` (medians of process CPU time), which background load barely disturbs.
 //!
-//! Quick mode (default) finishes in about four minutes on 2 cores; it aggregates a
-//! 16-chunk task for the small category only. `LAGRANGE_BENCH_FULL=1` runs more
+//! Quick mode (default) takes about two minutes on 2 idle cores (four when another
+//! build competes); it aggregates a 16-chunk task for the small category only and skips
+//! timing the validated load of the large key. `LAGRANGE_BENCH_FULL=1` runs more
 //! repetitions and also aggregates a large task.
 
 use std::{
@@ -125,22 +126,34 @@ struct Entry {
     value: Value,
 }
 
-fn bench_circuit(spec: CircuitSpec, reps: usize, aggregate: bool) -> Entry {
+/// What to measure besides proving and verification.
+#[derive(Clone, Copy)]
+struct Extras {
+    /// Prove and verify a 16-chunk aggregated task (coprocessor circuits).
+    aggregate: bool,
+    /// Store the keys and time a validated load.
+    key_load: bool,
+}
+
+fn bench_circuit(spec: CircuitSpec, reps: usize, extras: Extras) -> Entry {
     let name = spec.id();
     eprintln!("== {name}");
     let n_constraints = constraints(spec);
     let (params, setup_ms) = time(|| setup_insecure_seeded(spec, 1).expect("setup"));
     eprintln!("   {n_constraints} constraints, setup {setup_ms} ms");
 
-    let dir = std::env::temp_dir().join(format!("lagrange-bench-{}", std::process::id()));
-    let stored = store(&dir, &params).expect("store");
-    let (loaded, load_ms) = time(|| load(&dir, &spec, Some(&stored.params_digest)).expect("load"));
-    let params_bytes = std::fs::metadata(&stored.params_path)
-        .map(|m| m.len())
-        .unwrap_or(0);
-    std::fs::remove_dir_all(&dir).ok();
-    assert_eq!(loaded.pk.vk, params.pk.vk);
-    drop(loaded);
+    let params_bytes = ark_serialize::CanonicalSerialize::compressed_size(&*params.pk);
+    let load_ms = if extras.key_load {
+        let dir = std::env::temp_dir().join(format!("lagrange-bench-{}", std::process::id()));
+        let stored = store(&dir, &params).expect("store");
+        let (loaded, load_ms) =
+            time(|| load(&dir, &spec, Some(&stored.params_digest)).expect("load"));
+        std::fs::remove_dir_all(&dir).ok();
+        assert_eq!(loaded.pk.vk, params.pk.vk);
+        Value::from(load_ms)
+    } else {
+        Value::Null
+    };
 
     let prover = Prover::cpu(spec, Arc::clone(&params.pk));
     let job = sample_job(spec);
@@ -209,7 +222,7 @@ fn bench_circuit(spec: CircuitSpec, reps: usize, aggregate: bool) -> Entry {
     );
 
     let aggregate_ms = match spec {
-        CircuitSpec::Coprocessor(_) if aggregate => {
+        CircuitSpec::Coprocessor(_) if extras.aggregate => {
             Value::from(round3(bench_aggregate(&params, &prover, &mut rng)))
         }
         _ => Value::Null,
@@ -218,7 +231,7 @@ fn bench_circuit(spec: CircuitSpec, reps: usize, aggregate: bool) -> Entry {
     let entry = json!({
         "constraints": n_constraints,
         "setup_ms": setup_ms,
-        "params_bytes": params_bytes,
+        "proving_key_bytes": params_bytes,
         "params_load_ms": load_ms,
         "bare_ms": bare_med,
         "ours_ms": ours_med,
@@ -289,25 +302,34 @@ fn main() {
     let wanted = |spec: CircuitSpec| only.as_ref().is_none_or(|s| spec.id().contains(s.as_str()));
     let started = Instant::now();
     let mut entries = Vec::new();
-    for (log2, reps) in [(14, 7), (16, 5)] {
+    for (log2, reps) in [(14, 11), (16, 5)] {
         let spec = CircuitSpec::Synthetic { log2 };
         if wanted(spec) {
-            entries.push(bench_circuit(spec, if full { 9 } else { reps }, false));
+            let extras = Extras {
+                aggregate: false,
+                key_load: true,
+            };
+            entries.push(bench_circuit(spec, if full { 9 } else { reps }, extras));
         }
     }
     for category in Category::ALL {
         let reps = match (full, category) {
             (true, _) => 9,
-            (false, Category::Small) => 7,
+            (false, Category::Small) => 11,
             (false, Category::Medium) => 5,
-            (false, Category::Large) => 7,
+            (false, Category::Large) => 5,
         };
         // Aggregate verification costs the same for every category (16 proofs with 8
         // public inputs each); quick mode measures it on the small one only.
         let aggregate = full || category == Category::Small;
         let spec = CircuitSpec::coprocessor(category);
         if wanted(spec) {
-            entries.push(bench_circuit(spec, reps, aggregate));
+            // Validating the large key takes tens of seconds: full mode only.
+            let extras = Extras {
+                aggregate,
+                key_load: full || category != Category::Large,
+            };
+            entries.push(bench_circuit(spec, reps, extras));
         }
     }
     let mut circuits = serde_json::Map::new();

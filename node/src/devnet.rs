@@ -17,12 +17,11 @@ use lagrange_protocol::config::{
 };
 use lagrange_protocol::messages::HardwareSummary;
 use lagrange_protocol::{JobCategory, Keypair, PublicKey, SupernetId, TaskId};
-use libp2p::multiaddr::Protocol;
 
 use crate::circuit_workload::{CircuitWorkload, circuit_for};
 use crate::gateway::driver::{GatewayHandle, now_ms};
-use crate::gateway::{self, GatewayCore};
-use crate::net::{NetConfig, NetEvent, Network};
+use crate::launch::{self, ParamFiles};
+use crate::net::{NetConfig, Network};
 use crate::prover::{self, CostModel, ProverCore, ProverSettings};
 use crate::store::{Store, TaskEventKind, TaskSpec, TaskStatus};
 use crate::workload::Workload;
@@ -176,27 +175,22 @@ pub async fn run(opts: DevnetOptions) -> Result<DevnetReport> {
     let supernet = Arc::new(supernet);
 
     // The gateway.
-    let (mut gw_net, mut gw_events) = Network::new(gw_key.to_libp2p(), 1024);
-    let gw_handle = gw_net.join((*supernet).clone(), NetConfig::local())?;
-    let gw_addr = loop {
-        match gw_events.recv().await {
-            Some(NetEvent::Listening { address, .. }) => break address,
-            Some(_) => continue,
-            None => bail!("the gateway's network stopped"),
-        }
-    };
-    let bootnode = gw_addr.with(Protocol::P2p(gw_key.peer_id()));
+    let gw = launch::start_gateway(
+        &gw_key,
+        supernet.clone(),
+        Store::temporary()?,
+        workload.clone(),
+        NetConfig::local(),
+        None,
+        ParamFiles::default(),
+    )
+    .await?;
+    let bootnode = gw.p2p_addr.clone();
+    let gateway = gw.gateway.clone();
     say(
         start,
         format!("gateway {} listening on {bootnode}", gw_key.peer_id()),
     );
-    let core = GatewayCore::new(
-        supernet.clone(),
-        gw_key.clone(),
-        Store::temporary()?,
-        workload.clone(),
-    );
-    let (gateway, _gw_task) = gateway::driver::spawn(core, workload.clone(), gw_handle, gw_events);
 
     // Calibrate the cost model once: prove one sample chunk and time it.
     let (rows, lo, hi) = sample_task(0, opts.rows);
@@ -367,7 +361,7 @@ pub async fn run(opts: DevnetOptions) -> Result<DevnetReport> {
         );
     }
     drop(nets);
-    drop(gw_net);
+    gw.shutdown();
     Ok(DevnetReport {
         tasks: outcomes,
         ledger,

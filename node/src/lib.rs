@@ -1,9 +1,11 @@
 //! The lagrange-node library: the networking layer today; the gateway and prover roles,
 //! storage and the client API build on it.
 
+pub mod api;
 pub mod circuit_workload;
 pub mod devnet;
 pub mod gateway;
+pub mod launch;
 pub mod net;
 pub mod prover;
 pub mod store;

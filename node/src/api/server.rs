@@ -1,0 +1,304 @@
+//! The gRPC service: validates client input, hands tasks to the gateway of the right
+//! Supernet, and serves task histories and results from the store.
+
+use std::collections::BTreeMap;
+use std::pin::Pin;
+use std::str::FromStr;
+
+use futures::Stream;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use lagrange_protocol::{JobCategory, SupernetId, TaskId};
+
+use super::pb;
+use crate::gateway::SubmitError;
+use crate::gateway::driver::{GatewayHandle, now_ms};
+use crate::store::{
+    JobState, StoreError, TaskEvent, TaskEventKind, TaskRecord, TaskSpec, TaskStatus,
+};
+
+/// Longest deadline a client may ask for: one week.
+pub const MAX_DEADLINE_MS: u64 = 7 * 24 * 3600 * 1000;
+
+/// The `Gateway` service over the gateways this node runs, one per Supernet.
+#[derive(Clone)]
+pub struct GatewayService {
+    gateways: BTreeMap<SupernetId, GatewayHandle>,
+}
+
+impl GatewayService {
+    /// A service over these gateways.
+    pub fn new(gateways: BTreeMap<SupernetId, GatewayHandle>) -> Self {
+        Self { gateways }
+    }
+
+    /// The tonic server for it, with its request size limit.
+    pub fn into_server(self) -> pb::gateway_server::GatewayServer<Self> {
+        pb::gateway_server::GatewayServer::new(self)
+            .max_decoding_message_size(super::MAX_REQUEST_BYTES)
+    }
+
+    fn find(&self, task: &TaskId) -> Result<(GatewayHandle, TaskRecord), Status> {
+        for gw in self.gateways.values() {
+            if let Some(record) = gw.store().task(task).map_err(internal)? {
+                return Ok((gw.clone(), record));
+            }
+        }
+        Err(Status::not_found(format!("no task {task}")))
+    }
+}
+
+fn internal(e: StoreError) -> Status {
+    Status::internal(format!("store: {e}"))
+}
+
+fn parse_task(id: &str) -> Result<TaskId, Status> {
+    TaskId::from_str(id)
+        .map_err(|e| Status::invalid_argument(format!("task_id {id:?} is not a task id: {e}")))
+}
+
+fn category(c: i32) -> Result<JobCategory, Status> {
+    match pb::Category::try_from(c) {
+        Ok(pb::Category::Small) => Ok(JobCategory::Small),
+        Ok(pb::Category::Medium) => Ok(JobCategory::Medium),
+        Ok(pb::Category::Large) => Ok(JobCategory::Large),
+        _ => Err(Status::invalid_argument(
+            "category must be CATEGORY_SMALL, CATEGORY_MEDIUM or CATEGORY_LARGE",
+        )),
+    }
+}
+
+fn status_of(s: &TaskStatus) -> (pb::TaskStatus, String) {
+    match s {
+        TaskStatus::Proving => (pb::TaskStatus::Proving, String::new()),
+        TaskStatus::Done => (pb::TaskStatus::Done, String::new()),
+        TaskStatus::Failed { reason } => (pb::TaskStatus::Failed, reason.clone()),
+    }
+}
+
+/// One stored event as the wire sees it.
+pub fn event_to_pb(e: &TaskEvent) -> pb::TaskEvent {
+    let mut out = pb::TaskEvent {
+        seq: e.seq,
+        at_ms: e.at,
+        ..Default::default()
+    };
+    let (kind, detail) = match &e.kind {
+        TaskEventKind::Submitted { jobs } => ("submitted", format!("stored with {jobs} jobs")),
+        TaskEventKind::Offered {
+            job,
+            batch,
+            reserve_price,
+        } => {
+            out.job_id = job.to_string();
+            (
+                "offered",
+                format!("offered in batch {batch} at reserve {reserve_price}"),
+            )
+        }
+        TaskEventKind::AuctionClosed {
+            batch,
+            commits,
+            reveals,
+            non_revealers,
+        } => (
+            "auction_closed",
+            format!(
+                "batch {batch}: {commits} commits, {reveals} reveals, {non_revealers} non-revealers"
+            ),
+        ),
+        TaskEventKind::Awarded { job, prover, price } => {
+            out.job_id = job.to_string();
+            out.prover = prover.to_string();
+            out.price = *price;
+            ("awarded", format!("awarded at {price}"))
+        }
+        TaskEventKind::Unawarded { job } => {
+            out.job_id = job.to_string();
+            ("unawarded", "no valid bid; offered again".into())
+        }
+        TaskEventKind::Proven { job, prover, price } => {
+            out.job_id = job.to_string();
+            out.prover = prover.to_string();
+            out.price = *price;
+            ("proven", format!("proof verified; paid {price}"))
+        }
+        TaskEventKind::Failed {
+            job,
+            prover,
+            reason,
+        } => {
+            out.job_id = job.to_string();
+            out.prover = prover.to_string();
+            ("job_failed", reason.clone())
+        }
+        TaskEventKind::Completed => ("completed", "all proofs verified and aggregated".into()),
+        TaskEventKind::Aborted { reason } => ("failed", reason.clone()),
+    };
+    out.kind = kind.into();
+    out.detail = detail;
+    out
+}
+
+type EventStream = Pin<Box<dyn Stream<Item = Result<pb::TaskEvent, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl pb::gateway_server::Gateway for GatewayService {
+    async fn submit_task(
+        &self,
+        request: Request<pb::SubmitTaskRequest>,
+    ) -> Result<Response<pb::SubmitTaskResponse>, Status> {
+        let r = request.into_inner();
+        let supernet = SupernetId::new(r.supernet.clone())
+            .map_err(|e| Status::invalid_argument(format!("supernet: {e}")))?;
+        let gateway = self.gateways.get(&supernet).ok_or_else(|| {
+            Status::not_found(format!("this node runs no gateway for supernet {supernet}"))
+        })?;
+        let category = category(r.category)?;
+        if r.max_fee_per_job == 0 {
+            return Err(Status::invalid_argument("max_fee_per_job must be positive"));
+        }
+        if r.deadline_ms == 0 || r.deadline_ms > MAX_DEADLINE_MS {
+            return Err(Status::invalid_argument(format!(
+                "deadline_ms must be between 1 and {MAX_DEADLINE_MS}"
+            )));
+        }
+        let spec = match r.task {
+            Some(pb::submit_task_request::Task::Query(q)) => {
+                if q.rows.is_empty() {
+                    return Err(Status::invalid_argument("query.rows is empty"));
+                }
+                TaskSpec::Query {
+                    rows: q.rows.iter().map(|row| (row.key, row.value)).collect(),
+                    lo: q.lo,
+                    hi: q.hi,
+                    category,
+                }
+            }
+            Some(pb::submit_task_request::Task::Synthetic(s)) => {
+                if s.jobs == 0 {
+                    return Err(Status::invalid_argument("synthetic.jobs must be positive"));
+                }
+                TaskSpec::Synthetic {
+                    jobs: s.jobs,
+                    category,
+                }
+            }
+            None => {
+                return Err(Status::invalid_argument(
+                    "task is missing: set query or synthetic",
+                ));
+            }
+        };
+        let deadline = now_ms().saturating_add(r.deadline_ms);
+        match gateway.submit(spec, r.max_fee_per_job, deadline).await {
+            Ok(task) => Ok(Response::new(pb::SubmitTaskResponse {
+                task_id: task.id.to_string(),
+                jobs: task.jobs,
+            })),
+            Err(SubmitError::Invalid(reason)) => Err(Status::invalid_argument(reason)),
+            Err(SubmitError::Store(e)) => Err(internal(e)),
+        }
+    }
+
+    type WatchTaskStream = EventStream;
+
+    async fn watch_task(
+        &self,
+        request: Request<pb::WatchTaskRequest>,
+    ) -> Result<Response<Self::WatchTaskStream>, Status> {
+        let r = request.into_inner();
+        let id = parse_task(&r.task_id)?;
+        let (gateway, _) = self.find(&id)?;
+        let (tx, rx) = mpsc::channel(64);
+        let mut seen = r.from_seq;
+        tokio::spawn(async move {
+            let mut changes = gateway.changes();
+            loop {
+                let events = match gateway.store().events(&id, seen) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        let _ = tx.send(Err(internal(e))).await;
+                        return;
+                    }
+                };
+                for event in &events {
+                    seen = event.seq + 1;
+                    if tx.send(Ok(event_to_pb(event))).await.is_err() {
+                        return;
+                    }
+                }
+                let finished = gateway
+                    .store()
+                    .task(&id)
+                    .ok()
+                    .flatten()
+                    .is_none_or(|t| t.status.is_final());
+                if finished && events.is_empty() {
+                    return;
+                }
+                if events.is_empty() && changes.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn get_result(
+        &self,
+        request: Request<pb::GetResultRequest>,
+    ) -> Result<Response<pb::GetResultResponse>, Status> {
+        let id = parse_task(&request.into_inner().task_id)?;
+        let (gateway, record) = self.find(&id)?;
+        let (status, error) = status_of(&record.status);
+        let result = gateway
+            .store()
+            .result(&id)
+            .map_err(internal)?
+            .unwrap_or_default();
+        Ok(Response::new(pb::GetResultResponse {
+            task_id: id.to_string(),
+            status: status.into(),
+            result,
+            error,
+        }))
+    }
+
+    async fn list_tasks(
+        &self,
+        request: Request<pb::ListTasksRequest>,
+    ) -> Result<Response<pb::ListTasksResponse>, Status> {
+        let limit = match request.into_inner().limit {
+            0 => 100,
+            n => n.min(10_000) as usize,
+        };
+        let mut tasks = Vec::new();
+        for gw in self.gateways.values() {
+            for t in gw.store().tasks().map_err(internal)? {
+                let done = gw
+                    .store()
+                    .jobs_of(&t.id)
+                    .map_err(internal)?
+                    .iter()
+                    .filter(|j| matches!(j.state, JobState::Verified { .. }))
+                    .count() as u32;
+                let (status, error) = status_of(&t.status);
+                tasks.push(pb::TaskSummary {
+                    task_id: t.id.to_string(),
+                    supernet: t.supernet.to_string(),
+                    status: status.into(),
+                    jobs: t.jobs,
+                    jobs_done: done,
+                    created_at_ms: t.created_at,
+                    error,
+                });
+            }
+        }
+        tasks.sort_by_key(|t| std::cmp::Reverse(t.created_at_ms));
+        tasks.truncate(limit);
+        Ok(Response::new(pb::ListTasksResponse { tasks }))
+    }
+}

@@ -1,0 +1,171 @@
+//! Starting a node's roles: the network membership, the gateway with its gRPC API, and the
+//! router that hands each network event to the part that handles it.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use libp2p::Multiaddr;
+use libp2p::multiaddr::Protocol;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+use tracing::{info, warn};
+
+use lagrange_protocol::config::SupernetConfig;
+use lagrange_protocol::messages::{Request, Response};
+use lagrange_protocol::{Digest, Keypair};
+
+use crate::api::server::GatewayService;
+use crate::gateway::GatewayCore;
+use crate::gateway::driver::{self, GatewayHandle};
+use crate::net::{NetConfig, NetEvent, Network, SupernetHandle, params};
+use crate::store::Store;
+use crate::workload::Workload;
+
+/// A running gateway node.
+pub struct GatewayNode {
+    /// The gateway.
+    pub gateway: GatewayHandle,
+    /// Its Supernet membership.
+    pub net: SupernetHandle,
+    /// Its libp2p address, ending in `/p2p/<peer id>`.
+    pub p2p_addr: Multiaddr,
+    /// Where its gRPC API listens, if it serves one.
+    pub grpc_addr: Option<SocketAddr>,
+    network: Network,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl GatewayNode {
+    /// Stops every part of the node.
+    pub fn shutdown(mut self) {
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+        for s in self.network.supernets() {
+            self.network.leave(&s);
+        }
+    }
+}
+
+impl Drop for GatewayNode {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Parameter files this node serves to peers, by digest.
+pub type ParamFiles = Arc<BTreeMap<Digest, PathBuf>>;
+
+/// Hands gossip and requests to `role`, parameter chunk requests to the parameter server,
+/// and drops the rest.
+pub fn route(
+    mut events: mpsc::Receiver<NetEvent>,
+    role: mpsc::Sender<NetEvent>,
+    net: SupernetHandle,
+    files: ParamFiles,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            let forward = match event {
+                NetEvent::Request {
+                    token,
+                    request:
+                        Request::ParamChunk {
+                            digest,
+                            offset,
+                            max_len,
+                        },
+                    ..
+                } => {
+                    let net = net.clone();
+                    let path = files.get(&digest).cloned();
+                    tokio::spawn(async move {
+                        let response = match path {
+                            Some(path) => tokio::task::spawn_blocking(move || {
+                                params::read_chunk(&path, digest, offset, max_len)
+                            })
+                            .await
+                            .unwrap_or_else(|e| Response::Refused {
+                                reason: e.to_string(),
+                            }),
+                            None => Response::Refused {
+                                reason: format!("no parameter file {digest} here"),
+                            },
+                        };
+                        net.respond(token, response).await;
+                    });
+                    continue;
+                }
+                event @ (NetEvent::Gossip { .. } | NetEvent::Request { .. }) => event,
+                _ => continue,
+            };
+            if role.send(forward).await.is_err() {
+                return;
+            }
+        }
+    })
+}
+
+/// Starts a gateway: joins the Supernet, recovers the store, and serves gRPC on `grpc`
+/// (port 0 picks a free port; read it back from [`GatewayNode::grpc_addr`]).
+pub async fn start_gateway<W: Workload>(
+    key: &Keypair,
+    supernet: Arc<SupernetConfig>,
+    store: Store,
+    workload: Arc<W>,
+    net_cfg: NetConfig,
+    grpc: Option<SocketAddr>,
+    files: ParamFiles,
+) -> Result<GatewayNode> {
+    let (mut network, mut events) = Network::new(key.to_libp2p(), 1024);
+    let net = network.join((*supernet).clone(), net_cfg)?;
+    let addr = loop {
+        match events.recv().await {
+            Some(NetEvent::Listening { address, .. }) => break address,
+            Some(_) => continue,
+            None => bail!("the network stopped before it listened"),
+        }
+    };
+    let p2p_addr = addr.with(Protocol::P2p(key.peer_id()));
+    let (role_tx, role_rx) = mpsc::channel(1024);
+    let mut tasks = vec![route(events, role_tx, net.clone(), files)];
+    let core = GatewayCore::new(supernet.clone(), key.clone(), store, workload.clone());
+    let (gateway, task) = driver::spawn(core, workload, net.clone(), role_rx);
+    tasks.push(task);
+
+    let grpc_addr = match grpc {
+        Some(bind) => {
+            let listener = tokio::net::TcpListener::bind(bind)
+                .await
+                .with_context(|| format!("binding the gRPC API on {bind}"))?;
+            let local = listener.local_addr()?;
+            let service = GatewayService::new([(supernet.id.clone(), gateway.clone())].into());
+            tasks.push(tokio::spawn(async move {
+                let served = tonic::transport::Server::builder()
+                    .add_service(service.into_server())
+                    .serve_with_incoming(TcpListenerStream::new(listener))
+                    .await;
+                if let Err(e) = served {
+                    warn!(error = %e, "gRPC server stopped");
+                }
+            }));
+            info!(%local, "gRPC API listening");
+            Some(local)
+        }
+        None => None,
+    };
+    Ok(GatewayNode {
+        gateway,
+        net,
+        p2p_addr,
+        grpc_addr,
+        network,
+        tasks,
+    })
+}

@@ -1,0 +1,215 @@
+//! The gRPC API: every kind of bad input gets a clear status, and the node keeps serving.
+
+use std::sync::Arc;
+
+use lagrange_node::api::pb::{self, gateway_client::GatewayClient, submit_task_request::Task};
+use lagrange_node::circuit_workload::{CircuitWorkload, circuit_for};
+use lagrange_node::launch::{self, ParamFiles};
+use lagrange_node::net::NetConfig;
+use lagrange_node::store::Store;
+use lagrange_protocol::config::{
+    AuctionConfig, CategoryConfig, CircuitConfig, EconomicsConfig, SupernetConfig,
+};
+use lagrange_protocol::{JobCategory, Keypair, SupernetId};
+use tonic::Code;
+
+async fn gateway() -> (launch::GatewayNode, tempfile::TempDir) {
+    let params = tempfile::tempdir().unwrap();
+    let spec = circuit_for(true, JobCategory::Small);
+    let dir = params.path().to_path_buf();
+    let (workload, pins) =
+        tokio::task::spawn_blocking(move || CircuitWorkload::insecure_devnet(&dir, &[spec], 1))
+            .await
+            .unwrap()
+            .unwrap();
+    let key = Keypair::insecure_from_seed(0);
+    let supernet = SupernetConfig {
+        id: SupernetId::new("api").unwrap(),
+        gateways: vec![key.peer_id()],
+        allowlist: None,
+        auction: AuctionConfig {
+            batch_interval_ms: 1000,
+            commit_window_ms: 300,
+            reveal_window_ms: 300,
+            max_jobs_per_batch: 64,
+        },
+        economics: EconomicsConfig {
+            genesis_stake: 1000,
+            min_stake: 100,
+            slash_amount: 100,
+            non_reveal_penalty: 10,
+        },
+        categories: vec![CategoryConfig {
+            category: JobCategory::Small,
+            proving_deadline_ms: 10_000,
+            reserve_price: 100,
+        }],
+        circuits: pins
+            .into_iter()
+            .map(|(id, params_digest)| CircuitConfig {
+                id,
+                category: JobCategory::Small,
+                params_digest,
+            })
+            .collect(),
+    };
+    let node = launch::start_gateway(
+        &key,
+        Arc::new(supernet),
+        Store::temporary().unwrap(),
+        Arc::new(workload),
+        NetConfig::local(),
+        Some("127.0.0.1:0".parse().unwrap()),
+        ParamFiles::default(),
+    )
+    .await
+    .unwrap();
+    (node, params)
+}
+
+fn query(rows: usize, category: pb::Category) -> pb::SubmitTaskRequest {
+    pb::SubmitTaskRequest {
+        supernet: "api".into(),
+        category: category.into(),
+        task: Some(Task::Query(pb::QueryTask {
+            rows: (0..rows as u64)
+                .map(|i| pb::Row { key: i, value: i })
+                .collect(),
+            lo: 0,
+            hi: 10,
+        })),
+        max_fee_per_job: 100,
+        deadline_ms: 60_000,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_bad_input_gets_clear_statuses_and_the_node_keeps_serving() {
+    let (node, _params) = gateway().await;
+    let url = format!("http://{}", node.grpc_addr.unwrap());
+    let mut client = GatewayClient::connect(url.clone()).await.unwrap();
+
+    let cases: Vec<(pb::SubmitTaskRequest, Code, &str)> = vec![
+        (
+            pb::SubmitTaskRequest {
+                supernet: "elsewhere".into(),
+                ..query(10, pb::Category::Small)
+            },
+            Code::NotFound,
+            "no gateway for supernet",
+        ),
+        (
+            pb::SubmitTaskRequest {
+                supernet: "Not An Id".into(),
+                ..query(10, pb::Category::Small)
+            },
+            Code::InvalidArgument,
+            "supernet",
+        ),
+        (
+            query(10, pb::Category::Unspecified),
+            Code::InvalidArgument,
+            "category",
+        ),
+        (
+            query(0, pb::Category::Small),
+            Code::InvalidArgument,
+            "rows is empty",
+        ),
+        (
+            query(10, pb::Category::Large),
+            Code::InvalidArgument,
+            "not served",
+        ),
+        (
+            pb::SubmitTaskRequest {
+                task: None,
+                ..query(10, pb::Category::Small)
+            },
+            Code::InvalidArgument,
+            "task is missing",
+        ),
+        (
+            pb::SubmitTaskRequest {
+                max_fee_per_job: 0,
+                ..query(10, pb::Category::Small)
+            },
+            Code::InvalidArgument,
+            "max_fee_per_job",
+        ),
+        (
+            pb::SubmitTaskRequest {
+                deadline_ms: 0,
+                ..query(10, pb::Category::Small)
+            },
+            Code::InvalidArgument,
+            "deadline_ms",
+        ),
+        (
+            query(70_000, pb::Category::Small),
+            Code::InvalidArgument,
+            "limit",
+        ),
+    ];
+    for (request, code, words) in cases {
+        let status = client.submit_task(request).await.unwrap_err();
+        assert_eq!(status.code(), code, "{status:?}");
+        assert!(
+            status.message().contains(words),
+            "{words:?} not in {status:?}"
+        );
+    }
+
+    // A request over the size limit is refused before it is decoded.
+    let huge = query(1_200_000, pb::Category::Small);
+    let status = client.submit_task(huge).await.unwrap_err();
+    assert!(
+        matches!(status.code(), Code::OutOfRange | Code::ResourceExhausted),
+        "{status:?}"
+    );
+
+    for bad in ["zz", "00"] {
+        let status = client
+            .get_result(pb::GetResultRequest {
+                task_id: bad.into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument);
+    }
+    let status = client
+        .get_result(pb::GetResultRequest {
+            task_id: "00".repeat(16),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+
+    // Still serving: a valid task is stored and listed, and its history streams.
+    let mut client = GatewayClient::connect(url).await.unwrap();
+    let ok = client
+        .submit_task(query(40, pb::Category::Small))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ok.jobs, 2);
+    let listed = client
+        .list_tasks(pb::ListTasksRequest { limit: 0 })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.tasks.len(), 1);
+    assert_eq!(listed.tasks[0].task_id, ok.task_id);
+    assert_eq!(listed.tasks[0].status(), pb::TaskStatus::Proving);
+    let mut stream = client
+        .watch_task(pb::WatchTaskRequest {
+            task_id: ok.task_id.clone(),
+            from_seq: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = stream.message().await.unwrap().unwrap();
+    assert_eq!((first.seq, first.kind.as_str()), (0, "submitted"));
+    node.shutdown();
+}
