@@ -27,18 +27,8 @@ async fn gateway() -> (launch::GatewayNode, tempfile::TempDir) {
         id: SupernetId::new("api").unwrap(),
         gateways: vec![key.peer_id()],
         allowlist: None,
-        auction: AuctionConfig {
-            batch_interval_ms: 1000,
-            commit_window_ms: 300,
-            reveal_window_ms: 300,
-            max_jobs_per_batch: 64,
-        },
-        economics: EconomicsConfig {
-            genesis_stake: 1000,
-            min_stake: 100,
-            slash_amount: 100,
-            non_reveal_penalty: 10,
-        },
+        auction: AuctionConfig::default(),
+        economics: EconomicsConfig::default(),
         categories: vec![CategoryConfig {
             category: JobCategory::Small,
             proving_deadline_ms: 10_000,

@@ -80,12 +80,7 @@ fn config() -> Arc<SupernetConfig> {
         id: SupernetId::new("gw").unwrap(),
         gateways: vec![key(GW).peer_id()],
         allowlist: Some((1..=5).chain([GW]).map(|s| key(s).peer_id()).collect()),
-        auction: AuctionConfig {
-            batch_interval_ms: 1000,
-            commit_window_ms: 300,
-            reveal_window_ms: 300,
-            max_jobs_per_batch: 64,
-        },
+        auction: AuctionConfig::default(),
         economics: EconomicsConfig {
             genesis_stake: 1000,
             min_stake: 100,

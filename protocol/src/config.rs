@@ -54,6 +54,19 @@ pub struct AuctionConfig {
     pub max_jobs_per_batch: u32,
 }
 
+impl Default for AuctionConfig {
+    /// One-second batches with 300 ms commit and reveal windows, up to 64 jobs each: suits a
+    /// local network.
+    fn default() -> Self {
+        Self {
+            batch_interval_ms: 1000,
+            commit_window_ms: 300,
+            reveal_window_ms: 300,
+            max_jobs_per_batch: 64,
+        }
+    }
+}
+
 /// Stake and penalties, in the Supernet's fee unit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -66,6 +79,18 @@ pub struct EconomicsConfig {
     pub slash_amount: u64,
     /// Stake taken for a commit without a valid reveal.
     pub non_reveal_penalty: u64,
+}
+
+impl Default for EconomicsConfig {
+    /// Genesis stake 1000, minimum 100, slash 100, non-reveal penalty 10.
+    fn default() -> Self {
+        Self {
+            genesis_stake: 1000,
+            min_stake: 100,
+            slash_amount: 100,
+            non_reveal_penalty: 10,
+        }
+    }
 }
 
 /// One job category's terms.

@@ -497,20 +497,9 @@ impl<W: Workload> GatewayCore<W> {
 
     fn on_gossip(&mut self, message: GossipMessage, now: UnixMillis) -> Result<(), StoreError> {
         match message {
-            GossipMessage::Commit(c) => {
-                if let Some(book) = self.books.get_mut(&c.payload.batch_id) {
-                    match book.accept_commit_preverified(c.clone(), now) {
-                        Ok(()) => self.store.put_commit(&c)?,
-                        Err(e) => debug!(peer = %c.signer, error = %e, "commit refused"),
-                    }
-                }
-            }
-            GossipMessage::Reveal(r) => {
-                if let Some(book) = self.books.get_mut(&r.payload.batch_id) {
-                    match book.accept_reveal_preverified(r.clone(), now) {
-                        Ok(()) => self.store.put_reveal(&r)?,
-                        Err(e) => debug!(peer = %r.signer, error = %e, "reveal refused"),
-                    }
+            bid @ (GossipMessage::Commit(_) | GossipMessage::Reveal(_)) => {
+                if let Err(reason) = self.accept_bid(bid, now)? {
+                    debug!(%reason, "bid refused");
                 }
             }
             GossipMessage::Availability(a) => {
@@ -530,6 +519,37 @@ impl<W: Workload> GatewayCore<W> {
         Ok(())
     }
 
+    /// Puts a commit or reveal whose signature has been checked into its batch's book and,
+    /// if the book takes it, into the store. The inner result says why a bid was refused.
+    fn accept_bid(
+        &mut self,
+        bid: GossipMessage,
+        now: UnixMillis,
+    ) -> Result<Result<(), String>, StoreError> {
+        let no_auction = || Err("no open auction for this batch".to_string());
+        match bid {
+            GossipMessage::Commit(c) => {
+                let Some(book) = self.books.get_mut(&c.payload.batch_id) else {
+                    return Ok(no_auction());
+                };
+                match book.accept_commit_preverified(c.clone(), now) {
+                    Ok(()) => self.store.put_commit(&c).map(Ok),
+                    Err(e) => Ok(Err(e.to_string())),
+                }
+            }
+            GossipMessage::Reveal(r) => {
+                let Some(book) = self.books.get_mut(&r.payload.batch_id) else {
+                    return Ok(no_auction());
+                };
+                match book.accept_reveal_preverified(r.clone(), now) {
+                    Ok(()) => self.store.put_reveal(&r).map(Ok),
+                    Err(e) => Ok(Err(e.to_string())),
+                }
+            }
+            _ => Ok(Err("not a bid".into())),
+        }
+    }
+
     fn on_request(
         &mut self,
         peer: PeerId,
@@ -544,43 +564,22 @@ impl<W: Workload> GatewayCore<W> {
         };
         let signed_by_peer = |signer: &PublicKey| signer.peer_id().is_ok_and(|p| p == peer);
         match request {
-            Request::Commit(c) => {
-                let verdict = if !signed_by_peer(&c.signer) {
-                    Err("signer is not the sender".to_string())
-                } else if let Some(book) = self.books.get_mut(&c.payload.batch_id) {
-                    book.accept_commit(c.clone(), now)
-                        .map_err(|e| e.to_string())
+            Request::Commit(_) | Request::Reveal(_) => {
+                let (signer, signature_ok, bid) = match request {
+                    Request::Commit(c) => (c.signer, c.verify().is_ok(), GossipMessage::Commit(c)),
+                    Request::Reveal(r) => (r.signer, r.verify().is_ok(), GossipMessage::Reveal(r)),
+                    _ => return Ok(()),
+                };
+                let verdict = if !signed_by_peer(&signer) || !signature_ok {
+                    Err("bid not signed by its sender".to_string())
                 } else {
-                    Err("no open auction for this batch".into())
+                    self.accept_bid(bid, now)?
                 };
                 out.push(match verdict {
-                    Ok(()) => {
-                        self.store.put_commit(&c)?;
-                        Output::Respond {
-                            token,
-                            response: Response::Ack,
-                        }
-                    }
-                    Err(reason) => refuse(reason),
-                });
-            }
-            Request::Reveal(r) => {
-                let verdict = if !signed_by_peer(&r.signer) {
-                    Err("signer is not the sender".to_string())
-                } else if let Some(book) = self.books.get_mut(&r.payload.batch_id) {
-                    book.accept_reveal(r.clone(), now)
-                        .map_err(|e| e.to_string())
-                } else {
-                    Err("no open auction for this batch".into())
-                };
-                out.push(match verdict {
-                    Ok(()) => {
-                        self.store.put_reveal(&r)?;
-                        Output::Respond {
-                            token,
-                            response: Response::Ack,
-                        }
-                    }
+                    Ok(()) => Output::Respond {
+                        token,
+                        response: Response::Ack,
+                    },
                     Err(reason) => refuse(reason),
                 });
             }

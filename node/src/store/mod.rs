@@ -175,6 +175,15 @@ fn dec<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T, Store
         })
 }
 
+/// Reads and decodes one record.
+fn get<T: DeserializeOwned>(
+    tree: &Tree,
+    what: &'static str,
+    key: &[u8],
+) -> Result<Option<T>, StoreError> {
+    tree.get(key)?.map(|b| dec(what, &b)).transpose()
+}
+
 type TxResult<T> = ConflictableTransactionResult<T, StoreError>;
 
 fn abort<T>(e: StoreError) -> TxResult<T> {
@@ -319,10 +328,7 @@ impl Store {
 
     /// A task.
     pub fn task(&self, id: &TaskId) -> Result<Option<TaskRecord>, StoreError> {
-        self.tasks
-            .get(id.as_bytes())?
-            .map(|b| dec("task", &b))
-            .transpose()
+        get(&self.tasks, "task", id.as_bytes())
     }
 
     /// Every task, oldest id first.
@@ -413,10 +419,7 @@ impl Store {
 
     /// A job.
     pub fn job(&self, id: &JobId) -> Result<Option<JobRecord>, StoreError> {
-        self.jobs
-            .get(job_key(id))?
-            .map(|b| dec("job", &b))
-            .transpose()
+        get(&self.jobs, "job", &job_key(id))
     }
 
     /// A task's jobs, by index.
@@ -464,10 +467,7 @@ impl Store {
 
     /// A job's verified proof.
     pub fn proof(&self, id: &JobId) -> Result<Option<ProofRecord>, StoreError> {
-        self.proofs
-            .get(job_key(id))?
-            .map(|b| dec("proof", &b))
-            .transpose()
+        get(&self.proofs, "proof", &job_key(id))
     }
 
     // ---- batches and bids ----
@@ -556,10 +556,7 @@ impl Store {
 
     /// A batch.
     pub fn batch(&self, id: &BatchId) -> Result<Option<BatchRecord>, StoreError> {
-        self.batches
-            .get(id.as_bytes())?
-            .map(|b| dec("batch", &b))
-            .transpose()
+        get(&self.batches, "batch", id.as_bytes())
     }
 
     /// Stores an accepted commit.
@@ -826,10 +823,7 @@ impl Store {
 
     /// A prover's account.
     pub fn account(&self, prover: &PublicKey) -> Result<Option<Account>, StoreError> {
-        self.ledger
-            .get(prover.as_bytes())?
-            .map(|b| dec("account", &b))
-            .transpose()
+        get(&self.ledger, "account", prover.as_bytes())
     }
 
     /// Every account.

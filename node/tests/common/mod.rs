@@ -39,18 +39,8 @@ pub fn supernet(name: &str, gateway: u64, allowlist: Option<&[u64]>) -> Supernet
         id: SupernetId::new(name).unwrap(),
         gateways: vec![peer(gateway)],
         allowlist: allowlist.map(|seeds| seeds.iter().map(|s| peer(*s)).collect()),
-        auction: AuctionConfig {
-            batch_interval_ms: 1000,
-            commit_window_ms: 300,
-            reveal_window_ms: 300,
-            max_jobs_per_batch: 64,
-        },
-        economics: EconomicsConfig {
-            genesis_stake: 1000,
-            min_stake: 100,
-            slash_amount: 100,
-            non_reveal_penalty: 10,
-        },
+        auction: AuctionConfig::default(),
+        economics: EconomicsConfig::default(),
         categories: vec![CategoryConfig {
             category: JobCategory::Small,
             proving_deadline_ms: 10_000,
