@@ -33,5 +33,7 @@ pub use verify::{VerifyError, batch_verify, verify};
 /// Re-exported curve types, so callers need not depend on arkworks directly.
 pub mod curve {
     pub use ark_bn254::{Bn254, Fr, G1Affine, G1Projective, G2Affine, G2Projective};
-    pub use ark_groth16::{PreparedVerifyingKey, Proof, ProvingKey, VerifyingKey};
+    pub use ark_groth16::{
+        PreparedVerifyingKey, Proof, ProvingKey, VerifyingKey, prepare_verifying_key as prepare,
+    };
 }

@@ -352,3 +352,104 @@ impl Workload for CircuitWorkload {
         serde_json::to_vec_pretty(&result).map_err(|e| e.to_string())
     }
 }
+
+/// What an offline check of a result found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Checked {
+    /// A query result: the proven answer and the data set commitment it is over.
+    Query {
+        /// SUM of matching values.
+        sum: u128,
+        /// COUNT of matching rows.
+        count: u64,
+        /// The commitment (hex) of the data set.
+        commitment: String,
+        /// Rows covered.
+        rows: u64,
+    },
+    /// Synthetic proofs, all valid.
+    Synthetic {
+        /// How many.
+        proofs: usize,
+    },
+}
+
+fn verifying_key(
+    params_dir: &Path,
+    circuit: &str,
+) -> Result<lagrange_circuits::curve::VerifyingKey<Bn254>, String> {
+    let spec = CircuitSpec::parse(circuit).map_err(|e| e.to_string())?;
+    params::load_verifying_key(params_dir, &spec, None).map_err(|e| e.to_string())
+}
+
+/// Checks a result file offline with the verifying keys in `params_dir`: every proof, the
+/// chain of chunk statements and the combined answer.
+pub fn check_result_file(params_dir: &Path, bytes: &[u8]) -> Result<Checked, String> {
+    let result: TaskResult =
+        serde_json::from_slice(bytes).map_err(|e| format!("not a task result: {e}"))?;
+    match result {
+        TaskResult::Query(bundle) => {
+            let vk = verifying_key(params_dir, &bundle.circuit_id)?;
+            let pvk = lagrange_circuits::curve::prepare(&vk);
+            let answer = bundle
+                .verify(&pvk, &bundle.commitment, &bundle.query)
+                .map_err(|e| e.to_string())?;
+            Ok(Checked::Query {
+                sum: answer.sum,
+                count: answer.count,
+                commitment: bundle.commitment.to_hex(),
+                rows: bundle.rows,
+            })
+        }
+        TaskResult::Synthetic { circuit, proofs } => {
+            let vk = verifying_key(params_dir, &circuit)?;
+            let pvk = lagrange_circuits::curve::prepare(&vk);
+            for (inputs, proof) in &proofs {
+                let inputs = hex::decode(inputs).map_err(|e| e.to_string())?;
+                let proof = hex::decode(proof).map_err(|e| e.to_string())?;
+                verify::verify_bytes(&pvk, &proof, &inputs).map_err(|e| e.to_string())?;
+            }
+            Ok(Checked::Synthetic {
+                proofs: proofs.len(),
+            })
+        }
+    }
+}
+
+/// A proof with the public inputs it proves.
+type Statement = (Vec<Fr>, Proof<Bn254>);
+
+/// Writes each proof of a result in snarkjs's formats: `<out>/<n>/verification_key.json`,
+/// `proof.json` and `public.json`. Returns how many proofs were written.
+pub fn export_snarkjs(params_dir: &Path, bytes: &[u8], out: &Path) -> Result<usize, String> {
+    let result: TaskResult =
+        serde_json::from_slice(bytes).map_err(|e| format!("not a task result: {e}"))?;
+    let (circuit, items): (String, Vec<Statement>) = match result {
+        TaskResult::Query(bundle) => (
+            bundle.circuit_id.clone(),
+            bundle
+                .chunks
+                .iter()
+                .map(|c| (c.statement.to_public_inputs(), c.proof.clone()))
+                .collect(),
+        ),
+        TaskResult::Synthetic { circuit, proofs } => {
+            let mut items = Vec::new();
+            for (inputs, proof) in proofs {
+                let inputs = hex::decode(inputs).map_err(|e| e.to_string())?;
+                let proof = hex::decode(proof).map_err(|e| e.to_string())?;
+                items.push((
+                    encoding::decode_public_inputs(&inputs).map_err(|e| e.to_string())?,
+                    encoding::decode_proof(&proof).map_err(|e| e.to_string())?,
+                ));
+            }
+            (circuit, items)
+        }
+    };
+    let vk = verifying_key(params_dir, &circuit)?;
+    for (i, (inputs, proof)) in items.iter().enumerate() {
+        lagrange_circuits::snarkjs::write_all(&out.join(i.to_string()), &vk, proof, inputs)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(items.len())
+}

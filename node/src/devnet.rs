@@ -41,6 +41,8 @@ pub struct DevnetOptions {
     pub params_dir: Option<PathBuf>,
     /// Give up after this long.
     pub timeout: Duration,
+    /// Write each task's verified result here, if set.
+    pub results_dir: Option<PathBuf>,
 }
 
 impl Default for DevnetOptions {
@@ -52,6 +54,7 @@ impl Default for DevnetOptions {
             category: JobCategory::Small,
             params_dir: None,
             timeout: Duration::from_secs(120),
+            results_dir: None,
         }
     }
 }
@@ -296,6 +299,15 @@ pub async fn run(opts: DevnetOptions) -> Result<DevnetReport> {
             bail!("task {task} failed: {reason}");
         }
         let result = gateway.store().result(&task)?.context("no result stored")?;
+        if let Some(dir) = &opts.results_dir {
+            std::fs::create_dir_all(dir)?;
+            let path = dir.join(format!("{task}.result.json"));
+            std::fs::write(&path, &result)?;
+            say(
+                start,
+                format!("task {task}: result written to {}", path.display()),
+            );
+        }
         let w = workload.clone();
         let spec = record.spec.clone();
         let answer = tokio::task::spawn_blocking(move || w.check_result(&spec, &result))

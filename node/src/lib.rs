@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod circuit_workload;
+pub mod cli;
 pub mod devnet;
 pub mod gateway;
 pub mod launch;

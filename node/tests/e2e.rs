@@ -9,6 +9,7 @@ use lagrange_protocol::JobCategory;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn e2e_multi_chunk_query_is_proven_by_several_provers_and_verified() {
     let params = tempfile::tempdir().unwrap();
+    let results = tempfile::tempdir().unwrap();
     let report = devnet::run(DevnetOptions {
         provers: 3,
         tasks: 2,
@@ -16,6 +17,7 @@ async fn e2e_multi_chunk_query_is_proven_by_several_provers_and_verified() {
         category: JobCategory::Small,
         params_dir: Some(params.path().to_path_buf()),
         timeout: Duration::from_secs(120),
+        results_dir: Some(results.path().to_path_buf()),
     })
     .await
     .unwrap();
@@ -34,4 +36,31 @@ async fn e2e_multi_chunk_query_is_proven_by_several_provers_and_verified() {
     assert!(paid.len() >= 2, "{:?}", report.ledger);
     assert_eq!(paid.iter().map(|(_, jobs, _)| jobs).sum::<u64>(), 8);
     assert!(report.ledger.values().all(|(_, _, stake)| *stake == 1000));
+
+    // The delivered result checks out offline with nothing but the verifying key, and
+    // exports to snarkjs's formats.
+    let file = results
+        .path()
+        .join(format!("{}.result.json", report.tasks[0].task));
+    match lagrange_node::cli::verify(params.path(), &file).unwrap() {
+        lagrange_node::circuit_workload::Checked::Query { sum, count, .. } => {
+            assert_eq!((sum, count), report.tasks[0].native);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let out = results.path().join("snarkjs");
+    assert_eq!(
+        lagrange_node::cli::export(params.path(), &file, &out).unwrap(),
+        4
+    );
+    assert!(out.join("0/proof.json").exists());
+    // A tampered result does not verify.
+    let mut bytes = std::fs::read(&file).unwrap();
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    let tampered = text.replacen("\"sum\": ", "\"sum\": 1", 1);
+    assert_ne!(tampered, text);
+    bytes = tampered.into_bytes();
+    let bad = results.path().join("tampered.json");
+    std::fs::write(&bad, bytes).unwrap();
+    assert!(lagrange_node::cli::verify(params.path(), &bad).is_err());
 }

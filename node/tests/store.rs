@@ -31,6 +31,7 @@ fn task(id: u8, jobs: u32) -> (TaskRecord, Vec<NewJob>) {
         jobs,
         status: TaskStatus::Proving,
         events: 0,
+        verified: 0,
     };
     let jobs = (0..jobs)
         .map(|i| NewJob {

@@ -245,6 +245,7 @@ impl<W: Workload> GatewayCore<W> {
             jobs: jobs.len() as u32,
             status: TaskStatus::Proving,
             events: 0,
+            verified: 0,
         };
         self.store.create_task(&task, &jobs)?;
         info!(task_id = %id, jobs = task.jobs, "task stored");
@@ -791,7 +792,10 @@ impl<W: Workload> GatewayCore<W> {
         let Some(record) = self.store.task(task)? else {
             return Ok(());
         };
-        if record.status.is_final() || self.aggregating.contains(task) {
+        if record.status.is_final()
+            || self.aggregating.contains(task)
+            || record.verified < record.jobs
+        {
             return Ok(());
         }
         let jobs = self.store.jobs_of(task)?;

@@ -378,23 +378,32 @@ impl ProverCore {
         if now > batch.commit_deadline || self.reveals.contains_key(&batch.batch_id) {
             return;
         }
-        let mut free = self.free_capacity();
-        let mut bids = Vec::new();
-        for spec in &batch.jobs {
-            if free == 0 {
-                break;
-            }
-            let Some(price) = self.settings.cost.price(spec.category) else {
-                continue;
-            };
-            if price <= spec.reserve_price {
-                bids.push(Bid {
-                    job_id: spec.job_id,
-                    price,
-                });
-                free -= 1;
-            }
-        }
+        // Bid on at most `free` jobs. Which ones: an order keyed by this prover's key, so
+        // provers spread over a batch instead of all bidding on its first jobs.
+        let free = self.free_capacity();
+        let me = self.key.public();
+        let mut affordable: Vec<(blake3::Hash, Bid)> = batch
+            .jobs
+            .iter()
+            .filter_map(|spec| {
+                let price = self.settings.cost.price(spec.category)?;
+                (price <= spec.reserve_price).then(|| {
+                    let mut h = blake3::Hasher::new();
+                    h.update(me.as_bytes());
+                    h.update(spec.job_id.task.as_bytes());
+                    h.update(&spec.job_id.index.to_le_bytes());
+                    (
+                        h.finalize(),
+                        Bid {
+                            job_id: spec.job_id,
+                            price,
+                        },
+                    )
+                })
+            })
+            .collect();
+        affordable.sort_by_key(|(rank, _)| *rank.as_bytes());
+        let bids: Vec<Bid> = affordable.into_iter().take(free).map(|(_, b)| b).collect();
         if bids.is_empty() {
             return;
         }

@@ -310,6 +310,7 @@ impl Store {
             .transaction(|(tasks, jt, open, inputs, events)| {
                 let mut record = task.clone();
                 record.events = 0;
+                record.verified = 0;
                 tasks.insert(task.id.as_bytes().as_slice(), enc(&record))?;
                 for job in jobs {
                     tx_put_job(jt, open, &job.record)?;
@@ -739,6 +740,12 @@ impl Store {
                 account.balance += price;
                 account.jobs_paid += 1;
                 ledger.insert(prover.as_bytes().as_slice(), enc(&account))?;
+                let Some(mut task) = tx_get::<TaskRecord>(tasks, "task", job.task.as_bytes())?
+                else {
+                    return abort(StoreError::UnknownTask(job.task));
+                };
+                task.verified += 1;
+                tasks.insert(job.task.as_bytes().as_slice(), enc(&task))?;
                 tx_event(
                     tasks,
                     events,

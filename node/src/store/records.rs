@@ -76,6 +76,8 @@ pub struct TaskRecord {
     pub status: TaskStatus,
     /// Events recorded so far (the next event's sequence number).
     pub events: u64,
+    /// Jobs verified and paid so far.
+    pub verified: u32,
 }
 
 /// Where a job stands.

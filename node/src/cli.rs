@@ -1,0 +1,222 @@
+//! Client-side commands of the binary: key generation, task submission and inspection over
+//! gRPC, and offline checks of results.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use lagrange_protocol::{JobCategory, Keypair};
+
+use crate::api::pb::{self, gateway_client::GatewayClient, submit_task_request::Task};
+use crate::circuit_workload::{Checked, check_result_file, export_snarkjs};
+
+/// Writes a new random node key to `out` (hex, owner-only permissions) and returns it.
+pub fn keygen(out: &Path) -> Result<Keypair> {
+    if out.exists() {
+        bail!(
+            "{} already exists; refusing to overwrite a key",
+            out.display()
+        );
+    }
+    let key = Keypair::from_secret_bytes(rand::random());
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(out, hex::encode(key.secret_bytes()))
+        .with_context(|| format!("writing {}", out.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(out, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(key)
+}
+
+/// Reads a key written by [`keygen`].
+pub fn read_key(path: &Path) -> Result<Keypair> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes: [u8; 32] = hex::decode(text.trim())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .with_context(|| format!("{}: not a 64-hex-digit key", path.display()))?;
+    Ok(Keypair::from_secret_bytes(bytes))
+}
+
+/// Reads `key,value` rows from a CSV file (a header line is skipped if it does not parse).
+pub fn read_rows(path: &Path) -> Result<Vec<(u64, u64)>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut rows = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let parsed = line
+            .split_once(',')
+            .and_then(|(k, v)| Some((k.trim().parse().ok()?, v.trim().parse().ok()?)));
+        match parsed {
+            Some(row) => rows.push(row),
+            None if n == 0 => continue,
+            None => bail!(
+                "{}:{}: expected `key,value` with unsigned integers",
+                path.display(),
+                n + 1
+            ),
+        }
+    }
+    Ok(rows)
+}
+
+fn category(c: JobCategory) -> pb::Category {
+    match c {
+        JobCategory::Small => pb::Category::Small,
+        JobCategory::Medium => pb::Category::Medium,
+        JobCategory::Large => pb::Category::Large,
+    }
+}
+
+/// What to submit.
+pub enum Submission {
+    /// A query over rows.
+    Query {
+        /// The rows.
+        rows: Vec<(u64, u64)>,
+        /// Lowest key.
+        lo: u64,
+        /// Highest key.
+        hi: u64,
+    },
+    /// Synthetic proofs.
+    Synthetic {
+        /// How many.
+        jobs: u32,
+    },
+}
+
+/// Submits a task; with `wait`, follows its events and writes the result to `out`.
+#[allow(clippy::too_many_arguments)]
+pub async fn submit(
+    gateway: &str,
+    supernet: &str,
+    task: Submission,
+    cat: JobCategory,
+    max_fee_per_job: u64,
+    deadline_secs: u64,
+    wait: bool,
+    out: Option<&Path>,
+) -> Result<String> {
+    let mut client = GatewayClient::connect(gateway.to_string())
+        .await
+        .with_context(|| format!("connecting to {gateway}"))?;
+    let task = match task {
+        Submission::Query { rows, lo, hi } => Task::Query(pb::QueryTask {
+            rows: rows
+                .into_iter()
+                .map(|(key, value)| pb::Row { key, value })
+                .collect(),
+            lo,
+            hi,
+        }),
+        Submission::Synthetic { jobs } => Task::Synthetic(pb::SyntheticTask { jobs }),
+    };
+    let response = client
+        .submit_task(pb::SubmitTaskRequest {
+            supernet: supernet.into(),
+            category: category(cat).into(),
+            task: Some(task),
+            max_fee_per_job,
+            deadline_ms: deadline_secs.saturating_mul(1000),
+        })
+        .await
+        .map_err(|s| anyhow::anyhow!("{}: {}", s.code(), s.message()))?
+        .into_inner();
+    println!(
+        "task {} stored with {} jobs",
+        response.task_id, response.jobs
+    );
+    if wait {
+        follow(&mut client, &response.task_id, out).await?;
+    }
+    Ok(response.task_id)
+}
+
+async fn follow(
+    client: &mut GatewayClient<tonic::transport::Channel>,
+    task_id: &str,
+    out: Option<&Path>,
+) -> Result<()> {
+    let mut stream = client
+        .watch_task(pb::WatchTaskRequest {
+            task_id: task_id.into(),
+            from_seq: 0,
+        })
+        .await
+        .map_err(|s| anyhow::anyhow!("{}: {}", s.code(), s.message()))?
+        .into_inner();
+    while let Some(event) = stream
+        .message()
+        .await
+        .map_err(|s| anyhow::anyhow!("{}: {}", s.code(), s.message()))?
+    {
+        let job = if event.job_id.is_empty() {
+            String::new()
+        } else {
+            format!(" job {}", event.job_id)
+        };
+        println!("#{:<4} {:<15}{job} {}", event.seq, event.kind, event.detail);
+    }
+    show(client, task_id, out).await
+}
+
+async fn show(
+    client: &mut GatewayClient<tonic::transport::Channel>,
+    task_id: &str,
+    out: Option<&Path>,
+) -> Result<()> {
+    let result = client
+        .get_result(pb::GetResultRequest {
+            task_id: task_id.into(),
+        })
+        .await
+        .map_err(|s| anyhow::anyhow!("{}: {}", s.code(), s.message()))?
+        .into_inner();
+    match result.status() {
+        pb::TaskStatus::Done => {
+            let path: PathBuf = out
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from(format!("{task_id}.result.json")));
+            std::fs::write(&path, &result.result)
+                .with_context(|| format!("writing {}", path.display()))?;
+            println!("task {task_id} done; result written to {}", path.display());
+            Ok(())
+        }
+        pb::TaskStatus::Failed => bail!("task {task_id} failed: {}", result.error),
+        _ => {
+            println!("task {task_id} is still proving");
+            Ok(())
+        }
+    }
+}
+
+/// Prints a task's status and, if done, writes its result.
+pub async fn task(gateway: &str, task_id: &str, out: Option<&Path>) -> Result<()> {
+    let mut client = GatewayClient::connect(gateway.to_string())
+        .await
+        .with_context(|| format!("connecting to {gateway}"))?;
+    show(&mut client, task_id, out).await
+}
+
+/// Checks a result file offline and prints what it proves.
+pub fn verify(params_dir: &Path, result: &Path) -> Result<Checked> {
+    let bytes = std::fs::read(result).with_context(|| format!("reading {}", result.display()))?;
+    let checked = check_result_file(params_dir, &bytes)
+        .map_err(|e| anyhow::anyhow!("{}: does not verify: {e}", result.display()))?;
+    Ok(checked)
+}
+
+/// Writes a result's proofs in snarkjs's formats.
+pub fn export(params_dir: &Path, result: &Path, out: &Path) -> Result<usize> {
+    let bytes = std::fs::read(result).with_context(|| format!("reading {}", result.display()))?;
+    export_snarkjs(params_dir, &bytes, out).map_err(|e| anyhow::anyhow!(e))
+}
