@@ -21,8 +21,8 @@ use lagrange_protocol::{JobCategory, Keypair, PublicKey, SupernetId, TaskId};
 use crate::circuit_workload::{CircuitWorkload, circuit_for};
 use crate::gateway::driver::{GatewayHandle, now_ms};
 use crate::launch::{self, ParamFiles};
-use crate::net::{NetConfig, Network};
-use crate::prover::{self, CostModel, ProverCore, ProverSettings};
+use crate::net::NetConfig;
+use crate::prover::{CostModel, ProverSettings};
 use crate::store::{Store, TaskEventKind, TaskSpec, TaskStatus};
 use crate::workload::Workload;
 
@@ -214,10 +214,6 @@ pub async fn run(opts: DevnetOptions) -> Result<DevnetReport> {
     let mut nets = Vec::new();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
     for (i, key) in prover_keys.iter().enumerate() {
-        let (mut net, events) = Network::new(key.to_libp2p(), 1024);
-        let mut cfg = NetConfig::local();
-        cfg.bootnodes = vec![bootnode.clone()];
-        let handle = net.join((*supernet).clone(), cfg)?;
         let settings = ProverSettings {
             capacity: 2,
             cost: CostModel {
@@ -243,14 +239,14 @@ pub async fn run(opts: DevnetOptions) -> Result<DevnetReport> {
                 opts.category
             ),
         );
-        let core = ProverCore::new(
+        nets.push(launch::start_prover(
+            key,
             supernet.clone(),
-            key.clone(),
+            workload.clone(),
+            vec![bootnode.clone()],
             settings,
-            Box::new(random_salt),
-        );
-        prover::driver::spawn(core, 2, workload.clone(), handle, events);
-        nets.push(net);
+            ParamFiles::default(),
+        )?);
     }
 
     // Submit the tasks and follow them.
@@ -368,10 +364,6 @@ pub async fn run(opts: DevnetOptions) -> Result<DevnetReport> {
         tasks: outcomes,
         ledger,
     })
-}
-
-fn random_salt() -> [u8; 32] {
-    rand::random()
 }
 
 /// Prints a task's history as it happens, until it is done or failed.

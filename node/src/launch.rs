@@ -169,3 +169,63 @@ pub async fn start_gateway<W: Workload>(
         tasks,
     })
 }
+
+/// A running prover node.
+pub struct ProverNode {
+    /// Its Supernet membership.
+    pub net: SupernetHandle,
+    network: Network,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl ProverNode {
+    /// Stops the prover at once, as a crash would: no goodbye, jobs in hand are abandoned.
+    pub fn kill(mut self) {
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+        for s in self.network.supernets() {
+            self.network.leave(&s);
+        }
+    }
+}
+
+impl Drop for ProverNode {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Starts a prover that knows `bootnodes`, proving with `workload`.
+pub fn start_prover<W: Workload>(
+    key: &Keypair,
+    supernet: Arc<SupernetConfig>,
+    workload: Arc<W>,
+    bootnodes: Vec<Multiaddr>,
+    settings: crate::prover::ProverSettings,
+    files: ParamFiles,
+) -> Result<ProverNode> {
+    let (mut network, events) = Network::new(key.to_libp2p(), 1024);
+    let mut cfg = NetConfig::local();
+    cfg.bootnodes = bootnodes;
+    let net = network.join((*supernet).clone(), cfg)?;
+    let (role_tx, role_rx) = mpsc::channel(1024);
+    let capacity = settings.capacity as usize;
+    let core = crate::prover::ProverCore::new(
+        supernet,
+        key.clone(),
+        settings,
+        Box::new(rand::random::<[u8; 32]>),
+    );
+    let tasks = vec![
+        route(events, role_tx, net.clone(), files),
+        crate::prover::driver::spawn(core, capacity, workload, net.clone(), role_rx),
+    ];
+    Ok(ProverNode {
+        net,
+        network,
+        tasks,
+    })
+}
