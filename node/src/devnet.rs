@@ -359,7 +359,7 @@ pub async fn run(opts: DevnetOptions) -> Result<DevnetReport> {
         );
     }
     drop(nets);
-    gw.shutdown();
+    gw.shutdown().await;
     Ok(DevnetReport {
         tasks: outcomes,
         ledger,

@@ -40,13 +40,18 @@ pub struct GatewayNode {
 }
 
 impl GatewayNode {
-    /// Stops every part of the node.
-    pub fn shutdown(mut self) {
-        for t in self.tasks.drain(..) {
-            t.abort();
-        }
+    /// Stops every part of the node and waits until they are gone, so the store can be
+    /// opened again.
+    pub async fn shutdown(mut self) {
         for s in self.network.supernets() {
             self.network.leave(&s);
+        }
+        let tasks: Vec<_> = self.tasks.drain(..).collect();
+        for t in &tasks {
+            t.abort();
+        }
+        for t in tasks {
+            let _ = t.await;
         }
     }
 }

@@ -201,5 +201,5 @@ async fn api_bad_input_gets_clear_statuses_and_the_node_keeps_serving() {
         .into_inner();
     let first = stream.message().await.unwrap().unwrap();
     assert_eq!((first.seq, first.kind.as_str()), (0, "submitted"));
-    node.shutdown();
+    node.shutdown().await;
 }

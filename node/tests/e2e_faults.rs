@@ -17,6 +17,22 @@ use lagrange_protocol::config::{
 use lagrange_protocol::messages::HardwareSummary;
 use lagrange_protocol::{JobCategory, Keypair, SupernetId};
 
+/// Waits until the gateway has heard every one of `keys` announce itself (announcing opens
+/// a ledger account), so the first auction already sees them all.
+async fn wait_known(gw: &launch::GatewayNode, keys: &[&Keypair]) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !keys
+        .iter()
+        .all(|k| gw.gateway.store().account(&k.public()).unwrap().is_some())
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "provers never announced themselves"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 fn settings(price_per_second: u64) -> ProverSettings {
     ProverSettings {
         capacity: 2,
@@ -93,6 +109,7 @@ async fn e2e_a_prover_killed_after_winning_is_slashed_and_its_jobs_reauctioned()
         })
         .collect();
 
+    wait_known(&gw, &keys.iter().collect::<Vec<_>>()).await;
     let task = gw
         .gateway
         .submit(
@@ -151,4 +168,297 @@ async fn e2e_a_prover_killed_after_winning_is_slashed_and_its_jobs_reauctioned()
     let answer = workload.check_result(&record.spec, &result).unwrap();
     let expected: u128 = (5..=30u128).map(|k| k * 10).sum();
     assert_eq!((answer.sum, answer.count), (expected, 26));
+}
+
+/// Wraps the real workload and corrupts every proof it makes.
+struct Forger(Arc<CircuitWorkload>);
+
+impl lagrange_node::workload::Workload for Forger {
+    fn split(&self, spec: &TaskSpec) -> Result<Vec<lagrange_node::workload::JobPlan>, String> {
+        self.0.split(spec)
+    }
+    fn prove(
+        &self,
+        circuit: &lagrange_protocol::CircuitId,
+        input: &[u8],
+    ) -> Result<lagrange_node::workload::ProofBytes, String> {
+        // A real proof with two of its bytes swapped.
+        let mut proof = self.0.prove(circuit, input)?;
+        proof.proof.swap(0, 40);
+        Ok(proof)
+    }
+    fn verify(
+        &self,
+        items: &[(
+            lagrange_node::store::JobRecord,
+            Vec<u8>,
+            lagrange_protocol::messages::ProofSubmission,
+        )],
+    ) -> Vec<Result<(), String>> {
+        self.0.verify(items)
+    }
+    fn aggregate(
+        &self,
+        task: &lagrange_node::store::TaskRecord,
+        proofs: &[(
+            lagrange_node::store::JobRecord,
+            Vec<u8>,
+            lagrange_node::store::ProofRecord,
+        )],
+    ) -> Result<Vec<u8>, String> {
+        self.0.aggregate(task, proofs)
+    }
+}
+
+struct Net {
+    workload: Arc<CircuitWorkload>,
+    supernet: Arc<SupernetConfig>,
+    _params: tempfile::TempDir,
+}
+
+async fn network(name: &str, deadline_ms: u64) -> Net {
+    let params = tempfile::tempdir().unwrap();
+    let spec = circuit_for(true, JobCategory::Small);
+    let dir = params.path().to_path_buf();
+    let (workload, pins) =
+        tokio::task::spawn_blocking(move || CircuitWorkload::insecure_devnet(&dir, &[spec], 7))
+            .await
+            .unwrap()
+            .unwrap();
+    let supernet = Arc::new(SupernetConfig {
+        id: SupernetId::new(name).unwrap(),
+        gateways: vec![Keypair::insecure_from_seed(0).peer_id()],
+        allowlist: None,
+        auction: AuctionConfig::default(),
+        economics: EconomicsConfig::default(),
+        categories: vec![CategoryConfig {
+            category: JobCategory::Small,
+            proving_deadline_ms: deadline_ms,
+            reserve_price: 1000,
+        }],
+        circuits: pins
+            .into_iter()
+            .map(|(id, params_digest)| CircuitConfig {
+                id,
+                category: JobCategory::Small,
+                params_digest,
+            })
+            .collect(),
+    });
+    Net {
+        workload: Arc::new(workload),
+        supernet,
+        _params: params,
+    }
+}
+
+fn query_task() -> TaskSpec {
+    TaskSpec::Query {
+        rows: (0..40).map(|i| (i, i * 10)).collect(),
+        lo: 5,
+        hi: 30,
+        category: JobCategory::Small,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_a_prover_submitting_invalid_proofs_is_slashed_and_the_job_reauctioned() {
+    let net = network("forgery", 20_000).await;
+    let gw = launch::start_gateway(
+        &Keypair::insecure_from_seed(0),
+        net.supernet.clone(),
+        Store::temporary().unwrap(),
+        net.workload.clone(),
+        NetConfig::local(),
+        None,
+        ParamFiles::default(),
+    )
+    .await
+    .unwrap();
+    let forger_key = Keypair::insecure_from_seed(1);
+    let _forger = launch::start_prover(
+        &forger_key,
+        net.supernet.clone(),
+        Arc::new(Forger(net.workload.clone())),
+        vec![gw.p2p_addr.clone()],
+        settings(50),
+        ParamFiles::default(),
+    )
+    .unwrap();
+    let honest_key = Keypair::insecure_from_seed(2);
+    let _honest = launch::start_prover(
+        &honest_key,
+        net.supernet.clone(),
+        net.workload.clone(),
+        vec![gw.p2p_addr.clone()],
+        settings(300),
+        ParamFiles::default(),
+    )
+    .unwrap();
+    wait_known(&gw, &[&forger_key, &honest_key]).await;
+    let task = gw
+        .gateway
+        .submit(query_task(), 1000, now_ms() + 90_000)
+        .await
+        .unwrap();
+    let record = gw
+        .gateway
+        .wait_final(&task.id, Duration::from_secs(90))
+        .await
+        .expect("the task did not finish");
+    assert_eq!(record.status, TaskStatus::Done);
+    let forger = gw
+        .gateway
+        .store()
+        .account(&forger_key.public())
+        .unwrap()
+        .unwrap();
+    assert_eq!(forger.balance, 0, "invalid proofs are never paid");
+    assert!(forger.failures >= 1 && forger.slashed >= 100, "{forger:?}");
+    let events = gw.gateway.store().events(&task.id, 0).unwrap();
+    assert!(events.iter().any(|e| matches!(
+        &e.kind,
+        TaskEventKind::Failed { prover, reason, .. } if *prover == forger_key.public() && reason.contains("invalid proof")
+    )));
+    let answer = net
+        .workload
+        .check_result(
+            &record.spec,
+            &gw.gateway.store().result(&task.id).unwrap().unwrap(),
+        )
+        .unwrap();
+    assert_eq!(answer.count, 26);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_a_restarted_gateway_finishes_the_task_replays_history_and_pays_once() {
+    use lagrange_node::api::pb::{self, gateway_client::GatewayClient};
+    use libp2p::multiaddr::Protocol;
+
+    let net = network("restart", 20_000).await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw_key = Keypair::insecure_from_seed(0);
+    let start = |store: Store, cfg: NetConfig| {
+        launch::start_gateway(
+            &gw_key,
+            net.supernet.clone(),
+            store,
+            net.workload.clone(),
+            cfg,
+            Some("127.0.0.1:0".parse().unwrap()),
+            ParamFiles::default(),
+        )
+    };
+    let gw = start(Store::open(dir.path()).unwrap(), NetConfig::local())
+        .await
+        .unwrap();
+    let bootnode = gw.p2p_addr.clone();
+    let _provers: Vec<_> = (1..=2u64)
+        .map(|i| {
+            launch::start_prover(
+                &Keypair::insecure_from_seed(i),
+                net.supernet.clone(),
+                net.workload.clone(),
+                vec![bootnode.clone()],
+                settings(100 * i),
+                ParamFiles::default(),
+            )
+            .unwrap()
+        })
+        .collect();
+    let rows: Vec<(u64, u64)> = (0..200).map(|i| (i % 50, i)).collect();
+    let task = gw
+        .gateway
+        .submit(
+            TaskSpec::Query {
+                rows,
+                lo: 10,
+                hi: 20,
+                category: JobCategory::Small,
+            },
+            1000,
+            now_ms() + 120_000,
+        )
+        .await
+        .unwrap();
+    assert_eq!(task.jobs, 7);
+
+    // Let at least one proof in, then take the gateway down mid-task.
+    let mut changes = gw.gateway.changes();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let proven = |gw: &launch::GatewayNode| {
+        gw.gateway
+            .store()
+            .events(&task.id, 0)
+            .unwrap()
+            .iter()
+            .filter(|e| matches!(e.kind, TaskEventKind::Proven { .. }))
+            .count()
+    };
+    while proven(&gw) == 0 {
+        tokio::time::timeout_at(deadline, changes.changed())
+            .await
+            .expect("no proof before the restart")
+            .unwrap();
+    }
+    assert_ne!(
+        gw.gateway.store().task(&task.id).unwrap().unwrap().status,
+        TaskStatus::Done,
+        "the task finished before the restart; make it longer"
+    );
+    let port = bootnode
+        .iter()
+        .find_map(|p| match p {
+            Protocol::Tcp(port) => Some(port),
+            _ => None,
+        })
+        .unwrap();
+    gw.shutdown().await;
+
+    // Same directory, same address: provers find it again by themselves.
+    let mut cfg = NetConfig::local();
+    cfg.listen = vec![format!("/ip4/127.0.0.1/tcp/{port}").parse().unwrap()];
+    let gw = start(Store::open(dir.path()).unwrap(), cfg).await.unwrap();
+    let mut client = GatewayClient::connect(format!("http://{}", gw.grpc_addr.unwrap()))
+        .await
+        .unwrap();
+    let mut stream = client
+        .watch_task(pb::WatchTaskRequest {
+            task_id: task.id.to_string(),
+            from_seq: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut events = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    while let Some(event) = tokio::time::timeout_at(deadline, stream.message())
+        .await
+        .expect("the task did not finish after the restart")
+        .unwrap()
+    {
+        events.push(event);
+    }
+    // The stream replayed history from the first event and ended with completion.
+    assert_eq!(events[0].seq, 0);
+    assert_eq!(events[0].kind, "submitted");
+    assert!(events.windows(2).all(|w| w[1].seq == w[0].seq + 1));
+    assert_eq!(events.last().unwrap().kind, "completed");
+    // Every job paid exactly once, across the restart.
+    let paid: Vec<&str> = events
+        .iter()
+        .filter(|e| e.kind == "proven")
+        .map(|e| e.job_id.as_str())
+        .collect();
+    let unique: std::collections::BTreeSet<_> = paid.iter().collect();
+    assert_eq!((paid.len(), unique.len()), (7, 7));
+    let record = gw.gateway.store().task(&task.id).unwrap().unwrap();
+    let answer = net
+        .workload
+        .check_result(
+            &record.spec,
+            &gw.gateway.store().result(&task.id).unwrap().unwrap(),
+        )
+        .unwrap();
+    assert_eq!(answer.count, 44);
 }

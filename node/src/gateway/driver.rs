@@ -143,6 +143,14 @@ pub fn spawn<W: Workload>(
             }
         };
         loop {
+            // Nothing is announced or acknowledged before it is durable.
+            let tells = outputs
+                .iter()
+                .any(|o| matches!(o, Output::Publish(_) | Output::Respond { .. }));
+            if tells && let Err(e) = core.store().flush().await {
+                error!(error = %e, "gateway cannot flush its store; stopping");
+                return;
+            }
             for output in outputs.drain(..) {
                 match output {
                     Output::Publish(message) => {

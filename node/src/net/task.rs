@@ -131,6 +131,15 @@ impl SwarmTask {
     }
 
     fn discover(&mut self) {
+        // Cut off from everyone (a restarted bootnode, a network blip): dial the bootnodes
+        // again, since the DHT has nobody left to ask.
+        if self.connected.is_empty() {
+            for bootnode in self.cfg.bootnodes.clone() {
+                if peer_of(&bootnode) != Some(*self.swarm.local_peer_id()) {
+                    let _ = self.swarm.dial(bootnode);
+                }
+            }
+        }
         if self.connected.len() < self.cfg.target_peers {
             self.swarm
                 .behaviour_mut()
