@@ -47,6 +47,26 @@ enum Command {
         #[arg(long)]
         results_dir: Option<PathBuf>,
     },
+    /// Run the roles a node config file describes, until Ctrl-C.
+    Run {
+        /// The node config (TOML).
+        #[arg(long, default_value = "node.toml")]
+        config: PathBuf,
+    },
+    /// Generate circuit parameters from a public seed, for devnets and testnets only
+    /// (INSECURE: anyone who knows the seed can forge proofs), and print the digests to pin
+    /// in a Supernet config.
+    SetupInsecure {
+        /// Circuit ids, e.g. coprocessor-sum-v1/small.
+        #[arg(required = true)]
+        circuits: Vec<String>,
+        /// Where to write the parameter files.
+        #[arg(long, default_value = "params")]
+        params_dir: PathBuf,
+        /// The public seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
     /// Generate a node key (random) and print its peer id.
     Keygen {
         /// Where to write the key (hex); never overwritten.
@@ -184,6 +204,43 @@ fn main() -> Result<()> {
                 "devnet: {} task(s) proven, aggregated and verified; every answer matches the native evaluator",
                 report.tasks.len()
             );
+        }
+        Command::Run { config } => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(lagrange_node::launch::run_node(&config))?;
+        }
+        Command::SetupInsecure {
+            circuits,
+            params_dir,
+            seed,
+        } => {
+            std::fs::create_dir_all(&params_dir)?;
+            let specs = circuits
+                .iter()
+                .map(|c| lagrange_circuits::CircuitSpec::parse(c))
+                .collect::<Result<Vec<_>, _>>()?;
+            let (_, pins) = lagrange_node::circuit_workload::CircuitWorkload::insecure_devnet(
+                &params_dir,
+                &specs,
+                seed,
+            )
+            .map_err(|e| anyhow::anyhow!(e))?;
+            for ((id, digest), spec) in pins.into_iter().zip(specs) {
+                let category = match spec {
+                    lagrange_circuits::CircuitSpec::Coprocessor(shape) => {
+                        shape.category().map(|c| c.as_str().to_string())
+                    }
+                    lagrange_circuits::CircuitSpec::Synthetic { log2 } => JobCategory::ALL
+                        .into_iter()
+                        .find(|c| lagrange_node::circuit_workload::synthetic_log2(*c) == log2)
+                        .map(|c| c.to_string()),
+                };
+                println!("[[circuits]]\nid = \"{id}\"");
+                if let Some(category) = category {
+                    println!("category = \"{category}\"");
+                }
+                println!("params_digest = \"{digest}\"\n");
+            }
         }
         Command::Keygen { out } => {
             let key = cli::keygen(&out)?;
