@@ -294,9 +294,11 @@ pub async fn run_node(path: &std::path::Path) -> Result<()> {
         .collect();
     if !missing.is_empty() {
         let (mut fetcher, _events) = Network::new(key.to_libp2p(), 64);
-        let mut net_cfg = NetConfig::default();
-        net_cfg.listen = vec!["/ip4/0.0.0.0/tcp/0".parse()?];
-        net_cfg.bootnodes = cfg.bootnodes.clone();
+        let net_cfg = NetConfig {
+            listen: vec!["/ip4/0.0.0.0/tcp/0".parse()?],
+            bootnodes: cfg.bootnodes.clone(),
+            ..NetConfig::default()
+        };
         let handle = fetcher.join((*supernet).clone(), net_cfg)?;
         for (digest, dest) in missing {
             let mut fetched = false;
@@ -334,9 +336,11 @@ pub async fn run_node(path: &std::path::Path) -> Result<()> {
             .map_err(|e| anyhow::anyhow!(e))?,
     );
     let files: ParamFiles = Arc::new(files);
-    let mut net_cfg = NetConfig::default();
-    net_cfg.listen = cfg.listen.clone();
-    net_cfg.bootnodes = cfg.bootnodes.clone();
+    let net_cfg = NetConfig {
+        listen: cfg.listen.clone(),
+        bootnodes: cfg.bootnodes.clone(),
+        ..NetConfig::default()
+    };
 
     if let Some(role) = &cfg.gateway {
         let store_dir = cfg.data_dir.join("store");
