@@ -184,13 +184,18 @@ pub struct ProverNode {
 }
 
 impl ProverNode {
-    /// Stops the prover at once, as a crash would: no goodbye, jobs in hand are abandoned.
-    pub fn kill(mut self) {
-        for t in self.tasks.drain(..) {
-            t.abort();
-        }
+    /// Stops the prover at once, as a crash would (no goodbye, jobs in hand abandoned), and
+    /// waits until every part is gone, so its store can be opened again.
+    pub async fn kill(mut self) {
         for s in self.network.supernets() {
             self.network.leave(&s);
+        }
+        let tasks: Vec<_> = self.tasks.drain(..).collect();
+        for t in &tasks {
+            t.abort();
+        }
+        for t in tasks {
+            let _ = t.await;
         }
     }
 }
@@ -214,10 +219,11 @@ pub fn start_prover<W: Workload>(
 ) -> Result<ProverNode> {
     let mut cfg = NetConfig::local();
     cfg.bootnodes = bootnodes;
-    start_prover_with(key, supernet, workload, cfg, settings, files)
+    start_prover_with(key, supernet, workload, cfg, settings, files, None)
 }
 
-/// Starts a prover with the given network settings.
+/// Starts a prover with the given network settings; with a `store`, held jobs survive a
+/// restart.
 pub fn start_prover_with<W: Workload>(
     key: &Keypair,
     supernet: Arc<SupernetConfig>,
@@ -225,6 +231,7 @@ pub fn start_prover_with<W: Workload>(
     cfg: NetConfig,
     settings: crate::prover::ProverSettings,
     files: ParamFiles,
+    store: Option<Store>,
 ) -> Result<ProverNode> {
     let (mut network, events) = Network::new(key.to_libp2p(), 1024);
     let net = network.join((*supernet).clone(), cfg)?;
@@ -238,7 +245,7 @@ pub fn start_prover_with<W: Workload>(
     );
     let tasks = vec![
         route(events, role_tx, net.clone(), files),
-        crate::prover::driver::spawn(core, capacity, workload, net.clone(), role_rx),
+        crate::prover::driver::spawn(core, capacity, workload, net.clone(), role_rx, store),
     ];
     Ok(ProverNode {
         net,
@@ -404,14 +411,25 @@ pub async fn run_node(path: &std::path::Path) -> Result<()> {
             },
             announce_every_ms: 5_000,
         };
-        let node = start_prover_with(&key, supernet.clone(), workload, net_cfg, settings, files)?;
+        let store_dir = cfg.data_dir.join("prover");
+        std::fs::create_dir_all(&store_dir)?;
+        let store = Store::open(&store_dir)?;
+        let node = start_prover_with(
+            &key,
+            supernet.clone(),
+            workload,
+            net_cfg,
+            settings,
+            files,
+            Some(store),
+        )?;
         println!(
             "prover in supernet {} running as {}",
             supernet.id,
             key.peer_id()
         );
         tokio::signal::ctrl_c().await?;
-        node.kill();
+        node.kill().await;
     }
     Ok(())
 }

@@ -142,7 +142,7 @@ async fn e2e_a_prover_killed_after_winning_is_slashed_and_its_jobs_reauctioned()
             .expect("prover 1 never won")
             .unwrap();
     }
-    provers[0].take().unwrap().kill();
+    provers[0].take().unwrap().kill().await;
 
     let record = gw
         .gateway
@@ -461,4 +461,106 @@ async fn e2e_a_restarted_gateway_finishes_the_task_replays_history_and_pays_once
         )
         .unwrap();
     assert_eq!(answer.count, 44);
+}
+
+/// The real workload, but every proof takes at least two seconds; counts proofs started.
+struct Slow(Arc<CircuitWorkload>, Arc<std::sync::atomic::AtomicUsize>);
+
+impl lagrange_node::workload::Workload for Slow {
+    fn split(&self, spec: &TaskSpec) -> Result<Vec<lagrange_node::workload::JobPlan>, String> {
+        self.0.split(spec)
+    }
+    fn prove(
+        &self,
+        circuit: &lagrange_protocol::CircuitId,
+        input: &[u8],
+    ) -> Result<lagrange_node::workload::ProofBytes, String> {
+        // Runs on the blocking pool, like every proof.
+        self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::thread::sleep(Duration::from_secs(2));
+        self.0.prove(circuit, input)
+    }
+    fn verify(
+        &self,
+        items: &[(
+            lagrange_node::store::JobRecord,
+            Vec<u8>,
+            lagrange_protocol::messages::ProofSubmission,
+        )],
+    ) -> Vec<Result<(), String>> {
+        self.0.verify(items)
+    }
+    fn aggregate(
+        &self,
+        task: &lagrange_node::store::TaskRecord,
+        proofs: &[(
+            lagrange_node::store::JobRecord,
+            Vec<u8>,
+            lagrange_node::store::ProofRecord,
+        )],
+    ) -> Result<Vec<u8>, String> {
+        self.0.aggregate(task, proofs)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_a_restarted_prover_resumes_the_jobs_it_held() {
+    let net = network("resume", 30_000).await;
+    let gw = launch::start_gateway(
+        &Keypair::insecure_from_seed(0),
+        net.supernet.clone(),
+        Store::temporary().unwrap(),
+        net.workload.clone(),
+        NetConfig::local(),
+        None,
+        ParamFiles::default(),
+    )
+    .await
+    .unwrap();
+    let key = Keypair::insecure_from_seed(1);
+    let state = tempfile::tempdir().unwrap();
+    let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let start = || {
+        let mut cfg = NetConfig::local();
+        cfg.bootnodes = vec![gw.p2p_addr.clone()];
+        launch::start_prover_with(
+            &key,
+            net.supernet.clone(),
+            Arc::new(Slow(net.workload.clone(), started.clone())),
+            cfg,
+            settings(100),
+            ParamFiles::default(),
+            Some(Store::open(state.path()).unwrap()),
+        )
+        .unwrap()
+    };
+    let prover = start();
+    wait_known(&gw, &[&key]).await;
+    let task = gw
+        .gateway
+        .submit(query_task(), 1000, now_ms() + 90_000)
+        .await
+        .unwrap();
+
+    // Kill the prover once it has fetched its inputs and started proving.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while started.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the prover never started proving"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    prover.kill().await;
+    // The same prover comes back on the same state directory and finishes what it held.
+    let _prover = start();
+    let record = gw
+        .gateway
+        .wait_final(&task.id, Duration::from_secs(60))
+        .await
+        .expect("the task did not finish");
+    assert_eq!(record.status, TaskStatus::Done);
+    let account = gw.gateway.store().account(&key.public()).unwrap().unwrap();
+    assert_eq!(account.failures, 0, "{account:?}");
+    assert_eq!(account.jobs_paid, u64::from(task.jobs));
 }

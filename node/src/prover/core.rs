@@ -19,6 +19,7 @@ use lagrange_protocol::{
     BatchId, CircuitId, Digest, JobCategory, JobId, Keypair, Price, Signed, UnixMillis,
 };
 
+use crate::store::HeldJob;
 use crate::workload::ProofBytes;
 
 /// How a prover prices a job: its measured proving time for the category, times a price per
@@ -200,6 +201,51 @@ impl ProverCore {
     /// Jobs held (fetching, proving or submitting).
     pub fn in_flight(&self) -> usize {
         self.held.len()
+    }
+
+    /// The jobs this prover holds, for saving across a restart.
+    pub fn held_jobs(&self) -> Vec<HeldJob> {
+        self.held
+            .iter()
+            .map(|(job, h)| HeldJob {
+                job: *job,
+                gateway: h.gateway.to_bytes(),
+                batch: h.batch,
+                deadline: h.deadline,
+            })
+            .collect()
+    }
+
+    /// Takes back jobs held before a restart: each one still within its deadline is fetched
+    /// again and proven (its assignment stands at the gateway); the others are released.
+    pub fn resume(&mut self, jobs: Vec<HeldJob>, now: UnixMillis) -> Vec<Output> {
+        let mut out = Vec::new();
+        for held in jobs {
+            let Ok(gateway) = PeerId::from_bytes(&held.gateway) else {
+                continue;
+            };
+            if held.deadline < now {
+                info!(job_id = %held.job, "releasing a job whose deadline passed while stopped");
+                continue;
+            }
+            info!(job_id = %held.job, "resuming a job held before the restart");
+            self.held.insert(
+                held.job,
+                Held {
+                    gateway,
+                    batch: held.batch,
+                    deadline: held.deadline,
+                    stage: Stage::Fetching,
+                    attempts: 0,
+                    retry_at: now,
+                },
+            );
+            out.push(Output::FetchInput {
+                gateway,
+                job: held.job,
+            });
+        }
+        out
     }
 
     /// Total paid to this prover so far, by its verdicts.

@@ -15,17 +15,31 @@ use lagrange_protocol::messages::{Request, Response};
 use super::core::{Input, Output, ProverCore};
 use crate::gateway::driver::{TICK, now_ms};
 use crate::net::{NetEvent, SupernetHandle};
+use crate::store::Store;
 use crate::workload::Workload;
 
-/// Starts the prover. `events` carries this Supernet's network events for the prover.
+/// Starts the prover. `events` carries this Supernet's network events for the prover. With a
+/// `store`, the jobs it holds are saved after every change and resumed at the next start.
 pub fn spawn<W: Workload>(
     mut core: ProverCore,
     capacity: usize,
     workload: Arc<W>,
     net: SupernetHandle,
     mut events: mpsc::Receiver<NetEvent>,
+    store: Option<Store>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
+        let mut resumed = Vec::new();
+        let mut saved = Vec::new();
+        if let Some(store) = &store {
+            match store.held_jobs() {
+                Ok(jobs) => {
+                    saved = jobs.clone();
+                    resumed = core.resume(jobs, now_ms());
+                }
+                Err(e) => warn!(error = %e, "cannot read held jobs; starting empty"),
+            }
+        }
         let pool = Arc::new(Semaphore::new(capacity.max(1)));
         let (done_tx, mut done_rx) = mpsc::channel::<Input>(64);
         let mut ticker = tokio::time::interval(TICK);
@@ -41,7 +55,18 @@ pub fn spawn<W: Workload>(
                     None => break,
                 },
             };
-            for output in core.handle(input, now_ms()) {
+            let mut outputs = std::mem::take(&mut resumed);
+            outputs.extend(core.handle(input, now_ms()));
+            if let Some(store) = &store {
+                let held = core.held_jobs();
+                if held != saved {
+                    if let Err(e) = store.save_held_jobs(&held) {
+                        warn!(error = %e, "cannot save held jobs");
+                    }
+                    saved = held;
+                }
+            }
+            for output in outputs {
                 let done = done_tx.clone();
                 let net = net.clone();
                 match output {

@@ -6,4 +6,5 @@
 pub mod core;
 pub mod driver;
 
+pub use crate::store::HeldJob;
 pub use core::{CostModel, Input, Output, ProverCore, ProverSettings};

@@ -12,6 +12,7 @@
 //! | `batches` | batch id (16) | [`BatchRecord`] |
 //! | `bids` | batch id ‖ kind (1: commit, 2: reveal) ‖ signer (32) | the signed message |
 //! | `ledger` | public key (32) | [`Account`] |
+//! | `prover_jobs` | job key | a prover's held job ([`HeldJob`]) |
 //! | `meta` | name | counters |
 //!
 //! Values are bincode. Every state change that touches several trees is one transaction, and
@@ -255,6 +256,7 @@ pub struct Store {
     bids: Tree,
     ledger: Tree,
     meta: Tree,
+    prover_jobs: Tree,
 }
 
 impl Store {
@@ -281,6 +283,7 @@ impl Store {
             bids: db.open_tree("bids")?,
             ledger: db.open_tree("ledger")?,
             meta: db.open_tree("meta")?,
+            prover_jobs: db.open_tree("prover_jobs")?,
             db,
         })
     }
@@ -813,6 +816,28 @@ impl Store {
                 )
             })?;
         Ok(())
+    }
+
+    /// Replaces a prover's saved held jobs with `jobs`, atomically.
+    pub fn save_held_jobs(&self, jobs: &[HeldJob]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for key in self.prover_jobs.iter().keys() {
+            batch.remove(key?);
+        }
+        for job in jobs {
+            batch.insert(&job_key(&job.job)[..], enc(job));
+        }
+        self.prover_jobs.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// A prover's saved held jobs.
+    pub fn held_jobs(&self) -> Result<Vec<HeldJob>, StoreError> {
+        self.prover_jobs
+            .iter()
+            .values()
+            .map(|v| dec("held job", &v?))
+            .collect()
     }
 
     /// Gives `prover` an account with `genesis_stake` if it has none yet.

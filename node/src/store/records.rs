@@ -231,3 +231,16 @@ pub struct TaskEvent {
     /// What happened.
     pub kind: TaskEventKind,
 }
+
+/// A job the prover holds, as saved across restarts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldJob {
+    /// The job.
+    pub job: JobId,
+    /// The gateway's peer id, as bytes.
+    pub gateway: Vec<u8>,
+    /// The batch it was won in.
+    pub batch: BatchId,
+    /// Its proving deadline (`u64::MAX` until the input arrives with the assignment).
+    pub deadline: UnixMillis,
+}
