@@ -564,3 +564,115 @@ async fn e2e_a_restarted_prover_resumes_the_jobs_it_held() {
     assert_eq!(account.failures, 0, "{account:?}");
     assert_eq!(account.jobs_paid, u64::from(task.jobs));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_a_bidder_that_commits_but_never_reveals_is_penalized_and_wins_nothing() {
+    use lagrange_node::net::{NetEvent, Network};
+    use lagrange_protocol::Signed;
+    use lagrange_protocol::commit::seal_bids;
+    use lagrange_protocol::messages::{Bid, GossipMessage, ProverAvailability, Salt};
+
+    let net = network("silent", 20_000).await;
+    let gw = launch::start_gateway(
+        &Keypair::insecure_from_seed(0),
+        net.supernet.clone(),
+        Store::temporary().unwrap(),
+        net.workload.clone(),
+        NetConfig::local(),
+        None,
+        ParamFiles::default(),
+    )
+    .await
+    .unwrap();
+    let honest = Keypair::insecure_from_seed(2);
+    let _honest = launch::start_prover(
+        &honest,
+        net.supernet.clone(),
+        net.workload.clone(),
+        vec![gw.p2p_addr.clone()],
+        settings(300),
+        ParamFiles::default(),
+    )
+    .unwrap();
+
+    // The silent bidder: a bare network member that announces itself, commits the lowest
+    // price to every batch, and never reveals.
+    let silent = Keypair::insecure_from_seed(3);
+    let (mut silent_net, mut events) = Network::new(silent.to_libp2p(), 256);
+    let mut cfg = NetConfig::local();
+    cfg.bootnodes = vec![gw.p2p_addr.clone()];
+    let handle = silent_net.join((*net.supernet).clone(), cfg).unwrap();
+    let supernet_id = net.supernet.id.clone();
+    let announce = Signed::sign(
+        ProverAvailability {
+            supernet: supernet_id.clone(),
+            categories: vec![JobCategory::Small],
+            capacity: 8,
+            hardware: HardwareSummary::default(),
+            node_version: "silent".into(),
+            announced_at: now_ms(),
+        },
+        &silent,
+    );
+    let h = handle.clone();
+    let key = silent.clone();
+    let bidder = tokio::spawn(async move {
+        let _ = h.publish(GossipMessage::Availability(announce)).await;
+        while let Some(event) = events.recv().await {
+            if let NetEvent::Gossip {
+                message: GossipMessage::Batch(batch),
+                ..
+            } = event
+            {
+                let bids = batch
+                    .payload
+                    .jobs
+                    .iter()
+                    .map(|j| Bid {
+                        job_id: j.job_id,
+                        price: 1,
+                    })
+                    .collect();
+                let (commit, _never_sent) =
+                    seal_bids(&batch.payload, &key.public(), bids, Salt([9; 32]));
+                let _ = h
+                    .publish(GossipMessage::Commit(Signed::sign(commit, &key)))
+                    .await;
+            }
+        }
+    });
+    wait_known(&gw, &[&honest, &silent]).await;
+
+    let task = gw
+        .gateway
+        .submit(query_task(), 1000, now_ms() + 90_000)
+        .await
+        .unwrap();
+    let record = gw
+        .gateway
+        .wait_final(&task.id, Duration::from_secs(60))
+        .await
+        .expect("the task did not finish");
+    assert_eq!(record.status, TaskStatus::Done);
+    let account = gw
+        .gateway
+        .store()
+        .account(&silent.public())
+        .unwrap()
+        .unwrap();
+    assert_eq!(account.balance, 0, "{account:?}");
+    assert_eq!(account.jobs_paid, 0);
+    assert!(account.non_reveals >= 1, "{account:?}");
+    assert!(account.stake < 1000, "{account:?}");
+    let events = gw.gateway.store().events(&task.id, 0).unwrap();
+    assert!(events.iter().any(|e| matches!(
+        e.kind,
+        TaskEventKind::AuctionClosed { non_revealers, .. } if non_revealers >= 1
+    )));
+    assert!(!events.iter().any(|e| matches!(
+        e.kind,
+        TaskEventKind::Awarded { prover, .. } if prover == silent.public()
+    )));
+    bidder.abort();
+    silent_net.leave(&supernet_id);
+}

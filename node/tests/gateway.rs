@@ -314,6 +314,8 @@ fn lowest_bidder_wins_and_is_paid_exactly_its_bid() {
     );
     assert_eq!(balances(&h)[&2], (120, 1000));
     assert_eq!(balances(&h)[&1], (0, 1000));
+    // The client owes exactly what the prover was paid.
+    assert_eq!(h.gw.store().task(&task).unwrap().unwrap().fees, 120);
     assert_eq!(
         h.gw.store().task(&task).unwrap().unwrap().status,
         TaskStatus::Done

@@ -32,6 +32,7 @@ fn task(id: u8, jobs: u32) -> (TaskRecord, Vec<NewJob>) {
         status: TaskStatus::Proving,
         events: 0,
         verified: 0,
+        fees: 0,
     };
     let jobs = (0..jobs)
         .map(|i| NewJob {

@@ -294,6 +294,7 @@ impl pb::gateway_server::Gateway for GatewayService {
                     jobs_done: done,
                     created_at_ms: t.created_at,
                     error,
+                    fees: t.fees,
                 });
             }
         }

@@ -246,6 +246,7 @@ impl<W: Workload> GatewayCore<W> {
             status: TaskStatus::Proving,
             events: 0,
             verified: 0,
+            fees: 0,
         };
         self.store.create_task(&task, &jobs)?;
         info!(task_id = %id, jobs = task.jobs, "task stored");

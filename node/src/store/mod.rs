@@ -314,6 +314,7 @@ impl Store {
                 let mut record = task.clone();
                 record.events = 0;
                 record.verified = 0;
+                record.fees = 0;
                 tasks.insert(task.id.as_bytes().as_slice(), enc(&record))?;
                 for job in jobs {
                     tx_put_job(jt, open, &job.record)?;
@@ -748,6 +749,7 @@ impl Store {
                     return abort(StoreError::UnknownTask(job.task));
                 };
                 task.verified += 1;
+                task.fees += price;
                 tasks.insert(job.task.as_bytes().as_slice(), enc(&task))?;
                 tx_event(
                     tasks,

@@ -78,6 +78,8 @@ pub struct TaskRecord {
     pub events: u64,
     /// Jobs verified and paid so far.
     pub verified: u32,
+    /// Fees owed by the client so far: the sum of the prices paid for its verified jobs.
+    pub fees: u64,
 }
 
 /// Where a job stands.
