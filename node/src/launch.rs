@@ -35,14 +35,26 @@ pub struct GatewayNode {
     pub p2p_addr: Multiaddr,
     /// Where its gRPC API listens, if it serves one.
     pub grpc_addr: Option<SocketAddr>,
-    network: Network,
-    tasks: Vec<JoinHandle<()>>,
+    parts: Parts,
 }
 
 impl GatewayNode {
     /// Stops every part of the node and waits until they are gone, so the store can be
     /// opened again.
-    pub async fn shutdown(mut self) {
+    pub async fn shutdown(self) {
+        self.parts.stop().await;
+    }
+}
+
+/// The running parts of a node: its network and its tasks. Dropping it aborts them;
+/// [`Parts::stop`] also waits until they are gone.
+struct Parts {
+    network: Network,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Parts {
+    async fn stop(mut self) {
         for s in self.network.supernets() {
             self.network.leave(&s);
         }
@@ -56,7 +68,7 @@ impl GatewayNode {
     }
 }
 
-impl Drop for GatewayNode {
+impl Drop for Parts {
     fn drop(&mut self) {
         for t in &self.tasks {
             t.abort();
@@ -170,8 +182,7 @@ pub async fn start_gateway<W: Workload>(
         net,
         p2p_addr,
         grpc_addr,
-        network,
-        tasks,
+        parts: Parts { network, tasks },
     })
 }
 
@@ -179,32 +190,14 @@ pub async fn start_gateway<W: Workload>(
 pub struct ProverNode {
     /// Its Supernet membership.
     pub net: SupernetHandle,
-    network: Network,
-    tasks: Vec<JoinHandle<()>>,
+    parts: Parts,
 }
 
 impl ProverNode {
     /// Stops the prover at once, as a crash would (no goodbye, jobs in hand abandoned), and
     /// waits until every part is gone, so its store can be opened again.
-    pub async fn kill(mut self) {
-        for s in self.network.supernets() {
-            self.network.leave(&s);
-        }
-        let tasks: Vec<_> = self.tasks.drain(..).collect();
-        for t in &tasks {
-            t.abort();
-        }
-        for t in tasks {
-            let _ = t.await;
-        }
-    }
-}
-
-impl Drop for ProverNode {
-    fn drop(&mut self) {
-        for t in &self.tasks {
-            t.abort();
-        }
+    pub async fn kill(self) {
+        self.parts.stop().await;
     }
 }
 
@@ -249,8 +242,7 @@ pub fn start_prover_with<W: Workload>(
     ];
     Ok(ProverNode {
         net,
-        network,
-        tasks,
+        parts: Parts { network, tasks },
     })
 }
 

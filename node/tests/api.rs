@@ -1,60 +1,28 @@
 //! The gRPC API: every kind of bad input gets a clear status, and the node keeps serving.
 
-use std::sync::Arc;
+mod common;
 
 use lagrange_node::api::pb::{self, gateway_client::GatewayClient, submit_task_request::Task};
-use lagrange_node::circuit_workload::{CircuitWorkload, circuit_for};
 use lagrange_node::launch::{self, ParamFiles};
 use lagrange_node::net::NetConfig;
 use lagrange_node::store::Store;
-use lagrange_protocol::config::{
-    AuctionConfig, CategoryConfig, CircuitConfig, EconomicsConfig, SupernetConfig,
-};
-use lagrange_protocol::{JobCategory, Keypair, SupernetId};
+use lagrange_protocol::Keypair;
 use tonic::Code;
 
-async fn gateway() -> (launch::GatewayNode, tempfile::TempDir) {
-    let params = tempfile::tempdir().unwrap();
-    let spec = circuit_for(true, JobCategory::Small);
-    let dir = params.path().to_path_buf();
-    let (workload, pins) =
-        tokio::task::spawn_blocking(move || CircuitWorkload::insecure_devnet(&dir, &[spec], 1))
-            .await
-            .unwrap()
-            .unwrap();
-    let key = Keypair::insecure_from_seed(0);
-    let supernet = SupernetConfig {
-        id: SupernetId::new("api").unwrap(),
-        gateways: vec![key.peer_id()],
-        allowlist: None,
-        auction: AuctionConfig::default(),
-        economics: EconomicsConfig::default(),
-        categories: vec![CategoryConfig {
-            category: JobCategory::Small,
-            proving_deadline_ms: 10_000,
-            reserve_price: 100,
-        }],
-        circuits: pins
-            .into_iter()
-            .map(|(id, params_digest)| CircuitConfig {
-                id,
-                category: JobCategory::Small,
-                params_digest,
-            })
-            .collect(),
-    };
+async fn gateway() -> (launch::GatewayNode, common::Proving) {
+    let net = common::proving_supernet("api", 10_000).await;
     let node = launch::start_gateway(
-        &key,
-        Arc::new(supernet),
+        &Keypair::insecure_from_seed(0),
+        net.supernet.clone(),
         Store::temporary().unwrap(),
-        Arc::new(workload),
+        net.workload.clone(),
         NetConfig::local(),
         Some("127.0.0.1:0".parse().unwrap()),
         ParamFiles::default(),
     )
     .await
     .unwrap();
-    (node, params)
+    (node, net)
 }
 
 fn query(rows: usize, category: pb::Category) -> pb::SubmitTaskRequest {

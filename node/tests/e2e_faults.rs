@@ -5,17 +5,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use lagrange_node::circuit_workload::{CircuitWorkload, circuit_for};
+mod common;
+
+use common::{Hooked, proving_supernet};
 use lagrange_node::gateway::driver::now_ms;
 use lagrange_node::launch::{self, ParamFiles};
 use lagrange_node::net::NetConfig;
 use lagrange_node::prover::{CostModel, ProverSettings};
 use lagrange_node::store::{Store, TaskEventKind, TaskSpec, TaskStatus};
-use lagrange_protocol::config::{
-    AuctionConfig, CategoryConfig, CircuitConfig, EconomicsConfig, SupernetConfig,
-};
 use lagrange_protocol::messages::HardwareSummary;
-use lagrange_protocol::{JobCategory, Keypair, SupernetId};
+use lagrange_protocol::{JobCategory, Keypair};
 
 /// Waits until the gateway has heard every one of `keys` announce itself (announcing opens
 /// a ledger account), so the first auction already sees them all.
@@ -48,36 +47,9 @@ fn settings(price_per_second: u64) -> ProverSettings {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn e2e_a_prover_killed_after_winning_is_slashed_and_its_jobs_reauctioned() {
-    let params = tempfile::tempdir().unwrap();
-    let spec = circuit_for(true, JobCategory::Small);
-    let dir = params.path().to_path_buf();
-    let (workload, pins) =
-        tokio::task::spawn_blocking(move || CircuitWorkload::insecure_devnet(&dir, &[spec], 7))
-            .await
-            .unwrap()
-            .unwrap();
-    let workload = Arc::new(workload);
+    let net = proving_supernet("faults", 4_000).await;
+    let (workload, supernet) = (net.workload.clone(), net.supernet.clone());
     let gw_key = Keypair::insecure_from_seed(0);
-    let supernet = Arc::new(SupernetConfig {
-        id: SupernetId::new("faults").unwrap(),
-        gateways: vec![gw_key.peer_id()],
-        allowlist: None,
-        auction: AuctionConfig::default(),
-        economics: EconomicsConfig::default(),
-        categories: vec![CategoryConfig {
-            category: JobCategory::Small,
-            proving_deadline_ms: 4_000,
-            reserve_price: 1000,
-        }],
-        circuits: pins
-            .into_iter()
-            .map(|(id, params_digest)| CircuitConfig {
-                id,
-                category: JobCategory::Small,
-                params_digest,
-            })
-            .collect(),
-    });
     let gw = launch::start_gateway(
         &gw_key,
         supernet.clone(),
@@ -170,88 +142,6 @@ async fn e2e_a_prover_killed_after_winning_is_slashed_and_its_jobs_reauctioned()
     assert_eq!((answer.sum, answer.count), (expected, 26));
 }
 
-/// Wraps the real workload and corrupts every proof it makes.
-struct Forger(Arc<CircuitWorkload>);
-
-impl lagrange_node::workload::Workload for Forger {
-    fn split(&self, spec: &TaskSpec) -> Result<Vec<lagrange_node::workload::JobPlan>, String> {
-        self.0.split(spec)
-    }
-    fn prove(
-        &self,
-        circuit: &lagrange_protocol::CircuitId,
-        input: &[u8],
-    ) -> Result<lagrange_node::workload::ProofBytes, String> {
-        // A real proof with two of its bytes swapped.
-        let mut proof = self.0.prove(circuit, input)?;
-        proof.proof.swap(0, 40);
-        Ok(proof)
-    }
-    fn verify(
-        &self,
-        items: &[(
-            lagrange_node::store::JobRecord,
-            Vec<u8>,
-            lagrange_protocol::messages::ProofSubmission,
-        )],
-    ) -> Vec<Result<(), String>> {
-        self.0.verify(items)
-    }
-    fn aggregate(
-        &self,
-        task: &lagrange_node::store::TaskRecord,
-        proofs: &[(
-            lagrange_node::store::JobRecord,
-            Vec<u8>,
-            lagrange_node::store::ProofRecord,
-        )],
-    ) -> Result<Vec<u8>, String> {
-        self.0.aggregate(task, proofs)
-    }
-}
-
-struct Net {
-    workload: Arc<CircuitWorkload>,
-    supernet: Arc<SupernetConfig>,
-    _params: tempfile::TempDir,
-}
-
-async fn network(name: &str, deadline_ms: u64) -> Net {
-    let params = tempfile::tempdir().unwrap();
-    let spec = circuit_for(true, JobCategory::Small);
-    let dir = params.path().to_path_buf();
-    let (workload, pins) =
-        tokio::task::spawn_blocking(move || CircuitWorkload::insecure_devnet(&dir, &[spec], 7))
-            .await
-            .unwrap()
-            .unwrap();
-    let supernet = Arc::new(SupernetConfig {
-        id: SupernetId::new(name).unwrap(),
-        gateways: vec![Keypair::insecure_from_seed(0).peer_id()],
-        allowlist: None,
-        auction: AuctionConfig::default(),
-        economics: EconomicsConfig::default(),
-        categories: vec![CategoryConfig {
-            category: JobCategory::Small,
-            proving_deadline_ms: deadline_ms,
-            reserve_price: 1000,
-        }],
-        circuits: pins
-            .into_iter()
-            .map(|(id, params_digest)| CircuitConfig {
-                id,
-                category: JobCategory::Small,
-                params_digest,
-            })
-            .collect(),
-    });
-    Net {
-        workload: Arc::new(workload),
-        supernet,
-        _params: params,
-    }
-}
-
 fn query_task() -> TaskSpec {
     TaskSpec::Query {
         rows: (0..40).map(|i| (i, i * 10)).collect(),
@@ -263,7 +153,7 @@ fn query_task() -> TaskSpec {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn e2e_a_prover_submitting_invalid_proofs_is_slashed_and_the_job_reauctioned() {
-    let net = network("forgery", 20_000).await;
+    let net = proving_supernet("forgery", 20_000).await;
     let gw = launch::start_gateway(
         &Keypair::insecure_from_seed(0),
         net.supernet.clone(),
@@ -279,7 +169,12 @@ async fn e2e_a_prover_submitting_invalid_proofs_is_slashed_and_the_job_reauction
     let _forger = launch::start_prover(
         &forger_key,
         net.supernet.clone(),
-        Arc::new(Forger(net.workload.clone())),
+        Arc::new(Hooked {
+            inner: net.workload.clone(),
+            before: Box::new(|| {}),
+            // A real proof with two of its bytes swapped.
+            after: Box::new(|p| p.proof.swap(0, 40)),
+        }),
         vec![gw.p2p_addr.clone()],
         settings(50),
         ParamFiles::default(),
@@ -335,7 +230,7 @@ async fn e2e_a_restarted_gateway_finishes_the_task_replays_history_and_pays_once
     use lagrange_node::api::pb::{self, gateway_client::GatewayClient};
     use libp2p::multiaddr::Protocol;
 
-    let net = network("restart", 20_000).await;
+    let net = proving_supernet("restart", 20_000).await;
     let dir = tempfile::tempdir().unwrap();
     let gw_key = Keypair::insecure_from_seed(0);
     let start = |store: Store, cfg: NetConfig| {
@@ -463,49 +358,9 @@ async fn e2e_a_restarted_gateway_finishes_the_task_replays_history_and_pays_once
     assert_eq!(answer.count, 44);
 }
 
-/// The real workload, but every proof takes at least two seconds; counts proofs started.
-struct Slow(Arc<CircuitWorkload>, Arc<std::sync::atomic::AtomicUsize>);
-
-impl lagrange_node::workload::Workload for Slow {
-    fn split(&self, spec: &TaskSpec) -> Result<Vec<lagrange_node::workload::JobPlan>, String> {
-        self.0.split(spec)
-    }
-    fn prove(
-        &self,
-        circuit: &lagrange_protocol::CircuitId,
-        input: &[u8],
-    ) -> Result<lagrange_node::workload::ProofBytes, String> {
-        // Runs on the blocking pool, like every proof.
-        self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        std::thread::sleep(Duration::from_secs(2));
-        self.0.prove(circuit, input)
-    }
-    fn verify(
-        &self,
-        items: &[(
-            lagrange_node::store::JobRecord,
-            Vec<u8>,
-            lagrange_protocol::messages::ProofSubmission,
-        )],
-    ) -> Vec<Result<(), String>> {
-        self.0.verify(items)
-    }
-    fn aggregate(
-        &self,
-        task: &lagrange_node::store::TaskRecord,
-        proofs: &[(
-            lagrange_node::store::JobRecord,
-            Vec<u8>,
-            lagrange_node::store::ProofRecord,
-        )],
-    ) -> Result<Vec<u8>, String> {
-        self.0.aggregate(task, proofs)
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn e2e_a_restarted_prover_resumes_the_jobs_it_held() {
-    let net = network("resume", 30_000).await;
+    let net = proving_supernet("resume", 30_000).await;
     let gw = launch::start_gateway(
         &Keypair::insecure_from_seed(0),
         net.supernet.clone(),
@@ -526,7 +381,18 @@ async fn e2e_a_restarted_prover_resumes_the_jobs_it_held() {
         launch::start_prover_with(
             &key,
             net.supernet.clone(),
-            Arc::new(Slow(net.workload.clone(), started.clone())),
+            Arc::new(Hooked {
+                inner: net.workload.clone(),
+                // Every proof takes at least two seconds; count the ones started.
+                before: Box::new({
+                    let started = started.clone();
+                    move || {
+                        started.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_secs(2));
+                    }
+                }),
+                after: Box::new(|_| {}),
+            }),
             cfg,
             settings(100),
             ParamFiles::default(),
@@ -572,7 +438,7 @@ async fn e2e_a_bidder_that_commits_but_never_reveals_is_penalized_and_wins_nothi
     use lagrange_protocol::commit::seal_bids;
     use lagrange_protocol::messages::{Bid, GossipMessage, ProverAvailability, Salt};
 
-    let net = network("silent", 20_000).await;
+    let net = proving_supernet("silent", 20_000).await;
     let gw = launch::start_gateway(
         &Keypair::insecure_from_seed(0),
         net.supernet.clone(),

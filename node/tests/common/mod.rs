@@ -251,3 +251,96 @@ pub fn availability(supernet: &SupernetId, seed: u64, at: u64) -> Signed<ProverA
         &key(seed),
     )
 }
+
+/// A Supernet proving the small coprocessor circuit with real (insecure, seeded) keys.
+pub struct Proving {
+    pub workload: Arc<lagrange_node::circuit_workload::CircuitWorkload>,
+    pub supernet: Arc<SupernetConfig>,
+    _params: tempfile::TempDir,
+}
+
+/// Sets up [`Proving`] for Supernet `name` with gateway seed 0 and the given proving deadline.
+pub async fn proving_supernet(name: &str, proving_deadline_ms: u64) -> Proving {
+    use lagrange_node::circuit_workload::{CircuitWorkload, circuit_for};
+    let params = tempfile::tempdir().unwrap();
+    let spec = circuit_for(true, JobCategory::Small);
+    let dir = params.path().to_path_buf();
+    let (workload, pins) =
+        tokio::task::spawn_blocking(move || CircuitWorkload::insecure_devnet(&dir, &[spec], 7))
+            .await
+            .unwrap()
+            .unwrap();
+    let supernet = Arc::new(SupernetConfig {
+        id: SupernetId::new(name).unwrap(),
+        gateways: vec![peer(0)],
+        allowlist: None,
+        auction: AuctionConfig::default(),
+        economics: EconomicsConfig::default(),
+        categories: vec![CategoryConfig {
+            category: JobCategory::Small,
+            proving_deadline_ms,
+            reserve_price: 1000,
+        }],
+        circuits: pins
+            .into_iter()
+            .map(|(id, params_digest)| CircuitConfig {
+                id,
+                category: JobCategory::Small,
+                params_digest,
+            })
+            .collect(),
+    });
+    Proving {
+        workload: Arc::new(workload),
+        supernet,
+        _params: params,
+    }
+}
+
+/// The real workload with hooks around proving: `before` runs first (on the blocking pool),
+/// `after` may alter the proof.
+pub struct Hooked {
+    pub inner: Arc<lagrange_node::circuit_workload::CircuitWorkload>,
+    pub before: Box<dyn Fn() + Send + Sync>,
+    pub after: Box<dyn Fn(&mut lagrange_node::workload::ProofBytes) + Send + Sync>,
+}
+
+impl lagrange_node::workload::Workload for Hooked {
+    fn split(
+        &self,
+        spec: &lagrange_node::store::TaskSpec,
+    ) -> Result<Vec<lagrange_node::workload::JobPlan>, String> {
+        self.inner.split(spec)
+    }
+    fn prove(
+        &self,
+        circuit: &CircuitId,
+        input: &[u8],
+    ) -> Result<lagrange_node::workload::ProofBytes, String> {
+        (self.before)();
+        let mut proof = self.inner.prove(circuit, input)?;
+        (self.after)(&mut proof);
+        Ok(proof)
+    }
+    fn verify(
+        &self,
+        items: &[(
+            lagrange_node::store::JobRecord,
+            Vec<u8>,
+            lagrange_protocol::messages::ProofSubmission,
+        )],
+    ) -> Vec<Result<(), String>> {
+        self.inner.verify(items)
+    }
+    fn aggregate(
+        &self,
+        task: &lagrange_node::store::TaskRecord,
+        proofs: &[(
+            lagrange_node::store::JobRecord,
+            Vec<u8>,
+            lagrange_node::store::ProofRecord,
+        )],
+    ) -> Result<Vec<u8>, String> {
+        self.inner.aggregate(task, proofs)
+    }
+}
