@@ -4,7 +4,8 @@
 //! | --- | --- | --- |
 //! | `tasks` | task id (16) | [`TaskRecord`] |
 //! | `jobs` | task id (16) ‖ index (u32 BE) | [`JobRecord`] |
-//! | `open` | job key | empty: index of jobs waiting for a batch |
+//! | `job_index` | `o` ‖ job key, or `a` ‖ job key | empty: jobs waiting for a batch (`o`) and jobs assigned to a prover (`a`) |
+//! | `live` | task id | empty: tasks neither done nor failed |
 //! | `inputs` | job key | the job's input bytes |
 //! | `proofs` | job key | [`ProofRecord`] |
 //! | `results` | task id | the aggregated result bytes |
@@ -230,13 +231,33 @@ fn tx_job(jobs: &TransactionalTree, job: &JobId) -> TxResult<JobRecord> {
     }
 }
 
-fn tx_put_job(jobs: &TransactionalTree, open: &TransactionalTree, job: &JobRecord) -> TxResult<()> {
-    let key = job_key(&job.id);
-    jobs.insert(&key[..], enc(job))?;
-    if job.state == JobState::Open {
-        open.insert(&key[..], &[][..])?;
-    } else {
-        open.remove(&key[..])?;
+const OPEN: u8 = b'o';
+const ASSIGNED: u8 = b'a';
+
+fn index_key(tag: u8, job: &JobId) -> [u8; 21] {
+    let mut k = [0u8; 21];
+    k[0] = tag;
+    k[1..].copy_from_slice(&job_key(job));
+    k
+}
+
+/// Writes a job and keeps the job index (open and assigned jobs) in step with its state.
+fn tx_put_job(
+    jobs: &TransactionalTree,
+    index: &TransactionalTree,
+    job: &JobRecord,
+) -> TxResult<()> {
+    jobs.insert(&job_key(&job.id)[..], enc(job))?;
+    for (tag, on) in [
+        (OPEN, job.state == JobState::Open),
+        (ASSIGNED, matches!(job.state, JobState::Assigned { .. })),
+    ] {
+        let key = index_key(tag, &job.id);
+        if on {
+            index.insert(&key[..], &[][..])?;
+        } else {
+            index.remove(&key[..])?;
+        }
     }
     Ok(())
 }
@@ -247,7 +268,8 @@ pub struct Store {
     db: sled::Db,
     tasks: Tree,
     jobs: Tree,
-    open: Tree,
+    job_index: Tree,
+    live: Tree,
     inputs: Tree,
     proofs: Tree,
     results: Tree,
@@ -274,7 +296,8 @@ impl Store {
         Ok(Self {
             tasks: db.open_tree("tasks")?,
             jobs: db.open_tree("jobs")?,
-            open: db.open_tree("open")?,
+            job_index: db.open_tree("job_index")?,
+            live: db.open_tree("live")?,
             inputs: db.open_tree("inputs")?,
             proofs: db.open_tree("proofs")?,
             results: db.open_tree("results")?,
@@ -306,18 +329,20 @@ impl Store {
         (
             &self.tasks,
             &self.jobs,
-            &self.open,
+            &self.job_index,
             &self.inputs,
             &self.events,
+            &self.live,
         )
-            .transaction(|(tasks, jt, open, inputs, events)| {
+            .transaction(|(tasks, jt, index, inputs, events, live)| {
+                live.insert(task.id.as_bytes().as_slice(), &[][..])?;
                 let mut record = task.clone();
                 record.events = 0;
                 record.verified = 0;
                 record.fees = 0;
                 tasks.insert(task.id.as_bytes().as_slice(), enc(&record))?;
                 for job in jobs {
-                    tx_put_job(jt, open, &job.record)?;
+                    tx_put_job(jt, index, &job.record)?;
                     inputs.insert(&job_key(&job.record.id)[..], job.input.as_slice())?;
                 }
                 tx_event(
@@ -347,11 +372,13 @@ impl Store {
 
     /// Tasks that are neither done nor failed: what a restarted gateway resumes.
     pub fn unfinished_tasks(&self) -> Result<Vec<TaskRecord>, StoreError> {
-        Ok(self
-            .tasks()?
-            .into_iter()
-            .filter(|t| !t.status.is_final())
-            .collect())
+        let mut out = Vec::new();
+        for key in self.live.iter().keys() {
+            if let Some(task) = get::<TaskRecord>(&self.tasks, "task", &key?)? {
+                out.push(task);
+            }
+        }
+        Ok(out)
     }
 
     /// Marks a task done with its aggregated result.
@@ -361,26 +388,36 @@ impl Store {
         result: &[u8],
         at: UnixMillis,
     ) -> Result<(), StoreError> {
-        (&self.tasks, &self.results, &self.events).transaction(|(tasks, results, events)| {
-            let Some(mut record) = tx_get::<TaskRecord>(tasks, "task", id.as_bytes())? else {
-                return abort(StoreError::UnknownTask(*id));
-            };
-            record.status = TaskStatus::Done;
-            tasks.insert(id.as_bytes().as_slice(), enc(&record))?;
-            results.insert(id.as_bytes().as_slice(), result)?;
-            tx_event(tasks, events, id, at, TaskEventKind::Completed)
-        })?;
+        (&self.tasks, &self.results, &self.events, &self.live).transaction(
+            |(tasks, results, events, live)| {
+                let Some(mut record) = tx_get::<TaskRecord>(tasks, "task", id.as_bytes())? else {
+                    return abort(StoreError::UnknownTask(*id));
+                };
+                live.remove(id.as_bytes().as_slice())?;
+                record.status = TaskStatus::Done;
+                tasks.insert(id.as_bytes().as_slice(), enc(&record))?;
+                results.insert(id.as_bytes().as_slice(), result)?;
+                tx_event(tasks, events, id, at, TaskEventKind::Completed)
+            },
+        )?;
         Ok(())
     }
 
     /// Fails a task and cancels its unproven jobs.
     pub fn fail_task(&self, id: &TaskId, reason: &str, at: UnixMillis) -> Result<(), StoreError> {
         let jobs = self.jobs_of(id)?;
-        (&self.tasks, &self.jobs, &self.open, &self.events).transaction(
-            |(tasks, jt, open, events)| {
+        (
+            &self.tasks,
+            &self.jobs,
+            &self.job_index,
+            &self.events,
+            &self.live,
+        )
+            .transaction(|(tasks, jt, index, events, live)| {
                 let Some(mut record) = tx_get::<TaskRecord>(tasks, "task", id.as_bytes())? else {
                     return abort(StoreError::UnknownTask(*id));
                 };
+                live.remove(id.as_bytes().as_slice())?;
                 record.status = TaskStatus::Failed {
                     reason: reason.to_string(),
                 };
@@ -389,7 +426,7 @@ impl Store {
                     let mut job = tx_job(jt, &job.id)?;
                     if !matches!(job.state, JobState::Verified { .. }) {
                         job.state = JobState::Cancelled;
-                        tx_put_job(jt, open, &job)?;
+                        tx_put_job(jt, index, &job)?;
                     }
                 }
                 tx_event(
@@ -401,8 +438,7 @@ impl Store {
                         reason: reason.to_string(),
                     },
                 )
-            },
-        )?;
+            })?;
         Ok(())
     }
 
@@ -438,29 +474,25 @@ impl Store {
 
     /// Up to `limit` jobs waiting for a batch, oldest task first.
     pub fn open_jobs(&self, limit: usize) -> Result<Vec<JobRecord>, StoreError> {
+        self.indexed_jobs(OPEN, limit)
+    }
+
+    /// Jobs currently assigned, for deadline checks.
+    pub fn assigned_jobs(&self) -> Result<Vec<JobRecord>, StoreError> {
+        self.indexed_jobs(ASSIGNED, usize::MAX)
+    }
+
+    fn indexed_jobs(&self, tag: u8, limit: usize) -> Result<Vec<JobRecord>, StoreError> {
         let mut out = Vec::new();
-        for key in self.open.iter().keys().take(limit) {
+        for key in self.job_index.scan_prefix([tag]).keys().take(limit) {
             let key = key?;
-            let id = job_from_key(&key).ok_or(StoreError::Corrupt {
-                what: "open index",
+            let id = job_from_key(&key[1..]).ok_or(StoreError::Corrupt {
+                what: "job index",
                 reason: "short key".into(),
             })?;
             if let Some(job) = self.job(&id)? {
                 out.push(job);
             }
-        }
-        Ok(out)
-    }
-
-    /// Jobs currently assigned, for deadline checks.
-    pub fn assigned_jobs(&self) -> Result<Vec<JobRecord>, StoreError> {
-        let mut out = Vec::new();
-        for task in self.unfinished_tasks()? {
-            out.extend(
-                self.jobs_of(&task.id)?
-                    .into_iter()
-                    .filter(|j| matches!(j.state, JobState::Assigned { .. })),
-            );
         }
         Ok(out)
     }
@@ -512,11 +544,11 @@ impl Store {
         (
             &self.batches,
             &self.jobs,
-            &self.open,
+            &self.job_index,
             &self.tasks,
             &self.events,
         )
-            .transaction(|(batches, jt, open, tasks, events)| {
+            .transaction(|(batches, jt, index, tasks, events)| {
                 batches.insert(batch.payload.batch_id.as_bytes().as_slice(), enc(&record))?;
                 for spec in &batch.payload.jobs {
                     let mut job = tx_job(jt, &spec.job_id)?;
@@ -524,7 +556,7 @@ impl Store {
                         batch: batch.payload.batch_id,
                     };
                     job.auctions += 1;
-                    tx_put_job(jt, open, &job)?;
+                    tx_put_job(jt, index, &job)?;
                     tx_event(
                         tasks,
                         events,
@@ -550,8 +582,8 @@ impl Store {
             for mut job in self.jobs_of(&task.id)? {
                 if matches!(job.state, JobState::Auctioning { .. }) {
                     job.state = JobState::Open;
-                    (&self.jobs, &self.open)
-                        .transaction(|(jt, open)| tx_put_job(jt, open, &job))?;
+                    (&self.jobs, &self.job_index)
+                        .transaction(|(jt, index)| tx_put_job(jt, index, &job))?;
                     reopened += 1;
                 }
             }
@@ -626,12 +658,12 @@ impl Store {
         (
             &self.batches,
             &self.jobs,
-            &self.open,
+            &self.job_index,
             &self.tasks,
             &self.events,
             &self.ledger,
         )
-            .transaction(|(batches, jt, open, tasks, events, ledger)| {
+            .transaction(|(batches, jt, index, tasks, events, ledger)| {
                 let Some(mut record) =
                     tx_get::<BatchRecord>(batches, "batch", batch_id.as_bytes())?
                 else {
@@ -661,7 +693,7 @@ impl Store {
                                 price: *price,
                                 deadline: *deadline,
                             };
-                            tx_put_job(jt, open, &rec)?;
+                            tx_put_job(jt, index, &rec)?;
                             tx_event(
                                 tasks,
                                 events,
@@ -678,7 +710,7 @@ impl Store {
                             let mut rec = tx_job(jt, job)?;
                             rec.state = JobState::Open;
                             rec.reserve_price = *next_reserve;
-                            tx_put_job(jt, open, &rec)?;
+                            tx_put_job(jt, index, &rec)?;
                             tx_event(
                                 tasks,
                                 events,
@@ -716,13 +748,13 @@ impl Store {
     ) -> Result<Price, StoreError> {
         let price = (
             &self.jobs,
-            &self.open,
+            &self.job_index,
             &self.proofs,
             &self.ledger,
             &self.tasks,
             &self.events,
         )
-            .transaction(|(jt, open, proofs, ledger, tasks, events)| {
+            .transaction(|(jt, index, proofs, ledger, tasks, events)| {
                 let mut rec = tx_job(jt, job)?;
                 let JobState::Assigned { prover, price, .. } = rec.state else {
                     return abort(StoreError::NotAssigned {
@@ -737,7 +769,7 @@ impl Store {
                     });
                 }
                 rec.state = JobState::Verified { prover, price };
-                tx_put_job(jt, open, &rec)?;
+                tx_put_job(jt, index, &rec)?;
                 proofs.insert(&job_key(job)[..], enc(proof))?;
                 let mut account =
                     tx_get::<Account>(ledger, "account", prover.as_bytes())?.unwrap_or_default();
@@ -779,12 +811,12 @@ impl Store {
     ) -> Result<(), StoreError> {
         (
             &self.jobs,
-            &self.open,
+            &self.job_index,
             &self.ledger,
             &self.tasks,
             &self.events,
         )
-            .transaction(|(jt, open, ledger, tasks, events)| {
+            .transaction(|(jt, index, ledger, tasks, events)| {
                 let mut rec = tx_job(jt, job)?;
                 match rec.state {
                     JobState::Assigned { prover: p, .. } if p == *prover => {}
@@ -797,7 +829,7 @@ impl Store {
                 }
                 rec.state = JobState::Open;
                 rec.excluded.insert(*prover);
-                tx_put_job(jt, open, &rec)?;
+                tx_put_job(jt, index, &rec)?;
                 let mut account =
                     tx_get::<Account>(ledger, "account", prover.as_bytes())?.unwrap_or_default();
                 let cut = slash.min(account.stake);
