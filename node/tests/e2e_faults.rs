@@ -49,18 +49,7 @@ fn settings(price_per_second: u64) -> ProverSettings {
 async fn e2e_a_prover_killed_after_winning_is_slashed_and_its_jobs_reauctioned() {
     let net = proving_supernet("faults", 4_000).await;
     let (workload, supernet) = (net.workload.clone(), net.supernet.clone());
-    let gw_key = Keypair::insecure_from_seed(0);
-    let gw = launch::start_gateway(
-        &gw_key,
-        supernet.clone(),
-        Store::temporary().unwrap(),
-        workload.clone(),
-        NetConfig::local(),
-        None,
-        ParamFiles::default(),
-    )
-    .await
-    .unwrap();
+    let gw = gateway(&net).await;
     let keys: Vec<Keypair> = (1..=3).map(Keypair::insecure_from_seed).collect();
     // Prover 1 is the cheapest, so it wins first.
     let mut provers: Vec<Option<launch::ProverNode>> = keys
@@ -142,6 +131,43 @@ async fn e2e_a_prover_killed_after_winning_is_slashed_and_its_jobs_reauctioned()
     assert_eq!((answer.sum, answer.count), (expected, 26));
 }
 
+/// A gateway (seed 0) with a temporary store, on loopback, for the proving Supernet.
+async fn gateway(net: &common::Proving) -> launch::GatewayNode {
+    launch::start_gateway(
+        &Keypair::insecure_from_seed(0),
+        net.supernet.clone(),
+        Store::temporary().unwrap(),
+        net.workload.clone(),
+        NetConfig::local(),
+        None,
+        ParamFiles::default(),
+    )
+    .await
+    .unwrap()
+}
+
+/// Submits `spec` and waits up to `secs` seconds for the task to end.
+async fn run_to_end(
+    gw: &launch::GatewayNode,
+    spec: TaskSpec,
+    secs: u64,
+) -> (
+    lagrange_node::store::TaskRecord,
+    lagrange_node::store::TaskRecord,
+) {
+    let task = gw
+        .gateway
+        .submit(spec, 1000, now_ms() + 90_000)
+        .await
+        .unwrap();
+    let record = gw
+        .gateway
+        .wait_final(&task.id, Duration::from_secs(secs))
+        .await
+        .expect("the task did not finish");
+    (task, record)
+}
+
 fn query_task() -> TaskSpec {
     TaskSpec::Query {
         rows: (0..40).map(|i| (i, i * 10)).collect(),
@@ -154,17 +180,7 @@ fn query_task() -> TaskSpec {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn e2e_a_prover_submitting_invalid_proofs_is_slashed_and_the_job_reauctioned() {
     let net = proving_supernet("forgery", 20_000).await;
-    let gw = launch::start_gateway(
-        &Keypair::insecure_from_seed(0),
-        net.supernet.clone(),
-        Store::temporary().unwrap(),
-        net.workload.clone(),
-        NetConfig::local(),
-        None,
-        ParamFiles::default(),
-    )
-    .await
-    .unwrap();
+    let gw = gateway(&net).await;
     let forger_key = Keypair::insecure_from_seed(1);
     let _forger = launch::start_prover(
         &forger_key,
@@ -191,16 +207,7 @@ async fn e2e_a_prover_submitting_invalid_proofs_is_slashed_and_the_job_reauction
     )
     .unwrap();
     wait_known(&gw, &[&forger_key, &honest_key]).await;
-    let task = gw
-        .gateway
-        .submit(query_task(), 1000, now_ms() + 90_000)
-        .await
-        .unwrap();
-    let record = gw
-        .gateway
-        .wait_final(&task.id, Duration::from_secs(90))
-        .await
-        .expect("the task did not finish");
+    let (task, record) = run_to_end(&gw, query_task(), 90).await;
     assert_eq!(record.status, TaskStatus::Done);
     let forger = gw
         .gateway
@@ -361,17 +368,7 @@ async fn e2e_a_restarted_gateway_finishes_the_task_replays_history_and_pays_once
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn e2e_a_restarted_prover_resumes_the_jobs_it_held() {
     let net = proving_supernet("resume", 30_000).await;
-    let gw = launch::start_gateway(
-        &Keypair::insecure_from_seed(0),
-        net.supernet.clone(),
-        Store::temporary().unwrap(),
-        net.workload.clone(),
-        NetConfig::local(),
-        None,
-        ParamFiles::default(),
-    )
-    .await
-    .unwrap();
+    let gw = gateway(&net).await;
     let key = Keypair::insecure_from_seed(1);
     let state = tempfile::tempdir().unwrap();
     let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -439,17 +436,7 @@ async fn e2e_a_bidder_that_commits_but_never_reveals_is_penalized_and_wins_nothi
     use lagrange_protocol::messages::{Bid, GossipMessage, ProverAvailability, Salt};
 
     let net = proving_supernet("silent", 20_000).await;
-    let gw = launch::start_gateway(
-        &Keypair::insecure_from_seed(0),
-        net.supernet.clone(),
-        Store::temporary().unwrap(),
-        net.workload.clone(),
-        NetConfig::local(),
-        None,
-        ParamFiles::default(),
-    )
-    .await
-    .unwrap();
+    let gw = gateway(&net).await;
     let honest = Keypair::insecure_from_seed(2);
     let _honest = launch::start_prover(
         &honest,
@@ -509,16 +496,7 @@ async fn e2e_a_bidder_that_commits_but_never_reveals_is_penalized_and_wins_nothi
     });
     wait_known(&gw, &[&honest, &silent]).await;
 
-    let task = gw
-        .gateway
-        .submit(query_task(), 1000, now_ms() + 90_000)
-        .await
-        .unwrap();
-    let record = gw
-        .gateway
-        .wait_final(&task.id, Duration::from_secs(60))
-        .await
-        .expect("the task did not finish");
+    let (task, record) = run_to_end(&gw, query_task(), 60).await;
     assert_eq!(record.status, TaskStatus::Done);
     let account = gw
         .gateway
