@@ -27,7 +27,10 @@ pub use coprocessor::{
 };
 pub use encoding::DecodeError;
 pub use params::{CircuitParams, ParamDigest, ParamsError};
-pub use prover::{CpuMsm, JobRejected, MsmBackend, ProofWithInputs, ProveError, Prover};
+pub use prover::{
+    CpuMsm, JobRejected, MsmBackend, MsmChoice, MsmSelection, ProofWithInputs, ProveError, Prover,
+    select_msm,
+};
 pub use verify::{VerifyError, batch_verify, verify};
 
 /// Re-exported curve types, so callers need not depend on arkworks directly.

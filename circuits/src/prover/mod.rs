@@ -1,7 +1,15 @@
-//! Proving: the preloaded [`Prover`], the Groth16 prover behind it and the MSM seam.
+//! Proving: the preloaded [`Prover`], the Groth16 prover behind it and the MSM seam
+//! with its backends: arkworks on the CPU ([`CpuMsm`]), the bucket MSM on the GPU
+//! (`cuda`, with the `cuda` feature) and that GPU algorithm's CPU twin ([`twin`]),
+//! chosen at start-up by [`select_msm`].
 
+pub mod bucket;
+#[cfg(feature = "cuda")]
+pub mod cuda;
 pub mod groth16;
 pub mod msm;
+pub mod select;
+pub mod twin;
 
 use std::sync::Arc;
 
@@ -12,6 +20,7 @@ use ark_std::rand::RngCore;
 
 pub use groth16::{ProofWithInputs, ProveError};
 pub use msm::{BasesRef, CpuMsm, KeyId, MsmBackend, MsmError, Query, ScalarRepr};
+pub use select::{CUDA_COMPILED, MsmChoice, MsmSelection, UnknownMsmChoice, select_msm};
 
 use crate::{
     circuit_id::{CircuitSpec, JobError, JobInput},

@@ -68,7 +68,8 @@ pub enum MsmError {
     },
 }
 
-/// Multi-scalar multiplication over BN254, pluggable (CPU now, CUDA later).
+/// Multi-scalar multiplication over BN254, pluggable: [`CpuMsm`], the CUDA backend
+/// (`cuda` feature) and its CPU twin; see [`super::select_msm`].
 pub trait MsmBackend: Send + Sync {
     /// Short name, for logs.
     fn name(&self) -> &'static str;
@@ -100,7 +101,10 @@ pub trait MsmBackend: Send + Sync {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CpuMsm;
 
-fn check_len<G>(bases: &BasesRef<'_, G>, scalars: &[ScalarRepr]) -> Result<(), MsmError> {
+pub(crate) fn check_len<G>(
+    bases: &BasesRef<'_, G>,
+    scalars: &[ScalarRepr],
+) -> Result<(), MsmError> {
     if bases.points.len() == scalars.len() {
         Ok(())
     } else {
