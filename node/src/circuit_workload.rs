@@ -107,12 +107,24 @@ impl CircuitWorkload {
     /// Loads the keys of `circuits` from `dir`, checking each parameter file against its
     /// pinned digest.
     pub fn load(dir: &Path, circuits: &[(CircuitId, Digest)]) -> Result<Self, String> {
+        Self::load_with(dir, circuits, Arc::new(lagrange_circuits::CpuMsm))
+    }
+
+    /// Like [`CircuitWorkload::load`], proving with `backend` (whose `preload` sees every
+    /// proving key here, once).
+    pub fn load_with(
+        dir: &Path,
+        circuits: &[(CircuitId, Digest)],
+        backend: Arc<dyn lagrange_circuits::MsmBackend>,
+    ) -> Result<Self, String> {
         let mut provers = BTreeMap::new();
         for (id, digest) in circuits {
             let spec = CircuitSpec::parse(id.as_str()).map_err(|e| e.to_string())?;
             let expected = params::ParamDigest(digest.0);
             let loaded = params::load(dir, &spec, Some(&expected)).map_err(|e| e.to_string())?;
-            provers.insert(spec.id(), Arc::new(Prover::cpu(spec, loaded.pk)));
+            let prover =
+                Prover::new(spec, loaded.pk, backend.clone()).map_err(|e| e.to_string())?;
+            provers.insert(spec.id(), Arc::new(prover));
         }
         Ok(Self { provers })
     }

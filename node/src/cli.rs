@@ -9,15 +9,19 @@ use lagrange_protocol::{JobCategory, Keypair};
 use crate::api::pb::{self, gateway_client::GatewayClient, submit_task_request::Task};
 use crate::circuit_workload::{Checked, check_result_file, export_snarkjs};
 
-/// Writes a new random node key to `out` (hex, owner-only permissions) and returns it.
-pub fn keygen(out: &Path) -> Result<Keypair> {
+/// Writes a new node key to `out` (hex, owner-only permissions) and returns it: random, or
+/// derived from `insecure_seed` (testnets only: anyone who knows the seed has the key).
+pub fn keygen(out: &Path, insecure_seed: Option<u64>) -> Result<Keypair> {
     if out.exists() {
         bail!(
             "{} already exists; refusing to overwrite a key",
             out.display()
         );
     }
-    let key = Keypair::from_secret_bytes(rand::random());
+    let key = match insecure_seed {
+        Some(seed) => Keypair::insecure_from_seed(seed),
+        None => Keypair::from_secret_bytes(rand::random()),
+    };
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -150,6 +154,7 @@ async fn follow(
         .watch_task(pb::WatchTaskRequest {
             task_id: task_id.into(),
             from_seq: 0,
+            snapshot: false,
         })
         .await
         .map_err(|s| anyhow::anyhow!("{}: {}", s.code(), s.message()))?

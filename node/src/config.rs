@@ -1,102 +1,386 @@
-//! The node's own configuration (`node.toml`): who it is, where it listens, which Supernet it
-//! joins and which roles it runs there.
+//! The node's own configuration: who it is, where it listens, which Supernet it joins and
+//! which role it runs there.
 //!
-//! ```toml
-//! key_file = "node.key"            # from `lagrange-node keygen`
-//! data_dir = "data"                # the gateway's sled store lives in data/store
-//! params_dir = "params"            # circuit parameters, checked against the Supernet's pins
-//! supernet = "supernet.toml"       # the Supernet's config (see docs/protocol.md)
-//! listen = ["/ip4/0.0.0.0/tcp/9000"]
-//! bootnodes = ["/ip4/203.0.113.7/tcp/9000/p2p/12D3KooW..."]
+//! Every field has a default. A value comes from, in rising order of precedence: the
+//! default, the config file (`node.toml`, TOML), the environment (`LAGRANGE_*`), and the
+//! command line. `lagrange-node init` writes a commented file with every field; the operator
+//! guide (`docs/operator-guide.md`) lists them all.
 //!
-//! [gateway]                        # present: run a gateway
-//! grpc = "127.0.0.1:50051"
-//!
-//! [prover]                         # present: run a prover
-//! capacity = 2
-//! price_per_second = 100
-//! margin_percent = 10
-//! categories = ["small"]
-//! ```
-//!
-//! Relative paths are relative to the config file's directory.
+//! Relative paths in the file are relative to the file's directory; relative paths given by
+//! flag or environment are relative to the working directory. An invalid value stops the
+//! node at start with one line naming the field.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use anyhow::{Context, Result, bail};
 use libp2p::Multiaddr;
 use serde::{Deserialize, Serialize};
 
+use lagrange_circuits::MsmChoice;
 use lagrange_protocol::JobCategory;
 use lagrange_protocol::config::SupernetConfig;
 
+/// The role a node runs in its Supernet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Takes client tasks, runs auctions, verifies and aggregates.
+    Gateway,
+    /// Bids on jobs and proves them.
+    Prover,
+}
+
+impl Role {
+    /// `gateway` or `prover`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Gateway => "gateway",
+            Role::Prover => "prover",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "gateway" => Ok(Role::Gateway),
+            "prover" => Ok(Role::Prover),
+            other => Err(format!("`{other}` is not a role: gateway or prover")),
+        }
+    }
+}
+
 /// The gateway role's settings.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct GatewayRole {
     /// Where the gRPC client API listens.
     pub grpc: SocketAddr,
 }
 
+impl Default for GatewayRole {
+    fn default() -> Self {
+        Self {
+            grpc: SocketAddr::from(([127, 0, 0, 1], 50051)),
+        }
+    }
+}
+
 /// The prover role's settings.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct ProverRole {
     /// Jobs proven at once.
     pub capacity: u32,
     /// Price asked per second of measured proving time.
     pub price_per_second: u64,
     /// Margin on top, in percent.
-    #[serde(default)]
     pub margin_percent: u64,
-    /// Categories to bid on (default: every category the Supernet has).
-    #[serde(default)]
+    /// Categories to bid on (empty: every category the Supernet has).
     pub categories: Vec<JobCategory>,
+    /// MSM backend: cpu, cuda, or auto (the GPU if it starts, else the CPU).
+    #[serde(with = "as_text")]
+    pub msm: MsmChoice,
 }
 
-/// A node's configuration file.
+impl Default for ProverRole {
+    fn default() -> Self {
+        Self {
+            capacity: 1,
+            price_per_second: 100,
+            margin_percent: 10,
+            categories: Vec::new(),
+            msm: MsmChoice::Auto,
+        }
+    }
+}
+
+/// Serde through `Display` and `FromStr`, for types that spell themselves as text.
+mod as_text {
+    use std::fmt::Display;
+    use std::str::FromStr;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<T: Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(v)
+    }
+
+    pub fn deserialize<'de, T, D>(d: D) -> Result<T, D::Error>
+    where
+        T: FromStr,
+        T::Err: Display,
+        D: Deserializer<'de>,
+    {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A node's configuration file, as written.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct NodeConfig {
-    /// The node key (hex), written by `lagrange-node keygen`.
+    /// `gateway` or `prover`; when absent, the one role section present decides.
+    pub role: Option<Role>,
+    /// The node key (hex), written by `lagrange-node init` or `keygen`.
     pub key_file: PathBuf,
-    /// Where the node keeps its state.
+    /// Where the node keeps its state (`store/` for a gateway, `prover/` for a prover).
     pub data_dir: PathBuf,
     /// Where circuit parameters are kept.
     pub params_dir: PathBuf,
     /// The Supernet's config file.
     pub supernet: PathBuf,
     /// libp2p listen addresses.
-    #[serde(default = "default_listen")]
     pub listen: Vec<Multiaddr>,
     /// Bootnodes, each ending in `/p2p/<peer id>`.
-    #[serde(default)]
     pub bootnodes: Vec<Multiaddr>,
-    /// Run a gateway.
-    #[serde(default)]
+    /// Where `/metrics`, `/healthz` and `/readyz` are served.
+    pub metrics: SocketAddr,
+    /// Gateway settings.
     pub gateway: Option<GatewayRole>,
-    /// Run a prover.
-    #[serde(default)]
+    /// Prover settings.
     pub prover: Option<ProverRole>,
 }
 
-fn default_listen() -> Vec<Multiaddr> {
-    vec![
-        "/ip4/0.0.0.0/tcp/9000"
-            .parse()
-            .expect("a valid literal address"),
-    ]
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            role: None,
+            key_file: "node.key".into(),
+            data_dir: ".".into(),
+            params_dir: "params".into(),
+            supernet: "supernet.toml".into(),
+            listen: vec![Multiaddr::empty().with_ip4().with_tcp(9000)],
+            bootnodes: Vec::new(),
+            metrics: SocketAddr::from(([127, 0, 0, 1], 9100)),
+            gateway: None,
+            prover: None,
+        }
+    }
+}
+
+/// Small builders for literal addresses without parsing at run time.
+trait AddrExt {
+    fn with_ip4(self) -> Self;
+    fn with_tcp(self, port: u16) -> Self;
+}
+
+impl AddrExt for Multiaddr {
+    fn with_ip4(self) -> Self {
+        self.with(libp2p::multiaddr::Protocol::Ip4([0, 0, 0, 0].into()))
+    }
+    fn with_tcp(self, port: u16) -> Self {
+        self.with(libp2p::multiaddr::Protocol::Tcp(port))
+    }
+}
+
+/// Command-line and environment overrides of [`NodeConfig`] fields.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Overrides {
+    /// Role: gateway or prover.
+    #[arg(long, env = "LAGRANGE_ROLE")]
+    pub role: Option<Role>,
+    /// The node key file.
+    #[arg(long, env = "LAGRANGE_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
+    /// Where the node keeps its state.
+    #[arg(long, env = "LAGRANGE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Where circuit parameters are kept.
+    #[arg(long, env = "LAGRANGE_PARAMS_DIR")]
+    pub params_dir: Option<PathBuf>,
+    /// The Supernet's config file.
+    #[arg(long = "supernet-config", env = "LAGRANGE_SUPERNET_CONFIG")]
+    pub supernet: Option<PathBuf>,
+    /// libp2p listen addresses (repeat, or comma-separate in the environment).
+    #[arg(long, env = "LAGRANGE_LISTEN", value_delimiter = ',')]
+    pub listen: Vec<Multiaddr>,
+    /// Bootnodes, each ending in /p2p/<peer id> (repeat, or comma-separate).
+    #[arg(long = "bootnode", env = "LAGRANGE_BOOTNODES", value_delimiter = ',')]
+    pub bootnodes: Vec<Multiaddr>,
+    /// Where /metrics, /healthz and /readyz are served (port 0 picks one).
+    #[arg(long, env = "LAGRANGE_METRICS")]
+    pub metrics: Option<SocketAddr>,
+    /// Gateway: where the gRPC API listens.
+    #[arg(long, env = "LAGRANGE_GRPC")]
+    pub grpc: Option<SocketAddr>,
+    /// Prover: jobs proven at once.
+    #[arg(long, env = "LAGRANGE_CAPACITY")]
+    pub capacity: Option<u32>,
+    /// Prover: price asked per second of proving time.
+    #[arg(long, env = "LAGRANGE_PRICE_PER_SECOND")]
+    pub price_per_second: Option<u64>,
+    /// Prover: margin on top of the price, in percent.
+    #[arg(long, env = "LAGRANGE_MARGIN_PERCENT")]
+    pub margin_percent: Option<u64>,
+    /// Prover: categories to bid on (repeat, or comma-separate).
+    #[arg(long = "category", env = "LAGRANGE_CATEGORIES", value_delimiter = ',')]
+    pub categories: Vec<JobCategory>,
+    /// Prover: MSM backend, cpu, cuda or auto.
+    #[arg(long, env = "LAGRANGE_MSM")]
+    pub msm: Option<MsmChoice>,
+}
+
+/// The settings a node runs with, after defaults, file, environment and flags.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The role.
+    pub role: Role,
+    /// The node key file.
+    pub key_file: PathBuf,
+    /// The state directory.
+    pub data_dir: PathBuf,
+    /// The parameter directory.
+    pub params_dir: PathBuf,
+    /// The Supernet config file.
+    pub supernet_file: PathBuf,
+    /// libp2p listen addresses.
+    pub listen: Vec<Multiaddr>,
+    /// Bootnodes.
+    pub bootnodes: Vec<Multiaddr>,
+    /// The metrics endpoint.
+    pub metrics: SocketAddr,
+    /// Gateway settings (used when the role is gateway).
+    pub gateway: GatewayRole,
+    /// Prover settings (used when the role is prover).
+    pub prover: ProverRole,
+    /// The Supernet.
+    pub supernet: SupernetConfig,
+}
+
+/// Where a TOML error is: `line N, key a.b`, from its byte offset.
+fn locate(text: &str, offset: usize) -> String {
+    let before = &text[..offset.min(text.len())];
+    let line_no = before.matches('\n').count() + 1;
+    let line = text.lines().nth(line_no - 1).unwrap_or("");
+    let section = before
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('[') && l.ends_with(']'))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    let key = line.split_once('=').map(|(k, _)| k.trim().to_string());
+    match (section, key) {
+        (Some(s), Some(k)) => format!("line {line_no}, {s}.{k}"),
+        (None, Some(k)) => format!("line {line_no}, {k}"),
+        _ => format!("line {line_no}"),
+    }
 }
 
 impl NodeConfig {
-    /// Reads, resolves relative paths against the file's directory, and checks the config.
-    pub fn load(path: &Path) -> Result<(Self, SupernetConfig)> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let mut cfg: NodeConfig = toml::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message()))?;
-        let base = path.parent().unwrap_or(Path::new("."));
+    /// Parses a config file's text; the error is one line with the place and the field.
+    pub fn parse(text: &str, origin: &Path) -> Result<Self> {
+        toml::from_str(text).map_err(|e| {
+            let place = e
+                .span()
+                .map(|s| format!(" ({})", locate(text, s.start)))
+                .unwrap_or_default();
+            anyhow::anyhow!(
+                "{}{place}: {}",
+                origin.display(),
+                e.message().trim().replace('\n', " ")
+            )
+        })
+    }
+
+    /// A commented file with every field at its default, for `init`.
+    pub fn commented(role: Role, supernet: &Path, bootnodes: &[Multiaddr]) -> String {
+        let d = NodeConfig::default();
+        let g = GatewayRole::default();
+        let p = ProverRole::default();
+        let list = |v: &[Multiaddr]| {
+            v.iter()
+                .map(|a| format!("\"{a}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let (gateway, prover) = match role {
+            Role::Gateway => ("", "# "),
+            Role::Prover => ("# ", ""),
+        };
+        format!(
+            r#"# lagrange-node configuration. Every field is optional; shown are the defaults.
+# Each can also be set by a flag of `lagrange-node run` or a LAGRANGE_* variable
+# (flag > variable > this file > default). Relative paths are relative to this file.
+
+# gateway or prover (LAGRANGE_ROLE, --role).
+role = "{role}"
+# The node key, hex; keep it private (LAGRANGE_KEY_FILE, --key-file).
+key_file = "{key}"
+# State: store/ for a gateway, prover/ for a prover (LAGRANGE_DATA_DIR, --data-dir).
+data_dir = "{data}"
+# Circuit parameters; missing files are fetched from the bootnodes and checked against
+# the Supernet's pinned digests (LAGRANGE_PARAMS_DIR, --params-dir).
+params_dir = "{params}"
+# The Supernet's config: id, allowlist, circuits, auction timing, economics
+# (LAGRANGE_SUPERNET_CONFIG, --supernet-config).
+supernet = "{supernet}"
+# libp2p listen addresses (LAGRANGE_LISTEN, --listen).
+listen = [{listen}]
+# Peers to join through, each ending in /p2p/<peer id> (LAGRANGE_BOOTNODES, --bootnode).
+bootnodes = [{boot}]
+# /metrics, /healthz and /readyz (LAGRANGE_METRICS, --metrics). Keep it off public
+# interfaces.
+metrics = "{metrics}"
+
+{gateway}[gateway]
+# The gRPC client API (LAGRANGE_GRPC, --grpc).
+{gateway}grpc = "{grpc}"
+
+{prover}[prover]
+# Jobs proven at once (LAGRANGE_CAPACITY, --capacity).
+{prover}capacity = {capacity}
+# Bid = measured proving seconds x price_per_second x (100 + margin_percent) / 100
+# (LAGRANGE_PRICE_PER_SECOND, --price-per-second; LAGRANGE_MARGIN_PERCENT, --margin-percent).
+{prover}price_per_second = {pps}
+{prover}margin_percent = {margin}
+# Categories to bid on; empty means all the Supernet has (LAGRANGE_CATEGORIES, --category).
+{prover}categories = []
+# MSM backend: cpu, cuda (a GPU, or fail), auto (a GPU if one works, else the CPU, saying
+# why) (LAGRANGE_MSM, --msm). cuda needs a binary built with `--features cuda`.
+{prover}msm = "{msm}"
+"#,
+            key = d.key_file.display(),
+            data = d.data_dir.display(),
+            params = d.params_dir.display(),
+            supernet = supernet.display(),
+            listen = list(&d.listen),
+            boot = list(bootnodes),
+            metrics = d.metrics,
+            grpc = g.grpc,
+            capacity = p.capacity,
+            pps = p.price_per_second,
+            margin = p.margin_percent,
+            msm = p.msm,
+        )
+    }
+
+    /// Reads the file at `path` (if any), applies `over`, checks everything and reads the
+    /// Supernet's config. `explicit` says whether the operator named the file: a missing
+    /// default file just means "defaults and flags only".
+    pub fn settle(path: &Path, explicit: bool, over: &Overrides) -> Result<Settings> {
+        let (mut cfg, base) = match std::fs::read_to_string(path) {
+            Ok(text) => {
+                let cfg = Self::parse(&text, path)?;
+                let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+                (cfg, base)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+                (NodeConfig::default(), PathBuf::from("."))
+            }
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
         for p in [
             &mut cfg.key_file,
             &mut cfg.data_dir,
@@ -107,24 +391,219 @@ impl NodeConfig {
                 *p = base.join(&*p);
             }
         }
-        if cfg.gateway.is_none() && cfg.prover.is_none() {
+        let origin = path.display();
+        let role = match (over.role.or(cfg.role), &cfg.gateway, &cfg.prover) {
+            (Some(r), _, _) => r,
+            (None, Some(_), None) => Role::Gateway,
+            (None, None, Some(_)) => Role::Prover,
+            (None, Some(_), Some(_)) => bail!(
+                "{origin}: role: both [gateway] and [prover] are present; set role = \"gateway\" or \"prover\""
+            ),
+            (None, None, None) => {
+                bail!("{origin}: role: not set; set role = \"gateway\" or \"prover\" (or --role)")
+            }
+        };
+        let mut gateway = cfg.gateway.clone().unwrap_or_default();
+        let mut prover = cfg.prover.clone().unwrap_or_default();
+        let pick = |o: &Option<PathBuf>, v: PathBuf| o.clone().unwrap_or(v);
+        let key_file = pick(&over.key_file, cfg.key_file);
+        let data_dir = pick(&over.data_dir, cfg.data_dir);
+        let params_dir = pick(&over.params_dir, cfg.params_dir);
+        let supernet_file = pick(&over.supernet, cfg.supernet);
+        let listen = if over.listen.is_empty() {
+            cfg.listen
+        } else {
+            over.listen.clone()
+        };
+        let bootnodes = if over.bootnodes.is_empty() {
+            cfg.bootnodes
+        } else {
+            over.bootnodes.clone()
+        };
+        let metrics = over.metrics.unwrap_or(cfg.metrics);
+        if let Some(g) = over.grpc {
+            gateway.grpc = g;
+        }
+        if let Some(c) = over.capacity {
+            prover.capacity = c;
+        }
+        if let Some(p) = over.price_per_second {
+            prover.price_per_second = p;
+        }
+        if let Some(m) = over.margin_percent {
+            prover.margin_percent = m;
+        }
+        if !over.categories.is_empty() {
+            prover.categories = over.categories.clone();
+        }
+        if let Some(m) = over.msm {
+            prover.msm = m;
+        }
+
+        if listen.is_empty() {
+            bail!("{origin}: listen: name at least one address");
+        }
+        for b in &bootnodes {
+            if crate::net::peer_of(b).is_none() {
+                bail!("{origin}: bootnodes: {b} does not end in /p2p/<peer id>");
+            }
+        }
+        if role == Role::Prover && prover.capacity == 0 {
+            bail!("{origin}: prover.capacity: must be at least 1");
+        }
+        if role == Role::Prover && prover.price_per_second == 0 {
+            bail!("{origin}: prover.price_per_second: must be at least 1");
+        }
+        let supernet_text = std::fs::read_to_string(&supernet_file)
+            .with_context(|| format!("{origin}: supernet: reading {}", supernet_file.display()))?;
+        let supernet = SupernetConfig::from_toml(&supernet_text).map_err(|e| {
+            let text = e.to_string().replace('\n', "; ");
+            anyhow::anyhow!("{}: {text}", supernet_file.display())
+        })?;
+        if let Some(c) = prover
+            .categories
+            .iter()
+            .find(|c| supernet.category(**c).is_none())
+        {
             bail!(
-                "{}: no role: add a [gateway] or a [prover] section",
-                path.display()
+                "{origin}: prover.categories: supernet {} has no {c} category",
+                supernet.id
             );
         }
-        if let Some(p) = &cfg.prover
-            && p.capacity == 0
-        {
-            bail!("{}: prover.capacity must be at least 1", path.display());
+        Ok(Settings {
+            role,
+            key_file,
+            data_dir,
+            params_dir,
+            supernet_file,
+            listen,
+            bootnodes,
+            metrics,
+            gateway,
+            prover,
+            supernet,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn supernet_toml() -> String {
+        let gateway = lagrange_protocol::Keypair::insecure_from_seed(1).peer_id();
+        format!(
+            r#"
+id = "cfg-test"
+gateways = ["{gateway}"]
+[auction]
+batch_interval_ms = 1000
+commit_window_ms = 300
+reveal_window_ms = 300
+max_jobs_per_batch = 64
+[economics]
+genesis_stake = 1000
+min_stake = 100
+slash_amount = 100
+non_reveal_penalty = 10
+[[categories]]
+category = "small"
+reserve_price = 1000
+proving_deadline_ms = 10000
+[[circuits]]
+id = "coprocessor-sum-v1/small"
+category = "small"
+params_digest = "{zeros}"
+"#,
+            zeros = "0".repeat(64)
+        )
+    }
+
+    fn settle(text: &str, over: &Overrides) -> Result<Settings> {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "supernet.toml", &supernet_toml());
+        let path = write(dir.path(), "node.toml", text);
+        NodeConfig::settle(&path, true, over)
+    }
+
+    #[test]
+    fn the_commented_file_parses_to_the_defaults() {
+        for role in [Role::Gateway, Role::Prover] {
+            let text = NodeConfig::commented(role, Path::new("supernet.toml"), &[]);
+            let cfg = NodeConfig::parse(&text, Path::new("node.toml")).unwrap();
+            assert_eq!(cfg.role, Some(role));
+            let d = NodeConfig::default();
+            assert_eq!(cfg.listen, d.listen);
+            assert_eq!(cfg.metrics, d.metrics);
+            match role {
+                Role::Gateway => assert_eq!(cfg.gateway, Some(GatewayRole::default())),
+                Role::Prover => assert_eq!(cfg.prover, Some(ProverRole::default())),
+            }
         }
-        if cfg.listen.is_empty() {
-            bail!("{}: listen must name at least one address", path.display());
+    }
+
+    #[test]
+    fn flags_override_the_file_and_the_file_overrides_defaults() {
+        let over = Overrides {
+            capacity: Some(7),
+            ..Overrides::default()
+        };
+        let s = settle("[prover]\ncapacity = 3\nmargin_percent = 5\n", &over).unwrap();
+        assert_eq!(s.role, Role::Prover);
+        assert_eq!(s.prover.capacity, 7);
+        assert_eq!(s.prover.margin_percent, 5);
+        assert_eq!(s.prover.price_per_second, 100);
+        assert!(s.key_file.ends_with("node.key"));
+    }
+
+    #[test]
+    fn every_bad_value_is_one_line_naming_its_field() {
+        let cases = [
+            ("[prover]\ncapacity = \"two\"\n", "prover.capacity"),
+            ("[prover]\ncapacity = 0\n", "prover.capacity"),
+            ("[prover]\ncapacty = 2\n", "capacty"),
+            ("role = \"judge\"\n", "role"),
+            ("role = \"gateway\"\nlisten = []\n", "listen"),
+            ("role = \"gateway\"\nmetrics = \"nowhere\"\n", "metrics"),
+            ("[gateway]\ngrpc = \"1.2.3.4\"\n", "gateway.grpc"),
+            ("[gateway]\n[prover]\n", "role"),
+            ("key_file = \"k\"\n", "role"),
+            (
+                "role = \"prover\"\nbootnodes = [\"/ip4/1.2.3.4/tcp/1\"]\n",
+                "bootnodes",
+            ),
+            ("[prover]\ncategories = [\"large\"]\n", "prover.categories"),
+            ("[prover]\nmsm = \"fpga\"\n", "prover.msm"),
+        ];
+        for (text, field) in cases {
+            let err = format!("{:#}", settle(text, &Overrides::default()).unwrap_err());
+            assert!(
+                !err.contains('\n'),
+                "{text:?} gave a multi-line error: {err}"
+            );
+            assert!(err.contains(field), "{text:?}: {err} does not name {field}");
         }
-        let supernet_text = std::fs::read_to_string(&cfg.supernet)
-            .with_context(|| format!("reading {}", cfg.supernet.display()))?;
-        let supernet = SupernetConfig::from_toml(&supernet_text)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", cfg.supernet.display()))?;
-        Ok((cfg, supernet))
+    }
+
+    #[test]
+    fn a_missing_default_file_means_defaults_and_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let supernet = write(dir.path(), "s.toml", &supernet_toml());
+        let over = Overrides {
+            role: Some(Role::Gateway),
+            supernet: Some(supernet),
+            ..Overrides::default()
+        };
+        let absent = dir.path().join("node.toml");
+        let s = NodeConfig::settle(&absent, false, &over).unwrap();
+        assert_eq!(s.role, Role::Gateway);
+        assert_eq!(s.gateway, GatewayRole::default());
+        assert!(NodeConfig::settle(&absent, true, &over).is_err());
     }
 }

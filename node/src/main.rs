@@ -7,15 +7,32 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use lagrange_node::circuit_workload::Checked;
 use lagrange_node::cli;
+use lagrange_node::config::{NodeConfig, Overrides, Role};
 use lagrange_node::devnet::{self, DevnetOptions};
+use lagrange_node::report::{self, ReportOptions};
 use lagrange_protocol::JobCategory;
 
 /// A node of the lagrange proving network.
 #[derive(Debug, Parser)]
 #[command(name = "lagrange-node", version, about)]
 struct Cli {
+    /// Log format: text (for people) or json (one object per line, for log shippers).
+    /// Levels and targets come from RUST_LOG.
+    #[arg(
+        long,
+        global = true,
+        env = "LAGRANGE_LOG_FORMAT",
+        default_value = "text"
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -47,11 +64,60 @@ enum Command {
         #[arg(long)]
         results_dir: Option<PathBuf>,
     },
-    /// Run the roles a node config file describes, until Ctrl-C.
+    /// Write a commented node config and a new key into a directory.
+    Init {
+        /// The directory (created if missing).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// gateway or prover.
+        #[arg(long, default_value = "prover")]
+        role: Role,
+        /// The Supernet config the node joins (path as written into the config).
+        #[arg(long = "supernet-config", default_value = "supernet.toml")]
+        supernet: PathBuf,
+        /// Bootnodes, each ending in /p2p/<peer id>.
+        #[arg(long = "bootnode")]
+        bootnodes: Vec<libp2p::Multiaddr>,
+        /// Replace an existing node.toml (an existing key is always kept).
+        #[arg(long)]
+        force: bool,
+        /// Derive the key from this public seed (INSECURE: testnets only).
+        #[arg(long)]
+        insecure_seed: Option<u64>,
+    },
+    /// Run the node until SIGINT or SIGTERM. Settings come from the config file, then
+    /// LAGRANGE_* variables, then these flags.
     Run {
-        /// The node config (TOML).
-        #[arg(long, default_value = "node.toml")]
-        config: PathBuf,
+        /// The node config (TOML). Without it, defaults plus variables and flags.
+        #[arg(long, env = "LAGRANGE_CONFIG")]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        overrides: Overrides,
+    },
+    /// Audit gateways: wait for their tasks to end, check every result, payment and the
+    /// ledger, and print a summary. Exits non-zero if any check fails.
+    Report {
+        /// The gateways' gRPC addresses.
+        #[arg(long = "gateway", required = true)]
+        gateways: Vec<String>,
+        /// Directory with the circuits' verifying keys, to check every result offline.
+        #[arg(long)]
+        params_dir: Option<PathBuf>,
+        /// Wait this long for tasks to end (and for gateways that are restarting).
+        #[arg(long, default_value_t = 0)]
+        wait_secs: u64,
+        /// Wait until at least this many tasks are listed.
+        #[arg(long, default_value_t = 0)]
+        expect_tasks: usize,
+        /// Peer ids that must never win or be paid.
+        #[arg(long = "intruder")]
+        intruders: Vec<String>,
+        /// Also write the report as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Only print the public keys of provers holding an assigned job now.
+        #[arg(long)]
+        holders: bool,
     },
     /// Generate circuit parameters from a public seed, for devnets and testnets only
     /// (INSECURE: anyone who knows the seed can forge proofs), and print the digests to pin
@@ -67,11 +133,14 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
-    /// Generate a node key (random) and print its peer id.
+    /// Generate a node key (random) and print its peer id and public key.
     Keygen {
         /// Where to write the key (hex); never overwritten.
         #[arg(long, default_value = "node.key")]
         out: PathBuf,
+        /// Derive the key from this public seed (INSECURE: testnets only).
+        #[arg(long)]
+        insecure_seed: Option<u64>,
     },
     /// Submit a task to a gateway over gRPC.
     Submit {
@@ -167,12 +236,18 @@ enum SubmitKind {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,libp2p_kad=error")),
-        )
-        .init();
+    // The constraint-system crates trace every gadget call under the `gr1cs` and `r1cs`
+    // targets, formatting whole constraint systems: a proof would take minutes. Those targets
+    // stay off whatever RUST_LOG says.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,libp2p_kad=error"))
+        .add_directive("gr1cs=off".parse()?)
+        .add_directive("r1cs=off".parse()?);
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
     match cli.command {
         Command::Version => {
             println!(
@@ -205,9 +280,81 @@ fn main() -> Result<()> {
                 report.tasks.len()
             );
         }
-        Command::Run { config } => {
+        Command::Init {
+            dir,
+            role,
+            supernet,
+            bootnodes,
+            force,
+            insecure_seed,
+        } => {
+            std::fs::create_dir_all(&dir)?;
+            let config = dir.join("node.toml");
+            if config.exists() && !force {
+                anyhow::bail!("{} already exists (--force replaces it)", config.display());
+            }
+            let key_path = dir.join("node.key");
+            let key = if key_path.exists() {
+                cli::read_key(&key_path)?
+            } else {
+                cli::keygen(&key_path, insecure_seed)?
+            };
+            std::fs::write(&config, NodeConfig::commented(role, &supernet, &bootnodes))?;
+            println!(
+                "wrote {} and {}
+peer id {}
+public key {}",
+                config.display(),
+                key_path.display(),
+                key.peer_id(),
+                key.public()
+            );
+        }
+        Command::Run { config, overrides } => {
+            let explicit = config.is_some();
+            let path = config.unwrap_or_else(|| PathBuf::from("node.toml"));
+            let settings = match NodeConfig::settle(&path, explicit, &overrides) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    std::process::exit(2);
+                }
+            };
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(lagrange_node::launch::run_node(&config))?;
+            runtime.block_on(lagrange_node::run::run_node(settings))?;
+        }
+        Command::Report {
+            gateways,
+            params_dir,
+            wait_secs,
+            expect_tasks,
+            intruders,
+            json,
+            holders,
+        } => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            if holders {
+                for gw in &gateways {
+                    for key in runtime.block_on(report::holders(gw))? {
+                        println!("{key}");
+                    }
+                }
+                return Ok(());
+            }
+            let report = runtime.block_on(report::collect(&ReportOptions {
+                gateways,
+                params_dir,
+                wait: Duration::from_secs(wait_secs),
+                expect_tasks,
+                intruders,
+            }))?;
+            print!("{}", report.table());
+            if let Some(path) = json {
+                std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
+            }
+            if !report.passed() {
+                std::process::exit(1);
+            }
         }
         Command::SetupInsecure {
             circuits,
@@ -242,9 +389,14 @@ fn main() -> Result<()> {
                 println!("params_digest = \"{digest}\"\n");
             }
         }
-        Command::Keygen { out } => {
-            let key = cli::keygen(&out)?;
-            println!("wrote {}; peer id {}", out.display(), key.peer_id());
+        Command::Keygen { out, insecure_seed } => {
+            let key = cli::keygen(&out, insecure_seed)?;
+            println!(
+                "wrote {}; peer id {}; public key {}",
+                out.display(),
+                key.peer_id(),
+                key.public()
+            );
         }
         Command::Submit {
             task,

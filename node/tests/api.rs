@@ -163,11 +163,27 @@ async fn api_bad_input_gets_clear_statuses_and_the_node_keeps_serving() {
         .watch_task(pb::WatchTaskRequest {
             task_id: ok.task_id.clone(),
             from_seq: 0,
+            snapshot: false,
         })
         .await
         .unwrap()
         .into_inner();
     let first = stream.message().await.unwrap().unwrap();
     assert_eq!((first.seq, first.kind.as_str()), (0, "submitted"));
+    // A snapshot of a task still proving ends at the current end of its history.
+    let mut snapshot = client
+        .watch_task(pb::WatchTaskRequest {
+            task_id: ok.task_id.clone(),
+            from_seq: 0,
+            snapshot: true,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut kinds = Vec::new();
+    while let Some(e) = snapshot.message().await.unwrap() {
+        kinds.push(e.kind);
+    }
+    assert_eq!(kinds.first().map(String::as_str), Some("submitted"));
     node.shutdown().await;
 }

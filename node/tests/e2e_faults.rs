@@ -328,6 +328,7 @@ async fn e2e_a_restarted_gateway_finishes_the_task_replays_history_and_pays_once
         .watch_task(pb::WatchTaskRequest {
             task_id: task.id.to_string(),
             from_seq: 0,
+            snapshot: false,
         })
         .await
         .unwrap()

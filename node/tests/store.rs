@@ -247,6 +247,55 @@ fn failed_jobs_slash_exclude_and_reopen() {
         .map(|e| e.kind)
         .collect();
     assert!(matches!(kinds.last(), Some(TaskEventKind::Failed { .. })));
+
+    // Nobody wins the job in its next auction: its bar is lifted, so a job every prover
+    // has failed once can still be proven.
+    let again = batch(&store, &store.open_jobs(10).unwrap());
+    store.offer_batch(&again, 1100).unwrap();
+    store
+        .record_award(
+            &result(&again, vec![]),
+            &Eligibility::default(),
+            &[AwardOutcome::Unawarded {
+                job,
+                next_reserve: 600,
+            }],
+            10,
+            1200,
+        )
+        .unwrap();
+    let rec = store.job(&job).unwrap().unwrap();
+    assert_eq!((rec.state, rec.reserve_price), (JobState::Open, 600));
+    assert!(rec.excluded.is_empty());
+}
+
+#[test]
+fn job_counts_follow_every_state_change_and_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let (t, jobs) = task(9, 3);
+    {
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.job_counts().unwrap().open, 0);
+        store.create_task(&t, &jobs).unwrap();
+        let b = batch(&store, &store.open_jobs(2).unwrap());
+        store.offer_batch(&b, 20).unwrap();
+        let c = store.job_counts().unwrap();
+        assert_eq!((c.open, c.auctioning, c.assigned), (1, 2, 0));
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let c = store.job_counts().unwrap();
+    assert_eq!((c.open, c.auctioning), (1, 2));
+    store.fail_task(&t.id, "gave up", 50).unwrap();
+    let c = store.job_counts().unwrap();
+    let total = c.open + c.auctioning + c.assigned + c.verified + c.cancelled;
+    assert_eq!(total, 3);
+    let by_scan = store
+        .jobs_of(&t.id)
+        .unwrap()
+        .iter()
+        .filter(|j| j.state == JobState::Cancelled)
+        .count() as u64;
+    assert_eq!(c.cancelled, by_scan);
 }
 
 #[test]

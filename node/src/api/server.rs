@@ -236,7 +236,7 @@ impl pb::gateway_server::Gateway for GatewayService {
                     .ok()
                     .flatten()
                     .is_none_or(|t| t.status.is_final());
-                if finished && events.is_empty() {
+                if (finished || r.snapshot) && events.is_empty() {
                     return;
                 }
                 if events.is_empty() && changes.changed().await.is_err() {
@@ -301,5 +301,32 @@ impl pb::gateway_server::Gateway for GatewayService {
         tasks.sort_by_key(|t| std::cmp::Reverse(t.created_at_ms));
         tasks.truncate(limit);
         Ok(Response::new(pb::ListTasksResponse { tasks }))
+    }
+
+    async fn list_accounts(
+        &self,
+        request: Request<pb::ListAccountsRequest>,
+    ) -> Result<Response<pb::ListAccountsResponse>, Status> {
+        let wanted = request.into_inner().supernet;
+        let mut accounts = Vec::new();
+        for (id, gw) in &self.gateways {
+            if !wanted.is_empty() && wanted != id.as_str() {
+                continue;
+            }
+            for (key, a) in gw.store().accounts().map_err(internal)? {
+                accounts.push(pb::Account {
+                    supernet: id.to_string(),
+                    prover: key.to_string(),
+                    peer_id: key.peer_id().map(|p| p.to_string()).unwrap_or_default(),
+                    stake: a.stake,
+                    balance: a.balance,
+                    slashed: a.slashed,
+                    jobs_paid: a.jobs_paid,
+                    failures: a.failures,
+                    non_reveals: a.non_reveals,
+                });
+            }
+        }
+        Ok(Response::new(pb::ListAccountsResponse { accounts }))
     }
 }

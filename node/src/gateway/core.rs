@@ -6,7 +6,8 @@
 //! The life of a job: `Open` → offered in a batch (`Auctioning`) → awarded (`Assigned`, with a
 //! proving deadline) → proof verified and paid (`Verified`). A missed deadline or an invalid
 //! proof slashes the prover, bars it from the job and reopens the job for the next batch. A
-//! job nobody wins is reopened at a higher reserve price, up to the client's maximum fee.
+//! job nobody wins is reopened at a higher reserve price, up to the client's maximum fee, and
+//! its bars are lifted, so a job that every prover has failed once is not stuck forever.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use lagrange_protocol::{
     BatchId, Digest, JobId, Keypair, Price, PublicKey, Signed, TaskId, UnixMillis,
 };
 
+use crate::metrics::{FailReason, GatewayMetrics};
 use crate::net::RequestToken;
 use crate::store::{
     AwardOutcome, JobRecord, JobState, NewJob, ProofRecord, Store, StoreError, TaskRecord,
@@ -126,6 +128,7 @@ pub struct GatewayCore<W: Workload> {
     next_batch_at: UnixMillis,
     verifying: BTreeSet<JobId>,
     aggregating: BTreeSet<TaskId>,
+    metrics: GatewayMetrics,
 }
 
 impl<W: Workload> GatewayCore<W> {
@@ -146,7 +149,19 @@ impl<W: Workload> GatewayCore<W> {
             next_batch_at: 0,
             verifying: BTreeSet::new(),
             aggregating: BTreeSet::new(),
+            metrics: GatewayMetrics::default(),
         }
+    }
+
+    /// Reports to `metrics` (by default, to a set nobody reads).
+    pub fn with_metrics(mut self, metrics: GatewayMetrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Where the gateway reports.
+    pub fn metrics(&self) -> &GatewayMetrics {
+        &self.metrics
     }
 
     /// The store.
@@ -249,6 +264,7 @@ impl<W: Workload> GatewayCore<W> {
             fees: 0,
         };
         self.store.create_task(&task, &jobs)?;
+        self.metrics.task_submitted();
         info!(task_id = %id, jobs = task.jobs, "task stored");
         Ok(task)
     }
@@ -271,9 +287,12 @@ impl<W: Workload> GatewayCore<W> {
             } => self.on_verified(token, submission, outcome, now, &mut out)?,
             Input::Aggregated { task, result } => {
                 self.aggregating.remove(&task);
+                let created = self.store.task(&task)?.map_or(now, |t| t.created_at);
+                let secs = now.saturating_sub(created) as f64 / 1000.0;
                 match result {
                     Ok(bytes) => {
                         self.store.complete_task(&task, &bytes, now)?;
+                        self.metrics.task_finished(true, secs);
                         info!(task_id = %task, "task complete");
                     }
                     Err(reason) => {
@@ -283,6 +302,7 @@ impl<W: Workload> GatewayCore<W> {
                             &format!("aggregation failed: {reason}"),
                             now,
                         )?;
+                        self.metrics.task_finished(false, secs);
                     }
                 }
                 out.push(Output::TaskChanged(task));
@@ -301,10 +321,10 @@ impl<W: Workload> GatewayCore<W> {
                 && !self.verifying.contains(&job.id)
             {
                 warn!(job_id = %job.id, peer = %prover, "proving deadline missed");
-                self.store.fail_job(
+                self.fail_job(
                     &job.id,
                     &prover,
-                    self.supernet.economics.slash_amount,
+                    FailReason::Deadline,
                     "proving deadline missed",
                     now,
                 )?;
@@ -323,6 +343,8 @@ impl<W: Workload> GatewayCore<W> {
                 let reason = format!("deadline passed with {done} of {} jobs proven", task.jobs);
                 warn!(task_id = %task.id, %reason, "task failed");
                 self.store.fail_task(&task.id, &reason, now)?;
+                self.metrics
+                    .task_finished(false, now.saturating_sub(task.created_at) as f64 / 1000.0);
                 out.push(Output::TaskChanged(task.id));
             }
         }
@@ -382,6 +404,7 @@ impl<W: Workload> GatewayCore<W> {
             &self.key,
         );
         self.store.offer_batch(&batch, now)?;
+        self.metrics.batch();
         info!(batch_id = %batch.payload.batch_id, jobs = jobs.len(), "batch announced");
         let tasks: BTreeSet<TaskId> = jobs.iter().map(|j| j.id.task).collect();
         out.extend(tasks.into_iter().map(Output::TaskChanged));
@@ -483,6 +506,11 @@ impl<W: Workload> GatewayCore<W> {
         for prover in &award.non_revealers {
             warn!(batch_id = %batch.batch_id, peer = %prover, "committed without revealing");
         }
+        self.metrics.auction(
+            award.awarded.len(),
+            award.unawarded.len(),
+            award.non_revealers.len(),
+        );
         let result = Signed::sign(AuctionResult::new(&batch, award), &self.key);
         self.store.record_award(
             &result,
@@ -534,7 +562,9 @@ impl<W: Workload> GatewayCore<W> {
                 let Some(book) = self.books.get_mut(&c.payload.batch_id) else {
                     return Ok(no_auction());
                 };
-                match book.accept_commit_preverified(c.clone(), now) {
+                let accepted = book.accept_commit_preverified(c.clone(), now);
+                self.metrics.bid(false, accepted.is_ok());
+                match accepted {
                     Ok(()) => self.store.put_commit(&c).map(Ok),
                     Err(e) => Ok(Err(e.to_string())),
                 }
@@ -543,7 +573,9 @@ impl<W: Workload> GatewayCore<W> {
                 let Some(book) = self.books.get_mut(&r.payload.batch_id) else {
                     return Ok(no_auction());
                 };
-                match book.accept_reveal_preverified(r.clone(), now) {
+                let accepted = book.accept_reveal_preverified(r.clone(), now);
+                self.metrics.bid(true, accepted.is_ok());
+                match accepted {
                     Ok(()) => self.store.put_reveal(&r).map(Ok),
                     Err(e) => Ok(Err(e.to_string())),
                 }
@@ -703,10 +735,10 @@ impl<W: Workload> GatewayCore<W> {
                 ..
             } if p == prover => {
                 if now > deadline {
-                    self.store.fail_job(
+                    self.fail_job(
                         &job_id,
                         &prover,
-                        self.supernet.economics.slash_amount,
+                        FailReason::Late,
                         "proof arrived after the deadline",
                         now,
                     )?;
@@ -752,8 +784,26 @@ impl<W: Workload> GatewayCore<W> {
                     proof: submission.payload.proof.clone(),
                     public_inputs: submission.payload.public_inputs.clone(),
                 };
+                let assigned_at = match self.store.job(&job_id)? {
+                    Some(JobRecord {
+                        category,
+                        state: JobState::Assigned { deadline, .. },
+                        ..
+                    }) => {
+                        let window = self
+                            .supernet
+                            .category(category)
+                            .map_or(0, |c| c.proving_deadline_ms);
+                        Some((category, deadline.saturating_sub(window)))
+                    }
+                    _ => None,
+                };
                 match self.store.credit_proof(&job_id, &record, now) {
                     Ok(paid) => {
+                        if let Some((category, at)) = assigned_at {
+                            let secs = now.saturating_sub(at) as f64 / 1000.0;
+                            self.metrics.proof_valid(category, paid, secs);
+                        }
                         info!(job_id = %job_id, peer = %prover, paid, "proof verified, prover paid");
                         out.push(self.verdict(
                             token,
@@ -772,13 +822,9 @@ impl<W: Workload> GatewayCore<W> {
             }
             Err(reason) => {
                 warn!(job_id = %job_id, peer = %prover, %reason, "invalid proof");
-                match self.store.fail_job(
-                    &job_id,
-                    &prover,
-                    self.supernet.economics.slash_amount,
-                    &format!("invalid proof: {reason}"),
-                    now,
-                ) {
+                self.metrics.proof_invalid();
+                let text = format!("invalid proof: {reason}");
+                match self.fail_job(&job_id, &prover, FailReason::Invalid, &text, now) {
                     Ok(()) | Err(StoreError::NotAssigned { .. }) => {}
                     Err(e) => return Err(e),
                 }
@@ -786,6 +832,21 @@ impl<W: Workload> GatewayCore<W> {
                 out.push(self.verdict(token, job_id, prover, ProofOutcome::Rejected { reason }));
             }
         }
+        Ok(())
+    }
+
+    /// Slashes `prover` for failing `job` and reopens the job for auction.
+    fn fail_job(
+        &self,
+        job: &JobId,
+        prover: &PublicKey,
+        reason: FailReason,
+        text: &str,
+        now: UnixMillis,
+    ) -> Result<(), StoreError> {
+        let slash = self.supernet.economics.slash_amount;
+        let cut = self.store.fail_job(job, prover, slash, text, now)?;
+        self.metrics.job_failed(reason, cut);
         Ok(())
     }
 

@@ -131,6 +131,7 @@ pub fn spawn<W: Workload>(
     let task = tokio::spawn(async move {
         let (done_tx, mut done_rx) = mpsc::channel::<Done>(64);
         let mut queue: Vec<Pending> = Vec::new();
+        let metrics = core.metrics().clone();
         let mut verifying = false;
         let mut ticker = tokio::time::interval(TICK);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -197,7 +198,9 @@ pub fn spawn<W: Workload>(
                 let batch = std::mem::take(&mut queue);
                 let workload = workload.clone();
                 let done = done_tx.clone();
+                let metrics = metrics.clone();
                 tokio::spawn(async move {
+                    let started = std::time::Instant::now();
                     let items: Vec<_> = batch
                         .iter()
                         .map(|p| (p.job.clone(), p.input.clone(), p.submission.payload.clone()))
@@ -205,6 +208,7 @@ pub fn spawn<W: Workload>(
                     let verdicts = tokio::task::spawn_blocking(move || workload.verify(&items))
                         .await
                         .unwrap_or_default();
+                    metrics.verified_batch(batch.len(), started.elapsed().as_secs_f64());
                     for (i, p) in batch.into_iter().enumerate() {
                         let outcome = verdicts
                             .get(i)

@@ -39,6 +39,11 @@ impl SupernetHandle {
         &self.stats
     }
 
+    /// A shared handle on the swarm's counters, for collectors that outlive this handle.
+    pub fn shared_stats(&self) -> Arc<NetStats> {
+        self.stats.clone()
+    }
+
     async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Option<T> {
         let (tx, rx) = oneshot::channel();
         self.commands.send(make(tx)).await.ok()?;

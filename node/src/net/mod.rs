@@ -45,6 +45,7 @@ pub use config::NetConfig;
 pub use event::{NetEvent, RequestToken};
 pub use handle::SupernetHandle;
 pub use names::TopicKind;
+pub use stats::NetStats;
 pub use task::peer_of;
 
 /// Failures to start a swarm.

@@ -1,6 +1,6 @@
 //! Counters the network layer keeps for operators and tests.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 /// A monotonically increasing counter.
 #[derive(Debug, Default)]
@@ -33,4 +33,19 @@ pub struct NetStats {
     pub requests_refused: Counter,
     /// Incoming connections denied.
     pub connections_denied: Counter,
+    /// Peers with at least one open connection.
+    peers: AtomicI64,
+}
+
+impl NetStats {
+    /// Peers connected now.
+    pub fn peers(&self) -> i64 {
+        self.peers.load(Ordering::Relaxed)
+    }
+
+    /// A peer's first connection opened (`true`) or its last one closed.
+    pub(crate) fn peer_connected(&self, up: bool) {
+        self.peers
+            .fetch_add(if up { 1 } else { -1 }, Ordering::Relaxed);
+    }
 }

@@ -331,6 +331,7 @@ impl SwarmTask {
                 ..
             } if num_established.get() == 1 && self.connected.insert(peer_id) => {
                 debug!(%supernet, peer = %peer_id, "connected");
+                self.stats.peer_connected(true);
                 self.emit(NetEvent::PeerConnected {
                     supernet,
                     peer: peer_id,
@@ -341,6 +342,7 @@ impl SwarmTask {
                 num_established: 0,
                 ..
             } if self.connected.remove(&peer_id) => {
+                self.stats.peer_connected(false);
                 self.emit(NetEvent::PeerDisconnected {
                     supernet,
                     peer: peer_id,

@@ -19,6 +19,7 @@ use lagrange_protocol::{
     BatchId, CircuitId, Digest, JobCategory, JobId, Keypair, Price, Signed, UnixMillis,
 };
 
+use crate::metrics::ProverMetrics;
 use crate::store::HeldJob;
 use crate::workload::ProofBytes;
 
@@ -176,6 +177,7 @@ pub struct ProverCore {
     held: BTreeMap<JobId, Held>,
     next_announce: UnixMillis,
     earned: Price,
+    metrics: ProverMetrics,
 }
 
 impl ProverCore {
@@ -195,7 +197,24 @@ impl ProverCore {
             held: BTreeMap::new(),
             next_announce: 0,
             earned: 0,
+            metrics: ProverMetrics::default(),
         }
+    }
+
+    /// Reports to `metrics` (by default, to a set nobody reads).
+    pub fn with_metrics(mut self, metrics: ProverMetrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Where the prover reports.
+    pub fn metrics(&self) -> &ProverMetrics {
+        &self.metrics
+    }
+
+    /// The category a circuit of this Supernet proves, if it has it.
+    pub fn category_of(&self, circuit: &CircuitId) -> Option<JobCategory> {
+        self.supernet.circuit(circuit).map(|c| c.category)
     }
 
     /// Jobs held (fetching, proving or submitting).
@@ -273,6 +292,7 @@ impl ProverCore {
                             continue;
                         }
                         info!(job_id = %won.job_id, price = won.price, "won job");
+                        self.metrics.win();
                         self.held.insert(
                             won.job_id,
                             Held {
@@ -348,6 +368,13 @@ impl ProverCore {
                 }
             }
             Input::Verdict { job, outcome } => {
+                let (label, paid) = match &outcome {
+                    ProofOutcome::Accepted { paid } => ("accepted", *paid),
+                    ProofOutcome::Rejected { .. } => ("rejected", 0),
+                    ProofOutcome::Late => ("late", 0),
+                    ProofOutcome::NotAssigned => ("not_assigned", 0),
+                };
+                self.metrics.verdict(label, paid);
                 if let ProofOutcome::Accepted { paid } = outcome {
                     self.earned += paid;
                     info!(job_id = %job, paid, "proof accepted");
@@ -457,6 +484,7 @@ impl ProverCore {
         let salt = Salt((self.salt_source)());
         let (commit, reveal) = seal_bids(batch, &self.key.public(), bids, salt);
         debug!(batch_id = %batch.batch_id, jobs, "bidding");
+        self.metrics.bid(jobs);
         self.reveals.insert(
             batch.batch_id,
             PendingReveal {

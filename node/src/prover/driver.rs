@@ -45,6 +45,7 @@ pub fn spawn<W: Workload>(
         let mut ticker = tokio::time::interval(TICK);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let supernet = net.supernet().clone();
+        let metrics = core.metrics().clone();
         loop {
             let input = tokio::select! {
                 _ = ticker.tick() => Input::Tick,
@@ -106,15 +107,23 @@ pub fn spawn<W: Workload>(
                     } => {
                         let pool = pool.clone();
                         let workload = workload.clone();
+                        let metrics = metrics.clone();
+                        let category = core.category_of(&circuit);
                         tokio::spawn(async move {
                             let Ok(_permit) = pool.acquire_owned().await else {
                                 return;
                             };
+                            metrics.proving(true);
+                            let started = std::time::Instant::now();
                             let result = tokio::task::spawn_blocking(move || {
                                 workload.prove(&circuit, &input)
                             })
                             .await
                             .unwrap_or_else(|e| Err(format!("proving panicked: {e}")));
+                            metrics.proving(false);
+                            if result.is_ok() {
+                                metrics.proved(category, started.elapsed().as_secs_f64());
+                            }
                             let _ = done.send(Input::Proved { job, result }).await;
                         });
                     }

@@ -5,6 +5,7 @@
 //! | `tasks` | task id (16) | [`TaskRecord`] |
 //! | `jobs` | task id (16) ‖ index (u32 BE) | [`JobRecord`] |
 //! | `job_index` | `o` ‖ job key, or `a` ‖ job key | empty: jobs waiting for a batch (`o`) and jobs assigned to a prover (`a`) |
+//! | `job_index` | `n` ‖ state (1) | u64 BE: how many jobs are in that state (`n` alone: the counts are complete) |
 //! | `live` | task id | empty: tasks neither done nor failed |
 //! | `inputs` | job key | the job's input bytes |
 //! | `proofs` | job key | [`ProofRecord`] |
@@ -241,13 +242,50 @@ fn index_key(tag: u8, job: &JobId) -> [u8; 21] {
     k
 }
 
-/// Writes a job and keeps the job index (open and assigned jobs) in step with its state.
+const COUNT: u8 = b'n';
+
+/// The one-byte code of a job state in the per-state counts.
+fn state_code(state: &JobState) -> u8 {
+    match state {
+        JobState::Open => 0,
+        JobState::Auctioning { .. } => 1,
+        JobState::Assigned { .. } => 2,
+        JobState::Verified { .. } => 3,
+        JobState::Cancelled => 4,
+    }
+}
+
+fn read_count(bytes: Option<sled::IVec>) -> u64 {
+    bytes
+        .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
+        .map_or(0, u64::from_be_bytes)
+}
+
+fn tx_bump_count(index: &TransactionalTree, code: u8, up: bool) -> TxResult<()> {
+    let key = [COUNT, code];
+    let n = read_count(index.get(key)?);
+    let n = if up { n + 1 } else { n.saturating_sub(1) };
+    index.insert(&key[..], &n.to_be_bytes()[..])?;
+    Ok(())
+}
+
+/// Writes a job and keeps the job index (open and assigned jobs, and the count of jobs in
+/// each state) in step with its state.
 fn tx_put_job(
     jobs: &TransactionalTree,
     index: &TransactionalTree,
     job: &JobRecord,
 ) -> TxResult<()> {
-    jobs.insert(&job_key(&job.id)[..], enc(job))?;
+    let key = job_key(&job.id);
+    let before = tx_get::<JobRecord>(jobs, "job", &key)?.map(|old| state_code(&old.state));
+    let after = state_code(&job.state);
+    if before != Some(after) {
+        if let Some(code) = before {
+            tx_bump_count(index, code, false)?;
+        }
+        tx_bump_count(index, after, true)?;
+    }
+    jobs.insert(&key[..], enc(job))?;
     for (tag, on) in [
         (OPEN, job.state == JobState::Open),
         (ASSIGNED, matches!(job.state, JobState::Assigned { .. })),
@@ -260,6 +298,34 @@ fn tx_put_job(
         }
     }
     Ok(())
+}
+
+/// How many of the gateway's jobs are in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JobCounts {
+    /// Waiting for a batch.
+    pub open: u64,
+    /// In a running auction.
+    pub auctioning: u64,
+    /// Held by a prover.
+    pub assigned: u64,
+    /// Proven, verified and paid.
+    pub verified: u64,
+    /// Abandoned with their task.
+    pub cancelled: u64,
+}
+
+impl JobCounts {
+    /// Each state's name and count, for reports and metrics.
+    pub fn by_state(&self) -> [(&'static str, u64); 5] {
+        [
+            ("open", self.open),
+            ("auctioning", self.auctioning),
+            ("assigned", self.assigned),
+            ("verified", self.verified),
+            ("cancelled", self.cancelled),
+        ]
+    }
 }
 
 /// The gateway's database.
@@ -281,6 +347,12 @@ pub struct Store {
     prover_jobs: Tree,
 }
 
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Store")
+    }
+}
+
 impl Store {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
@@ -293,7 +365,7 @@ impl Store {
     }
 
     fn from_db(db: sled::Db) -> Result<Self, StoreError> {
-        Ok(Self {
+        let store = Self {
             tasks: db.open_tree("tasks")?,
             jobs: db.open_tree("jobs")?,
             job_index: db.open_tree("job_index")?,
@@ -308,6 +380,41 @@ impl Store {
             meta: db.open_tree("meta")?,
             prover_jobs: db.open_tree("prover_jobs")?,
             db,
+        };
+        store.count_jobs_once()?;
+        Ok(store)
+    }
+
+    /// Stores written before the per-state counts existed get them here, once.
+    fn count_jobs_once(&self) -> Result<(), StoreError> {
+        if self.job_index.contains_key([COUNT])? {
+            return Ok(());
+        }
+        let mut counts = [0u64; 5];
+        for value in self.jobs.iter().values() {
+            let job: JobRecord = dec("job", &value?)?;
+            counts[state_code(&job.state) as usize] += 1;
+        }
+        let mut batch = sled::Batch::default();
+        for (code, n) in counts.iter().enumerate() {
+            batch.insert(&[COUNT, code as u8][..], &n.to_be_bytes()[..]);
+        }
+        batch.insert(&[COUNT][..], &[][..]);
+        self.job_index.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// How many jobs are in each state (kept in step by every job write; no scan).
+    pub fn job_counts(&self) -> Result<JobCounts, StoreError> {
+        let get = |code: u8| -> Result<u64, StoreError> {
+            Ok(read_count(self.job_index.get([COUNT, code])?))
+        };
+        Ok(JobCounts {
+            open: get(0)?,
+            auctioning: get(1)?,
+            assigned: get(2)?,
+            verified: get(3)?,
+            cancelled: get(4)?,
         })
     }
 
@@ -710,6 +817,11 @@ impl Store {
                             let mut rec = tx_job(jt, job)?;
                             rec.state = JobState::Open;
                             rec.reserve_price = *next_reserve;
+                            // Nobody else took the job: lift its bars, or a job every
+                            // prover has failed once could never be proven. The barred
+                            // provers were slashed already; stake below the minimum keeps a
+                            // repeat offender out for good.
+                            rec.excluded.clear();
                             tx_put_job(jt, index, &rec)?;
                             tx_event(
                                 tasks,
@@ -800,7 +912,8 @@ impl Store {
     }
 
     /// A job's assigned prover failed it (invalid proof or missed deadline): slash it, pay
-    /// nothing, bar it from the job, and reopen the job for the next batch.
+    /// nothing, bar it from the job, and reopen the job for the next batch. Returns the stake
+    /// actually slashed (at most what the prover had left).
     pub fn fail_job(
         &self,
         job: &JobId,
@@ -808,7 +921,7 @@ impl Store {
         slash: u64,
         reason: &str,
         at: UnixMillis,
-    ) -> Result<(), StoreError> {
+    ) -> Result<u64, StoreError> {
         (
             &self.jobs,
             &self.job_index,
@@ -847,9 +960,10 @@ impl Store {
                         prover: *prover,
                         reason: reason.to_string(),
                     },
-                )
-            })?;
-        Ok(())
+                )?;
+                Ok(cut)
+            })
+            .map_err(StoreError::from)
     }
 
     /// Replaces a prover's saved held jobs with `jobs`, atomically.

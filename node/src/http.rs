@@ -1,0 +1,87 @@
+//! The operator's HTTP endpoint: `/metrics` (Prometheus), `/healthz` (the process answers)
+//! and `/readyz` (parameters loaded and peers found; 503 with what is missing otherwise).
+
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+
+use anyhow::{Context, Result};
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use crate::metrics::NodeMetrics;
+
+/// The metrics being served; a node swaps in its roles' metrics once they start, so the
+/// endpoint can answer (not ready) while parameters load.
+#[derive(Clone, Debug)]
+pub struct MetricsSlot(Arc<RwLock<Arc<NodeMetrics>>>);
+
+impl MetricsSlot {
+    /// A slot serving `m`.
+    pub fn new(m: Arc<NodeMetrics>) -> Self {
+        Self(Arc::new(RwLock::new(m)))
+    }
+
+    /// Serves `m` from now on.
+    pub fn replace(&self, m: Arc<NodeMetrics>) {
+        if let Ok(mut slot) = self.0.write() {
+            *slot = m;
+        }
+    }
+
+    /// What is served now.
+    pub fn current(&self) -> Option<Arc<NodeMetrics>> {
+        self.0.read().ok().map(|m| m.clone())
+    }
+}
+
+async fn get_metrics(State(slot): State<MetricsSlot>) -> impl IntoResponse {
+    let body = slot.current().map(|m| m.encode()).unwrap_or_default();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(slot): State<MetricsSlot>) -> (StatusCode, String) {
+    let missing = match slot.current() {
+        Some(m) => m.readiness.missing(),
+        None => Some("metrics unavailable".into()),
+    };
+    match missing {
+        None => (StatusCode::OK, "ready\n".into()),
+        Some(missing) => (StatusCode::SERVICE_UNAVAILABLE, format!("{missing}\n")),
+    }
+}
+
+/// Binds `addr` (port 0 picks one) and serves the endpoint until the task is aborted.
+/// Returns the bound address and the server task.
+pub async fn serve(addr: SocketAddr, metrics: MetricsSlot) -> Result<(SocketAddr, JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding the metrics endpoint on {addr}"))?;
+    let local = listener.local_addr()?;
+    let app = Router::new()
+        .route("/metrics", get(get_metrics))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(metrics);
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            warn!(error = %e, "metrics endpoint stopped");
+        }
+    });
+    info!(%local, "metrics endpoint listening");
+    Ok((local, task))
+}

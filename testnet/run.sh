@@ -1,0 +1,319 @@
+#!/usr/bin/env bash
+# A local lagrange-node testnet of separate processes on 127.0.0.1: gateways and provers,
+# a workload submitted over gRPC, optional chaos (kill -9) and an intruder, and an audit
+# that fails the run if any task is lost, any result does not verify, any job is paid
+# twice or the intruder gets anything. See testnet/README.md.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+usage: testnet/run.sh [options]
+  --nodes N         processes in the network, gateways included (default 5)
+  --tasks N         query tasks to submit (default 10)
+  --rows N          rows per task; 32 rows make one small job (default 100)
+  --supernets 1|2   one permissioned Supernet, or two isolated ones: testnet-a
+                    (permissioned, allowlisted peers only) and testnet-b (open) (default 1)
+  --intruder        add a prover that is not on the allowlist and tries to bid
+  --chaos           while tasks are in flight: kill -9 a prover that holds a job, kill -9
+                    the gateway and restart it on its data directory, restart the prover
+  --timeout SECS    hard limit for the whole run (default 600)
+  --base-port N     first port used (default 27000; uses N..N+299)
+  --dir DIR         working directory (default target/testnet; wiped first)
+  --release         build and run the release binary (default: the dev build)
+  --keep            leave the working directory (logs, stores) in place on success
+EOF
+}
+
+NODES=5 TASKS=10 ROWS=100 SUPERNETS=1 INTRUDER=0 CHAOS=0 TIMEOUT=600
+BASE_PORT=27000 DIR="" PROFILE=debug KEEP=0
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --nodes) NODES="$2"; shift 2 ;;
+    --tasks) TASKS="$2"; shift 2 ;;
+    --rows) ROWS="$2"; shift 2 ;;
+    --supernets) SUPERNETS="$2"; shift 2 ;;
+    --intruder) INTRUDER=1; shift ;;
+    --chaos) CHAOS=1; shift ;;
+    --timeout) TIMEOUT="$2"; shift 2 ;;
+    --base-port) BASE_PORT="$2"; shift 2 ;;
+    --dir) DIR="$2"; shift 2 ;;
+    --release) PROFILE=release; shift ;;
+    --keep) KEEP=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "unknown option $1" >&2; usage >&2; exit 2 ;;
+  esac
+done
+[[ "$SUPERNETS" == 1 || "$SUPERNETS" == 2 ]] || { echo "--supernets must be 1 or 2" >&2; exit 2; }
+MIN_NODES=$((SUPERNETS * 2))
+((NODES >= MIN_NODES)) || { echo "--nodes must be at least $MIN_NODES (a gateway and a prover per supernet)" >&2; exit 2; }
+((TASKS >= 1)) || { echo "--tasks must be at least 1" >&2; exit 2; }
+
+# A small proof takes well under a second on an idle core, but a testnet packs several
+# provers onto few cores; the deadline leaves room for that.
+DEADLINE_MS=20000
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+DIR="${DIR:-$ROOT/target/testnet}"
+START=$(date +%s)
+log() { printf '[%4ss] %s\n' "$(($(date +%s) - START))" "$*"; }
+
+# ---- teardown: every process we start is recorded in PIDS and killed on any exit ----
+declare -A PIDS=()
+CHAOS_LOG=()
+OK=0
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  [[ -n "${WATCHDOG:-}" ]] && kill "$WATCHDOG" 2>/dev/null || true
+  for name in "${!PIDS[@]}"; do kill -TERM "${PIDS[$name]}" 2>/dev/null || true; done
+  for name in "${!PIDS[@]}"; do
+    for _ in $(seq 50); do kill -0 "${PIDS[$name]}" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "${PIDS[$name]}" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+  if [[ $OK == 1 && $KEEP == 0 ]]; then rm -rf "$DIR/nodes"; fi
+  if [[ $OK != 1 ]]; then echo "testnet: FAILED (logs under $DIR/nodes/*/node.log)" >&2; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'echo "testnet: interrupted" >&2; exit 130' INT
+trap 'echo "testnet: hard timeout of ${TIMEOUT}s reached" >&2; exit 124' TERM
+( sleep "$TIMEOUT"; kill -TERM $$ 2>/dev/null ) &
+WATCHDOG=$!
+
+# ---- build once ----
+cd "$ROOT"
+if [[ $PROFILE == release ]]; then
+  cargo build --release -p lagrange-node -q
+else
+  cargo build -p lagrange-node -q
+fi
+BIN="$ROOT/target/$PROFILE/lagrange-node"
+rm -rf "$DIR"
+mkdir -p "$DIR/nodes"
+
+# A plain HTTP GET over bash's /dev/tcp (no curl needed): prints the body.
+http_get() { # host:port path
+  local host=${1%:*} port=${1#*:}
+  exec 9<>"/dev/tcp/$host/$port" || return 1
+  printf 'GET %s HTTP/1.0\r\nHost: %s\r\n\r\n' "$2" "$1" >&9
+  sed '1,/^\r$/d' <&9
+  exec 9<&-
+}
+http_status() { # host:port path -> status code
+  local host=${1%:*} port=${1#*:}
+  { exec 9<>"/dev/tcp/$host/$port"; } 2>/dev/null || { echo 000; return; }
+  printf 'GET %s HTTP/1.0\r\nHost: %s\r\n\r\n' "$2" "$1" >&9
+  head -n1 <&9 | awk '{print $2}'
+  exec 9<&-
+}
+# The value of one metric line (exact name and labels), or 0.
+metric() { # host:port 'name{labels}'
+  http_get "$1" /metrics 2>/dev/null | awk -v m="$2" '$1 == m { print $2; found=1 } END { if (!found) print 0 }'
+}
+wait_for() { # description seconds command...
+  local what=$1 secs=$2; shift 2
+  local until=$(($(date +%s) + secs))
+  until "$@"; do
+    if (($(date +%s) >= until)); then echo "timed out after ${secs}s waiting for $what" >&2; return 1; fi
+    sleep 0.2
+  done
+}
+
+# ---- the nodes: names, roles, supernets, ports ----
+# node0 is testnet-a's gateway; with two supernets node1 is testnet-b's. The remaining
+# nodes are provers, dealt to the supernets in turn.
+NAMES=() ROLE=() NET=() P2P=() GRPC=() METRICS=() PEER=() PUBKEY=()
+for ((i = 0; i < NODES; i++)); do
+  NAMES+=("node$i")
+  if ((i < SUPERNETS)); then ROLE+=(gateway); else ROLE+=(prover); fi
+  if ((i < SUPERNETS)); then n=$i; else n=$(((i - SUPERNETS) % SUPERNETS)); fi
+  if ((n == 0)); then NET+=(testnet-a); else NET+=(testnet-b); fi
+  P2P+=($((BASE_PORT + i))); GRPC+=($((BASE_PORT + 100 + i))); METRICS+=($((BASE_PORT + 200 + i)))
+done
+if ((INTRUDER)); then
+  i=$NODES
+  NAMES+=(intruder); ROLE+=(prover); NET+=(testnet-a)
+  P2P+=($((BASE_PORT + i))); GRPC+=(0); METRICS+=($((BASE_PORT + 200 + i)))
+fi
+COUNT=${#NAMES[@]}
+
+gateway_of() { # supernet -> index of its gateway
+  if [[ $1 == testnet-a ]]; then echo 0; else echo 1; fi
+}
+
+# ---- keys (deterministic), parameters, supernet configs, node configs ----
+log "generating keys, parameters and configs in $DIR"
+for ((i = 0; i < COUNT; i++)); do
+  d="$DIR/nodes/${NAMES[$i]}"
+  mkdir -p "$d"
+  out=$("$BIN" keygen --out "$d/node.key" --insecure-seed $((1000 + i)))
+  PEER+=("$(sed -n 's/.*peer id \([^;]*\);.*/\1/p' <<<"$out")")
+  PUBKEY+=("$(sed -n 's/.*public key \(.*\)$/\1/p' <<<"$out")")
+done
+# Parameters from a public seed (INSECURE: testnets only). Gateways have them; provers fetch
+# them from their bootnode and check them against the pinned digest.
+mkdir -p "$DIR/params"
+"$BIN" setup-insecure coprocessor-sum-v1/small --params-dir "$DIR/params" --seed 7 >"$DIR/circuits.toml" 2>/dev/null
+
+write_supernet() { # id permissioned
+  local id=$1 gw=$(gateway_of "$1") allow=""
+  if [[ $2 == 1 ]]; then
+    for ((i = 0; i < NODES; i++)); do
+      [[ ${NET[$i]} == "$id" ]] && allow+="\"${PEER[$i]}\", "
+    done
+    allow="allowlist = [${allow%, }]"
+  fi
+  cat >"$DIR/$id.toml" <<EOF
+id = "$id"
+gateways = ["${PEER[$gw]}"]
+$allow
+
+[auction]
+batch_interval_ms = 1000
+commit_window_ms = 300
+reveal_window_ms = 300
+max_jobs_per_batch = 64
+
+[economics]
+genesis_stake = 1000
+min_stake = 100
+slash_amount = 100
+non_reveal_penalty = 10
+
+[[categories]]
+category = "small"
+proving_deadline_ms = $DEADLINE_MS
+reserve_price = 1000
+
+$(cat "$DIR/circuits.toml")
+EOF
+}
+write_supernet testnet-a 1
+((SUPERNETS == 2)) && write_supernet testnet-b 0
+
+for ((i = 0; i < COUNT; i++)); do
+  d="$DIR/nodes/${NAMES[$i]}"
+  gw=$(gateway_of "${NET[$i]}")
+  boot=()
+  [[ ${ROLE[$i]} == prover ]] && boot=(--bootnode "/ip4/127.0.0.1/tcp/${P2P[$gw]}/p2p/${PEER[$gw]}")
+  "$BIN" init --dir "$d" --role "${ROLE[$i]}" --supernet-config "../../${NET[$i]}.toml" "${boot[@]}" >/dev/null
+  if [[ ${ROLE[$i]} == gateway ]]; then
+    sed -i "s|^params_dir = .*|params_dir = \"../../params\"|" "$d/node.toml"
+  fi
+done
+# The intruder has the parameters already, so it gets as far as bidding.
+if ((INTRUDER)); then cp -r "$DIR/params" "$DIR/nodes/intruder/params"; fi
+
+# ---- start ----
+start() { # index
+  local i=$1 d="$DIR/nodes/${NAMES[$1]}" extra=()
+  [[ ${ROLE[$i]} == gateway ]] && extra=(--grpc "127.0.0.1:${GRPC[$i]}")
+  RUST_LOG="${RUST_LOG:-info,libp2p_kad=error,libp2p_gossipsub=warn}" \
+    "$BIN" run --config "$d/node.toml" \
+    --listen "/ip4/127.0.0.1/tcp/${P2P[$i]}" --metrics "127.0.0.1:${METRICS[$i]}" "${extra[@]}" \
+    >>"$d/node.log" 2>&1 &
+  PIDS[${NAMES[$i]}]=$!
+}
+ready() { [[ $(http_status "127.0.0.1:${METRICS[$1]}" /readyz) == 200 ]]; }
+healthy() { [[ $(http_status "127.0.0.1:${METRICS[$1]}" /healthz) == 200 ]]; }
+gateway_up() { # index [times started]
+  (($(grep -c "gateway running" "$DIR/nodes/${NAMES[$1]}/node.log" 2>/dev/null || true) >= ${2:-1}))
+}
+
+for ((i = 0; i < SUPERNETS; i++)); do start "$i"; done
+for ((i = 0; i < SUPERNETS; i++)); do
+  wait_for "${NAMES[$i]} (gateway) to start" 120 gateway_up "$i"
+done
+log "gateways up; starting provers"
+for ((i = SUPERNETS; i < NODES; i++)); do start "$i"; done
+((INTRUDER)) && start "$NODES"
+for ((i = SUPERNETS; i < NODES; i++)); do
+  wait_for "${NAMES[$i]} (prover) to be ready" 180 ready "$i"
+done
+for ((i = 0; i < SUPERNETS; i++)); do wait_for "${NAMES[$i]} to be ready" 30 ready "$i"; done
+((INTRUDER)) && wait_for "the intruder to start" 120 healthy "$NODES"
+log "all nodes ready"
+
+printf '\n%-9s %-8s %-10s %-53s %-7s %s\n' node role supernet "peer id" pid "metrics / log"
+for ((i = 0; i < COUNT; i++)); do
+  printf '%-9s %-8s %-10s %-53s %-7s http://127.0.0.1:%s/metrics  %s\n' "${NAMES[$i]}" "${ROLE[$i]}" \
+    "${NET[$i]}" "${PEER[$i]}" "${PIDS[${NAMES[$i]}]}" "${METRICS[$i]}" "$DIR/nodes/${NAMES[$i]}/node.log"
+done
+echo
+
+# ---- workload ----
+GATEWAY_URLS=()
+for ((i = 0; i < SUPERNETS; i++)); do GATEWAY_URLS+=("http://127.0.0.1:${GRPC[$i]}"); done
+for ((t = 0; t < TASKS; t++)); do
+  g=$((t % SUPERNETS))
+  "$BIN" submit --gateway "${GATEWAY_URLS[$g]}" --supernet "${NET[$g]}" --max-fee 1000 \
+    --deadline-secs "$TIMEOUT" query --sample-rows "$ROWS" --lo 100 --hi 600 \
+    | tee -a "$DIR/submitted.log" | sed 's/^/  /'
+done
+log "$TASKS tasks submitted"
+
+# ---- chaos ----
+index_of_pubkey() { for ((i = 0; i < COUNT; i++)); do [[ ${PUBKEY[$i]} == "$1" ]] && echo "$i" && return; done; }
+holder() { # prints the index of a prover of testnet-a holding a job now
+  local key
+  for key in $("$BIN" report --gateway "${GATEWAY_URLS[0]}" --holders 2>/dev/null); do
+    index_of_pubkey "$key" && return 0
+  done
+  return 1
+}
+if ((CHAOS)); then
+  victim=""
+  pick() { victim=$(holder) && [[ -n $victim ]]; }
+  wait_for "a prover to hold a job" 60 pick
+  { kill -9 "${PIDS[${NAMES[$victim]}]}"; wait "${PIDS[${NAMES[$victim]}]}"; } 2>/dev/null || true
+  killed_at=$(date +%s)
+  CHAOS_LOG+=("kill -9 ${NAMES[$victim]} (prover holding a job)")
+  log "chaos: kill -9 ${NAMES[$victim]}, which holds a job"
+  sleep 1
+  { kill -9 "${PIDS[node0]}"; wait "${PIDS[node0]}"; } 2>/dev/null || true
+  CHAOS_LOG+=("kill -9 node0 (gateway of testnet-a)")
+  log "chaos: kill -9 node0 (gateway)"
+  start 0
+  wait_for "node0 to restart" 120 gateway_up 0 2
+  CHAOS_LOG+=("restart node0 on its data directory")
+  log "chaos: node0 restarted on its data directory"
+  # Restart the prover once its job's proving deadline has passed, so the job is
+  # re-auctioned to someone else; the restarted prover resumes whatever it still holds.
+  while (($(date +%s) < killed_at + DEADLINE_MS / 1000 + 2)); do sleep 0.5; done
+  start "$victim"
+  CHAOS_LOG+=("restart ${NAMES[$victim]}")
+  log "chaos: ${NAMES[$victim]} restarted"
+fi
+
+# ---- wait and audit ----
+left=$((TIMEOUT - ($(date +%s) - START) - 15))
+intruder_args=()
+((INTRUDER)) && intruder_args=(--intruder "${PEER[$NODES]}")
+set +e
+"$BIN" report "${GATEWAY_URLS[@]/#/--gateway=}" --params-dir "$DIR/params" --wait-secs "$left" \
+  --expect-tasks "$TASKS" "${intruder_args[@]}" --json "$DIR/report.json" >"$DIR/report.txt"
+audit=$?
+set -e
+
+FAIL=0
+((audit == 0)) || FAIL=1
+echo "== summary: $NODES nodes, $TASKS tasks, $SUPERNETS supernet(s)$( ((CHAOS)) && echo ', chaos')$( ((INTRUDER)) && echo ', intruder') =="
+cat "$DIR/report.txt"
+if ((CHAOS)); then
+  echo "chaos: ${#CHAOS_LOG[@]} actions"
+  for c in "${CHAOS_LOG[@]}"; do echo "  - $c"; done
+fi
+if ((INTRUDER)); then
+  im="127.0.0.1:${METRICS[$NODES]}"
+  gm="127.0.0.1:${METRICS[0]}"
+  denied=$(metric "$gm" 'lagrange_net_connections_denied_total{supernet="testnet-a"}')
+  ipeers=$(metric "$im" 'lagrange_net_peers{supernet="testnet-a"}')
+  ibids=$(metric "$im" 'lagrange_prover_bids_total{supernet="testnet-a"}')
+  iwins=$(metric "$im" 'lagrange_prover_wins_total{supernet="testnet-a"}')
+  echo "intruder ${PEER[$NODES]}: connections denied by the gateway ${denied}, peers ${ipeers}, jobs bid on ${ibids}, wins ${iwins}"
+  if [[ $ipeers != 0 || $iwins != 0 ]]; then echo "  - FAIL: the intruder got in" >&2; FAIL=1; fi
+  if [[ $denied == 0 ]]; then echo "  - FAIL: no denied connection recorded" >&2; FAIL=1; fi
+fi
+echo "took $(($(date +%s) - START))s; report: $DIR/report.json"
+if ((FAIL)); then exit 1; fi
+OK=1
