@@ -49,7 +49,7 @@ fn settings(price_per_second: u64) -> ProverSettings {
 async fn e2e_a_prover_killed_after_winning_is_slashed_and_its_jobs_reauctioned() {
     let net = proving_supernet("faults", 4_000).await;
     let (workload, supernet) = (net.workload.clone(), net.supernet.clone());
-    let gw = gateway(&net).await;
+    let gw = common::start_gateway(&net).await;
     let keys: Vec<Keypair> = (1..=3).map(Keypair::insecure_from_seed).collect();
     // Prover 1 is the cheapest, so it wins first.
     let mut provers: Vec<Option<launch::ProverNode>> = keys
@@ -131,21 +131,6 @@ async fn e2e_a_prover_killed_after_winning_is_slashed_and_its_jobs_reauctioned()
     assert_eq!((answer.sum, answer.count), (expected, 26));
 }
 
-/// A gateway (seed 0) with a temporary store, on loopback, for the proving Supernet.
-async fn gateway(net: &common::Proving) -> launch::GatewayNode {
-    launch::start_gateway(
-        &Keypair::insecure_from_seed(0),
-        net.supernet.clone(),
-        Store::temporary().unwrap(),
-        net.workload.clone(),
-        NetConfig::local(),
-        None,
-        ParamFiles::default(),
-    )
-    .await
-    .unwrap()
-}
-
 /// Submits `spec` and waits up to `secs` seconds for the task to end.
 async fn run_to_end(
     gw: &launch::GatewayNode,
@@ -180,7 +165,7 @@ fn query_task() -> TaskSpec {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn e2e_a_prover_submitting_invalid_proofs_is_slashed_and_the_job_reauctioned() {
     let net = proving_supernet("forgery", 20_000).await;
-    let gw = gateway(&net).await;
+    let gw = common::start_gateway(&net).await;
     let forger_key = Keypair::insecure_from_seed(1);
     let _forger = launch::start_prover(
         &forger_key,
@@ -369,7 +354,7 @@ async fn e2e_a_restarted_gateway_finishes_the_task_replays_history_and_pays_once
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn e2e_a_restarted_prover_resumes_the_jobs_it_held() {
     let net = proving_supernet("resume", 30_000).await;
-    let gw = gateway(&net).await;
+    let gw = common::start_gateway(&net).await;
     let key = Keypair::insecure_from_seed(1);
     let state = tempfile::tempdir().unwrap();
     let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -437,7 +422,7 @@ async fn e2e_a_bidder_that_commits_but_never_reveals_is_penalized_and_wins_nothi
     use lagrange_protocol::messages::{Bid, GossipMessage, ProverAvailability, Salt};
 
     let net = proving_supernet("silent", 20_000).await;
-    let gw = gateway(&net).await;
+    let gw = common::start_gateway(&net).await;
     let honest = Keypair::insecure_from_seed(2);
     let _honest = launch::start_prover(
         &honest,

@@ -13,9 +13,8 @@ use common::proving_supernet;
 use lagrange_node::gateway::driver::now_ms;
 use lagrange_node::http::{self, MetricsSlot};
 use lagrange_node::launch::{self, ParamFiles};
-use lagrange_node::net::NetConfig;
 use lagrange_node::prover::{CostModel, ProverSettings};
-use lagrange_node::store::{Store, TaskSpec, TaskStatus};
+use lagrange_node::store::{TaskSpec, TaskStatus};
 use lagrange_protocol::messages::HardwareSummary;
 use lagrange_protocol::{JobCategory, Keypair};
 
@@ -44,17 +43,7 @@ fn sample(metrics: &str, name: &str) -> Option<f64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_health_and_readiness_tell_an_operator_what_happened() {
     let net = proving_supernet("observed", 20_000).await;
-    let gw = launch::start_gateway(
-        &Keypair::insecure_from_seed(0),
-        net.supernet.clone(),
-        Store::temporary().unwrap(),
-        net.workload.clone(),
-        NetConfig::local(),
-        None,
-        ParamFiles::default(),
-    )
-    .await
-    .unwrap();
+    let gw = common::start_gateway(&net).await;
     let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
     let (gw_http, _gw_server) = http::serve(any_port, MetricsSlot::new(gw.metrics.clone()))
         .await

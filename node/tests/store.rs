@@ -334,3 +334,16 @@ fn tasks_complete_or_fail_with_a_reason() {
     assert!(store.unfinished_tasks().unwrap().is_empty());
     assert!(store.size_on_disk().unwrap() > 0);
 }
+
+#[test]
+fn a_store_in_use_is_refused_with_a_clear_error_and_opens_once_released() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Store::open(dir.path()).unwrap();
+    match Store::open(dir.path()) {
+        Err(StoreError::Locked(path)) => assert!(path.contains(&*dir.path().to_string_lossy())),
+        other => panic!("expected Locked, got {:?}", other.map(|_| ())),
+    }
+    drop(first);
+    // The closing handle's flusher lets go within a flush interval; open waits for it.
+    Store::open(dir.path()).unwrap();
+}

@@ -41,9 +41,15 @@ use serde::Deserialize;
 
 pub use records::*;
 
+/// How long [`Store::open`] waits for another handle to release the directory.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// Another process (or a handle not yet closed) holds the store's directory.
+    #[error("the store in {0} is in use by another process")]
+    Locked(String),
     /// sled failed.
     #[error("database: {0}")]
     Db(#[from] sled::Error),
@@ -354,9 +360,23 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens (or creates) the store in `dir`.
+    /// Opens (or creates) the store in `dir`. If another handle holds the directory's lock
+    /// (one closing in this process releases it within a flush interval), it waits up to
+    /// [`LOCK_WAIT`] before failing with [`StoreError::Locked`].
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        Self::from_db(sled::open(dir)?)
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        loop {
+            match sled::open(dir) {
+                Ok(db) => return Self::from_db(db),
+                Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                    if std::time::Instant::now() >= deadline {
+                        return Err(StoreError::Locked(dir.display().to_string()));
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// A store that lives only as long as the process, for devnets and tests.

@@ -297,6 +297,21 @@ pub async fn proving_supernet(name: &str, proving_deadline_ms: u64) -> Proving {
     }
 }
 
+/// A gateway (seed 0) with a temporary store, on loopback, for the proving Supernet.
+pub async fn start_gateway(net: &Proving) -> lagrange_node::launch::GatewayNode {
+    lagrange_node::launch::start_gateway(
+        &Keypair::insecure_from_seed(0),
+        net.supernet.clone(),
+        lagrange_node::store::Store::temporary().unwrap(),
+        net.workload.clone(),
+        NetConfig::local(),
+        None,
+        lagrange_node::launch::ParamFiles::default(),
+    )
+    .await
+    .unwrap()
+}
+
 /// The real workload with hooks around proving: `before` runs first (on the blocking pool),
 /// `after` may alter the proof.
 pub struct Hooked {
