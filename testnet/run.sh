@@ -254,12 +254,14 @@ log "$TASKS tasks submitted"
 
 # ---- chaos ----
 index_of_pubkey() { for ((i = 0; i < COUNT; i++)); do [[ ${PUBKEY[$i]} == "$1" ]] && echo "$i" && return; done; }
-holder() { # prints the index of a prover of testnet-a holding a job now
-  local key
+holder() { # prints the index of a random prover of testnet-a that holds a job now
+  local key idx found=()
   for key in $("$BIN" report --gateway "${GATEWAY_URLS[0]}" --holders 2>/dev/null); do
-    index_of_pubkey "$key" && return 0
+    idx=$(index_of_pubkey "$key")
+    if [[ -n $idx ]]; then found+=("$idx"); fi
   done
-  return 1
+  ((${#found[@]} > 0)) || return 1
+  echo "${found[RANDOM % ${#found[@]}]}"
 }
 if ((CHAOS)); then
   victim=""

@@ -468,9 +468,15 @@ impl Report {
             .iter()
             .filter(|t| t.verified == Some(true))
             .count();
+        let lost: u32 = self
+            .tasks
+            .iter()
+            .filter(|t| t.status != "done")
+            .map(|t| t.jobs)
+            .sum();
         let _ = writeln!(
             out,
-            "results verified offline: {verified}/{}; jobs paid twice: {paid_twice}; non-reveal penalties: {}",
+            "results verified offline: {verified}/{}; jobs lost: {lost}; jobs paid twice: {paid_twice}; non-reveal penalties: {}",
             self.tasks.len(),
             self.accounts.iter().map(|a| a.non_reveals).sum::<u64>()
         );

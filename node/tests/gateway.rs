@@ -533,3 +533,27 @@ fn bad_tasks_are_refused() {
     let err = h.gw.submit(large, 10, now + 1000, now).unwrap_err();
     assert!(err.to_string().contains("not served"), "{err}");
 }
+
+#[test]
+fn a_job_whose_only_prover_is_barred_gets_its_bar_lifted_and_is_still_proven() {
+    let mut h = Harness::new(Store::temporary().unwrap());
+    h.announce(1, 4);
+    let task = submit_task(&mut h, 1);
+    auction(&mut h, 11_000, &[(1, 50)]);
+    assert!(matches!(
+        h.submit(1, task, 0, b"forged"),
+        ProofOutcome::Rejected { .. }
+    ));
+    // The only prover is barred: nobody can win, so the bar is lifted...
+    auction(&mut h, 12_000, &[(1, 50)]);
+    let job = &h.gw.store().jobs_of(&task).unwrap()[0];
+    assert_eq!(job.state, JobState::Open);
+    assert!(job.excluded.is_empty());
+    // ...and the slashed prover may try again, and is paid for a valid proof.
+    auction(&mut h, 13_000, &[(1, 50)]);
+    assert_eq!(
+        h.submit(1, task, 0, b"valid"),
+        ProofOutcome::Accepted { paid: 50 }
+    );
+    assert_eq!(balances(&h)[&1], (50, 700));
+}

@@ -156,6 +156,7 @@ fn a_job_is_paid_at_most_once_and_only_to_its_winner() {
                 AwardOutcome::Unawarded {
                     job: jobs[1].record.id,
                     next_reserve: 150,
+                    lift_bars: false,
                 },
             ],
             10,
@@ -248,25 +249,28 @@ fn failed_jobs_slash_exclude_and_reopen() {
         .collect();
     assert!(matches!(kinds.last(), Some(TaskEventKind::Failed { .. })));
 
-    // Nobody wins the job in its next auction: its bar is lifted, so a job every prover
-    // has failed once can still be proven.
-    let again = batch(&store, &store.open_jobs(10).unwrap());
-    store.offer_batch(&again, 1100).unwrap();
-    store
-        .record_award(
-            &result(&again, vec![]),
-            &Eligibility::default(),
-            &[AwardOutcome::Unawarded {
-                job,
-                next_reserve: 600,
-            }],
-            10,
-            1200,
-        )
-        .unwrap();
-    let rec = store.job(&job).unwrap().unwrap();
-    assert_eq!((rec.state, rec.reserve_price), (JobState::Open, 600));
-    assert!(rec.excluded.is_empty());
+    // Unawarded in its next auctions: the bar stands until the gateway says every prover
+    // able to take the job is barred; then it is lifted, so the job can still be proven.
+    for (lift_bars, at) in [(false, 1100), (true, 1300)] {
+        let again = batch(&store, &store.open_jobs(10).unwrap());
+        store.offer_batch(&again, at).unwrap();
+        store
+            .record_award(
+                &result(&again, vec![]),
+                &Eligibility::default(),
+                &[AwardOutcome::Unawarded {
+                    job,
+                    next_reserve: 600,
+                    lift_bars,
+                }],
+                10,
+                at + 100,
+            )
+            .unwrap();
+        let rec = store.job(&job).unwrap().unwrap();
+        assert_eq!((rec.state, rec.reserve_price), (JobState::Open, 600));
+        assert_eq!(rec.excluded.is_empty(), lift_bars);
+    }
 }
 
 #[test]

@@ -6,8 +6,9 @@
 //! The life of a job: `Open` → offered in a batch (`Auctioning`) → awarded (`Assigned`, with a
 //! proving deadline) → proof verified and paid (`Verified`). A missed deadline or an invalid
 //! proof slashes the prover, bars it from the job and reopens the job for the next batch. A
-//! job nobody wins is reopened at a higher reserve price, up to the client's maximum fee, and
-//! its bars are lifted, so a job that every prover has failed once is not stuck forever.
+//! job nobody wins is reopened at a higher reserve price, up to the client's maximum fee; if
+//! every prover able to take it is barred from it, its bars are lifted, so it is not stuck
+//! forever.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -498,9 +499,25 @@ impl<W: Workload> GatewayCore<W> {
             let max_fee = self.store.task(&job.task)?.map_or(0, |t| t.max_fee_per_job);
             let current = batch.job(job).map_or(0, |s| s.reserve_price);
             let raised = current + (current * RESERVE_RAISE_PERCENT).div_ceil(100);
+            // A job every prover that could take it has failed once would never be awarded
+            // again: lift its bars. Those provers were slashed already, and stake below
+            // the minimum keeps a repeat offender out for good.
+            let category = batch.job(job).map(|s| s.category);
+            let lift_bars = eligibility.excluded.get(job).is_some_and(|barred| {
+                eligibility
+                    .provers
+                    .iter()
+                    .filter(|(_, s)| {
+                        s.allowlisted
+                            && s.stake >= eligibility.min_stake
+                            && category.is_some_and(|c| s.categories.contains(&c))
+                    })
+                    .all(|(p, _)| barred.contains(p))
+            });
             outcomes.push(AwardOutcome::Unawarded {
                 job: *job,
                 next_reserve: raised.min(max_fee).max(current),
+                lift_bars,
             });
         }
         for prover in &award.non_revealers {

@@ -137,6 +137,8 @@ pub enum AwardOutcome {
         job: JobId,
         /// Reserve price for the next batch.
         next_reserve: Price,
+        /// Clear the provers barred from it (every prover able to take it is barred).
+        lift_bars: bool,
     },
 }
 
@@ -833,15 +835,17 @@ impl Store {
                                 },
                             )?;
                         }
-                        AwardOutcome::Unawarded { job, next_reserve } => {
+                        AwardOutcome::Unawarded {
+                            job,
+                            next_reserve,
+                            lift_bars,
+                        } => {
                             let mut rec = tx_job(jt, job)?;
                             rec.state = JobState::Open;
                             rec.reserve_price = *next_reserve;
-                            // Nobody else took the job: lift its bars, or a job every
-                            // prover has failed once could never be proven. The barred
-                            // provers were slashed already; stake below the minimum keeps a
-                            // repeat offender out for good.
-                            rec.excluded.clear();
+                            if *lift_bars {
+                                rec.excluded.clear();
+                            }
                             tx_put_job(jt, index, &rec)?;
                             tx_event(
                                 tasks,
