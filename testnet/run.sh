@@ -12,12 +12,13 @@ usage: testnet/run.sh [options]
   --tasks N         query tasks to submit (default 10)
   --rows N          rows per task; 32 rows make one small job (default 100)
   --supernets 1|2   one permissioned Supernet, or two isolated ones: testnet-a
-                    (permissioned, allowlisted peers only) and testnet-b (open) (default 1)
+                    (permissioned, allowlisted peers only) and testnet-b (open), each with
+                    its own gateway; every prover is in both, from one process (default 1)
   --intruder        add a prover that is not on the allowlist and tries to bid
   --chaos           while tasks are in flight: kill -9 a prover that holds a job, kill -9
                     the gateway and restart it on its data directory, restart the prover
   --timeout SECS    hard limit for the whole run (default 600)
-  --base-port N     first port used (default 27000; uses N..N+299)
+  --base-port N     first port used (default 27000; uses N..N+399)
   --dir DIR         working directory (default target/testnet; wiped first)
   --release         build and run the release binary (default: the dev build)
   --keep            leave the working directory (logs, stores) in place on success
@@ -122,7 +123,7 @@ wait_for() { # description seconds command...
 # ---- the nodes: names, roles, supernets, ports ----
 # node0 is testnet-a's gateway; with two supernets node1 is testnet-b's. The remaining
 # nodes are provers, dealt to the supernets in turn.
-NAMES=() ROLE=() NET=() P2P=() GRPC=() METRICS=() PEER=() PUBKEY=()
+NAMES=() ROLE=() NET=() JOINED=() P2P=() GRPC=() METRICS=() PEER=() PUBKEY=()
 for ((i = 0; i < NODES; i++)); do
   NAMES+=("node$i")
   if ((i < SUPERNETS)); then ROLE+=(gateway); else ROLE+=(prover); fi
@@ -159,7 +160,8 @@ write_supernet() { # id permissioned
   local id=$1 gw=$(gateway_of "$1") allow=""
   if [[ $2 == 1 ]]; then
     for ((i = 0; i < NODES; i++)); do
-      [[ ${NET[$i]} == "$id" ]] && allow+="\"${PEER[$i]}\", "
+      # Its gateway, and every prover (with two Supernets, provers are in both).
+      if [[ ${ROLE[$i]} == prover || ${NET[$i]} == "$id" ]]; then allow+="\"${PEER[$i]}\", "; fi
     done
     allow="allowlist = [${allow%, }]"
   fi
@@ -197,6 +199,20 @@ for ((i = 0; i < COUNT; i++)); do
   boot=()
   [[ ${ROLE[$i]} == prover ]] && boot=(--bootnode "/ip4/127.0.0.1/tcp/${P2P[$gw]}/p2p/${PEER[$gw]}")
   "$BIN" init --dir "$d" --role "${ROLE[$i]}" --supernet-config "../../${NET[$i]}.toml" "${boot[@]}" >/dev/null
+  # With two Supernets, every prover (the intruder aside) proves in the other one too, from
+  # the same process: one more membership, with its own port and bootnode.
+  if ((SUPERNETS == 2)) && [[ ${ROLE[$i]} == prover && ${NAMES[$i]} != intruder ]]; then
+    other=testnet-a; [[ ${NET[$i]} == testnet-a ]] && other=testnet-b
+    og=$(gateway_of "$other")
+    cat >>"$d/node.toml" <<EOF
+[[join]]
+supernet = "../../$other.toml"
+role = "prover"
+listen = ["/ip4/127.0.0.1/tcp/$((BASE_PORT + 300 + i))"]
+bootnodes = ["/ip4/127.0.0.1/tcp/${P2P[$og]}/p2p/${PEER[$og]}"]
+EOF
+    JOINED[$i]=$other
+  fi
   if [[ ${ROLE[$i]} == gateway ]]; then
     sed -i "s|^params_dir = .*|params_dir = \"../../params\"|" "$d/node.toml"
   fi
@@ -234,10 +250,10 @@ for ((i = 0; i < SUPERNETS; i++)); do wait_for "${NAMES[$i]} to be ready" 30 rea
 ((INTRUDER)) && wait_for "the intruder to start" 120 healthy "$NODES"
 log "all nodes ready"
 
-printf '\n%-9s %-8s %-10s %-53s %-7s %s\n' node role supernet "peer id" pid "metrics / log"
+printf '\n%-9s %-8s %-12s %-53s %-7s %s\n' node role supernet "peer id" pid "metrics / log"
 for ((i = 0; i < COUNT; i++)); do
-  printf '%-9s %-8s %-10s %-53s %-7s http://127.0.0.1:%s/metrics  %s\n' "${NAMES[$i]}" "${ROLE[$i]}" \
-    "${NET[$i]}" "${PEER[$i]}" "${PIDS[${NAMES[$i]}]}" "${METRICS[$i]}" "$DIR/nodes/${NAMES[$i]}/node.log"
+  printf '%-9s %-8s %-12s %-53s %-7s http://127.0.0.1:%s/metrics  %s\n' "${NAMES[$i]}" "${ROLE[$i]}" \
+    "${NET[$i]}${JOINED[$i]:+,${JOINED[$i]#testnet-}}" "${PEER[$i]}" "${PIDS[${NAMES[$i]}]}" "${METRICS[$i]}" "$DIR/nodes/${NAMES[$i]}/node.log"
 done
 echo
 

@@ -105,6 +105,26 @@ impl Default for ProverRole {
     }
 }
 
+/// One more Supernet to join (`[[join]]`), with its own role and libp2p addresses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinConfig {
+    /// The Supernet's config file.
+    pub supernet: PathBuf,
+    /// `gateway` or `prover` in it.
+    pub role: Role,
+    /// libp2p listen addresses for it (one swarm per Supernet, so its own port).
+    #[serde(default = "any_port")]
+    pub listen: Vec<Multiaddr>,
+    /// Its bootnodes.
+    #[serde(default)]
+    pub bootnodes: Vec<Multiaddr>,
+}
+
+fn any_port() -> Vec<Multiaddr> {
+    vec![Multiaddr::empty().with_ip4().with_tcp(0)]
+}
+
 /// Serde through `Display` and `FromStr`, for types that spell themselves as text.
 mod as_text {
     use std::fmt::Display;
@@ -151,6 +171,8 @@ pub struct NodeConfig {
     pub gateway: Option<GatewayRole>,
     /// Prover settings.
     pub prover: Option<ProverRole>,
+    /// More Supernets to join, each with its own role.
+    pub join: Vec<JoinConfig>,
 }
 
 impl Default for NodeConfig {
@@ -166,6 +188,7 @@ impl Default for NodeConfig {
             metrics: SocketAddr::from(([127, 0, 0, 1], 9100)),
             gateway: None,
             prover: None,
+            join: Vec::new(),
         }
     }
 }
@@ -232,31 +255,57 @@ pub struct Overrides {
     pub msm: Option<MsmChoice>,
 }
 
+/// One Supernet the node is in, and its role there.
+#[derive(Debug, Clone)]
+pub struct Membership {
+    /// The role.
+    pub role: Role,
+    /// The Supernet config file.
+    pub supernet_file: PathBuf,
+    /// The Supernet.
+    pub supernet: SupernetConfig,
+    /// libp2p listen addresses of its swarm.
+    pub listen: Vec<Multiaddr>,
+    /// Its bootnodes.
+    pub bootnodes: Vec<Multiaddr>,
+}
+
 /// The settings a node runs with, after defaults, file, environment and flags.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// The role.
-    pub role: Role,
+    /// The Supernets it is in: the top-level `supernet` first, then each `[[join]]`.
+    pub memberships: Vec<Membership>,
     /// The node key file.
     pub key_file: PathBuf,
     /// The state directory.
     pub data_dir: PathBuf,
     /// The parameter directory.
     pub params_dir: PathBuf,
-    /// The Supernet config file.
-    pub supernet_file: PathBuf,
-    /// libp2p listen addresses.
-    pub listen: Vec<Multiaddr>,
-    /// Bootnodes.
-    pub bootnodes: Vec<Multiaddr>,
     /// The metrics endpoint.
     pub metrics: SocketAddr,
-    /// Gateway settings (used when the role is gateway).
+    /// Gateway settings (for gateway memberships).
     pub gateway: GatewayRole,
-    /// Prover settings (used when the role is prover).
+    /// Prover settings (for prover memberships).
     pub prover: ProverRole,
-    /// The Supernet.
-    pub supernet: SupernetConfig,
+}
+
+impl Settings {
+    /// The roles it runs, e.g. `gateway` or `gateway+prover`.
+    pub fn roles(&self) -> String {
+        let mut roles: Vec<&str> = self.memberships.iter().map(|m| m.role.as_str()).collect();
+        roles.sort_unstable();
+        roles.dedup();
+        roles.join("+")
+    }
+}
+
+fn read_supernet(origin: &str, field: &str, file: &Path) -> Result<SupernetConfig> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("{origin}: {field}: reading {}", file.display()))?;
+    SupernetConfig::from_toml(&text).map_err(|e| {
+        let text = e.to_string().replace('\n', "; ");
+        anyhow::anyhow!("{}: {text}", file.display())
+    })
 }
 
 /// Where a TOML error is: `line N, key a.b`, from its byte offset.
@@ -350,6 +399,15 @@ metrics = "{metrics}"
 # MSM backend: cpu, cuda (a GPU, or fail), auto (a GPU if one works, else the CPU, saying
 # why) (LAGRANGE_MSM, --msm). cuda needs a binary built with `--features cuda`.
 {prover}msm = "{msm}"
+
+# More Supernets to join, each with its own role and its own libp2p port (a node runs one
+# swarm per Supernet). The [gateway] and [prover] settings above apply to all of them; one
+# gRPC API serves every Supernet the node is a gateway of.
+# [[join]]
+# supernet = "other-supernet.toml"
+# role = "prover"
+# listen = ["/ip4/0.0.0.0/tcp/9001"]
+# bootnodes = []
 "#,
             key = d.key_file.display(),
             data = d.data_dir.display(),
@@ -381,12 +439,14 @@ metrics = "{metrics}"
             }
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
-        for p in [
+        let mut paths = vec![
             &mut cfg.key_file,
             &mut cfg.data_dir,
             &mut cfg.params_dir,
             &mut cfg.supernet,
-        ] {
+        ];
+        paths.extend(cfg.join.iter_mut().map(|j| &mut j.supernet));
+        for p in paths {
             if p.is_relative() {
                 *p = base.join(&*p);
             }
@@ -448,40 +508,71 @@ metrics = "{metrics}"
                 bail!("{origin}: bootnodes: {b} does not end in /p2p/<peer id>");
             }
         }
-        if role == Role::Prover && prover.capacity == 0 {
-            bail!("{origin}: prover.capacity: must be at least 1");
-        }
-        if role == Role::Prover && prover.price_per_second == 0 {
-            bail!("{origin}: prover.price_per_second: must be at least 1");
-        }
-        let supernet_text = std::fs::read_to_string(&supernet_file)
-            .with_context(|| format!("{origin}: supernet: reading {}", supernet_file.display()))?;
-        let supernet = SupernetConfig::from_toml(&supernet_text).map_err(|e| {
-            let text = e.to_string().replace('\n', "; ");
-            anyhow::anyhow!("{}: {text}", supernet_file.display())
-        })?;
-        if let Some(c) = prover
-            .categories
-            .iter()
-            .find(|c| supernet.category(**c).is_none())
-        {
-            bail!(
-                "{origin}: prover.categories: supernet {} has no {c} category",
-                supernet.id
-            );
-        }
-        Ok(Settings {
+        let mut memberships = vec![Membership {
             role,
-            key_file,
-            data_dir,
-            params_dir,
+            supernet: read_supernet(&origin.to_string(), "supernet", &supernet_file)?,
             supernet_file,
             listen,
             bootnodes,
+        }];
+        for (i, j) in cfg.join.iter().enumerate() {
+            let field = format!("join[{i}]");
+            if j.listen.is_empty() {
+                bail!("{origin}: {field}.listen: name at least one address");
+            }
+            if let Some(b) = j
+                .bootnodes
+                .iter()
+                .find(|b| crate::net::peer_of(b).is_none())
+            {
+                bail!("{origin}: {field}.bootnodes: {b} does not end in /p2p/<peer id>");
+            }
+            memberships.push(Membership {
+                role: j.role,
+                supernet: read_supernet(&origin.to_string(), &field, &j.supernet)?,
+                supernet_file: j.supernet.clone(),
+                listen: j.listen.clone(),
+                bootnodes: j.bootnodes.clone(),
+            });
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for m in &memberships {
+            if !seen.insert(m.supernet.id.clone()) {
+                bail!(
+                    "{origin}: join: supernet {} is joined twice (a node has one role per supernet)",
+                    m.supernet.id
+                );
+            }
+        }
+        let proving: Vec<&Membership> = memberships
+            .iter()
+            .filter(|m| m.role == Role::Prover)
+            .collect();
+        if !proving.is_empty() {
+            if prover.capacity == 0 {
+                bail!("{origin}: prover.capacity: must be at least 1");
+            }
+            if prover.price_per_second == 0 {
+                bail!("{origin}: prover.price_per_second: must be at least 1");
+            }
+            if let Some(c) = prover
+                .categories
+                .iter()
+                .find(|c| !proving.iter().any(|m| m.supernet.category(**c).is_some()))
+            {
+                bail!(
+                    "{origin}: prover.categories: no supernet the node proves in has a {c} category"
+                );
+            }
+        }
+        Ok(Settings {
+            memberships,
+            key_file,
+            data_dir,
+            params_dir,
             metrics,
             gateway,
             prover,
-            supernet,
         })
     }
 }
@@ -555,7 +646,7 @@ params_digest = "{zeros}"
             ..Overrides::default()
         };
         let s = settle("[prover]\ncapacity = 3\nmargin_percent = 5\n", &over).unwrap();
-        assert_eq!(s.role, Role::Prover);
+        assert_eq!(s.memberships[0].role, Role::Prover);
         assert_eq!(s.prover.capacity, 7);
         assert_eq!(s.prover.margin_percent, 5);
         assert_eq!(s.prover.price_per_second, 100);
@@ -579,6 +670,18 @@ params_digest = "{zeros}"
                 "bootnodes",
             ),
             ("[prover]\ncategories = [\"large\"]\n", "prover.categories"),
+            (
+                "role = \"prover\"\n[[join]]\nsupernet = \"supernet.toml\"\nrole = \"gateway\"\n",
+                "joined twice",
+            ),
+            (
+                "role = \"prover\"\n[[join]]\nsupernet = \"nowhere.toml\"\nrole = \"gateway\"\n",
+                "join[0]",
+            ),
+            (
+                "role = \"prover\"\n[[join]]\nrole = \"gateway\"\n",
+                "supernet",
+            ),
             ("[prover]\nmsm = \"fpga\"\n", "prover.msm"),
         ];
         for (text, field) in cases {
@@ -592,6 +695,34 @@ params_digest = "{zeros}"
     }
 
     #[test]
+    fn more_supernets_are_joined_with_their_own_role_and_port() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "supernet.toml", &supernet_toml());
+        let other = supernet_toml().replace("cfg-test", "cfg-other");
+        write(dir.path(), "other.toml", &other);
+        let text = "role = \"gateway\"\n[[join]]\nsupernet = \"other.toml\"\nrole = \"prover\"\nlisten = [\"/ip4/127.0.0.1/tcp/9001\"]\n";
+        let path = write(dir.path(), "node.toml", text);
+        let s = NodeConfig::settle(&path, true, &Overrides::default()).unwrap();
+        let joined: Vec<_> = s
+            .memberships
+            .iter()
+            .map(|m| (m.supernet.id.as_str().to_string(), m.role))
+            .collect();
+        assert_eq!(
+            joined,
+            [
+                ("cfg-test".to_string(), Role::Gateway),
+                ("cfg-other".to_string(), Role::Prover)
+            ]
+        );
+        assert_eq!(s.roles(), "gateway+prover");
+        assert_eq!(
+            s.memberships[1].listen[0].to_string(),
+            "/ip4/127.0.0.1/tcp/9001"
+        );
+    }
+
+    #[test]
     fn a_missing_default_file_means_defaults_and_flags() {
         let dir = tempfile::tempdir().unwrap();
         let supernet = write(dir.path(), "s.toml", &supernet_toml());
@@ -602,7 +733,7 @@ params_digest = "{zeros}"
         };
         let absent = dir.path().join("node.toml");
         let s = NodeConfig::settle(&absent, false, &over).unwrap();
-        assert_eq!(s.role, Role::Gateway);
+        assert_eq!(s.memberships[0].role, Role::Gateway);
         assert_eq!(s.gateway, GatewayRole::default());
         assert!(NodeConfig::settle(&absent, true, &over).is_err());
     }

@@ -2,7 +2,7 @@
 //! and `/readyz` (parameters loaded and peers found; 503 with what is missing otherwise).
 
 use std::net::SocketAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use axum::Router;
@@ -15,32 +15,8 @@ use tracing::{info, warn};
 
 use crate::metrics::NodeMetrics;
 
-/// The metrics being served; a node swaps in its roles' metrics once they start, so the
-/// endpoint can answer (not ready) while parameters load.
-#[derive(Clone, Debug)]
-pub struct MetricsSlot(Arc<RwLock<Arc<NodeMetrics>>>);
-
-impl MetricsSlot {
-    /// A slot serving `m`.
-    pub fn new(m: Arc<NodeMetrics>) -> Self {
-        Self(Arc::new(RwLock::new(m)))
-    }
-
-    /// Serves `m` from now on.
-    pub fn replace(&self, m: Arc<NodeMetrics>) {
-        if let Ok(mut slot) = self.0.write() {
-            *slot = m;
-        }
-    }
-
-    /// What is served now.
-    pub fn current(&self) -> Option<Arc<NodeMetrics>> {
-        self.0.read().ok().map(|m| m.clone())
-    }
-}
-
-async fn get_metrics(State(slot): State<MetricsSlot>) -> impl IntoResponse {
-    let body = slot.current().map(|m| m.encode()).unwrap_or_default();
+async fn get_metrics(State(m): State<Arc<NodeMetrics>>) -> impl IntoResponse {
+    let body = m.encode();
     (
         [(
             header::CONTENT_TYPE,
@@ -54,12 +30,8 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-async fn readyz(State(slot): State<MetricsSlot>) -> (StatusCode, String) {
-    let missing = match slot.current() {
-        Some(m) => m.readiness.missing(),
-        None => Some("metrics unavailable".into()),
-    };
-    match missing {
+async fn readyz(State(m): State<Arc<NodeMetrics>>) -> (StatusCode, String) {
+    match m.readiness.missing() {
         None => (StatusCode::OK, "ready\n".into()),
         Some(missing) => (StatusCode::SERVICE_UNAVAILABLE, format!("{missing}\n")),
     }
@@ -67,7 +39,10 @@ async fn readyz(State(slot): State<MetricsSlot>) -> (StatusCode, String) {
 
 /// Binds `addr` (port 0 picks one) and serves the endpoint until the task is aborted.
 /// Returns the bound address and the server task.
-pub async fn serve(addr: SocketAddr, metrics: MetricsSlot) -> Result<(SocketAddr, JoinHandle<()>)> {
+pub async fn serve(
+    addr: SocketAddr,
+    metrics: Arc<NodeMetrics>,
+) -> Result<(SocketAddr, JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding the metrics endpoint on {addr}"))?;

@@ -132,17 +132,28 @@ pub fn route(
     })
 }
 
-/// Starts a gateway: joins the Supernet, recovers the store, and serves gRPC on `grpc`
-/// (port 0 picks a free port; read it back from [`GatewayNode::grpc_addr`]).
-pub async fn start_gateway<W: Workload>(
-    key: &Keypair,
+/// What every role of one node shares: its key, the parameter files it serves to peers,
+/// and its metrics registry.
+#[derive(Clone)]
+pub struct NodeContext {
+    /// The node's key (its peer id, and the key it signs with).
+    pub key: Keypair,
+    /// Parameter files served to peers, by digest.
+    pub files: ParamFiles,
+    /// The process's metrics and readiness.
+    pub metrics: Arc<NodeMetrics>,
+}
+
+/// Joins `supernet` as its gateway: recovers the store and starts the gateway. Serves no
+/// gRPC; see [`serve_grpc`].
+pub async fn join_as_gateway<W: Workload>(
+    ctx: &NodeContext,
     supernet: Arc<SupernetConfig>,
     store: Store,
     workload: Arc<W>,
     net_cfg: NetConfig,
-    grpc: Option<SocketAddr>,
-    files: ParamFiles,
 ) -> Result<GatewayNode> {
+    let key = &ctx.key;
     let (mut network, mut events) = Network::new(key.to_libp2p(), 1024);
     let net = network.join((*supernet).clone(), net_cfg)?;
     let addr = loop {
@@ -153,46 +164,75 @@ pub async fn start_gateway<W: Workload>(
         }
     };
     let p2p_addr = addr.with(Protocol::P2p(key.peer_id()));
-    let metrics = NodeMetrics::new("gateway");
+    let metrics = ctx.metrics.clone();
     metrics.add_net(&supernet.id, net.shared_stats());
     let gateway_metrics = metrics.add_gateway(&supernet.id, store.clone());
-    metrics.readiness.set_params_loaded();
     let (role_tx, role_rx) = mpsc::channel(1024);
-    let mut tasks = vec![route(events, role_tx, net.clone(), files)];
+    let mut tasks = vec![route(events, role_tx, net.clone(), ctx.files.clone())];
     let core = GatewayCore::new(supernet.clone(), key.clone(), store, workload.clone())
         .with_metrics(gateway_metrics);
     let (gateway, task) = driver::spawn(core, workload, net.clone(), role_rx);
     tasks.push(task);
-
-    let grpc_addr = match grpc {
-        Some(bind) => {
-            let listener = tokio::net::TcpListener::bind(bind)
-                .await
-                .with_context(|| format!("binding the gRPC API on {bind}"))?;
-            let local = listener.local_addr()?;
-            let service = GatewayService::new([(supernet.id.clone(), gateway.clone())].into());
-            tasks.push(tokio::spawn(async move {
-                let served = tonic::transport::Server::builder()
-                    .add_service(service.into_server())
-                    .serve_with_incoming(TcpListenerStream::new(listener))
-                    .await;
-                if let Err(e) = served {
-                    warn!(error = %e, "gRPC server stopped");
-                }
-            }));
-            info!(%local, "gRPC API listening");
-            Some(local)
-        }
-        None => None,
-    };
     Ok(GatewayNode {
         gateway,
         net,
         p2p_addr,
-        grpc_addr,
+        grpc_addr: None,
         metrics,
         parts: Parts { network, tasks },
     })
+}
+
+/// Serves the gRPC client API for `gateways` (one per Supernet) on `bind` (port 0 picks a
+/// free port). Returns the bound address and the server task.
+pub async fn serve_grpc(
+    bind: SocketAddr,
+    gateways: BTreeMap<lagrange_protocol::SupernetId, GatewayHandle>,
+) -> Result<(SocketAddr, JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("binding the gRPC API on {bind}"))?;
+    let local = listener.local_addr()?;
+    let service = GatewayService::new(gateways);
+    let task = tokio::spawn(async move {
+        let served = tonic::transport::Server::builder()
+            .add_service(service.into_server())
+            .serve_with_incoming(TcpListenerStream::new(listener))
+            .await;
+        if let Err(e) = served {
+            warn!(error = %e, "gRPC server stopped");
+        }
+    });
+    info!(%local, "gRPC API listening");
+    Ok((local, task))
+}
+
+/// Starts a gateway node of its own (its own metrics): joins the Supernet, recovers the
+/// store, and serves gRPC on `grpc` (port 0 picks a free port; read it back from
+/// [`GatewayNode::grpc_addr`]).
+pub async fn start_gateway<W: Workload>(
+    key: &Keypair,
+    supernet: Arc<SupernetConfig>,
+    store: Store,
+    workload: Arc<W>,
+    net_cfg: NetConfig,
+    grpc: Option<SocketAddr>,
+    files: ParamFiles,
+) -> Result<GatewayNode> {
+    let ctx = NodeContext {
+        key: key.clone(),
+        files,
+        metrics: NodeMetrics::new("gateway"),
+    };
+    ctx.metrics.readiness.set_params_loaded();
+    let mut node = join_as_gateway(&ctx, supernet.clone(), store, workload, net_cfg).await?;
+    if let Some(bind) = grpc {
+        let handles = [(supernet.id.clone(), node.gateway.clone())].into();
+        let (local, task) = serve_grpc(bind, handles).await?;
+        node.grpc_addr = Some(local);
+        node.parts.tasks.push(task);
+    }
+    Ok(node)
 }
 
 /// A running prover node.
@@ -212,7 +252,8 @@ impl ProverNode {
     }
 }
 
-/// Starts a prover on loopback that knows `bootnodes`, proving with `workload`.
+/// Starts a prover node of its own (its own metrics) on loopback that knows `bootnodes`,
+/// proving with `workload`.
 pub fn start_prover<W: Workload>(
     key: &Keypair,
     supernet: Arc<SupernetConfig>,
@@ -226,8 +267,8 @@ pub fn start_prover<W: Workload>(
     start_prover_with(key, supernet, workload, cfg, settings, files, None)
 }
 
-/// Starts a prover with the given network settings; with a `store`, held jobs survive a
-/// restart.
+/// Starts a prover node of its own with the given network settings; with a `store`, held
+/// jobs survive a restart.
 pub fn start_prover_with<W: Workload>(
     key: &Keypair,
     supernet: Arc<SupernetConfig>,
@@ -237,23 +278,40 @@ pub fn start_prover_with<W: Workload>(
     files: ParamFiles,
     store: Option<Store>,
 ) -> Result<ProverNode> {
-    let (mut network, events) = Network::new(key.to_libp2p(), 1024);
+    let ctx = NodeContext {
+        key: key.clone(),
+        files,
+        metrics: NodeMetrics::new("prover"),
+    };
+    ctx.metrics.readiness.set_params_loaded();
+    join_as_prover(&ctx, supernet, workload, cfg, settings, store)
+}
+
+/// Joins `supernet` as a prover; with a `store`, held jobs survive a restart.
+pub fn join_as_prover<W: Workload>(
+    ctx: &NodeContext,
+    supernet: Arc<SupernetConfig>,
+    workload: Arc<W>,
+    cfg: NetConfig,
+    settings: crate::prover::ProverSettings,
+    store: Option<Store>,
+) -> Result<ProverNode> {
+    let (mut network, events) = Network::new(ctx.key.to_libp2p(), 1024);
     let net = network.join((*supernet).clone(), cfg)?;
-    let metrics = NodeMetrics::new("prover");
+    let metrics = ctx.metrics.clone();
     metrics.add_net(&supernet.id, net.shared_stats());
     let prover_metrics = metrics.add_prover(&supernet.id);
-    metrics.readiness.set_params_loaded();
     let (role_tx, role_rx) = mpsc::channel(1024);
     let capacity = settings.capacity as usize;
     let core = crate::prover::ProverCore::new(
         supernet,
-        key.clone(),
+        ctx.key.clone(),
         settings,
         Box::new(rand::random::<[u8; 32]>),
     )
     .with_metrics(prover_metrics);
     let tasks = vec![
-        route(events, role_tx, net.clone(), files),
+        route(events, role_tx, net.clone(), ctx.files.clone()),
         crate::prover::driver::spawn(core, capacity, workload, net.clone(), role_rx, store),
     ];
     Ok(ProverNode {

@@ -103,6 +103,24 @@ pub struct GatewayMetrics {
 
 impl Default for GatewayMetrics {
     fn default() -> Self {
+        let m = Self::empty();
+        // Every label value exists from the start, so a graph shows 0 rather than nothing.
+        for reason in [FailReason::Deadline, FailReason::Late, FailReason::Invalid] {
+            let _ = m.reauctions.get_or_create(&reason.label());
+            let _ = m.slashes.get_or_create(&reason.label());
+        }
+        for outcome in ["valid", "invalid"] {
+            let _ = m.proofs.get_or_create(&Outcome { outcome });
+        }
+        for outcome in ["submitted", "done", "failed"] {
+            let _ = m.tasks.get_or_create(&Outcome { outcome });
+        }
+        m
+    }
+}
+
+impl GatewayMetrics {
+    fn empty() -> Self {
         Self {
             batches: Counter::default(),
             commits: Counter::default(),
@@ -123,9 +141,7 @@ impl Default for GatewayMetrics {
             verify_batch: Histogram::new(exponential_buckets(1.0, 2.0, 10)),
         }
     }
-}
 
-impl GatewayMetrics {
     fn register(&self, r: &mut Registry) {
         r.register("gateway_batches", "Batches announced", self.batches.clone());
         r.register(
@@ -290,14 +306,18 @@ pub struct ProverMetrics {
 
 impl Default for ProverMetrics {
     fn default() -> Self {
-        Self {
+        let m = Self {
             bids: Counter::default(),
             wins: Counter::default(),
             proofs: Family::default(),
             earned: Counter::default(),
             in_flight: Gauge::default(),
             prove_seconds: Family::new_with_constructor(seconds_buckets),
+        };
+        for outcome in ["accepted", "rejected", "late", "not_assigned"] {
+            let _ = m.proofs.get_or_create(&Outcome { outcome });
         }
+        m
     }
 }
 
@@ -443,7 +463,7 @@ impl Collector for StoreCollector {
 #[derive(Debug, Default)]
 pub struct Readiness {
     params_loaded: AtomicBool,
-    nets: Mutex<Vec<Arc<NetStats>>>,
+    nets: Mutex<Vec<(SupernetId, Arc<NetStats>)>>,
 }
 
 impl Readiness {
@@ -462,9 +482,9 @@ impl Readiness {
         if nets.is_empty() {
             missing.push_str("not in any supernet; ");
         }
-        for (i, net) in nets.iter().enumerate() {
+        for (supernet, net) in &nets {
             if net.peers() <= 0 {
-                let _ = write!(missing, "no peers in supernet #{i}; ");
+                let _ = write!(missing, "no peers in supernet {supernet}; ");
             }
         }
         (!missing.is_empty()).then(|| missing.trim_end_matches("; ").to_string())
@@ -481,7 +501,7 @@ pub struct NodeMetrics {
 
 impl NodeMetrics {
     /// An empty registry with the node's build info.
-    pub fn new(role: &'static str) -> Arc<Self> {
+    pub fn new(role: &str) -> Arc<Self> {
         let mut registry = Registry::with_prefix("lagrange");
         registry.register(
             "node",
@@ -508,7 +528,7 @@ impl NodeMetrics {
     /// Registers a Supernet's swarm counters; its peers count toward readiness.
     pub fn add_net(&self, supernet: &SupernetId, stats: Arc<NetStats>) {
         if let Ok(mut nets) = self.readiness.nets.lock() {
-            nets.push(stats.clone());
+            nets.push((supernet.clone(), stats.clone()));
         }
         self.with_supernet(supernet, |r| {
             r.register_collector(Box::new(NetCollector(stats)))

@@ -1,7 +1,8 @@
 //! `lagrange-node run`: a long-lived node from its [`Settings`]. It serves the metrics
 //! endpoint at once (not ready yet), loads, or fetches from its bootnodes, the parameters of
-//! the circuits it needs, checked against the Supernet's pins, starts its role, and runs
-//! until SIGINT or SIGTERM.
+//! the circuits its Supernets need, checked against their pins, starts its role in each
+//! Supernet (one swarm each, one gRPC API for all its gateways), and runs until SIGINT or
+//! SIGTERM.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,16 +10,17 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use tracing::{info, warn};
 
-use lagrange_protocol::config::SupernetConfig;
 use lagrange_protocol::messages::HardwareSummary;
-use lagrange_protocol::{JobCategory, Keypair};
+use lagrange_protocol::{CircuitId, JobCategory, Keypair};
 
 use lagrange_circuits::{MsmChoice, MsmSelection};
 
 use crate::circuit_workload::CircuitWorkload;
-use crate::config::{Role, Settings};
-use crate::http::{self, MetricsSlot};
-use crate::launch::{ParamFiles, start_gateway, start_prover_with};
+use crate::config::{Membership, Role, Settings};
+use crate::http;
+use crate::launch::{
+    GatewayNode, NodeContext, ProverNode, join_as_gateway, join_as_prover, serve_grpc,
+};
 use crate::metrics::NodeMetrics;
 use crate::net::{NetConfig, Network, params};
 use crate::prover::{CostModel, ProverSettings};
@@ -57,23 +59,30 @@ async fn stopped() -> Result<()> {
     }
 }
 
-/// The circuits a node needs: all of the Supernet's for a gateway, its categories' for a
-/// prover.
-fn wanted_categories(s: &Settings) -> Vec<JobCategory> {
-    match s.role {
-        Role::Prover if !s.prover.categories.is_empty() => s.prover.categories.clone(),
-        _ => s.supernet.categories.iter().map(|c| c.category).collect(),
-    }
+/// The categories a membership needs circuits for: all of the Supernet's for a gateway;
+/// for a prover, those of `prover.categories` the Supernet has (all, if none are named).
+fn wanted_categories(s: &Settings, m: &Membership) -> Vec<JobCategory> {
+    m.supernet
+        .categories
+        .iter()
+        .map(|c| c.category)
+        .filter(|c| {
+            m.role == Role::Gateway
+                || s.prover.categories.is_empty()
+                || s.prover.categories.contains(c)
+        })
+        .collect()
 }
 
 /// Makes sure every wanted parameter file is present, fetching missing ones from the
 /// bootnodes, and returns the files by digest.
 async fn ensure_params(
     s: &Settings,
+    m: &Membership,
     key: &Keypair,
-    supernet: &Arc<SupernetConfig>,
     categories: &[JobCategory],
 ) -> Result<BTreeMap<lagrange_protocol::Digest, std::path::PathBuf>> {
+    let supernet = &m.supernet;
     let mut files = BTreeMap::new();
     let mut missing = Vec::new();
     for c in supernet
@@ -90,7 +99,10 @@ async fn ensure_params(
         }
     }
     if files.is_empty() {
-        bail!("the supernet has no circuit for categories {categories:?}");
+        bail!(
+            "supernet {} has no circuit for categories {categories:?}",
+            supernet.id
+        );
     }
     if missing.is_empty() {
         return Ok(files);
@@ -98,13 +110,13 @@ async fn ensure_params(
     let (mut fetcher, _events) = Network::new(key.to_libp2p(), 64);
     let net_cfg = NetConfig {
         listen: vec!["/ip4/0.0.0.0/tcp/0".parse()?],
-        bootnodes: s.bootnodes.clone(),
+        bootnodes: m.bootnodes.clone(),
         ..NetConfig::default()
     };
-    let handle = fetcher.join((**supernet).clone(), net_cfg)?;
+    let handle = fetcher.join(supernet.clone(), net_cfg)?;
     for (digest, dest) in missing {
         let mut fetched = false;
-        for boot in &s.bootnodes {
+        for boot in &m.bootnodes {
             let Some(peer) = crate::net::peer_of(boot) else {
                 continue;
             };
@@ -163,105 +175,155 @@ async fn calibrate(
 /// Runs the node until SIGINT or SIGTERM.
 pub async fn run_node(s: Settings) -> Result<()> {
     let key = crate::cli::read_key(&s.key_file)?;
-    let supernet = Arc::new(s.supernet.clone());
     for dir in [&s.params_dir, &s.data_dir] {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let slot = MetricsSlot::new(NodeMetrics::new(s.role.as_str()));
-    let (metrics_addr, _server) = http::serve(s.metrics, slot.clone()).await?;
+    let metrics = NodeMetrics::new(&s.roles());
+    let (metrics_addr, _server) = http::serve(s.metrics, metrics.clone()).await?;
+    let joined: Vec<String> = s
+        .memberships
+        .iter()
+        .map(|m| format!("{} in {}", m.role, m.supernet.id))
+        .collect();
     println!(
-        "{} {} of supernet {}: metrics http://{metrics_addr}/metrics",
-        s.role,
+        "node {}: {}; metrics http://{metrics_addr}/metrics",
         key.peer_id(),
-        supernet.id
+        joined.join(", ")
     );
 
-    let categories = wanted_categories(&s);
-    let files = ensure_params(&s, &key, &supernet, &categories).await?;
-    let pins: Vec<_> = supernet
-        .circuits
-        .iter()
-        .filter(|c| categories.contains(&c.category))
-        .map(|c| (c.id.clone(), c.params_digest))
-        .collect();
-    let msm = match s.role {
-        Role::Prover => select_msm(s.prover.msm)?,
-        Role::Gateway => select_msm(MsmChoice::Cpu)?,
+    // Parameters of every circuit any membership needs, each pinned digest checked.
+    let mut files = BTreeMap::new();
+    let mut pins: BTreeMap<CircuitId, lagrange_protocol::Digest> = BTreeMap::new();
+    let mut proving_categories = Vec::new();
+    for m in &s.memberships {
+        let categories = wanted_categories(&s, m);
+        if m.role == Role::Prover {
+            proving_categories.extend(categories.iter().copied());
+        }
+        files.extend(ensure_params(&s, m, &key, &categories).await?);
+        for c in m
+            .supernet
+            .circuits
+            .iter()
+            .filter(|c| categories.contains(&c.category))
+        {
+            if let Some(other) = pins.insert(c.id.clone(), c.params_digest)
+                && other != c.params_digest
+            {
+                bail!(
+                    "circuit {} is pinned to different parameters in two supernets",
+                    c.id
+                );
+            }
+        }
+    }
+    proving_categories.sort();
+    proving_categories.dedup();
+    let msm = if proving_categories.is_empty() {
+        select_msm(MsmChoice::Cpu)?
+    } else {
+        select_msm(s.prover.msm)?
     };
     let dir = s.params_dir.clone();
     let backend = msm.backend.clone();
+    let pins: Vec<_> = pins.into_iter().collect();
     let workload = Arc::new(
         tokio::task::spawn_blocking(move || CircuitWorkload::load_with(&dir, &pins, backend))
             .await?
             .map_err(|e| anyhow::anyhow!(e))?,
     );
-    let files: ParamFiles = Arc::new(files);
-    let net_cfg = NetConfig {
-        listen: s.listen.clone(),
-        bootnodes: s.bootnodes.clone(),
-        ..NetConfig::default()
+    metrics.readiness.set_params_loaded();
+    let proving_ms = calibrate(&workload, &proving_categories).await?;
+    let ctx = NodeContext {
+        key: key.clone(),
+        files: Arc::new(files),
+        metrics,
     };
 
-    match s.role {
-        Role::Gateway => {
-            let store_dir = s.data_dir.join("store");
-            std::fs::create_dir_all(&store_dir)?;
-            let store = Store::open(&store_dir)
-                .with_context(|| format!("opening the store in {}", store_dir.display()))?;
-            let node = start_gateway(
-                &key,
-                supernet.clone(),
-                store,
-                workload,
-                net_cfg,
-                Some(s.gateway.grpc),
-                files,
-            )
-            .await?;
-            slot.replace(node.metrics.clone());
-            println!(
-                "gateway running: p2p {} grpc {}",
-                node.p2p_addr,
-                node.grpc_addr.map(|a| a.to_string()).unwrap_or_default()
-            );
-            stopped().await?;
-            node.shutdown().await;
-        }
-        Role::Prover => {
-            let proving_ms = calibrate(&workload, &categories).await?;
-            let settings = ProverSettings {
-                capacity: s.prover.capacity,
-                cost: CostModel {
-                    proving_ms,
-                    price_per_second: s.prover.price_per_second,
-                    margin_percent: s.prover.margin_percent,
-                },
-                hardware: HardwareSummary {
-                    cpu_cores: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
-                    memory_mib: 0,
-                    gpu: msm.gpu.clone(),
-                    msm_backend: msm.backend.name().into(),
-                },
-                announce_every_ms: 5_000,
-            };
-            let store_dir = s.data_dir.join("prover");
-            std::fs::create_dir_all(&store_dir)?;
-            let store = Store::open(&store_dir)
-                .with_context(|| format!("opening the store in {}", store_dir.display()))?;
-            let node = start_prover_with(
-                &key,
-                supernet.clone(),
-                workload,
-                net_cfg,
-                settings,
-                files,
-                Some(store),
-            )?;
-            slot.replace(node.metrics.clone());
-            println!("prover running");
-            stopped().await?;
-            node.kill().await;
+    let mut gateway_nodes: Vec<GatewayNode> = Vec::new();
+    let mut prover_nodes: Vec<ProverNode> = Vec::new();
+    let mut gateways = BTreeMap::new();
+    for m in &s.memberships {
+        let supernet = Arc::new(m.supernet.clone());
+        let net_cfg = NetConfig {
+            listen: m.listen.clone(),
+            bootnodes: m.bootnodes.clone(),
+            ..NetConfig::default()
+        };
+        let dir = s.data_dir.join(supernet.id.as_str());
+        match m.role {
+            Role::Gateway => {
+                let store = open_store(&dir.join("store"))?;
+                let node =
+                    join_as_gateway(&ctx, supernet.clone(), store, workload.clone(), net_cfg)
+                        .await?;
+                println!("gateway of {} at {}", supernet.id, node.p2p_addr);
+                gateways.insert(supernet.id.clone(), node.gateway.clone());
+                gateway_nodes.push(node);
+            }
+            Role::Prover => {
+                let categories = wanted_categories(&s, m);
+                let settings = ProverSettings {
+                    capacity: s.prover.capacity,
+                    cost: CostModel {
+                        proving_ms: proving_ms
+                            .iter()
+                            .filter(|(c, _)| categories.contains(c))
+                            .map(|(c, ms)| (*c, *ms))
+                            .collect(),
+                        price_per_second: s.prover.price_per_second,
+                        margin_percent: s.prover.margin_percent,
+                    },
+                    hardware: HardwareSummary {
+                        cpu_cores: std::thread::available_parallelism()
+                            .map_or(1, |n| n.get() as u32),
+                        memory_mib: 0,
+                        gpu: msm.gpu.clone(),
+                        msm_backend: msm.backend.name().into(),
+                    },
+                    announce_every_ms: 5_000,
+                };
+                let store = open_store(&dir.join("prover"))?;
+                let node = join_as_prover(
+                    &ctx,
+                    supernet.clone(),
+                    workload.clone(),
+                    net_cfg,
+                    settings,
+                    Some(store),
+                )?;
+                println!("prover in {}", supernet.id);
+                prover_nodes.push(node);
+            }
         }
     }
+    let _grpc = if gateways.is_empty() {
+        None
+    } else {
+        let (addr, task) = serve_grpc(s.gateway.grpc, gateways).await?;
+        println!("gateway running: grpc {addr}");
+        Some(AbortOnDrop(task))
+    };
+    stopped().await?;
+    for node in prover_nodes {
+        node.kill().await;
+    }
+    for node in gateway_nodes {
+        node.shutdown().await;
+    }
     Ok(())
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn open_store(dir: &std::path::Path) -> Result<Store> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    Store::open(dir).with_context(|| format!("opening the store in {}", dir.display()))
 }

@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use common::proving_supernet;
 use lagrange_node::gateway::driver::now_ms;
-use lagrange_node::http::{self, MetricsSlot};
+use lagrange_node::http;
 use lagrange_node::launch::{self, ParamFiles};
 use lagrange_node::prover::{CostModel, ProverSettings};
 use lagrange_node::store::{TaskSpec, TaskStatus};
@@ -45,9 +45,7 @@ async fn metrics_health_and_readiness_tell_an_operator_what_happened() {
     let net = proving_supernet("observed", 20_000).await;
     let gw = common::start_gateway(&net).await;
     let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
-    let (gw_http, _gw_server) = http::serve(any_port, MetricsSlot::new(gw.metrics.clone()))
-        .await
-        .unwrap();
+    let (gw_http, _gw_server) = http::serve(any_port, gw.metrics.clone()).await.unwrap();
     assert_eq!(get(gw_http, "/healthz").await.0, 200);
     let (status, why) = get(gw_http, "/readyz").await;
     assert_eq!(status, 503, "a gateway alone is not ready");
@@ -72,9 +70,7 @@ async fn metrics_health_and_readiness_tell_an_operator_what_happened() {
         ParamFiles::default(),
     )
     .unwrap();
-    let (pr_http, _pr_server) = http::serve(any_port, MetricsSlot::new(prover.metrics.clone()))
-        .await
-        .unwrap();
+    let (pr_http, _pr_server) = http::serve(any_port, prover.metrics.clone()).await.unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while get(gw_http, "/readyz").await.0 != 200 {
         assert!(tokio::time::Instant::now() < deadline, "never ready");
@@ -134,6 +130,15 @@ async fn metrics_health_and_readiness_tell_an_operator_what_happened() {
         jobs
     );
     assert!(s(&format!("lagrange_gateway_paid_total{l}")) > 0.0);
+    // Failure series exist at 0 before anything fails, so graphs start at zero.
+    assert_eq!(
+        s(r#"lagrange_gateway_reauctions_total{supernet="observed",reason="deadline"}"#),
+        0.0
+    );
+    assert_eq!(
+        s(r#"lagrange_gateway_slashes_total{supernet="observed",reason="invalid"}"#),
+        0.0
+    );
     assert!(s(&format!("lagrange_net_peers{l}")) >= 1.0);
     assert!(s("lagrange_store_size_bytes{supernet=\"observed\"}") >= 0.0);
     assert!(m.contains(r#"lagrange_node_info{version=""#));
