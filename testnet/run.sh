@@ -21,12 +21,13 @@ usage: testnet/run.sh [options]
   --base-port N     first port used (default 27000; uses N..N+399)
   --dir DIR         working directory (default target/testnet; wiped first)
   --release         build and run the release binary (default: the dev build)
+  --no-build        use the binary already built (target/debug or target/release)
   --keep            leave the working directory (logs, stores) in place on success
 EOF
 }
 
 NODES=5 TASKS=10 ROWS=100 SUPERNETS=1 INTRUDER=0 CHAOS=0 TIMEOUT=600
-BASE_PORT=27000 DIR="" PROFILE=debug KEEP=0
+BASE_PORT=27000 DIR="" PROFILE=debug KEEP=0 BUILD=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --nodes) NODES="$2"; shift 2 ;;
@@ -39,6 +40,7 @@ while [[ $# -gt 0 ]]; do
     --base-port) BASE_PORT="$2"; shift 2 ;;
     --dir) DIR="$2"; shift 2 ;;
     --release) PROFILE=release; shift ;;
+    --no-build) BUILD=0; shift ;;
     --keep) KEEP=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "unknown option $1" >&2; usage >&2; exit 2 ;;
@@ -83,12 +85,15 @@ WATCHDOG=$!
 
 # ---- build once ----
 cd "$ROOT"
-if [[ $PROFILE == release ]]; then
-  cargo build --release -p lagrange-node -q
-else
-  cargo build -p lagrange-node -q
+if ((BUILD)); then
+  if [[ $PROFILE == release ]]; then
+    cargo build --release -p lagrange-node -q
+  else
+    cargo build -p lagrange-node -q
+  fi
 fi
 BIN="$ROOT/target/$PROFILE/lagrange-node"
+[[ -x $BIN ]] || { echo "no binary at $BIN (drop --no-build)" >&2; exit 2; }
 rm -rf "$DIR"
 mkdir -p "$DIR/nodes"
 
