@@ -122,7 +122,7 @@ pub struct JoinConfig {
 }
 
 fn any_port() -> Vec<Multiaddr> {
-    vec![Multiaddr::empty().with_ip4().with_tcp(0)]
+    vec![all_interfaces(0)]
 }
 
 /// Serde through `Display` and `FromStr`, for types that spell themselves as text.
@@ -183,7 +183,7 @@ impl Default for NodeConfig {
             data_dir: ".".into(),
             params_dir: "params".into(),
             supernet: "supernet.toml".into(),
-            listen: vec![Multiaddr::empty().with_ip4().with_tcp(9000)],
+            listen: vec![all_interfaces(9000)],
             bootnodes: Vec::new(),
             metrics: SocketAddr::from(([127, 0, 0, 1], 9100)),
             gateway: None,
@@ -193,19 +193,10 @@ impl Default for NodeConfig {
     }
 }
 
-/// Small builders for literal addresses without parsing at run time.
-trait AddrExt {
-    fn with_ip4(self) -> Self;
-    fn with_tcp(self, port: u16) -> Self;
-}
-
-impl AddrExt for Multiaddr {
-    fn with_ip4(self) -> Self {
-        self.with(libp2p::multiaddr::Protocol::Ip4([0, 0, 0, 0].into()))
-    }
-    fn with_tcp(self, port: u16) -> Self {
-        self.with(libp2p::multiaddr::Protocol::Tcp(port))
-    }
+/// `/ip4/0.0.0.0/tcp/<port>`: every interface.
+fn all_interfaces(port: u16) -> Multiaddr {
+    use libp2p::multiaddr::Protocol;
+    Multiaddr::from(Protocol::Ip4([0, 0, 0, 0].into())).with(Protocol::Tcp(port))
 }
 
 /// Command-line and environment overrides of [`NodeConfig`] fields.

@@ -253,7 +253,7 @@ pub async fn run_node(s: Settings) -> Result<()> {
         let dir = s.data_dir.join(supernet.id.as_str());
         match m.role {
             Role::Gateway => {
-                let store = open_store(&dir.join("store"))?;
+                let store = open_store(dir.join("store")).await?;
                 let node =
                     join_as_gateway(&ctx, supernet.clone(), store, workload.clone(), net_cfg)
                         .await?;
@@ -283,7 +283,7 @@ pub async fn run_node(s: Settings) -> Result<()> {
                     },
                     announce_every_ms: 5_000,
                 };
-                let store = open_store(&dir.join("prover"))?;
+                let store = open_store(dir.join("prover")).await?;
                 let node = join_as_prover(
                     &ctx,
                     supernet.clone(),
@@ -323,7 +323,11 @@ impl Drop for AbortOnDrop {
     }
 }
 
-fn open_store(dir: &std::path::Path) -> Result<Store> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    Store::open(dir).with_context(|| format!("opening the store in {}", dir.display()))
+/// Opens a membership's store off the runtime: opening may wait for the directory's lock.
+async fn open_store(dir: std::path::PathBuf) -> Result<Store> {
+    tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        Store::open(&dir).with_context(|| format!("opening the store in {}", dir.display()))
+    })
+    .await?
 }

@@ -125,10 +125,21 @@ async fn e2e_a_prover_killed_after_winning_is_slashed_and_its_jobs_reauctioned()
         .filter(|e| matches!(e.kind, TaskEventKind::Proven { .. }))
         .count();
     assert_eq!(payments as u32, task.jobs);
-    let result = gw.gateway.store().result(&task.id).unwrap().unwrap();
-    let answer = workload.check_result(&record.spec, &result).unwrap();
+    let answer = delivered_answer(&workload, &gw, &task.id);
     let expected: u128 = (5..=30u128).map(|k| k * 10).sum();
     assert_eq!((answer.sum, answer.count), (expected, 26));
+}
+
+/// The answer the gateway delivered for `task`, checked against the task's own spec.
+fn delivered_answer(
+    workload: &lagrange_node::circuit_workload::CircuitWorkload,
+    gw: &launch::GatewayNode,
+    task: &lagrange_protocol::TaskId,
+) -> lagrange_circuits::Answer {
+    let store = gw.gateway.store();
+    let record = store.task(task).unwrap().unwrap();
+    let result = store.result(task).unwrap().unwrap();
+    workload.check_result(&record.spec, &result).unwrap()
 }
 
 /// Submits `spec` and waits up to `secs` seconds for the task to end.
@@ -207,13 +218,7 @@ async fn e2e_a_prover_submitting_invalid_proofs_is_slashed_and_the_job_reauction
         &e.kind,
         TaskEventKind::Failed { prover, reason, .. } if *prover == forger_key.public() && reason.contains("invalid proof")
     )));
-    let answer = net
-        .workload
-        .check_result(
-            &record.spec,
-            &gw.gateway.store().result(&task.id).unwrap().unwrap(),
-        )
-        .unwrap();
+    let answer = delivered_answer(&net.workload, &gw, &task.id);
     assert_eq!(answer.count, 26);
 }
 
@@ -340,14 +345,7 @@ async fn e2e_a_restarted_gateway_finishes_the_task_replays_history_and_pays_once
         .collect();
     let unique: std::collections::BTreeSet<_> = paid.iter().collect();
     assert_eq!((paid.len(), unique.len()), (7, 7));
-    let record = gw.gateway.store().task(&task.id).unwrap().unwrap();
-    let answer = net
-        .workload
-        .check_result(
-            &record.spec,
-            &gw.gateway.store().result(&task.id).unwrap().unwrap(),
-        )
-        .unwrap();
+    let answer = delivered_answer(&net.workload, &gw, &task.id);
     assert_eq!(answer.count, 44);
 }
 
