@@ -16,12 +16,7 @@
 //! timing the validated load of the large key. `LAGRANGE_BENCH_FULL=1` runs more
 //! repetitions and also aggregates a large task.
 
-use std::{
-    hint::black_box,
-    path::PathBuf,
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{hint::black_box, sync::Arc, time::Instant};
 
 use ark_bn254::{Bn254, Fr};
 use ark_groth16::{Groth16, Proof};
@@ -39,25 +34,11 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use serde_json::{Value, json};
 
+mod util;
+use util::{median, ms, round3};
+
 const BATCH: usize = 64;
 const TASK_CHUNKS: usize = 16;
-
-fn ms(d: Duration) -> f64 {
-    (d.as_secs_f64() * 1e6).round() / 1e3
-}
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    let n = xs.len();
-    if n == 0 {
-        return f64::NAN;
-    }
-    if n % 2 == 1 {
-        xs[n / 2]
-    } else {
-        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
-    }
-}
 
 fn time<T>(f: impl FnOnce() -> T) -> (T, f64) {
     let start = Instant::now();
@@ -82,10 +63,6 @@ fn time_cpu<T>(f: impl FnOnce() -> T) -> (f64, Option<f64>) {
     let (_, wall) = time(f);
     let cpu = cpu0.zip(process_cpu_ms()).map(|(a, b)| b - a);
     (wall, cpu)
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }
 
 fn constraints(spec: CircuitSpec) -> usize {
@@ -288,12 +265,6 @@ fn bench_aggregate(params: &CircuitParams, prover: &Prover, rng: &mut ChaCha20Rn
     median(times)
 }
 
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
-}
-
 fn main() {
     let full = std::env::var_os("LAGRANGE_BENCH_FULL").is_some();
     // `LAGRANGE_BENCH_ONLY=large` (any id substring) runs a subset; results then go to
@@ -349,11 +320,5 @@ fn main() {
     if only.is_some() {
         return;
     }
-    let dir = target_dir().join("bench-results");
-    let written = std::fs::create_dir_all(&dir)
-        .and_then(|()| std::fs::write(dir.join("circuits.json"), format!("{text}\n")));
-    match written {
-        Ok(()) => eprintln!("wrote {}", dir.join("circuits.json").display()),
-        Err(e) => eprintln!("could not write {}: {e}", dir.display()),
-    }
+    util::write_result("circuits.json", &text);
 }

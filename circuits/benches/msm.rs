@@ -8,7 +8,7 @@
 //! (or without the `cuda` feature) the GPU fields are null and `gpu_unavailable` says
 //! why. `LAGRANGE_MSM_BENCH_MAX_LOG2=N` caps every size at 2^N (quick runs).
 
-use std::{hint::black_box, path::PathBuf, sync::Arc, time::Instant};
+use std::{hint::black_box, sync::Arc, time::Instant};
 
 use ark_bn254::{Bn254, Fr, G1Affine, G1Projective, G2Affine};
 use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
@@ -25,17 +25,11 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use serde_json::{Value, json};
 
+mod util;
+use util::{median, ms, round3};
+
 fn ms_since(start: Instant) -> f64 {
-    (start.elapsed().as_secs_f64() * 1e6).round() / 1e3
-}
-
-fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs.get(xs.len() / 2).copied().unwrap_or(f64::NAN)
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
+    ms(start.elapsed())
 }
 
 /// Median wall time of `reps` runs of `f` (after one warm-up run, whose output is
@@ -176,12 +170,6 @@ fn bench_prove(log2: u32, gpu: Option<&Arc<dyn MsmBackend>>) -> Value {
     })
 }
 
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
-}
-
 fn main() {
     let max_log2: u32 = std::env::var("LAGRANGE_MSM_BENCH_MAX_LOG2")
         .ok()
@@ -213,11 +201,5 @@ fn main() {
     });
     let text = serde_json::to_string_pretty(&report).unwrap_or_default();
     println!("{text}");
-    let dir = target_dir().join("bench-results");
-    let written = std::fs::create_dir_all(&dir)
-        .and_then(|()| std::fs::write(dir.join("msm.json"), format!("{text}\n")));
-    match written {
-        Ok(()) => eprintln!("wrote {}", dir.join("msm.json").display()),
-        Err(e) => eprintln!("could not write {}: {e}", dir.display()),
-    }
+    util::write_result("msm.json", &text);
 }

@@ -1,7 +1,7 @@
 //! Content digests (blake3) of parameter files, as pinned in Supernet configs and
 //! checked after content-addressed transfers.
 
-use std::{fmt, fs::File, io::Read, path::Path, str::FromStr};
+use std::{fmt, fs::File, path::Path, str::FromStr};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error as _};
 
@@ -62,16 +62,8 @@ pub fn digest_bytes(bytes: &[u8]) -> ParamDigest {
 
 /// Digest of a file, streamed.
 pub fn file_digest(path: &Path) -> std::io::Result<ParamDigest> {
-    let mut file = File::open(path)?;
     let mut hasher = blake3::Hasher::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(buf.get(..n).unwrap_or_default());
-    }
+    hasher.update_reader(File::open(path)?)?;
     Ok(ParamDigest(*hasher.finalize().as_bytes()))
 }
 

@@ -177,14 +177,18 @@ impl<E: Engine> BucketMsm<E> {
             pipeline::run::<E, C>(&self.engine, &held.buf, first, scalars, shape)
         }))
         .unwrap_or_else(|panic| {
-            let what = panic
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| panic.downcast_ref::<&str>().copied())
-                .unwrap_or("unknown panic");
-            Err(self.error(format!("panicked: {what}")))
+            Err(self.error(format!("panicked: {}", panic_text(panic.as_ref()))))
         })
     }
+}
+
+/// The message of a caught panic.
+pub(crate) fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".to_string())
 }
 
 impl<E: Engine> MsmBackend for BucketMsm<E> {

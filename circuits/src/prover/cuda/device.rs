@@ -18,6 +18,7 @@ use cudarc::{
     nvrtc::{CompileError, CompileOptions, compile_ptx_with_opts},
 };
 
+use crate::prover::bucket::backend::panic_text;
 use crate::prover::bucket::source::{KERNEL_NAMES, KERNEL_SOURCE};
 
 /// Why the CUDA backend cannot run here.
@@ -90,15 +91,6 @@ pub fn runtime() -> Result<Arc<GpuRuntime>, CudaUnavailable> {
                 .map(Arc::new)
         })
         .clone()
-}
-
-/// The message of a caught panic.
-pub(crate) fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "unknown panic".to_string())
 }
 
 fn start() -> Result<GpuRuntime, CudaUnavailable> {

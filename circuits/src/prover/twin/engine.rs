@@ -1,8 +1,6 @@
 //! [`TwinEngine`]: the [`Engine`] that runs the kernels' Rust twins on host vectors,
 //! one loop iteration per GPU thread, on the same flat limb buffers the GPU gets.
 
-use ark_bn254::{Fq as ArkFq, Fq2 as ArkFq2};
-
 use super::{
     curve::{Affine, Xyzz},
     field::{Fq, Fq2, TwinField},
@@ -191,18 +189,5 @@ impl Engine for TwinEngine {
     ) -> Result<(), MsmError> {
         per_curve!(curve, bucket_reduce_in(dense, shape, out));
         Ok(())
-    }
-}
-
-/// The twin's view of an arkworks Fq (same limbs).
-pub fn fq_from_ark(f: &ArkFq) -> Fq {
-    Fq { l: f.0.0 }
-}
-
-/// The twin's view of an arkworks Fq2.
-pub fn fq2_from_ark(f: &ArkFq2) -> Fq2 {
-    Fq2 {
-        c0: fq_from_ark(&f.c0),
-        c1: fq_from_ark(&f.c1),
     }
 }

@@ -16,7 +16,7 @@ use rand_chacha::ChaCha20Rng;
 
 use super::{
     curve::{Affine, Xyzz, xyzz_add, xyzz_add_affine, xyzz_dbl, xyzz_from_affine, xyzz_mul_small},
-    engine::{TwinEngine, fq_from_ark, fq2_from_ark},
+    engine::TwinEngine,
     field::{Fq, Fq2, TwinField},
     kernels::window_digit,
     twin_msm,
@@ -30,6 +30,29 @@ use crate::prover::{
     },
     msm::{BasesRef, KeyId, MsmBackend, MsmError, Query, ScalarRepr},
 };
+
+/// The twin's view of an arkworks Fq (same limbs).
+fn fq_from_ark(f: &ArkFq) -> Fq {
+    Fq { l: f.0.0 }
+}
+
+/// The twin's view of an arkworks Fq2.
+fn fq2_from_ark(f: &ArkFq2) -> Fq2 {
+    Fq2 {
+        c0: fq_from_ark(&f.c0),
+        c1: fq_from_ark(&f.c1),
+    }
+}
+
+/// `points`, named as `query[start..]` of the preloaded `key`.
+fn bases<G>(key: KeyId, query: Query, start: usize, points: &[G]) -> BasesRef<'_, G> {
+    BasesRef {
+        key,
+        query,
+        start,
+        points,
+    }
+}
 
 fn rng(seed: u64) -> ChaCha20Rng {
     ChaCha20Rng::seed_from_u64(seed)
@@ -289,72 +312,24 @@ fn backend_addresses_preloaded_bases_and_counts_references() {
     let scalars = random_scalars(30, &mut r);
     for (query, points) in [(Query::A, &pk.a_query), (Query::L, &pk.l_query)] {
         let tail = &points[10..];
-        let got = backend.msm_g1(
-            BasesRef {
-                key,
-                query,
-                start: 10,
-                points: tail,
-            },
-            &scalars,
-        );
+        let got = backend.msm_g1(bases(key, query, 10, tail), &scalars);
         assert_eq!(got, Ok(G1Projective::msm_bigint(tail, &scalars)));
     }
     let tail = &pk.b_g2_query[10..];
-    let got = backend.msm_g2(
-        BasesRef {
-            key,
-            query: Query::BG2,
-            start: 10,
-            points: tail,
-        },
-        &scalars,
-    );
+    let got = backend.msm_g2(bases(key, Query::BG2, 10, tail), &scalars);
     assert_eq!(got, Ok(G2Projective::msm_bigint(tail, &scalars)));
 
     // out of range of the preloaded vector
     let tail = &pk.h_query[20..];
-    let got = backend.msm_g1(
-        BasesRef {
-            key,
-            query: Query::H,
-            start: 20,
-            points: tail,
-        },
-        &scalars[..20],
-    );
+    let got = backend.msm_g1(bases(key, Query::H, 20, tail), &scalars[..20]);
     assert_eq!(got, Ok(G1Projective::msm_bigint(tail, &scalars[..20])));
-    let bad = backend.msm_g1(
-        BasesRef {
-            key,
-            query: Query::H,
-            start: 21,
-            points: tail,
-        },
-        &scalars[..20],
-    );
+    let bad = backend.msm_g1(bases(key, Query::H, 21, tail), &scalars[..20]);
     assert!(matches!(bad, Err(MsmError::Backend { .. })), "{bad:?}");
     // wrong group
-    let bad = backend.msm_g1(
-        BasesRef {
-            key,
-            query: Query::BG2,
-            start: 0,
-            points: tail,
-        },
-        &scalars[..20],
-    );
+    let bad = backend.msm_g1(bases(key, Query::BG2, 0, tail), &scalars[..20]);
     assert!(matches!(bad, Err(MsmError::Backend { .. })), "{bad:?}");
     // length mismatch
-    let bad = backend.msm_g1(
-        BasesRef {
-            key,
-            query: Query::H,
-            start: 0,
-            points: tail,
-        },
-        &scalars,
-    );
+    let bad = backend.msm_g1(bases(key, Query::H, 0, tail), &scalars);
     assert!(
         matches!(bad, Err(MsmError::LengthMismatch { .. })),
         "{bad:?}"
@@ -368,15 +343,7 @@ fn backend_addresses_preloaded_bases_and_counts_references() {
 
     // not preloaded: bases are uploaded for the call
     let points = &pk.a_query[..30];
-    let got = backend.msm_g1(
-        BasesRef {
-            key,
-            query: Query::A,
-            start: 0,
-            points,
-        },
-        &scalars,
-    );
+    let got = backend.msm_g1(bases(key, Query::A, 0, points), &scalars);
     assert_eq!(got, Ok(G1Projective::msm_bigint(points, &scalars)));
 }
 
