@@ -15,8 +15,16 @@ usage: testnet/run.sh [options]
                     (permissioned, allowlisted peers only) and testnet-b (open), each with
                     its own gateway; every prover is in both, from one process (default 1)
   --intruder        add a prover that is not on the allowlist and tries to bid
-  --chaos           while tasks are in flight: kill -9 a prover that holds a job, kill -9
-                    the gateway and restart it on its data directory, restart the prover
+  --chaos [MODE]    while tasks are in flight:
+                    kill (default): kill -9 a prover that holds a job, kill -9 the gateway
+                      and restart it on its data directory, restart the prover;
+                    gateway-outage: kill -9 the gateway while provers hold jobs and keep it
+                      down longer than the proving window, then restart it; no prover may
+                      be penalized for it
+  --skew MS         provers' clocks run MS ms behind (odd nodes) or ahead (even nodes) of
+                    the gateways'; no prover may be penalized for it
+  --drop-results P  gateways drop P% of their auction results instead of gossiping them;
+                    winners must learn of their jobs anyway
   --timeout SECS    hard limit for the whole run (default 600)
   --base-port N     first port used (default 27000; uses N..N+399)
   --dir DIR         working directory (default target/testnet; wiped first)
@@ -26,7 +34,8 @@ usage: testnet/run.sh [options]
 EOF
 }
 
-NODES=5 TASKS=10 ROWS=100 SUPERNETS=1 INTRUDER=0 CHAOS=0 TIMEOUT=600
+NODES=5 TASKS=10 ROWS=100 SUPERNETS=1 INTRUDER=0 CHAOS=0 CHAOS_MODE=kill TIMEOUT=600
+SKEW=0 DROP_RESULTS=0
 BASE_PORT=27000 DIR="" PROFILE=debug KEEP=0 BUILD=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -35,7 +44,11 @@ while [[ $# -gt 0 ]]; do
     --rows) ROWS="$2"; shift 2 ;;
     --supernets) SUPERNETS="$2"; shift 2 ;;
     --intruder) INTRUDER=1; shift ;;
-    --chaos) CHAOS=1; shift ;;
+    --chaos)
+      CHAOS=1; shift
+      if [[ $# -gt 0 && $1 != --* ]]; then CHAOS_MODE="$1"; shift; fi ;;
+    --skew) SKEW="$2"; shift 2 ;;
+    --drop-results) DROP_RESULTS="$2"; shift 2 ;;
     --timeout) TIMEOUT="$2"; shift 2 ;;
     --base-port) BASE_PORT="$2"; shift 2 ;;
     --dir) DIR="$2"; shift 2 ;;
@@ -50,6 +63,7 @@ done
 MIN_NODES=$((SUPERNETS * 2))
 ((NODES >= MIN_NODES)) || { echo "--nodes must be at least $MIN_NODES (a gateway and a prover per supernet)" >&2; exit 2; }
 ((TASKS >= 1)) || { echo "--tasks must be at least 1" >&2; exit 2; }
+[[ $CHAOS_MODE == kill || $CHAOS_MODE == gateway-outage ]] || { echo "--chaos mode must be kill or gateway-outage" >&2; exit 2; }
 
 # A small proof takes well under a second on an idle core, but a testnet packs several
 # provers onto few cores; the deadline leaves room for that.
@@ -229,6 +243,12 @@ if ((INTRUDER)); then cp -r "$DIR/params" "$DIR/nodes/intruder/params"; fi
 start() { # index
   local i=$1 d="$DIR/nodes/${NAMES[$1]}" extra=()
   [[ ${ROLE[$i]} == gateway ]] && extra=(--grpc "127.0.0.1:${GRPC[$i]}")
+  if [[ ${ROLE[$i]} == gateway ]] && ((DROP_RESULTS > 0)); then
+    extra+=(--drop-results-percent "$DROP_RESULTS")
+  fi
+  if [[ ${ROLE[$i]} == prover ]] && ((SKEW != 0)); then
+    if ((i % 2)); then extra+=(--clock-skew-ms "-$SKEW"); else extra+=(--clock-skew-ms "$SKEW"); fi
+  fi
   RUST_LOG="${RUST_LOG:-info,libp2p_kad=error,libp2p_gossipsub=warn}" \
     "$BIN" run --config "$d/node.toml" \
     --listen "/ip4/127.0.0.1/tcp/${P2P[$i]}" --metrics "127.0.0.1:${METRICS[$i]}" "${extra[@]}" \
@@ -284,10 +304,12 @@ holder() { # prints the index of a random prover of testnet-a that holds a job n
   ((${#found[@]} > 0)) || return 1
   echo "${found[RANDOM % ${#found[@]}]}"
 }
-if ((CHAOS)); then
+VICTIM=""
+if ((CHAOS)) && [[ $CHAOS_MODE == kill ]]; then
   victim=""
   pick() { victim=$(holder) && [[ -n $victim ]]; }
   wait_for "a prover to hold a job" 60 pick
+  VICTIM=$victim
   { kill -9 "${PIDS[${NAMES[$victim]}]}"; wait "${PIDS[${NAMES[$victim]}]}"; } 2>/dev/null || true
   killed_at=$(date +%s)
   CHAOS_LOG+=("kill -9 ${NAMES[$victim]} (prover holding a job)")
@@ -307,11 +329,28 @@ if ((CHAOS)); then
   CHAOS_LOG+=("restart ${NAMES[$victim]}")
   log "chaos: ${NAMES[$victim]} restarted"
 fi
+if ((CHAOS)) && [[ $CHAOS_MODE == gateway-outage ]]; then
+  any_holder() { holder >/dev/null; }
+  wait_for "a prover to hold a job" 60 any_holder
+  { kill -9 "${PIDS[node0]}"; wait "${PIDS[node0]}"; } 2>/dev/null || true
+  down=$((DEADLINE_MS / 1000 + 5))
+  CHAOS_LOG+=("kill -9 node0 (gateway of testnet-a) while provers hold jobs; down ${down}s, longer than the ${DEADLINE_MS} ms proving window")
+  log "chaos: kill -9 node0 (gateway); down for ${down}s"
+  sleep "$down"
+  start 0
+  wait_for "node0 to restart" 120 gateway_up 0 2
+  CHAOS_LOG+=("restart node0 on its data directory")
+  log "chaos: node0 restarted on its data directory"
+fi
 
 # ---- wait and audit ----
 left=$((TIMEOUT - ($(date +%s) - START) - 15))
 intruder_args=()
 ((INTRUDER)) && intruder_args=(--intruder "${PEER[$NODES]}")
+# Every prover but the intruder and a prover chaos killed is honest: none may be penalized.
+for ((i = SUPERNETS; i < NODES; i++)); do
+  [[ "$i" == "$VICTIM" ]] || intruder_args+=(--honest "${PEER[$i]}")
+done
 set +e
 "$BIN" report "${GATEWAY_URLS[@]/#/--gateway=}" --params-dir "$DIR/params" --wait-secs "$left" \
   --expect-tasks "$TASKS" "${intruder_args[@]}" --json "$DIR/report.json" >"$DIR/report.txt"
@@ -320,7 +359,7 @@ set -e
 
 FAIL=0
 ((audit == 0)) || FAIL=1
-echo "== summary: $NODES nodes, $TASKS tasks, $SUPERNETS supernet(s)$( ((CHAOS)) && echo ', chaos')$( ((INTRUDER)) && echo ', intruder') =="
+echo "== summary: $NODES nodes, $TASKS tasks, $SUPERNETS supernet(s)$( ((CHAOS)) && echo ", chaos $CHAOS_MODE")$( ((INTRUDER)) && echo ', intruder')$( ((SKEW)) && echo ", skew ±${SKEW} ms")$( ((DROP_RESULTS)) && echo ", ${DROP_RESULTS}% results dropped") =="
 cat "$DIR/report.txt"
 if ((CHAOS)); then
   echo "chaos: ${#CHAOS_LOG[@]} actions"

@@ -22,7 +22,7 @@ use lagrange_node::gateway::{GatewayCore, Input as GIn, Output as GOut};
 use lagrange_node::net::RequestToken;
 use lagrange_node::prover::{CostModel, Input as PIn, Output as POut, ProverCore, ProverSettings};
 use lagrange_node::store::{JobRecord, ProofRecord, Store, TaskRecord, TaskSpec, TaskStatus};
-use lagrange_node::workload::{JobPlan, ProofBytes, Workload};
+use lagrange_node::workload::{Check, JobPlan, ProofBytes, Workload};
 use lagrange_protocol::commit::seal_bids;
 use lagrange_protocol::config::{
     AuctionConfig, CategoryConfig, CircuitConfig, EconomicsConfig, SupernetConfig,
@@ -30,7 +30,7 @@ use lagrange_protocol::config::{
 use lagrange_protocol::messages::{
     Bid, GossipMessage, HardwareSummary, ProofSubmission, ProverAvailability, Request, Salt,
 };
-use lagrange_protocol::{CircuitId, Digest, JobCategory, Keypair, Signed, SupernetId};
+use lagrange_protocol::{BatchId, CircuitId, Digest, JobCategory, Keypair, Signed, SupernetId};
 use serde_json::json;
 
 /// Splits `Synthetic { jobs }` into jobs and accepts every proof without checking it.
@@ -56,8 +56,8 @@ impl Workload for NoopVerify {
             public_inputs: vec![0; 64],
         })
     }
-    fn verify(&self, items: &[(JobRecord, Vec<u8>, ProofSubmission)]) -> Vec<Result<(), String>> {
-        vec![Ok(()); items.len()]
+    fn verify(&self, items: &[(JobRecord, Vec<u8>, ProofSubmission)]) -> Vec<Check> {
+        vec![Check::Valid; items.len()]
     }
     fn aggregate(
         &self,
@@ -119,7 +119,7 @@ fn throughput(jobs_total: u32, provers: u64) -> serde_json::Value {
         Store::temporary().unwrap(),
         Arc::new(NoopVerify),
     );
-    gw.recover().unwrap();
+    gw.recover(0).unwrap();
     let per_prover = batch_size.div_ceil(provers as u32);
     let mut timed = Duration::ZERO;
     let mut now = 1_000u64;
@@ -160,6 +160,15 @@ fn throughput(jobs_total: u32, provers: u64) -> serde_json::Value {
     while proven < jobs_total {
         rounds += 1;
         now += cfg.auction.batch_interval_ms;
+        // Provers re-announce themselves, as live ones do.
+        for key in &keys {
+            run(
+                &mut gw,
+                GIn::Gossip(availability(&cfg, key, per_prover, now)),
+                now,
+                &mut timed,
+            );
+        }
         let out = run(&mut gw, GIn::Tick, now, &mut timed);
         let Some(batch) = out.iter().find_map(|o| match o {
             GOut::Publish(GossipMessage::Batch(b)) => Some(b.payload.clone()),
@@ -250,7 +259,7 @@ fn throughput(jobs_total: u32, provers: u64) -> serde_json::Value {
                         GIn::Verified {
                             token,
                             submission,
-                            outcome: Ok(()),
+                            outcome: Check::Valid,
                         },
                         now,
                         &mut timed,
@@ -305,7 +314,7 @@ fn scheduling(jobs: u32, provers: u64, proving_ms: u64) -> serde_json::Value {
         Store::temporary().unwrap(),
         Arc::new(NoopVerify),
     );
-    gw.recover().unwrap();
+    gw.recover(0).unwrap();
     let mut salt = 0u8;
     let mut cores: Vec<ProverCore> = (0..provers)
         .map(|i| {
@@ -338,7 +347,11 @@ fn scheduling(jobs: u32, provers: u64, proving_ms: u64) -> serde_json::Value {
     }
     let mut queue: VecDeque<(u64, To)> = VecDeque::new();
     let mut token = 0u64;
-    let mut tokens: BTreeMap<RequestToken, usize> = BTreeMap::new();
+    // Who asked, and for a direct bid, its batch and whether it is a reveal.
+    let mut tokens: BTreeMap<RequestToken, (usize, Option<(BatchId, bool)>)> = BTreeMap::new();
+    let prover_of = |peer: &libp2p::PeerId| {
+        (0..provers as usize).find(|i| Keypair::insecure_from_seed(*i as u64).peer_id() == *peer)
+    };
     let start = now;
     let task = gw
         .submit(
@@ -390,21 +403,49 @@ fn scheduling(jobs: u32, provers: u64, proving_ms: u64) -> serde_json::Value {
                                 }
                             }
                             GOut::Respond { token, response } => {
-                                if let Some(&i) = tokens.get(&token) {
-                                    let input = match response {
-                                        lagrange_protocol::messages::Response::JobInput {
-                                            assignment,
-                                            input,
-                                        } => PIn::JobInput { assignment, input },
-                                        lagrange_protocol::messages::Response::Verdict(v) => {
-                                            PIn::Verdict {
-                                                job: v.payload.job_id,
-                                                outcome: v.payload.outcome,
+                                if let Some(&(i, bid)) = tokens.get(&token) {
+                                    use lagrange_protocol::messages::Response as R;
+                                    let input = match (response, bid) {
+                                        (R::JobInput { assignment, input }, _) => {
+                                            PIn::JobInput { assignment, input }
+                                        }
+                                        (R::Verdict(v), _) => PIn::Verdict {
+                                            job: v.payload.job_id,
+                                            outcome: v.payload.outcome,
+                                        },
+                                        (R::Assignments { assignments }, _) => PIn::Assignments {
+                                            gateway: gw_peer,
+                                            assignments,
+                                        },
+                                        (R::Ack, Some((batch, reveal))) => PIn::BidAnswered {
+                                            batch,
+                                            reveal,
+                                            result: Ok(()),
+                                        },
+                                        (R::Refused { reason }, Some((batch, reveal))) => {
+                                            PIn::BidAnswered {
+                                                batch,
+                                                reveal,
+                                                result: Err(reason),
                                             }
                                         }
-                                        other => panic!("unexpected {other:?}"),
+                                        (other, _) => panic!("unexpected {other:?}"),
                                     };
                                     queue.push_back((now, To::Prover(i, input)));
+                                }
+                            }
+                            GOut::Assign { prover, assignment } => {
+                                if let Some(i) = prover_of(&prover) {
+                                    queue.push_back((
+                                        now,
+                                        To::Prover(
+                                            i,
+                                            PIn::Assignments {
+                                                gateway: gw_peer,
+                                                assignments: vec![assignment],
+                                            },
+                                        ),
+                                    ));
                                 }
                             }
                             GOut::Verify {
@@ -415,7 +456,7 @@ fn scheduling(jobs: u32, provers: u64, proving_ms: u64) -> serde_json::Value {
                                     To::Gw(GIn::Verified {
                                         token,
                                         submission,
-                                        outcome: Ok(()),
+                                        outcome: Check::Valid,
                                     }),
                                 ));
                             }
@@ -443,9 +484,53 @@ fn scheduling(jobs: u32, provers: u64, proving_ms: u64) -> serde_json::Value {
                     for o in cores[i].handle(input, now) {
                         match o {
                             POut::Publish(m) => queue.push_back((now, To::Gw(GIn::Gossip(m)))),
+                            POut::SendCommit { commit, .. } => {
+                                token += 1;
+                                tokens.insert(
+                                    RequestToken::for_tests(token),
+                                    (i, Some((commit.payload.batch_id, false))),
+                                );
+                                queue.push_back((
+                                    now,
+                                    To::Gw(GIn::Request {
+                                        peer,
+                                        token: RequestToken::for_tests(token),
+                                        request: Request::Commit(commit),
+                                    }),
+                                ));
+                            }
+                            POut::SendReveal { reveal, .. } => {
+                                token += 1;
+                                tokens.insert(
+                                    RequestToken::for_tests(token),
+                                    (i, Some((reveal.payload.batch_id, true))),
+                                );
+                                queue.push_back((
+                                    now,
+                                    To::Gw(GIn::Request {
+                                        peer,
+                                        token: RequestToken::for_tests(token),
+                                        request: Request::Reveal(reveal),
+                                    }),
+                                ));
+                            }
+                            POut::AskAssignments { .. } => {
+                                token += 1;
+                                tokens.insert(RequestToken::for_tests(token), (i, None));
+                                queue.push_back((
+                                    now,
+                                    To::Gw(GIn::Request {
+                                        peer,
+                                        token: RequestToken::for_tests(token),
+                                        request: Request::Assignments {
+                                            supernet: cfg.id.clone(),
+                                        },
+                                    }),
+                                ));
+                            }
                             POut::FetchInput { job, .. } => {
                                 token += 1;
-                                tokens.insert(RequestToken::for_tests(token), i);
+                                tokens.insert(RequestToken::for_tests(token), (i, None));
                                 queue.push_back((
                                     now,
                                     To::Gw(GIn::Request {
@@ -475,7 +560,7 @@ fn scheduling(jobs: u32, provers: u64, proving_ms: u64) -> serde_json::Value {
                             }
                             POut::Submit { submission, .. } => {
                                 token += 1;
-                                tokens.insert(RequestToken::for_tests(token), i);
+                                tokens.insert(RequestToken::for_tests(token), (i, None));
                                 queue.push_back((
                                     now,
                                     To::Gw(GIn::Request {

@@ -24,7 +24,7 @@ use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
 use crate::store::{JobRecord, ProofRecord, TaskRecord, TaskSpec};
-use crate::workload::{JobPlan, ProofBytes, Workload};
+use crate::workload::{Check, JobPlan, ProofBytes, Workload};
 
 /// Most rows one query task may carry.
 pub const MAX_QUERY_ROWS: usize = 1 << 16;
@@ -272,22 +272,26 @@ impl Workload for CircuitWorkload {
         })
     }
 
-    fn verify(&self, items: &[(JobRecord, Vec<u8>, ProofSubmission)]) -> Vec<Result<(), String>> {
-        // Decode everything first; group what decodes by circuit for batch verification.
-        let mut verdicts: Vec<Result<(), String>> = vec![Ok(()); items.len()];
+    fn verify(&self, items: &[(JobRecord, Vec<u8>, ProofSubmission)]) -> Vec<Check> {
+        // Decode everything first; group what decodes by circuit for batch verification. The
+        // input is the gateway's own: if it does not decode, that is not the prover's fault.
+        let mut verdicts: Vec<Check> = vec![Check::Valid; items.len()];
         let mut groups: BTreeMap<&str, Vec<Pending>> = BTreeMap::new();
         for (i, (job, input, submission)) in items.iter().enumerate() {
-            let decoded = decode_input(input).and_then(|input| {
-                let proof = encoding::decode_proof(&submission.proof).map_err(|e| e.to_string())?;
-                Ok((input, proof))
-            });
-            match decoded {
-                Ok((input, proof)) => groups.entry(job.circuit.as_str()).or_default().push((
+            let input = match decode_input(input) {
+                Ok(input) => input,
+                Err(e) => {
+                    verdicts[i] = Check::Unchecked(format!("the gateway's job input: {e}"));
+                    continue;
+                }
+            };
+            match encoding::decode_proof(&submission.proof) {
+                Ok(proof) => groups.entry(job.circuit.as_str()).or_default().push((
                     i,
                     proof,
                     input.public_inputs(),
                 )),
-                Err(e) => verdicts[i] = Err(e),
+                Err(e) => verdicts[i] = Check::Invalid(e.to_string()),
             }
         }
         let mut rng = rand_chacha::ChaCha20Rng::from_entropy();
@@ -296,7 +300,7 @@ impl Workload for CircuitWorkload {
                 Ok(pvk) => pvk,
                 Err(e) => {
                     for (i, _, _) in &group {
-                        verdicts[*i] = Err(e.clone());
+                        verdicts[*i] = Check::Unchecked(format!("the gateway's key: {e}"));
                     }
                     continue;
                 }
@@ -309,7 +313,7 @@ impl Workload for CircuitWorkload {
                 // Somebody's proof is bad: check one by one to know whose.
                 for (i, proof, inputs) in &group {
                     if let Err(e) = verify::verify(pvk, proof, inputs) {
-                        verdicts[*i] = Err(e.to_string());
+                        verdicts[*i] = Check::Invalid(e.to_string());
                     }
                 }
             }

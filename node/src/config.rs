@@ -244,6 +244,20 @@ pub struct Overrides {
     /// Prover: MSM backend, cpu, cuda or auto.
     #[arg(long, env = "LAGRANGE_MSM")]
     pub msm: Option<MsmChoice>,
+    /// Testing: shift this process's clock by this many milliseconds (negative: behind),
+    /// to show that nodes need not agree on the time.
+    #[arg(
+        long,
+        env = "LAGRANGE_CLOCK_SKEW_MS",
+        allow_hyphen_values = true,
+        hide_short_help = true
+    )]
+    pub clock_skew_ms: Option<i64>,
+    /// Testing: a gateway drops this percentage of its auction results instead of gossiping
+    /// them, to show that winners learn of their jobs anyway.
+    #[arg(long, env = "LAGRANGE_DROP_RESULTS_PERCENT", hide_short_help = true,
+          value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub drop_results_percent: Option<u32>,
 }
 
 /// One Supernet the node is in, and its role there.

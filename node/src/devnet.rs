@@ -19,7 +19,8 @@ use lagrange_protocol::messages::HardwareSummary;
 use lagrange_protocol::{JobCategory, Keypair, PublicKey, SupernetId, TaskId};
 
 use crate::circuit_workload::{CircuitWorkload, circuit_for};
-use crate::gateway::driver::{GatewayHandle, now_ms};
+use crate::clock::now_ms;
+use crate::gateway::driver::GatewayHandle;
 use crate::launch::{self, ParamFiles};
 use crate::net::NetConfig;
 use crate::prover::{CostModel, ProverSettings};

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod circuit_workload;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod devnet;
 pub mod gateway;

@@ -112,6 +112,9 @@ enum Command {
         /// Peer ids that must never win or be paid.
         #[arg(long = "intruder")]
         intruders: Vec<String>,
+        /// Peer ids of honest provers, which must never be slashed or penalized.
+        #[arg(long = "honest")]
+        honest: Vec<String>,
         /// Also write the report as JSON here.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -320,6 +323,12 @@ public key {}",
                     std::process::exit(2);
                 }
             };
+            if let Some(skew) = overrides.clock_skew_ms {
+                lagrange_node::clock::set_skew_ms(skew);
+            }
+            if let Some(percent) = overrides.drop_results_percent {
+                lagrange_node::gateway::driver::drop_results_percent(percent);
+            }
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(lagrange_node::run::run_node(settings))?;
         }
@@ -329,6 +338,7 @@ public key {}",
             wait_secs,
             expect_tasks,
             intruders,
+            honest,
             json,
             holders,
         } => {
@@ -347,6 +357,7 @@ public key {}",
                 wait: Duration::from_secs(wait_secs),
                 expect_tasks,
                 intruders,
+                honest,
             }))?;
             print!("{}", report.table());
             if let Some(path) = json {

@@ -34,6 +34,8 @@ pub struct ReportOptions {
     pub expect_tasks: usize,
     /// Peer ids that must never win or be paid.
     pub intruders: Vec<String>,
+    /// Peer ids of honest provers, which must never be slashed or penalized.
+    pub honest: Vec<String>,
 }
 
 /// One task, as its history tells it.
@@ -247,6 +249,14 @@ pub async fn collect(opts: &ReportOptions) -> Result<Report> {
             let e = ledger.entry(a.supernet.clone()).or_default();
             e.0 += a.jobs_paid;
             e.1 += a.balance;
+            if opts.honest.contains(&a.peer_id)
+                && (a.slashed > 0 || a.failures > 0 || a.non_reveals > 0)
+            {
+                report.violations.push(format!(
+                    "honest prover {} was penalized in {}: slashed {}, failures {}, non-reveals {}",
+                    a.peer_id, a.supernet, a.slashed, a.failures, a.non_reveals
+                ));
+            }
             if intruders.contains(a.peer_id.as_str()) && (a.jobs_paid > 0 || a.balance > 0) {
                 report.violations.push(format!(
                     "intruder {} was paid {} for {} jobs",

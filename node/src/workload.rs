@@ -29,6 +29,19 @@ pub struct ProofBytes {
     pub public_inputs: Vec<u8>,
 }
 
+/// What checking one submitted proof found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    /// The proof verifies against the gateway's own statement of the job.
+    Valid,
+    /// The proof is wrong: the prover's fault, and it is penalized.
+    Invalid(String),
+    /// The gateway could not check it (its own copy of the input or the verifying key is
+    /// missing or broken, the verifier failed): nobody's fault, so nobody is penalized and
+    /// the prover may submit again.
+    Unchecked(String),
+}
+
 /// Proving math as the roles need it. Every method is CPU work: call it off the runtime.
 pub trait Workload: Send + Sync + 'static {
     /// Splits a task into jobs, or says why the task is invalid.
@@ -38,7 +51,8 @@ pub trait Workload: Send + Sync + 'static {
     fn prove(&self, circuit: &CircuitId, input: &[u8]) -> Result<ProofBytes, String>;
 
     /// Checks submitted proofs against their jobs' inputs. One verdict per item, in order.
-    fn verify(&self, items: &[(JobRecord, Vec<u8>, ProofSubmission)]) -> Vec<Result<(), String>>;
+    /// A fault on the gateway's side is [`Check::Unchecked`], never [`Check::Invalid`].
+    fn verify(&self, items: &[(JobRecord, Vec<u8>, ProofSubmission)]) -> Vec<Check>;
 
     /// Combines a task's verified proofs (in job order) into the result delivered to the
     /// client.

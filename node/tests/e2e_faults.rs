@@ -8,7 +8,7 @@ use std::time::Duration;
 mod common;
 
 use common::{Hooked, proving_supernet};
-use lagrange_node::gateway::driver::now_ms;
+use lagrange_node::clock::now_ms;
 use lagrange_node::launch::{self, ParamFiles};
 use lagrange_node::net::NetConfig;
 use lagrange_node::prover::{CostModel, ProverSettings};

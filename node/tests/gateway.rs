@@ -8,7 +8,7 @@ use std::sync::Arc;
 use lagrange_node::gateway::{GatewayCore, Input, Output};
 use lagrange_node::net::RequestToken;
 use lagrange_node::store::{JobState, Store, TaskEventKind, TaskSpec, TaskStatus};
-use lagrange_node::workload::{JobPlan, ProofBytes, Workload};
+use lagrange_node::workload::{Check, JobPlan, ProofBytes, Workload};
 use lagrange_protocol::commit::seal_bids;
 use lagrange_protocol::config::{
     AuctionConfig, CategoryConfig, CircuitConfig, EconomicsConfig, SupernetConfig,
@@ -44,14 +44,14 @@ impl Workload for StandIn {
     fn verify(
         &self,
         items: &[(lagrange_node::store::JobRecord, Vec<u8>, ProofSubmission)],
-    ) -> Vec<Result<(), String>> {
+    ) -> Vec<Check> {
         items
             .iter()
             .map(|(_, _, s)| {
                 if s.proof == b"valid" {
-                    Ok(())
+                    Check::Valid
                 } else {
-                    Err("proof does not verify".into())
+                    Check::Invalid("proof does not verify".into())
                 }
             })
             .collect()
@@ -111,7 +111,7 @@ struct Harness {
 impl Harness {
     fn new(store: Store) -> Self {
         let mut gw = GatewayCore::new(config(), key(GW), store, Arc::new(StandIn));
-        gw.recover().unwrap();
+        gw.recover(10_000).unwrap();
         Self {
             gw,
             now: 10_000,
@@ -337,7 +337,13 @@ fn a_prover_that_commits_but_does_not_reveal_is_penalized_and_wins_nothing() {
     let reveal = h.commit(2, 90);
     h.now = 11_350;
     h.run(Input::Gossip(reveal));
+    // The book waits through the grace for the missing reveal, then awards.
     h.tick_at(11_700);
+    assert!(matches!(
+        h.gw.store().jobs_of(&task).unwrap()[0].state,
+        JobState::Auctioning { .. }
+    ));
+    h.tick_at(11_600 + config().auction.reveal_grace_ms + 1);
     let job = &h.gw.store().jobs_of(&task).unwrap()[0];
     assert!(matches!(job.state, JobState::Assigned { prover, .. } if prover == key(2).public()));
     let silent = h.gw.store().account(&key(1).public()).unwrap().unwrap();
@@ -556,4 +562,294 @@ fn a_job_whose_only_prover_is_barred_gets_its_bar_lifted_and_is_still_proven() {
         ProofOutcome::Accepted { paid: 50 }
     );
     assert_eq!(balances(&h)[&1], (50, 700));
+}
+
+// ---- no honest prover is penalized for the gateway's faults ----
+
+/// The stand-in, except that it cannot check any proof: its own side is broken.
+struct Blind;
+
+impl Workload for Blind {
+    fn split(&self, spec: &TaskSpec) -> Result<Vec<JobPlan>, String> {
+        StandIn.split(spec)
+    }
+    fn prove(&self, c: &CircuitId, i: &[u8]) -> Result<ProofBytes, String> {
+        StandIn.prove(c, i)
+    }
+    fn verify(
+        &self,
+        items: &[(lagrange_node::store::JobRecord, Vec<u8>, ProofSubmission)],
+    ) -> Vec<Check> {
+        vec![Check::Unchecked("the verifying key is missing".into()); items.len()]
+    }
+    fn aggregate(
+        &self,
+        t: &lagrange_node::store::TaskRecord,
+        p: &[(
+            lagrange_node::store::JobRecord,
+            Vec<u8>,
+            lagrange_node::store::ProofRecord,
+        )],
+    ) -> Result<Vec<u8>, String> {
+        StandIn.aggregate(t, p)
+    }
+}
+
+/// Feeds one submission through a verifier of the caller's choice; returns the answer.
+fn submit_checked(
+    h: &mut Harness,
+    seed: u64,
+    task: TaskId,
+    index: u32,
+    check: &dyn Workload,
+) -> Response {
+    let job_id = lagrange_protocol::JobId::new(task, index);
+    let Some(JobState::Assigned { batch, .. }) =
+        h.gw.store().job(&job_id).unwrap().map(|j| j.state)
+    else {
+        panic!("job not assigned");
+    };
+    let submission = Signed::sign(
+        ProofSubmission {
+            supernet: config().id.clone(),
+            batch_id: batch,
+            job_id,
+            proof: b"valid".to_vec(),
+            public_inputs: vec![],
+        },
+        &key(seed),
+    );
+    let token = h.token();
+    let mut out = h.run(Input::Request {
+        peer: key(seed).peer_id(),
+        token,
+        request: Request::SubmitProof(submission),
+    });
+    if let Some(pos) = out.iter().position(|o| matches!(o, Output::Verify { .. })) {
+        let Output::Verify {
+            token,
+            job,
+            input,
+            submission,
+        } = out.remove(pos)
+        else {
+            unreachable!()
+        };
+        let outcome = check
+            .verify(&[(job, input, submission.payload.clone())])
+            .remove(0);
+        out = h.run(Input::Verified {
+            token,
+            submission,
+            outcome,
+        });
+    }
+    out.into_iter()
+        .find_map(|o| match o {
+            Output::Respond { response, .. } => Some(response),
+            _ => None,
+        })
+        .expect("no answer")
+}
+
+#[test]
+fn a_proof_the_gateway_cannot_check_costs_its_prover_nothing() {
+    let mut h = Harness::new(Store::temporary().unwrap());
+    h.announce(1, 4);
+    let task = submit_task(&mut h, 1);
+    auction(&mut h, 11_000, &[(1, 50)]);
+    // The gateway's verifier is broken: the proof is neither rejected nor paid...
+    let answer = submit_checked(&mut h, 1, task, 0, &Blind);
+    assert!(
+        matches!(&answer, Response::Refused { reason } if reason.contains("could not check")),
+        "{answer:?}"
+    );
+    // ...and the deadline passing is not held against a proof that came in time.
+    h.tick_at(11_700 + 5_001);
+    assert_eq!(balances(&h)[&1], (0, 1000));
+    assert!(matches!(
+        h.gw.store().jobs_of(&task).unwrap()[0].state,
+        JobState::Assigned { .. }
+    ));
+    // Once the gateway can check again, the resubmitted proof is paid.
+    let answer = submit_checked(&mut h, 1, task, 0, &StandIn);
+    assert!(matches!(answer, Response::Verdict(_)), "{answer:?}");
+    assert_eq!(balances(&h)[&1], (50, 1000));
+}
+
+#[test]
+fn a_job_input_the_gateway_lost_fails_the_task_and_slashes_nobody() {
+    let dir = tempfile::tempdir().unwrap();
+    let task;
+    {
+        let mut h = Harness::new(Store::open(dir.path()).unwrap());
+        h.announce(1, 4);
+        task = submit_task(&mut h, 1);
+        auction(&mut h, 11_000, &[(1, 50)]);
+    }
+    // Damage: the input is gone from the store.
+    {
+        let started = std::time::Instant::now();
+        let db = loop {
+            match sled::open(dir.path()) {
+                Ok(db) => break db,
+                // The closed store's lock is released within a flush interval.
+                Err(_) if started.elapsed() < lagrange_node::store::LOCK_WAIT => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => panic!("{e}"),
+            }
+        };
+        let inputs = db.open_tree("inputs").unwrap();
+        inputs.clear().unwrap();
+        db.flush().unwrap();
+    }
+    let mut h = Harness::new(Store::open(dir.path()).unwrap());
+    let answer = submit_checked(&mut h, 1, task, 0, &StandIn);
+    assert!(matches!(answer, Response::Refused { .. }), "{answer:?}");
+    match h.gw.store().task(&task).unwrap().unwrap().status {
+        TaskStatus::Failed { reason } => assert!(reason.contains("lost the input"), "{reason}"),
+        other => panic!("unexpected {other:?}"),
+    }
+    let account = h.gw.store().account(&key(1).public()).unwrap().unwrap();
+    assert_eq!((account.stake, account.failures), (1000, 0));
+}
+
+#[test]
+fn a_job_cancelled_during_its_auction_is_never_awarded_reoffered_or_paid() {
+    let mut h = Harness::new(Store::temporary().unwrap());
+    h.announce(1, 4);
+    let now = h.now;
+    let task =
+        h.gw.submit(
+            TaskSpec::Synthetic {
+                jobs: 2,
+                category: JobCategory::Small,
+            },
+            150,
+            11_100,
+            now,
+        )
+        .unwrap()
+        .id;
+    // The batch opens at 11 000; the client's deadline passes at 11 100, inside the auction.
+    h.tick_at(11_000);
+    let reveal = h.commit(1, 50);
+    h.tick_at(11_101);
+    assert!(h.gw.store().task(&task).unwrap().unwrap().status.is_final());
+    h.now = 11_350;
+    h.run(Input::Gossip(reveal));
+    h.tick_at(11_700);
+    for job in h.gw.store().jobs_of(&task).unwrap() {
+        assert_eq!(job.state, JobState::Cancelled, "{:?}", job.id);
+    }
+    // Later batches offer nothing; nobody is paid and the client owes nothing.
+    h.published.clear();
+    for t in [12_000, 13_000, 14_000] {
+        h.tick_at(t);
+    }
+    assert!(
+        !h.published
+            .iter()
+            .any(|m| matches!(m, GossipMessage::Batch(_)))
+    );
+    assert_eq!(h.gw.store().task(&task).unwrap().unwrap().fees, 0);
+    assert_eq!(balances(&h)[&1], (0, 1000));
+    let counts = h.gw.store().job_counts().unwrap();
+    assert_eq!((counts.open, counts.auctioning, counts.assigned), (0, 0, 0));
+}
+
+#[test]
+fn money_at_the_limits_is_refused_at_the_edge_and_never_wraps() {
+    let mut h = Harness::new(Store::temporary().unwrap());
+    h.announce(1, 4);
+    let now = h.now;
+    let spec = |jobs| TaskSpec::Synthetic {
+        jobs,
+        category: JobCategory::Small,
+    };
+    let err =
+        h.gw.submit(spec(2), u64::MAX, now + 60_000, now)
+            .unwrap_err();
+    assert!(err.to_string().contains("64 bits"), "{err}");
+    // One job may cost up to u64::MAX: the reserve rises without overflowing, and a bid
+    // above the configured reserve wins once the reserve has risen to it.
+    let task =
+        h.gw.submit(spec(1), u64::MAX, now + 10_000_000, now)
+            .unwrap()
+            .id;
+    let mut t = 11_000;
+    while !matches!(
+        h.gw.store().jobs_of(&task).unwrap()[0].state,
+        JobState::Assigned { .. }
+    ) {
+        h.now = t - 1;
+        h.announce(1, 4);
+        auction(&mut h, t, &[(1, u64::MAX - 1)]);
+        t += 1_000;
+        let j = &h.gw.store().jobs_of(&task).unwrap()[0];
+        assert!(
+            t < 400_000,
+            "the reserve never reached the bid: {} {:?}",
+            j.reserve_price,
+            j.state
+        );
+    }
+    let job = &h.gw.store().jobs_of(&task).unwrap()[0];
+    assert_eq!(job.reserve_price, u64::MAX);
+    let answer = submit_checked(&mut h, 1, task, 0, &StandIn);
+    assert!(matches!(answer, Response::Verdict(_)), "{answer:?}");
+    assert_eq!(balances(&h)[&1].0, u64::MAX - 1);
+    // A prover's cost model that overflows asks nothing rather than a wrapped price.
+    let cost = lagrange_node::prover::CostModel {
+        proving_ms: [(JobCategory::Small, u64::MAX)].into(),
+        price_per_second: u64::MAX,
+        margin_percent: 100,
+    };
+    assert_eq!(cost.price(JobCategory::Small), None);
+}
+
+#[test]
+fn a_job_waiting_for_a_busy_prover_keeps_its_price_and_its_history_stays_short() {
+    let mut h = Harness::new(Store::temporary().unwrap());
+    h.announce(1, 1);
+    let task = submit_task(&mut h, 5);
+    // One prover with room for one job: each batch offers one job, never all five.
+    auction(&mut h, 11_000, &[(1, 60)]);
+    let batch = h.last_batch();
+    assert_eq!(batch.jobs.len(), 1);
+    for t in [12_000, 13_000, 14_000, 15_000] {
+        auction(&mut h, t, &[(1, 60)]);
+    }
+    // The prover is busy: nothing else was offered, and the waiting jobs kept their price.
+    assert_eq!(h.last_batch().batch_id, batch.batch_id);
+    for job in h.gw.store().jobs_of(&task).unwrap().iter().skip(1) {
+        assert_eq!(
+            (job.state.clone(), job.reserve_price),
+            (JobState::Open, 100)
+        );
+    }
+    // Prove them one after another; a waiting job writes nothing while it waits.
+    let mut t = 16_000;
+    for i in 0..5 {
+        let assigned =
+            h.gw.store()
+                .jobs_of(&task)
+                .unwrap()
+                .into_iter()
+                .position(|j| matches!(j.state, JobState::Assigned { .. }))
+                .expect("a job is assigned");
+        assert_eq!(
+            h.submit(1, task, assigned as u32, b"valid"),
+            ProofOutcome::Accepted { paid: 60 },
+            "job {i}"
+        );
+        h.announce(1, 1);
+        auction(&mut h, t, &[(1, 60)]);
+        t += 1_000;
+    }
+    let record = h.gw.store().task(&task).unwrap().unwrap();
+    assert_eq!(record.status, TaskStatus::Done);
+    // Submitted, then per job: offered, closed, awarded, proven; then completed.
+    assert!(record.events <= 2 + 4 * 5, "{} events", record.events);
 }

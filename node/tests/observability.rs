@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use common::proving_supernet;
-use lagrange_node::gateway::driver::now_ms;
+use lagrange_node::clock::now_ms;
 use lagrange_node::http;
 use lagrange_node::launch::{self, ParamFiles};
 use lagrange_node::prover::{CostModel, ProverSettings};

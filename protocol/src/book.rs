@@ -2,8 +2,11 @@
 //!
 //! The gateway keeps one book per open batch. A commit is accepted until the commit deadline
 //! (inclusive), one per prover. A reveal is accepted after the commit deadline and until the
-//! reveal deadline (inclusive), only from a prover whose commit is in the book, and only if it
-//! opens that commit. Time is passed in by the caller.
+//! reveal deadline plus the book's grace (inclusive), only from a prover whose commit is in
+//! the book, and only if it opens that commit. The same message arriving twice (over gossip
+//! and directly) is accepted both times; a different second message is refused. The book can
+//! close as soon as every commit is revealed ([`BidBook::can_close`]). Time is passed in by
+//! the caller.
 //!
 //! `accept_*` check signatures one at a time; a gateway that batch-verifies signatures off its
 //! event loop calls the `*_preverified` variants instead.
@@ -65,6 +68,7 @@ pub enum BidError {
 #[derive(Debug, Clone)]
 pub struct BidBook {
     batch: BatchAnnouncement,
+    grace: UnixMillis,
     commits: BTreeMap<PublicKey, Signed<BidCommit>>,
     reveals: BTreeMap<PublicKey, Signed<BidReveal>>,
 }
@@ -74,14 +78,33 @@ impl BidBook {
     pub fn new(batch: BatchAnnouncement) -> Self {
         Self {
             batch,
+            grace: 0,
             commits: BTreeMap::new(),
             reveals: BTreeMap::new(),
         }
     }
 
+    /// Counts reveals up to `grace` ms after the reveal deadline.
+    pub fn with_reveal_grace(mut self, grace: UnixMillis) -> Self {
+        self.grace = grace;
+        self
+    }
+
     /// The batch.
     pub fn batch(&self) -> &BatchAnnouncement {
         &self.batch
+    }
+
+    /// The last moment a reveal is counted: the reveal deadline plus the grace.
+    pub fn closes_at(&self) -> UnixMillis {
+        self.batch.reveal_deadline.saturating_add(self.grace)
+    }
+
+    /// Whether the auction can be decided at `now`: commits are closed and every committer
+    /// has revealed (nothing can change any more), or the last reveal moment has passed.
+    pub fn can_close(&self, now: UnixMillis) -> bool {
+        let all_revealed = self.commits.keys().all(|k| self.reveals.contains_key(k));
+        (now > self.batch.commit_deadline && all_revealed) || now > self.closes_at()
     }
 
     /// Checks the signature, then [`BidBook::accept_commit_preverified`].
@@ -110,8 +133,12 @@ impl BidBook {
                 deadline: self.batch.commit_deadline,
             });
         }
-        if self.commits.contains_key(&commit.signer) {
-            return Err(BidError::Duplicate(commit.signer));
+        if let Some(held) = self.commits.get(&commit.signer) {
+            return if *held == commit {
+                Ok(())
+            } else {
+                Err(BidError::Duplicate(commit.signer))
+            };
         }
         self.commits.insert(commit.signer, commit);
         Ok(())
@@ -143,14 +170,18 @@ impl BidBook {
                 deadline: self.batch.commit_deadline,
             });
         }
-        if now > self.batch.reveal_deadline {
+        if let Some(held) = self.reveals.get(&reveal.signer) {
+            return if *held == reveal {
+                Ok(())
+            } else {
+                Err(BidError::Duplicate(reveal.signer))
+            };
+        }
+        if now > self.closes_at() {
             return Err(BidError::LateReveal {
                 now,
-                deadline: self.batch.reveal_deadline,
+                deadline: self.closes_at(),
             });
-        }
-        if self.reveals.contains_key(&reveal.signer) {
-            return Err(BidError::Duplicate(reveal.signer));
         }
         let commit = self
             .commits

@@ -10,6 +10,7 @@
 //! batch_interval_ms = 2000
 //! commit_window_ms = 600
 //! reveal_window_ms = 600
+//! reveal_grace_ms = 2000                       # late reveals still counted (default 2000)
 //! max_jobs_per_batch = 256
 //!
 //! [economics]
@@ -50,6 +51,12 @@ pub struct AuctionConfig {
     pub commit_window_ms: u64,
     /// How long reveals are accepted after the commit window closes.
     pub reveal_window_ms: u64,
+    /// How late, past the reveal window, a reveal is still counted: the tolerance for
+    /// network latency and for provers whose clocks disagree with the gateway's. An auction
+    /// closes as soon as every committer has revealed, so the grace only delays a batch with
+    /// a missing reveal.
+    #[serde(default = "default_reveal_grace_ms")]
+    pub reveal_grace_ms: u64,
     /// Most jobs in one batch.
     pub max_jobs_per_batch: u32,
 }
@@ -62,9 +69,14 @@ impl Default for AuctionConfig {
             batch_interval_ms: 1000,
             commit_window_ms: 300,
             reveal_window_ms: 300,
+            reveal_grace_ms: default_reveal_grace_ms(),
             max_jobs_per_batch: 64,
         }
     }
+}
+
+fn default_reveal_grace_ms() -> u64 {
+    2_000
 }
 
 /// Stake and penalties, in the Supernet's fee unit.

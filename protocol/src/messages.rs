@@ -18,6 +18,9 @@ use crate::{Digest, Price, UnixMillis};
 /// Most jobs one batch may carry. Keeps announcements well inside a gossip frame.
 pub const MAX_JOBS_PER_BATCH: usize = 512;
 
+/// Most assignments one [`Response::Assignments`] carries.
+pub const MAX_ASSIGNMENTS: usize = 256;
+
 /// Longest free-text field (versions, hardware descriptions, reasons), in bytes.
 pub const MAX_TEXT_LEN: usize = 256;
 
@@ -375,6 +378,15 @@ pub enum Request {
         /// The Supernet.
         supernet: SupernetId,
     },
+    /// A prover (re)connecting, or missing an auction's result, asks the gateway for every
+    /// job currently assigned to it. The transport authenticates the asker.
+    Assignments {
+        /// The Supernet.
+        supernet: SupernetId,
+    },
+    /// The gateway tells a winner of its job directly (gossip may lose the result). The
+    /// winner answers [`Response::Ack`] once it holds the job.
+    Assign(Signed<JobAssignment>),
     /// One chunk of a content-addressed parameter file.
     ParamChunk {
         /// The file's blake3 digest.
@@ -410,6 +422,11 @@ pub enum Response {
     CatchUp {
         /// Open batches, oldest first.
         batches: Vec<Signed<BatchAnnouncement>>,
+    },
+    /// Every job assigned to the asker, at most [`MAX_ASSIGNMENTS`].
+    Assignments {
+        /// The signed assignments, with their current deadlines.
+        assignments: Vec<Signed<JobAssignment>>,
     },
     /// A chunk of a parameter file.
     ParamChunk {

@@ -107,13 +107,16 @@ fn reveal_by_another_signer_is_rejected() {
 }
 
 #[test]
-fn early_late_and_duplicate_reveals_are_rejected() {
+fn early_late_and_conflicting_bids_are_rejected_and_resends_accepted() {
     let batch = batch(2);
     let mut book = BidBook::new(batch.payload.clone());
     let (c, r) = sealed(&prover(1), &batch.payload, &[(0, 10)], 1);
+    let (other_c, other_r) = sealed(&prover(1), &batch.payload, &[(0, 11)], 9);
     book.accept_commit(c.clone(), IN_COMMIT).unwrap();
+    // The same commit again (over gossip and directly) is fine; a second, different one is not.
+    book.accept_commit(c, IN_COMMIT).unwrap();
     assert!(matches!(
-        book.accept_commit(c, IN_COMMIT),
+        book.accept_commit(other_c, IN_COMMIT),
         Err(BidError::Duplicate(_))
     ));
     assert!(matches!(
@@ -125,9 +128,42 @@ fn early_late_and_duplicate_reveals_are_rejected() {
         Err(BidError::LateReveal { .. })
     ));
     book.accept_reveal(r.clone(), REVEAL_DEADLINE).unwrap();
+    book.accept_reveal(r, REVEAL_DEADLINE).unwrap();
     assert!(matches!(
-        book.accept_reveal(r, REVEAL_DEADLINE),
+        book.accept_reveal(other_r, REVEAL_DEADLINE),
         Err(BidError::Duplicate(_))
+    ));
+}
+
+#[test]
+fn a_grace_counts_late_reveals_and_a_fully_revealed_book_closes_early() {
+    let batch = batch(2);
+    let mut book = BidBook::new(batch.payload.clone()).with_reveal_grace(500);
+    let (c1, r1) = sealed(&prover(1), &batch.payload, &[(0, 10)], 1);
+    let (c2, r2) = sealed(&prover(2), &batch.payload, &[(1, 10)], 2);
+    assert!(!book.can_close(IN_COMMIT));
+    // An empty book is decided as soon as commits close.
+    assert!(book.can_close(COMMIT_DEADLINE + 1));
+    book.accept_commit(c1, IN_COMMIT).unwrap();
+    book.accept_commit(c2, IN_COMMIT).unwrap();
+    assert!(!book.can_close(COMMIT_DEADLINE + 1));
+    book.accept_reveal(r1, IN_REVEAL).unwrap();
+    // One reveal missing: the book waits for it through the grace, and no longer.
+    assert!(!book.can_close(REVEAL_DEADLINE + 500));
+    assert!(book.can_close(REVEAL_DEADLINE + 501));
+    book.accept_reveal(r2.clone(), REVEAL_DEADLINE + 500)
+        .unwrap();
+    assert!(book.can_close(REVEAL_DEADLINE + 1));
+    let mut strict = BidBook::new(batch.payload.clone()).with_reveal_grace(500);
+    strict
+        .accept_commit(
+            sealed(&prover(2), &batch.payload, &[(1, 10)], 2).0,
+            IN_COMMIT,
+        )
+        .unwrap();
+    assert!(matches!(
+        strict.accept_reveal(r2, REVEAL_DEADLINE + 501),
+        Err(BidError::LateReveal { .. })
     ));
 }
 

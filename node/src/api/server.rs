@@ -13,8 +13,9 @@ use tonic::{Request, Response, Status};
 use lagrange_protocol::{JobCategory, SupernetId, TaskId};
 
 use super::pb;
+use crate::clock::now_ms;
 use crate::gateway::SubmitError;
-use crate::gateway::driver::{GatewayHandle, now_ms};
+use crate::gateway::driver::GatewayHandle;
 use crate::store::{
     JobState, StoreError, TaskEvent, TaskEventKind, TaskRecord, TaskSpec, TaskStatus,
 };

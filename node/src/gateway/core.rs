@@ -9,22 +9,30 @@
 //! job nobody wins is reopened at a higher reserve price, up to the client's maximum fee; if
 //! every prover able to take it is barred from it, its bars are lifted, so it is not stuck
 //! forever.
+//!
+//! No honest prover pays for the network's faults. Winners are told directly
+//! ([`Output::Assign`]) as well as over gossip, and can ask for their assignments at any
+//! time; deadlines are extended by the gateway's own outage; reveals are counted with a
+//! grace for latency and skew; a proof the gateway cannot check (its own input or key is
+//! broken) is never counted as invalid; and every job write is checked against the job's
+//! state, so a cancelled job is never revived or paid.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use libp2p::PeerId;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use lagrange_protocol::auction::{Eligibility, ProverStanding};
 use lagrange_protocol::book::BidBook;
 use lagrange_protocol::config::SupernetConfig;
+use lagrange_protocol::messages::MAX_ASSIGNMENTS;
 use lagrange_protocol::messages::{
     AuctionResult, BatchAnnouncement, GossipMessage, JobAssignment, JobSpec, ProofOutcome,
     ProofSubmission, ProofVerdict, ProverAvailability, Request, Response,
 };
 use lagrange_protocol::{
-    BatchId, Digest, JobId, Keypair, Price, PublicKey, Signed, TaskId, UnixMillis,
+    BatchId, Digest, JobCategory, JobId, Keypair, Price, PublicKey, Signed, TaskId, UnixMillis,
 };
 
 use crate::metrics::{FailReason, GatewayMetrics};
@@ -33,11 +41,23 @@ use crate::store::{
     AwardOutcome, JobRecord, JobState, NewJob, ProofRecord, Store, StoreError, TaskRecord,
     TaskSpec, TaskStatus,
 };
-use crate::workload::Workload;
+use crate::workload::{Check, Workload};
 
 /// Percent by which an unawarded job's reserve price rises for its next batch, capped at the
-/// client's maximum fee per job.
+/// client's maximum fee per job. It rises only when a prover able to take the job had room
+/// and did not bid low enough; a job that waits for a busy prover keeps its price.
 pub const RESERVE_RAISE_PERCENT: u64 = 25;
+
+/// A prover not heard from for this long is not counted as able to take jobs (provers
+/// re-announce every few seconds).
+pub const AVAILABILITY_TTL_MS: u64 = 20_000;
+
+/// How often the gateway records that it is alive, to measure an outage after a crash.
+pub const HEARTBEAT_MS: u64 = 1_000;
+
+/// Batches in a row that draw no commit, while provers with room are known, before the
+/// gateway warns that it hears no bids.
+pub const QUIET_BATCHES_WARNING: u32 = 5;
 
 /// Something that happened that the gateway must react to.
 #[derive(Debug)]
@@ -62,7 +82,7 @@ pub enum Input {
         /// The submission.
         submission: Signed<ProofSubmission>,
         /// Its verdict.
-        outcome: Result<(), String>,
+        outcome: Check,
     },
     /// An aggregation the gateway asked for has finished.
     Aggregated {
@@ -103,6 +123,13 @@ pub enum Output {
         /// Its jobs, inputs and verified proofs, in job order.
         proofs: Vec<(JobRecord, Vec<u8>, ProofRecord)>,
     },
+    /// Tell a winner of its job directly, until it acknowledges or the deadline passes.
+    Assign {
+        /// The winner.
+        prover: PeerId,
+        /// The signed assignment.
+        assignment: Signed<JobAssignment>,
+    },
     /// A task's history grew (watchers may want to look).
     TaskChanged(TaskId),
 }
@@ -126,9 +153,16 @@ pub struct GatewayCore<W: Workload> {
     workload: Arc<W>,
     books: BTreeMap<BatchId, BidBook>,
     provers: BTreeMap<PublicKey, ProverAvailability>,
+    /// When each prover was last heard from, on the gateway's clock.
+    heard: BTreeMap<PublicKey, UnixMillis>,
     next_batch_at: UnixMillis,
     verifying: BTreeSet<JobId>,
+    /// Jobs whose proof arrived in time but could not be checked by the gateway: their
+    /// deadline is not held against the prover.
+    unchecked: BTreeSet<JobId>,
     aggregating: BTreeSet<TaskId>,
+    last_beat: UnixMillis,
+    quiet_batches: u32,
     metrics: GatewayMetrics,
 }
 
@@ -147,9 +181,13 @@ impl<W: Workload> GatewayCore<W> {
             workload,
             books: BTreeMap::new(),
             provers: BTreeMap::new(),
+            heard: BTreeMap::new(),
             next_batch_at: 0,
             verifying: BTreeSet::new(),
+            unchecked: BTreeSet::new(),
             aggregating: BTreeSet::new(),
+            last_beat: 0,
+            quiet_batches: 0,
             metrics: GatewayMetrics::default(),
         }
     }
@@ -180,11 +218,26 @@ impl<W: Workload> GatewayCore<W> {
         self.books.values().map(BidBook::batch).collect()
     }
 
-    /// Picks up after a restart: auctions that were running are lost with the process, so
-    /// their jobs go into the next batch; assigned jobs keep their deadlines; tasks whose jobs
-    /// were all verified are aggregated.
-    pub fn recover(&mut self) -> Result<Vec<Output>, StoreError> {
+    /// Picks up after a restart at `now`: auctions that were running are lost with the
+    /// process, so their jobs go into the next batch; assigned jobs keep their deadlines,
+    /// moved later by the outage (the gateway could not take a proof while it was down);
+    /// every winner is told of its assignment again, directly and by republishing its
+    /// result; tasks whose jobs were all verified are aggregated.
+    pub fn recover(&mut self, now: UnixMillis) -> Result<Vec<Output>, StoreError> {
         let reopened = self.store.reopen_interrupted_auctions()?;
+        if let Some(since) = self.store.last_beat()? {
+            let outage = now.saturating_sub(since);
+            let extended = self.store.extend_deadlines(since, outage)?;
+            if !extended.is_empty() {
+                info!(
+                    jobs = extended.len(),
+                    outage_ms = outage,
+                    "proving deadlines extended by the gateway's outage"
+                );
+            }
+        }
+        self.store.beat(now)?;
+        self.last_beat = now;
         let unfinished = self.store.unfinished_tasks()?;
         info!(
             supernet = %self.supernet.id,
@@ -193,10 +246,56 @@ impl<W: Workload> GatewayCore<W> {
             "gateway resumed"
         );
         let mut out = Vec::new();
+        let assigned = self.store.assigned_jobs()?;
+        let mut results = BTreeSet::new();
+        for job in &assigned {
+            if let JobState::Assigned { batch, .. } = job.state {
+                results.insert(batch);
+            }
+            out.extend(self.assign(job));
+        }
+        for batch in results {
+            if let Some(result) = self.store.batch(&batch)?.and_then(|b| b.result) {
+                out.push(Output::Publish(GossipMessage::Result(result)));
+            }
+        }
         for task in unfinished {
             self.maybe_aggregate(&task.id, &mut out)?;
         }
         Ok(out)
+    }
+
+    /// The signed assignment of an assigned job.
+    fn assignment(&self, job: &JobRecord) -> Option<Signed<JobAssignment>> {
+        let JobState::Assigned {
+            batch,
+            prover,
+            price,
+            deadline,
+        } = job.state
+        else {
+            return None;
+        };
+        Some(Signed::sign(
+            JobAssignment {
+                supernet: self.supernet.id.clone(),
+                batch_id: batch,
+                job_id: job.id,
+                circuit: job.circuit.clone(),
+                prover,
+                price,
+                input_digest: job.input_digest,
+                proving_deadline: deadline,
+            },
+            &self.key,
+        ))
+    }
+
+    /// Tells an assigned job's prover of it directly.
+    fn assign(&self, job: &JobRecord) -> Option<Output> {
+        let assignment = self.assignment(job)?;
+        let prover = assignment.payload.prover.peer_id().ok()?;
+        Some(Output::Assign { prover, assignment })
     }
 
     /// Stores a client task and its jobs. The caller flushes the store before it tells the
@@ -221,6 +320,12 @@ impl<W: Workload> GatewayCore<W> {
         let plans = self.workload.split(&spec).map_err(SubmitError::Invalid)?;
         if plans.is_empty() {
             return Err(SubmitError::Invalid("the task has no work".into()));
+        }
+        if max_fee_per_job.checked_mul(plans.len() as u64).is_none() {
+            return Err(SubmitError::Invalid(format!(
+                "max_fee_per_job {max_fee_per_job} times {} jobs does not fit in 64 bits",
+                plans.len()
+            )));
         }
         let seq = self.store.next_task_seq()?;
         let id = task_id(&self.key.public(), seq, now);
@@ -313,13 +418,19 @@ impl<W: Workload> GatewayCore<W> {
     }
 
     fn tick(&mut self, now: UnixMillis, out: &mut Vec<Output>) -> Result<(), StoreError> {
-        // Missed proving deadlines: slash, bar, reopen.
+        if now >= self.last_beat.saturating_add(HEARTBEAT_MS) {
+            self.store.beat(now)?;
+            self.last_beat = now;
+        }
+        // Missed proving deadlines: slash, bar, reopen. A proof that arrived in time but that
+        // the gateway could not check is not held against its prover.
         for job in self.store.assigned_jobs()? {
             if let JobState::Assigned {
                 prover, deadline, ..
             } = job.state
                 && deadline < now
                 && !self.verifying.contains(&job.id)
+                && !self.unchecked.contains(&job.id)
             {
                 warn!(job_id = %job.id, peer = %prover, "proving deadline missed");
                 self.fail_job(
@@ -343,17 +454,17 @@ impl<W: Workload> GatewayCore<W> {
                     .count();
                 let reason = format!("deadline passed with {done} of {} jobs proven", task.jobs);
                 warn!(task_id = %task.id, %reason, "task failed");
-                self.store.fail_task(&task.id, &reason, now)?;
+                self.fail_task(&task.id, &reason, now)?;
                 self.metrics
                     .task_finished(false, now.saturating_sub(task.created_at) as f64 / 1000.0);
                 out.push(Output::TaskChanged(task.id));
             }
         }
-        // Auctions whose reveal window has closed.
+        // Auctions that are decided: every committer revealed, or the grace is over.
         let closed: Vec<BatchId> = self
             .books
             .iter()
-            .filter(|(_, b)| now > b.batch().reveal_deadline)
+            .filter(|(_, b)| b.can_close(now))
             .map(|(id, _)| *id)
             .collect();
         for id in closed {
@@ -369,9 +480,96 @@ impl<W: Workload> GatewayCore<W> {
         Ok(())
     }
 
+    /// Fails a task and forgets its jobs' in-memory marks.
+    fn fail_task(
+        &mut self,
+        task: &TaskId,
+        reason: &str,
+        now: UnixMillis,
+    ) -> Result<(), StoreError> {
+        self.store.fail_task(task, reason, now)?;
+        self.unchecked.retain(|j| j.task != *task);
+        Ok(())
+    }
+
+    /// Provers heard from recently, on the allowlist and with enough stake: the ones that
+    /// can take jobs now.
+    fn live_provers(
+        &self,
+        now: UnixMillis,
+    ) -> impl Iterator<Item = (&PublicKey, &ProverAvailability)> {
+        self.provers.iter().filter(move |(key, _)| {
+            self.heard
+                .get(*key)
+                .is_some_and(|at| now.saturating_sub(*at) <= AVAILABILITY_TTL_MS)
+        })
+    }
+
+    /// Jobs each prover holds now.
+    fn in_flight(&self) -> Result<BTreeMap<PublicKey, u32>, StoreError> {
+        let mut in_flight: BTreeMap<PublicKey, u32> = BTreeMap::new();
+        for job in self.store.assigned_jobs()? {
+            if let JobState::Assigned { prover, .. } = job.state {
+                *in_flight.entry(prover).or_default() += 1;
+            }
+        }
+        Ok(in_flight)
+    }
+
+    /// How many jobs of each category the next batch may offer: the free capacity of the
+    /// live, eligible provers that serve it, less the jobs already in running auctions. A
+    /// job is only offered when some prover has room for it.
+    fn offer_budget(&self, now: UnixMillis) -> Result<BTreeMap<JobCategory, usize>, StoreError> {
+        let in_flight = self.in_flight()?;
+        let min_stake = self.supernet.economics.min_stake;
+        let mut budget: BTreeMap<JobCategory, usize> = BTreeMap::new();
+        for (key, avail) in self.live_provers(now) {
+            let allowed = key.peer_id().is_ok_and(|p| self.supernet.is_allowed(&p));
+            let staked = self
+                .store
+                .account(key)?
+                .is_some_and(|a| a.stake >= min_stake);
+            if !allowed || !staked {
+                continue;
+            }
+            let free = avail
+                .capacity
+                .saturating_sub(in_flight.get(key).copied().unwrap_or(0));
+            for category in &avail.categories {
+                *budget.entry(*category).or_default() += free as usize;
+            }
+        }
+        for book in self.books.values() {
+            for spec in &book.batch().jobs {
+                if let Some(n) = budget.get_mut(&spec.category) {
+                    *n = n.saturating_sub(1);
+                }
+            }
+        }
+        Ok(budget)
+    }
+
     fn announce(&mut self, now: UnixMillis, out: &mut Vec<Output>) -> Result<(), StoreError> {
         let max = self.supernet.auction.max_jobs_per_batch as usize;
-        let jobs = self.store.open_jobs(max)?;
+        let mut budget = self.offer_budget(now)?;
+        if budget.values().all(|n| *n == 0) {
+            return Ok(());
+        }
+        // Look a little past the first `max` open jobs so a category nobody can take now
+        // does not hold back one that somebody can.
+        let jobs: Vec<JobRecord> = self
+            .store
+            .open_jobs(max.saturating_mul(4))?
+            .into_iter()
+            .filter(|j| match budget.get_mut(&j.category) {
+                Some(n) if *n > 0 => {
+                    *n -= 1;
+                    true
+                }
+                _ => false,
+            })
+            .take(max)
+            .collect();
         if jobs.is_empty() {
             return Ok(());
         }
@@ -407,25 +605,33 @@ impl<W: Workload> GatewayCore<W> {
         self.store.offer_batch(&batch, now)?;
         self.metrics.batch();
         info!(batch_id = %batch.payload.batch_id, jobs = jobs.len(), "batch announced");
-        let tasks: BTreeSet<TaskId> = jobs.iter().map(|j| j.id.task).collect();
+        let tasks: BTreeSet<TaskId> = jobs
+            .iter()
+            .filter(|j| j.auctions == 0)
+            .map(|j| j.id.task)
+            .collect();
         out.extend(tasks.into_iter().map(Output::TaskChanged));
-        self.books
-            .insert(batch.payload.batch_id, BidBook::new(batch.payload.clone()));
+        self.books.insert(
+            batch.payload.batch_id,
+            BidBook::new(batch.payload.clone())
+                .with_reveal_grace(self.supernet.auction.reveal_grace_ms),
+        );
         out.push(Output::Publish(GossipMessage::Batch(batch)));
         Ok(())
     }
 
-    /// The eligibility snapshot for `batch`: standing of every announced prover, and the
-    /// provers barred from each job.
-    fn eligibility(&self, batch: &BatchAnnouncement) -> Result<Eligibility, StoreError> {
-        let mut in_flight: BTreeMap<PublicKey, u32> = BTreeMap::new();
-        for job in self.store.assigned_jobs()? {
-            if let JobState::Assigned { prover, .. } = job.state {
-                *in_flight.entry(prover).or_default() += 1;
-            }
-        }
+    /// The eligibility snapshot for `batch`: standing of every live prover, and the provers
+    /// barred from each job. A job that left the auction while it ran (its task failed) is
+    /// barred to everyone, so the rule itself leaves it unawarded and any peer recomputing
+    /// the award agrees.
+    fn eligibility(
+        &self,
+        batch: &BatchAnnouncement,
+        now: UnixMillis,
+    ) -> Result<Eligibility, StoreError> {
+        let in_flight = self.in_flight()?;
         let mut provers = BTreeMap::new();
-        for (key, avail) in &self.provers {
+        for (key, avail) in self.live_provers(now) {
             let stake = self.store.account(key)?.map_or(0, |a| a.stake);
             let allowlisted = key
                 .peer_id()
@@ -444,9 +650,16 @@ impl<W: Workload> GatewayCore<W> {
         }
         let mut excluded = BTreeMap::new();
         for spec in &batch.jobs {
-            if let Some(job) = self.store.job(&spec.job_id)?
-                && !job.excluded.is_empty()
+            let Some(job) = self.store.job(&spec.job_id)? else {
+                continue;
+            };
+            if job.state
+                != (JobState::Auctioning {
+                    batch: batch.batch_id,
+                })
             {
+                excluded.insert(spec.job_id, provers.keys().copied().collect());
+            } else if !job.excluded.is_empty() {
                 excluded.insert(spec.job_id, job.excluded);
             }
         }
@@ -464,7 +677,7 @@ impl<W: Workload> GatewayCore<W> {
         out: &mut Vec<Output>,
     ) -> Result<(), StoreError> {
         let batch = book.batch().clone();
-        let eligibility = self.eligibility(&batch)?;
+        let eligibility = self.eligibility(&batch, now)?;
         let award = match book.award(&eligibility) {
             Ok(a) => a,
             Err(e) => {
@@ -478,14 +691,29 @@ impl<W: Workload> GatewayCore<W> {
                 }
             }
         };
+        self.watch_for_silence(&book, &eligibility, &batch);
+        let able = |s: &ProverStanding, category: Option<JobCategory>| {
+            s.allowlisted
+                && s.stake >= eligibility.min_stake
+                && category.is_some_and(|c| s.categories.contains(&c))
+        };
+        // Room each eligible prover has left once this batch's awards are counted.
+        let mut room: BTreeMap<PublicKey, u32> = eligibility
+            .provers
+            .iter()
+            .map(|(k, s)| (*k, s.free_capacity))
+            .collect();
         let mut outcomes = Vec::new();
         for won in &award.awarded {
+            if let Some(n) = room.get_mut(&won.prover) {
+                *n = n.saturating_sub(1);
+            }
             let window = batch.job(&won.job_id).map_or(0, |s| s.proving_window_ms);
             outcomes.push(AwardOutcome::Assigned {
                 job: won.job_id,
                 prover: won.prover,
                 price: won.price,
-                deadline: now + window,
+                deadline: now.saturating_add(window),
             });
             info!(
                 batch_id = %batch.batch_id,
@@ -498,25 +726,34 @@ impl<W: Workload> GatewayCore<W> {
         for job in &award.unawarded {
             let max_fee = self.store.task(&job.task)?.map_or(0, |t| t.max_fee_per_job);
             let current = batch.job(job).map_or(0, |s| s.reserve_price);
-            let raised = current + (current * RESERVE_RAISE_PERCENT).div_ceil(100);
+            let category = batch.job(job).map(|s| s.category);
+            let barred = eligibility.excluded.get(job);
+            // Raise the reserve only if a prover able to take the job had room left and
+            // still did not win it: its price was too high. A job that waits for a busy
+            // prover keeps its price.
+            let priced_out = eligibility.provers.iter().any(|(p, s)| {
+                able(s, category)
+                    && room.get(p).is_some_and(|n| *n > 0)
+                    && !barred.is_some_and(|b| b.contains(p))
+            });
+            let next_reserve = if priced_out {
+                raise(current).min(max_fee).max(current)
+            } else {
+                current
+            };
             // A job every prover that could take it has failed once would never be awarded
             // again: lift its bars. Those provers were slashed already, and stake below
             // the minimum keeps a repeat offender out for good.
-            let category = batch.job(job).map(|s| s.category);
-            let lift_bars = eligibility.excluded.get(job).is_some_and(|barred| {
+            let lift_bars = barred.is_some_and(|barred| {
                 eligibility
                     .provers
                     .iter()
-                    .filter(|(_, s)| {
-                        s.allowlisted
-                            && s.stake >= eligibility.min_stake
-                            && category.is_some_and(|c| s.categories.contains(&c))
-                    })
+                    .filter(|(_, s)| able(s, category))
                     .all(|(p, _)| barred.contains(p))
             });
             outcomes.push(AwardOutcome::Unawarded {
                 job: *job,
-                next_reserve: raised.min(max_fee).max(current),
+                next_reserve,
                 lift_bars,
             });
         }
@@ -536,10 +773,47 @@ impl<W: Workload> GatewayCore<W> {
             self.supernet.economics.non_reveal_penalty,
             now,
         )?;
+        for won in &result.payload.award.awarded {
+            if let Some(job) = self.store.job(&won.job_id)? {
+                out.extend(self.assign(&job));
+            }
+        }
         let tasks: BTreeSet<TaskId> = batch.jobs.iter().map(|j| j.job_id.task).collect();
         out.extend(tasks.into_iter().map(Output::TaskChanged));
         out.push(Output::Publish(GossipMessage::Result(result)));
         Ok(())
+    }
+
+    /// Warns when batch after batch draws no commit although provers with room are known:
+    /// the provers are probably not reaching this gateway (or it them).
+    fn watch_for_silence(
+        &mut self,
+        book: &BidBook,
+        eligibility: &Eligibility,
+        batch: &BatchAnnouncement,
+    ) {
+        let someone_had_room = eligibility.provers.values().any(|s| {
+            s.allowlisted
+                && s.stake >= eligibility.min_stake
+                && s.free_capacity > 0
+                && batch
+                    .jobs
+                    .iter()
+                    .any(|j| s.categories.contains(&j.category))
+        });
+        if !book.commits().is_empty() || !someone_had_room {
+            self.quiet_batches = 0;
+            return;
+        }
+        self.quiet_batches += 1;
+        if self.quiet_batches.is_multiple_of(QUIET_BATCHES_WARNING) {
+            warn!(
+                batch_id = %batch.batch_id,
+                batches = self.quiet_batches,
+                provers = eligibility.provers.len(),
+                "batches draw no bids although provers with room are known: are they reaching this gateway?"
+            );
+        }
     }
 
     fn on_gossip(&mut self, message: GossipMessage, now: UnixMillis) -> Result<(), StoreError> {
@@ -557,6 +831,7 @@ impl<W: Workload> GatewayCore<W> {
                 if newer {
                     self.store
                         .ensure_account(&a.signer, self.supernet.economics.genesis_stake)?;
+                    self.heard.insert(a.signer, now);
                     self.provers.insert(a.signer, a.payload);
                 }
             }
@@ -655,6 +930,24 @@ impl<W: Workload> GatewayCore<W> {
                     response: Response::CatchUp { batches },
                 });
             }
+            Request::Assignments { .. } => {
+                let mut assignments = Vec::new();
+                for job in self.store.assigned_jobs()? {
+                    if matches!(job.state, JobState::Assigned { prover, .. } if signed_by_peer(&prover))
+                        && let Some(a) = self.assignment(&job)
+                    {
+                        assignments.push(a);
+                        if assignments.len() == MAX_ASSIGNMENTS {
+                            break;
+                        }
+                    }
+                }
+                out.push(Output::Respond {
+                    token,
+                    response: Response::Assignments { assignments },
+                });
+            }
+            Request::Assign(_) => out.push(refuse("a gateway is not assigned jobs".into())),
             Request::ParamChunk { .. } => out.push(refuse(
                 "parameter files are served by the node, not the gateway".into(),
             )),
@@ -677,13 +970,7 @@ impl<W: Workload> GatewayCore<W> {
         let Some(job) = self.store.job(&job_id)? else {
             return Ok(refuse("unknown job"));
         };
-        let JobState::Assigned {
-            batch,
-            prover,
-            price,
-            deadline,
-        } = job.state
-        else {
+        let JobState::Assigned { prover, .. } = job.state else {
             return Ok(refuse("job is not assigned"));
         };
         if prover.peer_id().ok() != Some(peer) {
@@ -692,19 +979,9 @@ impl<W: Workload> GatewayCore<W> {
         let Some(input) = self.store.input(&job_id)? else {
             return Ok(refuse("job input missing"));
         };
-        let assignment = Signed::sign(
-            JobAssignment {
-                supernet: self.supernet.id.clone(),
-                batch_id: batch,
-                job_id,
-                circuit: job.circuit,
-                prover,
-                price,
-                input_digest: job.input_digest,
-                proving_deadline: deadline,
-            },
-            &self.key,
-        );
+        let Some(assignment) = self.assignment(&job) else {
+            return Ok(refuse("job is not assigned"));
+        };
         Ok(Output::Respond {
             token,
             response: Response::JobInput { assignment, input },
@@ -751,7 +1028,8 @@ impl<W: Workload> GatewayCore<W> {
                 deadline,
                 ..
             } if p == prover => {
-                if now > deadline {
+                // A proof the gateway could not check in time is not late when it comes back.
+                if now > deadline && !self.unchecked.contains(&job_id) {
                     self.fail_job(
                         &job_id,
                         &prover,
@@ -761,20 +1039,31 @@ impl<W: Workload> GatewayCore<W> {
                     )?;
                     out.push(Output::TaskChanged(job_id.task));
                     out.push(self.verdict(token, job_id, prover, ProofOutcome::Late));
-                } else if !self.verifying.insert(job_id) {
+                } else if self.verifying.contains(&job_id) {
                     out.push(Output::Respond {
                         token,
                         response: Response::Refused {
                             reason: "a proof for this job is already being verified".into(),
                         },
                     });
-                } else {
-                    let input = self.store.input(&job_id)?.unwrap_or_default();
+                } else if let Some(input) = self.store.input(&job_id)? {
+                    self.verifying.insert(job_id);
                     out.push(Output::Verify {
                         token,
                         job,
                         input,
                         submission,
+                    });
+                } else {
+                    // The gateway lost what it would check the proof against: its fault, so
+                    // the task fails and the prover keeps its stake.
+                    let reason = format!("the gateway lost the input of job {job_id}");
+                    error!(job_id = %job_id, "job input missing from the store; failing its task");
+                    self.fail_task(&job_id.task, &reason, now)?;
+                    out.push(Output::TaskChanged(job_id.task));
+                    out.push(Output::Respond {
+                        token,
+                        response: Response::Refused { reason },
                     });
                 }
             }
@@ -787,7 +1076,7 @@ impl<W: Workload> GatewayCore<W> {
         &mut self,
         token: RequestToken,
         submission: Signed<ProofSubmission>,
-        outcome: Result<(), String>,
+        outcome: Check,
         now: UnixMillis,
         out: &mut Vec<Output>,
     ) -> Result<(), StoreError> {
@@ -795,7 +1084,7 @@ impl<W: Workload> GatewayCore<W> {
         let prover = submission.signer;
         self.verifying.remove(&job_id);
         match outcome {
-            Ok(()) => {
+            Check::Valid => {
                 let record = ProofRecord {
                     prover,
                     proof: submission.payload.proof.clone(),
@@ -817,6 +1106,7 @@ impl<W: Workload> GatewayCore<W> {
                 };
                 match self.store.credit_proof(&job_id, &record, now) {
                     Ok(paid) => {
+                        self.unchecked.remove(&job_id);
                         if let Some((category, at)) = assigned_at {
                             let secs = now.saturating_sub(at) as f64 / 1000.0;
                             self.metrics.proof_valid(category, paid, secs);
@@ -834,10 +1124,22 @@ impl<W: Workload> GatewayCore<W> {
                     Err(StoreError::NotAssigned { .. }) => {
                         out.push(self.verdict(token, job_id, prover, ProofOutcome::NotAssigned));
                     }
+                    Err(e @ StoreError::Overflow(_)) => {
+                        // The gateway cannot pay: its problem, not the prover's. The proof
+                        // came in time, so the deadline is not held against it.
+                        error!(job_id = %job_id, peer = %prover, error = %e, "cannot pay a valid proof");
+                        self.unchecked.insert(job_id);
+                        out.push(Output::Respond {
+                            token,
+                            response: Response::Refused {
+                                reason: format!("the gateway cannot pay for this proof: {e}"),
+                            },
+                        });
+                    }
                     Err(e) => return Err(e),
                 }
             }
-            Err(reason) => {
+            Check::Invalid(reason) => {
                 warn!(job_id = %job_id, peer = %prover, %reason, "invalid proof");
                 self.metrics.proof_invalid();
                 let text = format!("invalid proof: {reason}");
@@ -845,8 +1147,23 @@ impl<W: Workload> GatewayCore<W> {
                     Ok(()) | Err(StoreError::NotAssigned { .. }) => {}
                     Err(e) => return Err(e),
                 }
+                self.unchecked.remove(&job_id);
                 out.push(Output::TaskChanged(job_id.task));
                 out.push(self.verdict(token, job_id, prover, ProofOutcome::Rejected { reason }));
+            }
+            Check::Unchecked(reason) => {
+                // Nobody's fault that can be shown: no penalty, and the deadline is not held
+                // against a proof that came in time. The prover submits again.
+                warn!(job_id = %job_id, peer = %prover, %reason, "could not check a proof; the prover may resubmit");
+                self.unchecked.insert(job_id);
+                out.push(Output::Respond {
+                    token,
+                    response: Response::Refused {
+                        reason: format!(
+                            "the gateway could not check this proof, submit again: {reason}"
+                        ),
+                    },
+                });
             }
         }
         Ok(())
@@ -899,6 +1216,12 @@ impl<W: Workload> GatewayCore<W> {
         });
         Ok(())
     }
+}
+
+/// A reserve raised by [`RESERVE_RAISE_PERCENT`], rounded up, saturating at `u64::MAX`.
+fn raise(current: Price) -> Price {
+    let raised = (u128::from(current) * u128::from(100 + RESERVE_RAISE_PERCENT)).div_ceil(100);
+    u64::try_from(raised).unwrap_or(u64::MAX)
 }
 
 fn task_id(gateway: &PublicKey, seq: u64, now: UnixMillis) -> TaskId {

@@ -6,28 +6,35 @@
 //! blocking pool. Waiting verifications are checked together, in one batch.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::{error, warn};
 
-use lagrange_protocol::messages::Request;
-use lagrange_protocol::{Price, TaskId, UnixMillis};
+use lagrange_protocol::messages::{GossipMessage, JobAssignment, Request, Response};
+use lagrange_protocol::{Price, Signed, TaskId, UnixMillis};
+use libp2p::PeerId;
 
 use super::core::{GatewayCore, Input, Output, SubmitError};
+use crate::clock::{TICK, now_ms};
 use crate::net::{NetEvent, RequestToken, SupernetHandle};
 use crate::store::{Store, TaskRecord, TaskSpec};
-use crate::workload::Workload;
+use crate::workload::{Check, Workload};
 
-/// How often the gateway looks at its clocks (batches, windows, deadlines).
-pub const TICK: Duration = Duration::from_millis(25);
+static DROP_RESULTS_PERCENT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
-/// The wall clock in Unix milliseconds.
-pub fn now_ms() -> UnixMillis {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+/// Testing: drop this percentage of auction results instead of gossiping them (every
+/// gateway of the process), to show that winners learn of their jobs anyway.
+pub fn drop_results_percent(percent: u32) {
+    DROP_RESULTS_PERCENT.store(percent.min(100), std::sync::atomic::Ordering::Relaxed);
+}
+
+fn dropped(message: &GossipMessage) -> bool {
+    let percent = DROP_RESULTS_PERCENT.load(std::sync::atomic::Ordering::Relaxed);
+    matches!(message, GossipMessage::Result(_))
+        && percent > 0
+        && rand::random::<u32>() % 100 < percent
 }
 
 enum Command {
@@ -136,7 +143,7 @@ pub fn spawn<W: Workload>(
         let mut ticker = tokio::time::interval(TICK);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
-        let mut outputs = match core.recover() {
+        let mut outputs = match core.recover(now_ms()) {
             Ok(out) => out,
             Err(e) => {
                 error!(error = %e, "gateway cannot recover its store");
@@ -154,6 +161,9 @@ pub fn spawn<W: Workload>(
             }
             for output in outputs.drain(..) {
                 match output {
+                    Output::Publish(message) if dropped(&message) => {
+                        warn!("testing: auction result dropped instead of gossiped");
+                    }
                     Output::Publish(message) => {
                         let net = net.clone();
                         tokio::spawn(async move {
@@ -189,6 +199,9 @@ pub fn spawn<W: Workload>(
                                 .await;
                         });
                     }
+                    Output::Assign { prover, assignment } => {
+                        tokio::spawn(deliver(net.clone(), prover, assignment));
+                    }
                     Output::TaskChanged(_) => changes_tx.send_modify(|n| *n += 1),
                 }
             }
@@ -205,15 +218,19 @@ pub fn spawn<W: Workload>(
                         .iter()
                         .map(|p| (p.job.clone(), p.input.clone(), p.submission.payload.clone()))
                         .collect();
+                    // A verifier that panics is the gateway's fault: every proof in the batch
+                    // is unchecked, never invalid.
                     let verdicts = tokio::task::spawn_blocking(move || workload.verify(&items))
                         .await
-                        .unwrap_or_default();
+                        .unwrap_or_else(|e| {
+                            error!(error = %e, "the verifier panicked");
+                            Vec::new()
+                        });
                     metrics.verified_batch(batch.len(), started.elapsed().as_secs_f64());
                     for (i, p) in batch.into_iter().enumerate() {
-                        let outcome = verdicts
-                            .get(i)
-                            .cloned()
-                            .unwrap_or_else(|| Err("verification did not complete".into()));
+                        let outcome = verdicts.get(i).cloned().unwrap_or_else(|| {
+                            Check::Unchecked("verification did not complete".into())
+                        });
                         let input = Input::Verified {
                             token: p.token,
                             submission: p.submission,
@@ -273,6 +290,36 @@ pub fn spawn<W: Workload>(
         }
     });
     (handle, task)
+}
+
+/// Tells a winner of its job over request-response, retrying with backoff until it
+/// acknowledges, refuses, or the proving deadline passes. Gossip may lose the auction result;
+/// this may not.
+async fn deliver(net: SupernetHandle, prover: PeerId, assignment: Signed<JobAssignment>) {
+    let job = assignment.payload.job_id;
+    let deadline = assignment.payload.proving_deadline;
+    let mut wait = Duration::from_millis(200);
+    loop {
+        match net
+            .request(prover, Request::Assign(assignment.clone()))
+            .await
+        {
+            Ok(Response::Ack) => return,
+            Ok(other) => {
+                warn!(job_id = %job, peer = %prover, answer = ?other, "winner did not take its assignment");
+                return;
+            }
+            Err(e) if now_ms() < deadline => {
+                tracing::debug!(job_id = %job, peer = %prover, error = %e, "assignment not delivered yet");
+            }
+            Err(e) => {
+                warn!(job_id = %job, peer = %prover, error = %e, "could not tell a winner of its job before the deadline");
+                return;
+            }
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(5));
+    }
 }
 
 /// Whether a request belongs to the gateway (rather than the node's parameter server).

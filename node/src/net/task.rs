@@ -131,13 +131,23 @@ impl SwarmTask {
     }
 
     fn discover(&mut self) {
-        // Cut off from everyone (a restarted bootnode, a network blip): dial the bootnodes
-        // again, since the DHT has nobody left to ask.
-        if self.connected.is_empty() {
-            for bootnode in self.cfg.bootnodes.clone() {
-                if peer_of(&bootnode) != Some(*self.swarm.local_peer_id()) {
+        // A bootnode we are not connected to (a restarted gateway, a network blip): dial it
+        // again. The DHT may still hold other peers, but a bootnode is usually the gateway,
+        // and a prover cut off from its gateway cannot bid.
+        let local = *self.swarm.local_peer_id();
+        for bootnode in self.cfg.bootnodes.clone() {
+            let Some(peer) = peer_of(&bootnode) else {
+                if self.connected.is_empty() {
                     let _ = self.swarm.dial(bootnode);
                 }
+                continue;
+            };
+            if peer != local && !self.connected.contains(&peer) {
+                let opts = DialOpts::peer_id(peer)
+                    .condition(libp2p::swarm::dial_opts::PeerCondition::DisconnectedAndNotDialing)
+                    .addresses(vec![bootnode])
+                    .build();
+                let _ = self.swarm.dial(opts);
             }
         }
         if self.connected.len() < self.cfg.target_peers {

@@ -214,6 +214,7 @@ mod tests {
                 batch_interval_ms: 1000,
                 commit_window_ms: 300,
                 reveal_window_ms: 300,
+                reveal_grace_ms: 2_000,
                 max_jobs_per_batch: 16,
             },
             economics: EconomicsConfig {

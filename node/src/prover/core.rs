@@ -1,9 +1,18 @@
 //! The prover as a state machine: it announces itself, bids on batches from its cost model
-//! within its free capacity, reveals after the commit deadline, fetches the inputs of jobs it
+//! within its free capacity, reveals once commits have closed, fetches the inputs of jobs it
 //! wins, proves them off the runtime and submits the proofs, retrying while the gateway is
 //! unreachable and the deadline allows.
+//!
+//! It never trusts its own clock to agree with the gateway's: every time the gateway names
+//! (commit and reveal deadlines, proving deadlines) is turned into local time by the offset
+//! observed on the gateway's announcements ([`crate::clock::Offset`]). Bids go to the
+//! gateway directly as well as over gossip, and a reveal the gateway refuses or never
+//! acknowledges is sent again until the auction closes. It learns of its wins from the
+//! gateway's result, from the gateway telling it directly, and by asking when a result is
+//! overdue or the gateway (re)connects; it only takes a result for a batch it bid in and has
+//! not settled, so replayed gossip cannot make it hold finished jobs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use libp2p::PeerId;
@@ -12,15 +21,17 @@ use tracing::{debug, info, warn};
 use lagrange_protocol::commit::seal_bids;
 use lagrange_protocol::config::SupernetConfig;
 use lagrange_protocol::messages::{
-    BatchAnnouncement, Bid, BidReveal, GossipMessage, HardwareSummary, JobAssignment, ProofOutcome,
-    ProofSubmission, ProverAvailability, Salt,
+    BatchAnnouncement, Bid, BidCommit, BidReveal, GossipMessage, HardwareSummary, JobAssignment,
+    ProofOutcome, ProofSubmission, ProverAvailability, Salt,
 };
 use lagrange_protocol::{
     BatchId, CircuitId, Digest, JobCategory, JobId, Keypair, Price, Signed, UnixMillis,
 };
 
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Offset;
 use crate::metrics::ProverMetrics;
-use crate::store::HeldJob;
 use crate::workload::ProofBytes;
 
 /// How a prover prices a job: its measured proving time for the category, times a price per
@@ -36,11 +47,15 @@ pub struct CostModel {
 }
 
 impl CostModel {
-    /// The price asked for one job of `category`, or `None` if the prover does not serve it.
+    /// The price asked for one job of `category`, or `None` if the prover does not serve it
+    /// (or its price does not fit in 64 bits).
     pub fn price(&self, category: JobCategory) -> Option<Price> {
-        let ms = *self.proving_ms.get(&category)?;
-        let base = (ms * self.price_per_second).div_ceil(1000).max(1);
-        Some(base + (base * self.margin_percent).div_ceil(100))
+        let ms = u128::from(*self.proving_ms.get(&category)?);
+        let base = (ms * u128::from(self.price_per_second))
+            .div_ceil(1000)
+            .max(1);
+        let price = base + (base * u128::from(self.margin_percent)).div_ceil(100);
+        Price::try_from(price).ok()
     }
 }
 
@@ -69,6 +84,25 @@ pub enum Input {
         /// The message.
         message: GossipMessage,
     },
+    /// A peer of the Supernet connected (a gateway coming back is asked for assignments).
+    Connected(PeerId),
+    /// A gateway's signed assignments: told directly, or in answer to
+    /// [`Output::AskAssignments`].
+    Assignments {
+        /// The gateway that sent them (authenticated by the transport).
+        gateway: PeerId,
+        /// The assignments.
+        assignments: Vec<Signed<JobAssignment>>,
+    },
+    /// The gateway answered a bid sent directly: `Ok` once it holds it.
+    BidAnswered {
+        /// The batch.
+        batch: BatchId,
+        /// A reveal (or else a commit).
+        reveal: bool,
+        /// Held, or why not.
+        result: Result<(), String>,
+    },
     /// The gateway answered a job input request.
     JobInput {
         /// The signed assignment.
@@ -82,6 +116,8 @@ pub enum Input {
         job: JobId,
         /// Why.
         reason: String,
+        /// The gateway answered, and said no (rather than being unreachable).
+        refused: bool,
     },
     /// A proof finished (or failed).
     Proved {
@@ -97,7 +133,7 @@ pub enum Input {
         /// The decision.
         outcome: ProofOutcome,
     },
-    /// A submission could not reach the gateway.
+    /// A submission could not reach the gateway, or it could not take it yet.
     SubmitFailed {
         /// The job.
         job: JobId,
@@ -111,6 +147,26 @@ pub enum Input {
 pub enum Output {
     /// Publish on gossip.
     Publish(GossipMessage),
+    /// Send a commit straight to `gateway`, then feed back [`Input::BidAnswered`].
+    SendCommit {
+        /// The gateway.
+        gateway: PeerId,
+        /// The commit.
+        commit: Signed<BidCommit>,
+    },
+    /// Send a reveal straight to `gateway`, then feed back [`Input::BidAnswered`].
+    SendReveal {
+        /// The gateway.
+        gateway: PeerId,
+        /// The reveal.
+        reveal: Signed<BidReveal>,
+    },
+    /// Ask `gateway` for every job assigned to this prover, then feed back
+    /// [`Input::Assignments`].
+    AskAssignments {
+        /// The gateway.
+        gateway: PeerId,
+    },
     /// Ask `gateway` for a job's input.
     FetchInput {
         /// The gateway.
@@ -137,6 +193,19 @@ pub enum Output {
     },
 }
 
+/// A job the prover holds, as saved across restarts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldJob {
+    /// The job.
+    pub job: JobId,
+    /// The gateway's peer id, as bytes.
+    pub gateway: Vec<u8>,
+    /// The batch it was won in.
+    pub batch: BatchId,
+    /// Its proving deadline on this prover's clock (`u64::MAX` until known).
+    pub deadline: UnixMillis,
+}
+
 /// Where one of the prover's jobs stands.
 #[derive(Debug, Clone)]
 enum Stage {
@@ -149,23 +218,42 @@ enum Stage {
 struct Held {
     gateway: PeerId,
     batch: BatchId,
+    /// The proving deadline on this prover's clock.
     deadline: UnixMillis,
     stage: Stage,
     attempts: u32,
     retry_at: UnixMillis,
 }
 
-/// A reveal waiting for its window.
-struct PendingReveal {
+/// A bid whose auction has not settled. Times are on this prover's clock.
+#[derive(Debug)]
+struct PendingBid {
+    gateway: PeerId,
     reveal: Signed<BidReveal>,
-    commit_deadline: UnixMillis,
-    reveal_deadline: UnixMillis,
-    jobs: usize,
-    sent: bool,
+    /// When commits have closed at the gateway: the reveal goes out then.
+    reveal_at: UnixMillis,
+    /// The last moment the gateway counts a reveal.
+    closes_at: UnixMillis,
+    /// Proving window of each job bid on.
+    windows: BTreeMap<JobId, u64>,
+    published: bool,
+    acked: bool,
+    attempts: u32,
+    retry_at: UnixMillis,
 }
 
-/// Retries of a failed fetch or submission, at most.
-const MAX_ATTEMPTS: u32 = 8;
+/// Retries of a fetch whose deadline is not known yet, at most.
+const MAX_BLIND_ATTEMPTS: u32 = 8;
+
+/// How long past its deadline a prover keeps trying to reach a gateway that is down: a
+/// restarted gateway extends deadlines by its outage.
+pub const OUTAGE_ALLOWANCE_MS: u64 = 10 * 60 * 1000;
+
+/// How long after the reveal window's close (and its grace) a missing result is asked for.
+const RESULT_OVERDUE_MS: u64 = 500;
+
+/// Jobs remembered as finished, so a late copy of an assignment does not revive one.
+const FINISHED_MEMORY: usize = 1024;
 
 /// The prover of one Supernet.
 pub struct ProverCore {
@@ -173,8 +261,10 @@ pub struct ProverCore {
     key: Keypair,
     settings: ProverSettings,
     salt_source: Box<dyn FnMut() -> [u8; 32] + Send>,
-    reveals: BTreeMap<BatchId, PendingReveal>,
+    bids: BTreeMap<BatchId, PendingBid>,
     held: BTreeMap<JobId, Held>,
+    finished: VecDeque<JobId>,
+    offsets: BTreeMap<PeerId, Offset>,
     next_announce: UnixMillis,
     earned: Price,
     metrics: ProverMetrics,
@@ -193,8 +283,10 @@ impl ProverCore {
             key,
             settings,
             salt_source,
-            reveals: BTreeMap::new(),
+            bids: BTreeMap::new(),
             held: BTreeMap::new(),
+            finished: VecDeque::new(),
+            offsets: BTreeMap::new(),
             next_announce: 0,
             earned: 0,
             metrics: ProverMetrics::default(),
@@ -222,6 +314,16 @@ impl ProverCore {
         self.held.len()
     }
 
+    /// The jobs held, by id.
+    pub fn held(&self) -> BTreeSet<JobId> {
+        self.held.keys().copied().collect()
+    }
+
+    /// Batches bid in whose auction has not settled.
+    pub fn open_bids(&self) -> BTreeSet<BatchId> {
+        self.bids.keys().copied().collect()
+    }
+
     /// The jobs this prover holds, for saving across a restart.
     pub fn held_jobs(&self) -> Vec<HeldJob> {
         self.held
@@ -235,15 +337,16 @@ impl ProverCore {
             .collect()
     }
 
-    /// Takes back jobs held before a restart: each one still within its deadline is fetched
-    /// again and proven (its assignment stands at the gateway); the others are released.
+    /// Takes back jobs held before a restart: each one still within reach of its deadline
+    /// is fetched again and proven (its assignment stands at the gateway); the others are
+    /// released.
     pub fn resume(&mut self, jobs: Vec<HeldJob>, now: UnixMillis) -> Vec<Output> {
         let mut out = Vec::new();
         for held in jobs {
             let Ok(gateway) = PeerId::from_bytes(&held.gateway) else {
                 continue;
             };
-            if held.deadline < now {
+            if held.deadline.saturating_add(OUTAGE_ALLOWANCE_MS) < now {
                 info!(job_id = %held.job, "releasing a job whose deadline passed while stopped");
                 continue;
             }
@@ -273,10 +376,21 @@ impl ProverCore {
     }
 
     /// Jobs this prover may still bid on: capacity minus jobs held minus jobs bid on in
-    /// auctions that are still running.
+    /// auctions that have not settled.
     fn free_capacity(&self) -> usize {
-        let bid: usize = self.reveals.values().map(|r| r.jobs).sum();
+        let bid: usize = self.bids.values().map(|b| b.windows.len()).sum();
         (self.settings.capacity as usize).saturating_sub(self.held.len() + bid)
+    }
+
+    fn is_gateway(&self, peer: &PeerId) -> bool {
+        self.supernet.gateways.contains(peer)
+    }
+
+    /// A time on `gateway`'s clock, on ours.
+    fn local(&self, gateway: &PeerId, remote: UnixMillis) -> UnixMillis {
+        self.offsets
+            .get(gateway)
+            .map_or(remote, |o| o.to_local(remote))
     }
 
     /// Reacts to one input.
@@ -285,37 +399,66 @@ impl ProverCore {
         match input {
             Input::Tick => self.tick(now, &mut out),
             Input::Gossip { source, message } => match message {
-                GossipMessage::Batch(b) => self.on_batch(&b.payload, now, &mut out),
+                GossipMessage::Batch(b) if self.is_gateway(&source) => {
+                    self.on_batch(source, &b.payload, now, &mut out)
+                }
                 GossipMessage::Result(r) => {
+                    // Only a result for a batch this prover bid in and has not settled: a
+                    // replayed old result must not make it hold finished jobs again.
+                    let Some(bid) = self.bids.remove(&r.payload.batch_id) else {
+                        return out;
+                    };
+                    if bid.gateway != source {
+                        self.bids.insert(r.payload.batch_id, bid);
+                        return out;
+                    }
                     for won in &r.payload.award.awarded {
-                        if won.prover != self.key.public() || self.held.contains_key(&won.job_id) {
+                        if won.prover != self.key.public() {
                             continue;
                         }
-                        info!(job_id = %won.job_id, price = won.price, "won job");
-                        self.metrics.win();
-                        self.held.insert(
+                        let window = bid.windows.get(&won.job_id).copied().unwrap_or(0);
+                        self.take(
+                            source,
+                            r.payload.batch_id,
                             won.job_id,
-                            Held {
-                                gateway: source,
-                                batch: r.payload.batch_id,
-                                deadline: UnixMillis::MAX,
-                                stage: Stage::Fetching,
-                                attempts: 0,
-                                retry_at: now,
-                            },
+                            now.saturating_add(window),
+                            now,
+                            &mut out,
                         );
-                        out.push(Output::FetchInput {
-                            gateway: source,
-                            job: won.job_id,
-                        });
                     }
-                    self.reveals.remove(&r.payload.batch_id);
                 }
                 _ => {}
             },
+            Input::Connected(peer) => {
+                if self.is_gateway(&peer) {
+                    // A gateway (back) in reach: catch up on what it assigned us, and retry
+                    // what was waiting for it now rather than at the end of a backoff.
+                    out.push(Output::AskAssignments { gateway: peer });
+                    for held in self.held.values_mut() {
+                        if held.gateway == peer && held.attempts > 0 {
+                            held.retry_at = now;
+                        }
+                    }
+                }
+            }
+            Input::Assignments {
+                gateway,
+                assignments,
+            } => {
+                for a in assignments {
+                    if let Err(reason) = self.on_assignment(gateway, &a, now, &mut out) {
+                        warn!(job_id = %a.payload.job_id, %reason, "assignment refused");
+                    }
+                }
+            }
+            Input::BidAnswered {
+                batch,
+                reveal,
+                result,
+            } => self.on_bid_answer(batch, reveal, result, now),
             Input::JobInput { assignment, input } => {
                 let a = &assignment.payload;
-                let Some(held) = self.held.get_mut(&a.job_id) else {
+                let Some(held) = self.held.get(&a.job_id) else {
                     return out;
                 };
                 let digest = Digest(*blake3::hash(&input).as_bytes());
@@ -328,16 +471,30 @@ impl ProverCore {
                     self.held.remove(&a.job_id);
                     return out;
                 }
-                held.deadline = a.proving_deadline;
-                held.stage = Stage::Proving;
+                let deadline = self.local(&held.gateway, a.proving_deadline);
+                if let Some(held) = self.held.get_mut(&a.job_id) {
+                    held.deadline = deadline;
+                    held.stage = Stage::Proving;
+                    held.attempts = 0;
+                }
                 out.push(Output::Prove {
                     job: a.job_id,
                     circuit: a.circuit.clone(),
                     input,
                 });
             }
-            Input::JobInputFailed { job, reason } => {
-                self.retry_later(job, now, &reason);
+            Input::JobInputFailed {
+                job,
+                reason,
+                refused,
+            } => {
+                if refused {
+                    // The gateway is up and says the job is not ours (any more).
+                    warn!(job_id = %job, %reason, "the gateway will not give the job's input; releasing");
+                    self.release(job);
+                } else {
+                    self.retry_later(job, now, &reason);
+                }
             }
             Input::Proved { job, result } => {
                 let Some(held) = self.held.get_mut(&job) else {
@@ -356,6 +513,7 @@ impl ProverCore {
                             &self.key,
                         );
                         held.stage = Stage::Submitting(Box::new(submission.clone()));
+                        held.attempts = 0;
                         out.push(Output::Submit {
                             gateway: held.gateway,
                             submission,
@@ -363,7 +521,7 @@ impl ProverCore {
                     }
                     Err(reason) => {
                         warn!(job_id = %job, %reason, "proving failed; releasing the job");
-                        self.held.remove(&job);
+                        self.release(job);
                     }
                 }
             }
@@ -376,28 +534,132 @@ impl ProverCore {
                 };
                 self.metrics.verdict(label, paid);
                 if let ProofOutcome::Accepted { paid } = outcome {
-                    self.earned += paid;
+                    self.earned = self.earned.saturating_add(paid);
                     info!(job_id = %job, paid, "proof accepted");
                 } else {
                     warn!(job_id = %job, ?outcome, "proof not accepted");
                 }
-                self.held.remove(&job);
+                self.release(job);
             }
             Input::SubmitFailed { job, reason } => self.retry_later(job, now, &reason),
         }
         out
     }
 
-    fn retry_later(&mut self, job: JobId, now: UnixMillis, reason: &str) {
-        if let Some(held) = self.held.get_mut(&job) {
-            held.attempts += 1;
-            if held.attempts > MAX_ATTEMPTS || now > held.deadline {
-                warn!(job_id = %job, %reason, "giving up on the job");
-                self.held.remove(&job);
-            } else {
-                debug!(job_id = %job, %reason, attempts = held.attempts, "will retry");
-                held.retry_at = now + 200 * u64::from(1u32 << held.attempts.min(5));
+    /// Takes a job told of directly by a gateway (or in its answer to
+    /// [`Output::AskAssignments`]): holds it if it is new, or moves its deadline if the
+    /// gateway extended it. `Err` says why the assignment was not taken.
+    pub fn on_assignment(
+        &mut self,
+        gateway: PeerId,
+        assignment: &Signed<JobAssignment>,
+        now: UnixMillis,
+        out: &mut Vec<Output>,
+    ) -> Result<(), String> {
+        let a = &assignment.payload;
+        if assignment.verify_for(&self.supernet.id).is_err()
+            || assignment.signer.peer_id().ok() != Some(gateway)
+            || !self.is_gateway(&gateway)
+        {
+            return Err("not signed by this supernet's gateway".into());
+        }
+        if a.prover != self.key.public() {
+            return Err("assigned to another prover".into());
+        }
+        let deadline = self.local(&gateway, a.proving_deadline);
+        if let Some(held) = self.held.get_mut(&a.job_id) {
+            // The gateway's word on the deadline stands: after an outage it is later. It is
+            // up now, so whatever was waiting to be retried goes at once.
+            held.deadline = deadline;
+            if held.attempts > 0 {
+                held.retry_at = now;
             }
+            return Ok(());
+        }
+        self.take(gateway, a.batch_id, a.job_id, deadline, now, out);
+        Ok(())
+    }
+
+    /// Holds a won job and fetches its input, unless it is held or finished already.
+    fn take(
+        &mut self,
+        gateway: PeerId,
+        batch: BatchId,
+        job: JobId,
+        deadline: UnixMillis,
+        now: UnixMillis,
+        out: &mut Vec<Output>,
+    ) {
+        if self.held.contains_key(&job) || self.finished.contains(&job) {
+            return;
+        }
+        info!(job_id = %job, batch_id = %batch, "won job");
+        self.metrics.win();
+        self.held.insert(
+            job,
+            Held {
+                gateway,
+                batch,
+                deadline,
+                stage: Stage::Fetching,
+                attempts: 0,
+                retry_at: now,
+            },
+        );
+        out.push(Output::FetchInput { gateway, job });
+    }
+
+    fn release(&mut self, job: JobId) {
+        if self.held.remove(&job).is_some() {
+            if self.finished.len() == FINISHED_MEMORY {
+                self.finished.pop_front();
+            }
+            self.finished.push_back(job);
+        }
+    }
+
+    fn on_bid_answer(
+        &mut self,
+        batch: BatchId,
+        reveal: bool,
+        result: Result<(), String>,
+        now: UnixMillis,
+    ) {
+        let Some(bid) = self.bids.get_mut(&batch) else {
+            return;
+        };
+        match (reveal, result) {
+            (true, Ok(())) => bid.acked = true,
+            (false, Ok(())) => {}
+            (false, Err(reason)) => {
+                // Without a commit at the gateway there is no bid: free the capacity.
+                warn!(batch_id = %batch, %reason, "the gateway did not take the commit");
+                self.bids.remove(&batch);
+            }
+            (true, Err(reason)) => {
+                bid.attempts = bid.attempts.saturating_add(1);
+                if bid.attempts == 1 {
+                    warn!(batch_id = %batch, %reason, "reveal not taken yet; sending it again");
+                } else {
+                    debug!(batch_id = %batch, %reason, attempts = bid.attempts, "reveal not taken yet");
+                }
+                bid.retry_at = now + 50 * u64::from(1u32 << bid.attempts.min(4));
+            }
+        }
+    }
+
+    fn retry_later(&mut self, job: JobId, now: UnixMillis, reason: &str) {
+        let Some(held) = self.held.get_mut(&job) else {
+            return;
+        };
+        held.attempts = held.attempts.saturating_add(1);
+        let blind = held.deadline == UnixMillis::MAX && held.attempts > MAX_BLIND_ATTEMPTS;
+        if blind || now > held.deadline.saturating_add(OUTAGE_ALLOWANCE_MS) {
+            warn!(job_id = %job, %reason, "giving up on the job");
+            self.release(job);
+        } else {
+            debug!(job_id = %job, %reason, attempts = held.attempts, "will retry");
+            held.retry_at = now + 200 * u64::from(1u32 << held.attempts.min(4));
         }
     }
 
@@ -416,17 +678,35 @@ impl ProverCore {
                 &self.key,
             ))));
         }
-        // Reveals whose window has opened. A batch whose result never arrived stops holding
-        // capacity one batch interval after its reveal window.
-        let grace = self.supernet.auction.batch_interval_ms;
-        self.reveals
-            .retain(|_, r| now <= r.reveal_deadline.saturating_add(grace));
-        for r in self.reveals.values_mut() {
-            if !r.sent && now > r.commit_deadline && now <= r.reveal_deadline {
-                r.sent = true;
-                out.push(Output::Publish(GossipMessage::Reveal(r.reveal.clone())));
+        // Reveals: once commits have closed at the gateway, over gossip (for every peer to
+        // audit) and directly (for an answer), again until the gateway takes it.
+        let mut ask = BTreeSet::new();
+        self.bids.retain(|batch, bid| {
+            if now > bid.closes_at.saturating_add(RESULT_OVERDUE_MS) {
+                // No result heard: ask the gateway what this prover holds, and settle.
+                debug!(batch_id = %batch, "auction result overdue; asking the gateway");
+                ask.insert(bid.gateway);
+                return false;
             }
-        }
+            if now >= bid.reveal_at && now <= bid.closes_at {
+                if !bid.published {
+                    bid.published = true;
+                    out.push(Output::Publish(GossipMessage::Reveal(bid.reveal.clone())));
+                }
+                if !bid.acked && now >= bid.retry_at {
+                    bid.retry_at = UnixMillis::MAX;
+                    out.push(Output::SendReveal {
+                        gateway: bid.gateway,
+                        reveal: bid.reveal.clone(),
+                    });
+                }
+            }
+            true
+        });
+        out.extend(
+            ask.into_iter()
+                .map(|gateway| Output::AskAssignments { gateway }),
+        );
         // Retries.
         for (job, held) in self.held.iter_mut() {
             if held.attempts == 0 || now < held.retry_at {
@@ -447,15 +727,27 @@ impl ProverCore {
         }
     }
 
-    fn on_batch(&mut self, batch: &BatchAnnouncement, now: UnixMillis, out: &mut Vec<Output>) {
-        if now > batch.commit_deadline || self.reveals.contains_key(&batch.batch_id) {
+    fn on_batch(
+        &mut self,
+        gateway: PeerId,
+        batch: &BatchAnnouncement,
+        now: UnixMillis,
+        out: &mut Vec<Output>,
+    ) {
+        // The gateway's clock, seen from here: its announcement time against our receipt.
+        self.offsets
+            .entry(gateway)
+            .or_default()
+            .observe(batch.announced_at, now);
+        let commit_deadline = self.local(&gateway, batch.commit_deadline);
+        if now > commit_deadline || self.bids.contains_key(&batch.batch_id) {
             return;
         }
         // Bid on at most `free` jobs. Which ones: an order keyed by this prover's key, so
         // provers spread over a batch instead of all bidding on its first jobs.
         let free = self.free_capacity();
         let me = self.key.public();
-        let mut affordable: Vec<(blake3::Hash, Bid)> = batch
+        let mut affordable: Vec<(blake3::Hash, Bid, u64)> = batch
             .jobs
             .iter()
             .filter_map(|spec| {
@@ -471,32 +763,46 @@ impl ProverCore {
                             job_id: spec.job_id,
                             price,
                         },
+                        spec.proving_window_ms,
                     )
                 })
             })
             .collect();
-        affordable.sort_by_key(|(rank, _)| *rank.as_bytes());
-        let bids: Vec<Bid> = affordable.into_iter().take(free).map(|(_, b)| b).collect();
-        if bids.is_empty() {
+        affordable.sort_by_key(|(rank, _, _)| *rank.as_bytes());
+        affordable.truncate(free);
+        if affordable.is_empty() {
             return;
         }
+        let windows = affordable.iter().map(|(_, b, w)| (b.job_id, *w)).collect();
+        let bids: Vec<Bid> = affordable.into_iter().map(|(_, b, _)| b).collect();
         let jobs = bids.len();
         let salt = Salt((self.salt_source)());
         let (commit, reveal) = seal_bids(batch, &self.key.public(), bids, salt);
         debug!(batch_id = %batch.batch_id, jobs, "bidding");
         self.metrics.bid(jobs);
-        self.reveals.insert(
+        // Reveal a little after commits close, measured on our clock from when we heard of
+        // the batch, so neither skew nor a slow announcement makes it early.
+        let reveal_window = batch.reveal_deadline.saturating_sub(batch.commit_deadline);
+        let reveal_at = commit_deadline.saturating_add((reveal_window / 10).clamp(1, 100));
+        let closes_at = self
+            .local(&gateway, batch.reveal_deadline)
+            .saturating_add(self.supernet.auction.reveal_grace_ms);
+        self.bids.insert(
             batch.batch_id,
-            PendingReveal {
+            PendingBid {
+                gateway,
                 reveal: Signed::sign(reveal, &self.key),
-                commit_deadline: batch.commit_deadline,
-                reveal_deadline: batch.reveal_deadline,
-                jobs,
-                sent: false,
+                reveal_at,
+                closes_at,
+                windows,
+                published: false,
+                acked: false,
+                attempts: 0,
+                retry_at: reveal_at,
             },
         );
-        out.push(Output::Publish(GossipMessage::Commit(Signed::sign(
-            commit, &self.key,
-        ))));
+        let commit = Signed::sign(commit, &self.key);
+        out.push(Output::Publish(GossipMessage::Commit(commit.clone())));
+        out.push(Output::SendCommit { gateway, commit });
     }
 }

@@ -1,8 +1,9 @@
 //! Runs a [`ProverCore`] against the network, a clock and a bounded proving pool.
 //!
 //! Proofs run on the blocking pool, at most `capacity` at once (a semaphore bounds them).
-//! Fetches and submissions run in their own tasks and report back, so the loop never waits
-//! on the network or on a proof.
+//! Bids, fetches and submissions run in their own tasks and report back, so the loop never
+//! waits on the network or on a proof. A gateway telling the prover of a job directly
+//! (`Request::Assign`) is answered from the loop, once the core holds the job.
 
 use std::sync::Arc;
 
@@ -12,8 +13,8 @@ use tracing::warn;
 
 use lagrange_protocol::messages::{Request, Response};
 
-use super::core::{Input, Output, ProverCore};
-use crate::gateway::driver::{TICK, now_ms};
+use super::core::{HeldJob, Input, Output, ProverCore};
+use crate::clock::{TICK, now_ms};
 use crate::net::{NetEvent, SupernetHandle};
 use crate::store::Store;
 use crate::workload::Workload;
@@ -32,7 +33,7 @@ pub fn spawn<W: Workload>(
         let mut resumed = Vec::new();
         let mut saved = Vec::new();
         if let Some(store) = &store {
-            match store.held_jobs() {
+            match store.held_jobs::<HeldJob>() {
                 Ok(jobs) => {
                     saved = jobs.clone();
                     resumed = core.resume(jobs, now_ms());
@@ -47,21 +48,38 @@ pub fn spawn<W: Workload>(
         let supernet = net.supernet().clone();
         let metrics = core.metrics().clone();
         loop {
+            let mut outputs = std::mem::take(&mut resumed);
             let input = tokio::select! {
                 _ = ticker.tick() => Input::Tick,
                 Some(done) = done_rx.recv() => done,
                 event = events.recv() => match event {
                     Some(NetEvent::Gossip { source, message, .. }) => Input::Gossip { source, message },
+                    Some(NetEvent::PeerConnected { peer, .. }) => Input::Connected(peer),
+                    Some(NetEvent::Request { peer, token, request, .. }) => {
+                        let response = match request {
+                            Request::Assign(assignment) => {
+                                match core.on_assignment(peer, &assignment, now_ms(), &mut outputs) {
+                                    Ok(()) => Response::Ack,
+                                    Err(reason) => Response::Refused { reason },
+                                }
+                            }
+                            _ => Response::Refused {
+                                reason: "a prover serves no such request".into(),
+                            },
+                        };
+                        net.respond(token, response).await;
+                        Input::Tick
+                    }
                     Some(_) => continue,
                     None => break,
                 },
             };
-            let mut outputs = std::mem::take(&mut resumed);
             outputs.extend(core.handle(input, now_ms()));
             if let Some(store) = &store {
                 let held = core.held_jobs();
                 if held != saved {
-                    if let Err(e) = store.save_held_jobs(&held) {
+                    let records: Vec<_> = held.iter().map(|h| (h.job, h.clone())).collect();
+                    if let Err(e) = store.save_held_jobs(&records) {
                         warn!(error = %e, "cannot save held jobs");
                     }
                     saved = held;
@@ -78,6 +96,57 @@ pub fn spawn<W: Workload>(
                             }
                         });
                     }
+                    Output::SendCommit { gateway, commit } => {
+                        let batch = commit.payload.batch_id;
+                        tokio::spawn(async move {
+                            let result =
+                                answer(net.request(gateway, Request::Commit(commit)).await);
+                            let _ = done
+                                .send(Input::BidAnswered {
+                                    batch,
+                                    reveal: false,
+                                    result,
+                                })
+                                .await;
+                        });
+                    }
+                    Output::SendReveal { gateway, reveal } => {
+                        let batch = reveal.payload.batch_id;
+                        tokio::spawn(async move {
+                            let result =
+                                answer(net.request(gateway, Request::Reveal(reveal)).await);
+                            let _ = done
+                                .send(Input::BidAnswered {
+                                    batch,
+                                    reveal: true,
+                                    result,
+                                })
+                                .await;
+                        });
+                    }
+                    Output::AskAssignments { gateway } => {
+                        let request = Request::Assignments {
+                            supernet: supernet.clone(),
+                        };
+                        tokio::spawn(async move {
+                            match net.request(gateway, request).await {
+                                Ok(Response::Assignments { assignments }) => {
+                                    let _ = done
+                                        .send(Input::Assignments {
+                                            gateway,
+                                            assignments,
+                                        })
+                                        .await;
+                                }
+                                Ok(other) => {
+                                    warn!(peer = %gateway, answer = ?other, "gateway did not list assignments")
+                                }
+                                Err(e) => {
+                                    tracing::debug!(peer = %gateway, error = %e, "cannot ask the gateway for assignments")
+                                }
+                            }
+                        });
+                    }
                     Output::FetchInput { gateway, job } => {
                         let request = Request::JobInput {
                             supernet: supernet.clone(),
@@ -88,13 +157,20 @@ pub fn spawn<W: Workload>(
                                 Ok(Response::JobInput { assignment, input }) => {
                                     Input::JobInput { assignment, input }
                                 }
+                                Ok(Response::Refused { reason }) => Input::JobInputFailed {
+                                    job,
+                                    reason,
+                                    refused: true,
+                                },
                                 Ok(other) => Input::JobInputFailed {
                                     job,
                                     reason: format!("unexpected answer {other:?}"),
+                                    refused: false,
                                 },
                                 Err(e) => Input::JobInputFailed {
                                     job,
                                     reason: e.to_string(),
+                                    refused: false,
                                 },
                             };
                             let _ = done.send(input).await;
@@ -157,4 +233,14 @@ pub fn spawn<W: Workload>(
             }
         }
     })
+}
+
+/// A direct bid's answer: `Ok` once the gateway holds the bid.
+fn answer(response: Result<Response, crate::net::RequestError>) -> Result<(), String> {
+    match response {
+        Ok(Response::Ack) => Ok(()),
+        Ok(Response::Refused { reason }) => Err(reason),
+        Ok(other) => Err(format!("unexpected answer {other:?}")),
+        Err(e) => Err(e.to_string()),
+    }
 }

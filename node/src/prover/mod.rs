@@ -6,5 +6,4 @@
 pub mod core;
 pub mod driver;
 
-pub use crate::store::HeldJob;
-pub use core::{CostModel, Input, Output, ProverCore, ProverSettings};
+pub use core::{CostModel, HeldJob, Input, Output, ProverCore, ProverSettings};

@@ -14,8 +14,8 @@
 //! | `batches` | batch id (16) | [`BatchRecord`] |
 //! | `bids` | batch id ‖ kind (1: commit, 2: reveal) ‖ signer (32) | the signed message |
 //! | `ledger` | public key (32) | [`Account`] |
-//! | `prover_jobs` | job key | a prover's held job ([`HeldJob`]) |
-//! | `meta` | name | counters |
+//! | `prover_jobs` | job key | a prover's held job, opaque to the store |
+//! | `meta` | name | counters, and the gateway's last heartbeat |
 //!
 //! Values are bincode. Every state change that touches several trees is one transaction, and
 //! callers [`Store::flush`] before they acknowledge anything to a client. Opening the store
@@ -67,6 +67,19 @@ pub enum StoreError {
     /// No such job.
     #[error("unknown job {0}")]
     UnknownJob(JobId),
+    /// A job write that its state does not allow (see [`JobState::may_become`]).
+    #[error("job {job} cannot go from {from} to {to}")]
+    Transition {
+        /// The job.
+        job: JobId,
+        /// Its state.
+        from: &'static str,
+        /// The state asked for.
+        to: &'static str,
+    },
+    /// An amount of money does not fit in 64 bits.
+    #[error("{0} would overflow")]
+    Overflow(&'static str),
     /// The job is not assigned to this prover (any more).
     #[error("job {job} is not assigned to {prover}")]
     NotAssigned {
@@ -285,7 +298,17 @@ fn tx_put_job(
     job: &JobRecord,
 ) -> TxResult<()> {
     let key = job_key(&job.id);
-    let before = tx_get::<JobRecord>(jobs, "job", &key)?.map(|old| state_code(&old.state));
+    let old = tx_get::<JobRecord>(jobs, "job", &key)?;
+    if let Some(old) = &old
+        && !old.state.may_become(&job.state)
+    {
+        return abort(StoreError::Transition {
+            job: job.id,
+            from: old.state.name(),
+            to: job.state.name(),
+        });
+    }
+    let before = old.map(|old| state_code(&old.state));
     let after = state_code(&job.state);
     if before != Some(after) {
         if let Some(code) = before {
@@ -684,8 +707,13 @@ impl Store {
                     job.state = JobState::Auctioning {
                         batch: batch.payload.batch_id,
                     };
-                    job.auctions += 1;
+                    job.auctions = job.auctions.saturating_add(1);
                     tx_put_job(jt, index, &job)?;
+                    // The job's history records that it went on the market, not every
+                    // round it waits there: re-offers at the same reserve are not events.
+                    if job.auctions > 1 {
+                        continue;
+                    }
                     tx_event(
                         tasks,
                         events,
@@ -760,6 +788,11 @@ impl Store {
 
     /// Records an award: the signed result and eligibility, every job's new state, and the
     /// non-reveal penalties, in one transaction.
+    ///
+    /// Only jobs still in this batch's auction move: a job cancelled while its auction ran
+    /// stays cancelled. A task's history gets an `AuctionClosed` event only when one of its
+    /// jobs changed (won, or back on the market at a new reserve or without its bars), so a
+    /// job waiting for a free prover writes nothing round after round.
     pub fn record_award(
         &self,
         result: &Signed<AuctionResult>,
@@ -776,14 +809,6 @@ impl Store {
             reveals: reveals.len() as u32,
             non_revealers: result.payload.award.non_revealers.len() as u32,
         };
-        let tasks_in_batch: std::collections::BTreeSet<TaskId> = outcomes
-            .iter()
-            .map(|o| match o {
-                AwardOutcome::Assigned { job, .. } | AwardOutcome::Unawarded { job, .. } => {
-                    job.task
-                }
-            })
-            .collect();
         (
             &self.batches,
             &self.jobs,
@@ -804,57 +829,65 @@ impl Store {
                 record.result = Some(result.clone());
                 record.eligibility = Some(eligibility.clone());
                 batches.insert(batch_id.as_bytes().as_slice(), enc(&record))?;
-                for task in &tasks_in_batch {
-                    tx_event(tasks, events, task, at, closed.clone())?;
-                }
+                // Decide every job's new record first, then write in event order.
+                let mut moves = Vec::new();
                 for outcome in outcomes {
-                    match outcome {
+                    let job = match outcome {
+                        AwardOutcome::Assigned { job, .. }
+                        | AwardOutcome::Unawarded { job, .. } => job,
+                    };
+                    let mut rec = tx_job(jt, job)?;
+                    if rec.state != (JobState::Auctioning { batch: batch_id }) {
+                        continue;
+                    }
+                    let event = match outcome {
                         AwardOutcome::Assigned {
                             job,
                             prover,
                             price,
                             deadline,
                         } => {
-                            let mut rec = tx_job(jt, job)?;
                             rec.state = JobState::Assigned {
                                 batch: batch_id,
                                 prover: *prover,
                                 price: *price,
                                 deadline: *deadline,
                             };
-                            tx_put_job(jt, index, &rec)?;
-                            tx_event(
-                                tasks,
-                                events,
-                                &job.task,
-                                at,
-                                TaskEventKind::Awarded {
-                                    job: *job,
-                                    prover: *prover,
-                                    price: *price,
-                                },
-                            )?;
+                            Some(TaskEventKind::Awarded {
+                                job: *job,
+                                prover: *prover,
+                                price: *price,
+                            })
                         }
                         AwardOutcome::Unawarded {
                             job,
                             next_reserve,
                             lift_bars,
                         } => {
-                            let mut rec = tx_job(jt, job)?;
+                            let changed = rec.reserve_price != *next_reserve
+                                || (*lift_bars && !rec.excluded.is_empty());
                             rec.state = JobState::Open;
                             rec.reserve_price = *next_reserve;
                             if *lift_bars {
                                 rec.excluded.clear();
                             }
-                            tx_put_job(jt, index, &rec)?;
-                            tx_event(
-                                tasks,
-                                events,
-                                &job.task,
-                                at,
-                                TaskEventKind::Unawarded { job: *job },
-                            )?;
+                            changed.then_some(TaskEventKind::Unawarded { job: *job })
                         }
+                    };
+                    moves.push((rec, event));
+                }
+                let touched: std::collections::BTreeSet<TaskId> = moves
+                    .iter()
+                    .filter(|(_, event)| event.is_some())
+                    .map(|(rec, _)| rec.id.task)
+                    .collect();
+                for task in &touched {
+                    tx_event(tasks, events, task, at, closed.clone())?;
+                }
+                for (rec, event) in moves {
+                    tx_put_job(jt, index, &rec)?;
+                    if let Some(event) = event {
+                        tx_event(tasks, events, &rec.id.task, at, event)?;
                     }
                 }
                 for prover in &result.payload.award.non_revealers {
@@ -862,7 +895,7 @@ impl Store {
                         .unwrap_or_default();
                     let penalty = non_reveal_penalty.min(account.stake);
                     account.stake -= penalty;
-                    account.slashed += penalty;
+                    account.slashed = account.slashed.saturating_add(penalty);
                     account.non_reveals += 1;
                     ledger.insert(prover.as_bytes().as_slice(), enc(&account))?;
                 }
@@ -909,15 +942,21 @@ impl Store {
                 proofs.insert(&job_key(job)[..], enc(proof))?;
                 let mut account =
                     tx_get::<Account>(ledger, "account", prover.as_bytes())?.unwrap_or_default();
-                account.balance += price;
+                let Some(balance) = account.balance.checked_add(price) else {
+                    return abort(StoreError::Overflow("the prover's balance"));
+                };
+                account.balance = balance;
                 account.jobs_paid += 1;
                 ledger.insert(prover.as_bytes().as_slice(), enc(&account))?;
                 let Some(mut task) = tx_get::<TaskRecord>(tasks, "task", job.task.as_bytes())?
                 else {
                     return abort(StoreError::UnknownTask(job.task));
                 };
+                let Some(fees) = task.fees.checked_add(price) else {
+                    return abort(StoreError::Overflow("the task's fees"));
+                };
                 task.verified += 1;
-                task.fees += price;
+                task.fees = fees;
                 tasks.insert(job.task.as_bytes().as_slice(), enc(&task))?;
                 tx_event(
                     tasks,
@@ -971,7 +1010,7 @@ impl Store {
                     tx_get::<Account>(ledger, "account", prover.as_bytes())?.unwrap_or_default();
                 let cut = slash.min(account.stake);
                 account.stake -= cut;
-                account.slashed += cut;
+                account.slashed = account.slashed.saturating_add(cut);
                 account.failures += 1;
                 ledger.insert(prover.as_bytes().as_slice(), enc(&account))?;
                 tx_event(
@@ -990,26 +1029,68 @@ impl Store {
             .map_err(StoreError::from)
     }
 
-    /// Replaces a prover's saved held jobs with `jobs`, atomically.
-    pub fn save_held_jobs(&self, jobs: &[HeldJob]) -> Result<(), StoreError> {
+    /// Replaces a prover's saved held jobs with `jobs`, atomically. The records are the
+    /// prover's own; the store only keys them by job.
+    pub fn save_held_jobs<T: Serialize>(&self, jobs: &[(JobId, T)]) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         for key in self.prover_jobs.iter().keys() {
             batch.remove(key?);
         }
-        for job in jobs {
-            batch.insert(&job_key(&job.job)[..], enc(job));
+        for (job, record) in jobs {
+            batch.insert(&job_key(job)[..], enc(record));
         }
         self.prover_jobs.apply_batch(batch)?;
         Ok(())
     }
 
     /// A prover's saved held jobs.
-    pub fn held_jobs(&self) -> Result<Vec<HeldJob>, StoreError> {
+    pub fn held_jobs<T: DeserializeOwned>(&self) -> Result<Vec<T>, StoreError> {
         self.prover_jobs
             .iter()
             .values()
             .map(|v| dec("held job", &v?))
             .collect()
+    }
+
+    // ---- the gateway's heartbeat ----
+
+    /// Records that the gateway was running at `now`. Not flushed: after a crash the last
+    /// heartbeat read back is at most a flush interval old, which only lengthens the outage
+    /// the gateway makes up for.
+    pub fn beat(&self, now: UnixMillis) -> Result<(), StoreError> {
+        self.meta.insert("heartbeat", &now.to_be_bytes()[..])?;
+        Ok(())
+    }
+
+    /// The last recorded heartbeat.
+    pub fn last_beat(&self) -> Result<Option<UnixMillis>, StoreError> {
+        Ok(self
+            .meta
+            .get("heartbeat")?
+            .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
+            .map(u64::from_be_bytes))
+    }
+
+    /// Moves the proving deadline of every assigned job still running at `since` (the
+    /// gateway's last heartbeat) later by `outage`: the gateway could not take a proof while
+    /// it was down. Returns the jobs extended.
+    pub fn extend_deadlines(
+        &self,
+        since: UnixMillis,
+        outage: u64,
+    ) -> Result<Vec<JobRecord>, StoreError> {
+        let mut extended = Vec::new();
+        for mut job in self.assigned_jobs()? {
+            if let JobState::Assigned { deadline, .. } = &mut job.state
+                && *deadline >= since
+            {
+                *deadline = deadline.saturating_add(outage);
+                (&self.jobs, &self.job_index)
+                    .transaction(|(jt, index)| tx_put_job(jt, index, &job))?;
+                extended.push(job);
+            }
+        }
+        Ok(extended)
     }
 
     /// Gives `prover` an account with `genesis_stake` if it has none yet.

@@ -114,6 +114,41 @@ pub enum JobState {
     Cancelled,
 }
 
+impl JobState {
+    /// Whether a job in this state may move to `next`. Every job write is checked against
+    /// this, so a late award can never revive a cancelled job, nor a stale verdict pay one:
+    ///
+    /// | from | to |
+    /// | --- | --- |
+    /// | `Open` | `Open` (new reserve), `Auctioning`, `Cancelled` |
+    /// | `Auctioning` | `Open`, `Assigned`, `Cancelled` |
+    /// | `Assigned` | `Assigned` (deadline extended), `Open` (failed), `Verified`, `Cancelled` |
+    /// | `Verified`, `Cancelled` | nothing: both are final |
+    pub fn may_become(&self, next: &JobState) -> bool {
+        use JobState::*;
+        matches!(
+            (self, next),
+            (Open, Open | Auctioning { .. } | Cancelled)
+                | (Auctioning { .. }, Open | Assigned { .. } | Cancelled)
+                | (
+                    Assigned { .. },
+                    Assigned { .. } | Open | Verified { .. } | Cancelled
+                )
+        )
+    }
+
+    /// The state's name, for errors and logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            JobState::Open => "open",
+            JobState::Auctioning { .. } => "auctioning",
+            JobState::Assigned { .. } => "assigned",
+            JobState::Verified { .. } => "verified",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+}
+
 /// One job of a task.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobRecord {
@@ -232,17 +267,4 @@ pub struct TaskEvent {
     pub at: UnixMillis,
     /// What happened.
     pub kind: TaskEventKind,
-}
-
-/// A job the prover holds, as saved across restarts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HeldJob {
-    /// The job.
-    pub job: JobId,
-    /// The gateway's peer id, as bytes.
-    pub gateway: Vec<u8>,
-    /// The batch it was won in.
-    pub batch: BatchId,
-    /// Its proving deadline (`u64::MAX` until the input arrives with the assignment).
-    pub deadline: UnixMillis,
 }

@@ -344,7 +344,7 @@ impl lagrange_node::workload::Workload for Hooked {
             Vec<u8>,
             lagrange_protocol::messages::ProofSubmission,
         )],
-    ) -> Vec<Result<(), String>> {
+    ) -> Vec<lagrange_node::workload::Check> {
         self.inner.verify(items)
     }
     fn aggregate(
