@@ -12,6 +12,7 @@ use libp2p::multiaddr::Protocol;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use lagrange_protocol::config::SupernetConfig;
@@ -42,22 +43,54 @@ pub struct GatewayNode {
 }
 
 impl GatewayNode {
-    /// Stops every part of the node and waits until they are gone, so the store can be
-    /// opened again.
+    /// Stops the node gracefully (the verification in flight is finished and answered, the
+    /// store flushed) and waits until every part is gone, so the store can be opened again.
     pub async fn shutdown(self) {
         self.parts.stop().await;
     }
 }
 
-/// The running parts of a node: its network and its tasks. Dropping it aborts them;
-/// [`Parts::stop`] also waits until they are gone.
+/// How long a graceful stop waits for a node's tasks before aborting them.
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The running parts of a node: its network and its tasks, and the token that asks them to
+/// stop. Dropping it aborts them; [`Parts::stop`] stops them gracefully and [`Parts::kill`]
+/// at once, and both wait until they are gone.
 struct Parts {
     network: Network,
     tasks: Vec<JoinHandle<()>>,
+    stop: CancellationToken,
 }
 
 impl Parts {
+    fn new(network: Network, stop: CancellationToken) -> Self {
+        Self {
+            network,
+            tasks: Vec::new(),
+            stop,
+        }
+    }
+
+    /// Asks every task to stop, waits for them (aborting any still running after
+    /// [`STOP_WAIT`]), then leaves the network.
     async fn stop(mut self) {
+        self.stop.cancel();
+        let deadline = tokio::time::Instant::now() + STOP_WAIT;
+        for mut task in self.tasks.drain(..) {
+            if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+                warn!("a task did not stop in time; aborting it");
+                task.abort();
+                let _ = task.await;
+            }
+        }
+        for s in self.network.supernets() {
+            self.network.leave(&s);
+        }
+    }
+
+    /// Stops everything at once, as a crash would.
+    async fn kill(mut self) {
+        self.stop.cancel();
         for s in self.network.supernets() {
             self.network.leave(&s);
         }
@@ -82,16 +115,24 @@ impl Drop for Parts {
 /// Parameter files this node serves to peers, by digest.
 pub type ParamFiles = Arc<BTreeMap<Digest, PathBuf>>;
 
-/// Hands gossip and requests to `role`, parameter chunk requests to the parameter server,
-/// and drops the rest.
+/// Hands gossip, requests and new connections to `role`, parameter chunk requests to the
+/// parameter server, and drops the rest, until `stop` is cancelled.
 pub fn route(
     mut events: mpsc::Receiver<NetEvent>,
     role: mpsc::Sender<NetEvent>,
     net: SupernetHandle,
     files: ParamFiles,
+    stop: CancellationToken,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        while let Some(event) = events.recv().await {
+        loop {
+            let event = tokio::select! {
+                _ = stop.cancelled() => return,
+                event = events.recv() => match event {
+                    Some(event) => event,
+                    None => return,
+                },
+            };
             let forward = match event {
                 NetEvent::Request {
                     token,
@@ -122,7 +163,9 @@ pub fn route(
                     });
                     continue;
                 }
-                event @ (NetEvent::Gossip { .. } | NetEvent::Request { .. }) => event,
+                event @ (NetEvent::Gossip { .. }
+                | NetEvent::Request { .. }
+                | NetEvent::PeerConnected { .. }) => event,
                 _ => continue,
             };
             if role.send(forward).await.is_err() {
@@ -168,26 +211,34 @@ pub async fn join_as_gateway<W: Workload>(
     metrics.add_net(&supernet.id, net.shared_stats());
     let gateway_metrics = metrics.add_gateway(&supernet.id, store.clone());
     let (role_tx, role_rx) = mpsc::channel(1024);
-    let mut tasks = vec![route(events, role_tx, net.clone(), ctx.files.clone())];
+    let mut parts = Parts::new(network, CancellationToken::new());
+    parts.tasks.push(route(
+        events,
+        role_tx,
+        net.clone(),
+        ctx.files.clone(),
+        parts.stop.clone(),
+    ));
     let core = GatewayCore::new(supernet.clone(), key.clone(), store, workload.clone())
         .with_metrics(gateway_metrics);
-    let (gateway, task) = driver::spawn(core, workload, net.clone(), role_rx);
-    tasks.push(task);
+    let (gateway, task) = driver::spawn(core, workload, net.clone(), role_rx, parts.stop.clone());
+    parts.tasks.push(task);
     Ok(GatewayNode {
         gateway,
         net,
         p2p_addr,
         grpc_addr: None,
         metrics,
-        parts: Parts { network, tasks },
+        parts,
     })
 }
 
 /// Serves the gRPC client API for `gateways` (one per Supernet) on `bind` (port 0 picks a
-/// free port). Returns the bound address and the server task.
+/// free port) until `stop` is cancelled. Returns the bound address and the server task.
 pub async fn serve_grpc(
     bind: SocketAddr,
     gateways: BTreeMap<lagrange_protocol::SupernetId, GatewayHandle>,
+    stop: CancellationToken,
 ) -> Result<(SocketAddr, JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(bind)
         .await
@@ -197,7 +248,7 @@ pub async fn serve_grpc(
     let task = tokio::spawn(async move {
         let served = tonic::transport::Server::builder()
             .add_service(service.into_server())
-            .serve_with_incoming(TcpListenerStream::new(listener))
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop.cancelled_owned())
             .await;
         if let Err(e) = served {
             warn!(error = %e, "gRPC server stopped");
@@ -228,7 +279,7 @@ pub async fn start_gateway<W: Workload>(
     let mut node = join_as_gateway(&ctx, supernet.clone(), store, workload, net_cfg).await?;
     if let Some(bind) = grpc {
         let handles = [(supernet.id.clone(), node.gateway.clone())].into();
-        let (local, task) = serve_grpc(bind, handles).await?;
+        let (local, task) = serve_grpc(bind, handles, node.parts.stop.clone()).await?;
         node.grpc_addr = Some(local);
         node.parts.tasks.push(task);
     }
@@ -248,6 +299,12 @@ impl ProverNode {
     /// Stops the prover at once, as a crash would (no goodbye, jobs in hand abandoned), and
     /// waits until every part is gone, so its store can be opened again.
     pub async fn kill(self) {
+        self.parts.kill().await;
+    }
+
+    /// Stops the prover gracefully: it takes no new work and leaves; the jobs it holds are
+    /// saved (as after every change) and resumed at the next start.
+    pub async fn shutdown(self) {
         self.parts.stop().await;
     }
 }
@@ -310,13 +367,28 @@ pub fn join_as_prover<W: Workload>(
         Box::new(rand::random::<[u8; 32]>),
     )
     .with_metrics(prover_metrics);
-    let tasks = vec![
-        route(events, role_tx, net.clone(), ctx.files.clone()),
-        crate::prover::driver::spawn(core, capacity, workload, net.clone(), role_rx, store),
+    let mut parts = Parts::new(network, CancellationToken::new());
+    parts.tasks = vec![
+        route(
+            events,
+            role_tx,
+            net.clone(),
+            ctx.files.clone(),
+            parts.stop.clone(),
+        ),
+        crate::prover::driver::spawn(
+            core,
+            capacity,
+            workload,
+            net.clone(),
+            role_rx,
+            store,
+            parts.stop.clone(),
+        ),
     ];
     Ok(ProverNode {
         net,
         metrics,
-        parts: Parts { network, tasks },
+        parts,
     })
 }

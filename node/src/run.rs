@@ -297,30 +297,28 @@ pub async fn run_node(s: Settings) -> Result<()> {
             }
         }
     }
-    let _grpc = if gateways.is_empty() {
+    let api_stop = tokio_util::sync::CancellationToken::new();
+    let grpc = if gateways.is_empty() {
         None
     } else {
-        let (addr, task) = serve_grpc(s.gateway.grpc, gateways).await?;
+        let (addr, task) = serve_grpc(s.gateway.grpc, gateways, api_stop.clone()).await?;
         println!("gateway running: grpc {addr}");
-        Some(AbortOnDrop(task))
+        Some(task)
     };
     stopped().await?;
+    // Graceful: the API stops taking requests, provers stop taking work, and gateways answer
+    // the proofs they are verifying and flush their stores before the process exits.
+    api_stop.cancel();
+    if let Some(task) = grpc {
+        let _ = task.await;
+    }
     for node in prover_nodes {
-        node.kill().await;
+        node.shutdown().await;
     }
     for node in gateway_nodes {
         node.shutdown().await;
     }
     Ok(())
-}
-
-/// Aborts a task when dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 /// Opens a membership's store off the runtime: opening may wait for the directory's lock.

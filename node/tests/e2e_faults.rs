@@ -182,10 +182,9 @@ async fn e2e_a_prover_submitting_invalid_proofs_is_slashed_and_the_job_reauction
         &forger_key,
         net.supernet.clone(),
         Arc::new(Hooked {
-            inner: net.workload.clone(),
-            before: Box::new(|| {}),
             // A real proof with two of its bytes swapped.
             after: Box::new(|p| p.proof.swap(0, 40)),
+            ..Hooked::new(net.workload.clone())
         }),
         vec![gw.p2p_addr.clone()],
         settings(50),
@@ -363,7 +362,6 @@ async fn e2e_a_restarted_prover_resumes_the_jobs_it_held() {
             &key,
             net.supernet.clone(),
             Arc::new(Hooked {
-                inner: net.workload.clone(),
                 // Every proof takes at least two seconds; count the ones started.
                 before: Box::new({
                     let started = started.clone();
@@ -372,7 +370,7 @@ async fn e2e_a_restarted_prover_resumes_the_jobs_it_held() {
                         std::thread::sleep(Duration::from_secs(2));
                     }
                 }),
-                after: Box::new(|_| {}),
+                ..Hooked::new(net.workload.clone())
             }),
             cfg,
             settings(100),
@@ -503,4 +501,79 @@ async fn e2e_a_bidder_that_commits_but_never_reveals_is_penalized_and_wins_nothi
     )));
     bidder.abort();
     silent_net.leave(&supernet_id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_a_gateway_stopped_while_verifying_finishes_the_check_and_pays_the_prover() {
+    let net = proving_supernet("graceful", 20_000).await;
+    let dir = tempfile::tempdir().unwrap();
+    // The gateway's verification waits at a gate the test opens.
+    let (entered_tx, entered) = std::sync::mpsc::sync_channel(1);
+    let (open, gate) = std::sync::mpsc::channel::<()>();
+    let gate = std::sync::Mutex::new(gate);
+    let workload = Arc::new(Hooked {
+        checking: Box::new(move || {
+            let _ = entered_tx.try_send(());
+            let _ = gate.lock().unwrap().recv_timeout(common::TIMEOUT);
+        }),
+        ..Hooked::new(net.workload.clone())
+    });
+    let gw = launch::start_gateway(
+        &Keypair::insecure_from_seed(0),
+        net.supernet.clone(),
+        Store::open(dir.path()).unwrap(),
+        workload,
+        NetConfig::local(),
+        None,
+        ParamFiles::default(),
+    )
+    .await
+    .unwrap();
+    let key = Keypair::insecure_from_seed(1);
+    let prover = launch::start_prover(
+        &key,
+        net.supernet.clone(),
+        net.workload.clone(),
+        vec![gw.p2p_addr.clone()],
+        settings(100),
+        ParamFiles::default(),
+    )
+    .unwrap();
+    wait_known(&gw, &[&key]).await;
+    let task = gw
+        .gateway
+        .submit(
+            TaskSpec::Query {
+                rows: (0..20).map(|i| (i, i)).collect(),
+                lo: 0,
+                hi: 10,
+                category: JobCategory::Small,
+            },
+            1000,
+            now_ms() + 90_000,
+        )
+        .await
+        .unwrap();
+    // The proof is in and being checked: stop the gateway now.
+    tokio::task::spawn_blocking(move || entered.recv_timeout(common::TIMEOUT))
+        .await
+        .unwrap()
+        .expect("no proof reached verification");
+    let mut stopping = Box::pin(gw.shutdown());
+    assert!(futures::poll!(&mut stopping).is_pending());
+    // The check completes after the stop was asked for; the gateway records it before it goes.
+    open.send(()).unwrap();
+    tokio::time::timeout(common::TIMEOUT, stopping)
+        .await
+        .expect("the gateway did not stop");
+    prover.kill().await;
+    let store = Store::open(dir.path()).unwrap();
+    let jobs = store.jobs_of(&task.id).unwrap();
+    assert!(
+        jobs.iter()
+            .all(|j| matches!(j.state, lagrange_node::store::JobState::Verified { .. })),
+        "{jobs:?}"
+    );
+    let account = store.account(&key.public()).unwrap().unwrap();
+    assert!(account.balance > 0 && account.slashed == 0, "{account:?}");
 }

@@ -1,17 +1,32 @@
 //! Runs a [`GatewayCore`] against the network, a clock and the blocking pool.
 //!
-//! One task owns the core. It feeds it ticks, network events, client submissions and
-//! finished CPU work, and carries out its outputs: publishes (in their own tasks, so a slow
-//! publish never stalls the loop), responses, and verification and aggregation on the
-//! blocking pool. Waiting verifications are checked together, in one batch.
+//! The core lives on a thread of its own: every input means sled transactions, and a slow
+//! disk must never stall the runtime that carries the node's network. That thread flushes the
+//! store before it hands back anything that tells the outside world (a publish, an answer),
+//! so nothing is announced or acknowledged that a crash could take back.
+//!
+//! One async task feeds the core thread ticks, network events, client submissions and
+//! finished CPU work, and carries out what comes back: publishes and assignment deliveries
+//! in tracked tasks of their own (a slow peer never stalls the loop), answers, and
+//! verification and aggregation on the blocking pool. Waiting verifications are checked
+//! together, in one batch.
+//!
+//! Stopping is graceful: once the cancellation token fires, no new input is taken, the
+//! verification batch in flight is finished and its verdicts are sent, the core thread
+//! flushes the store and ends, and the tracked tasks get a moment to finish. Aggregations in
+//! flight are dropped: a restarted gateway starts them again.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
-use tracing::{error, warn};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{error, info, warn};
 
+use lagrange_protocol::messages::ProofSubmission;
 use lagrange_protocol::messages::{GossipMessage, JobAssignment, Request, Response};
 use lagrange_protocol::{Price, Signed, TaskId, UnixMillis};
 use libp2p::PeerId;
@@ -19,6 +34,7 @@ use libp2p::PeerId;
 use super::core::{GatewayCore, Input, Output, SubmitError};
 use crate::clock::{TICK, now_ms};
 use crate::net::{NetEvent, RequestToken, SupernetHandle};
+use crate::store::JobRecord;
 use crate::store::{Store, TaskRecord, TaskSpec};
 use crate::workload::{Check, Workload};
 
@@ -116,17 +132,99 @@ enum Done {
 
 struct Pending {
     token: RequestToken,
-    job: crate::store::JobRecord,
+    job: JobRecord,
     input: Vec<u8>,
-    submission: lagrange_protocol::Signed<lagrange_protocol::messages::ProofSubmission>,
+    submission: Signed<ProofSubmission>,
 }
 
-/// Starts the gateway. `events` carries this Supernet's network events for the gateway.
-pub fn spawn<W: Workload>(
+/// What the async side hands the core thread.
+enum ToCore {
+    Input(Box<Input>),
+    Submit(Command),
+}
+
+/// Inputs waiting for the core thread, at most: past this the loop stops taking network
+/// events and commands (their own bounded channels then fill, and the network layer's
+/// policies for a full channel apply).
+const MAX_WAITING: usize = 256;
+
+/// How long a stopping gateway waits for its publishes and deliveries.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// The core thread: recovers, then turns each message into outputs, flushing the store
+/// before handing back anything that tells the outside world.
+fn run_core<W: Workload>(
     mut core: GatewayCore<W>,
+    mut inputs: mpsc::Receiver<ToCore>,
+    outputs: mpsc::Sender<Vec<Output>>,
+) {
+    let durable = |core: &GatewayCore<W>, out: &[Output]| {
+        let tells = out.iter().any(|o| {
+            matches!(
+                o,
+                Output::Publish(_) | Output::Respond { .. } | Output::Assign { .. }
+            )
+        });
+        !tells || core.store().flush_blocking().is_ok()
+    };
+    let recovered = match core.recover(now_ms()) {
+        Ok(out) => out,
+        Err(e) => {
+            error!(error = %e, "gateway cannot recover its store");
+            return;
+        }
+    };
+    if !durable(&core, &recovered) || outputs.blocking_send(recovered).is_err() {
+        return;
+    }
+    while let Some(message) = inputs.blocking_recv() {
+        let out = match message {
+            ToCore::Input(input) => match core.handle(*input, now_ms()) {
+                Ok(out) => out,
+                Err(e) => {
+                    error!(error = %e, "gateway store failure; stopping");
+                    return;
+                }
+            },
+            ToCore::Submit(Command::Submit {
+                spec,
+                max_fee_per_job,
+                deadline,
+                reply,
+            }) => {
+                let result = core
+                    .submit(spec, max_fee_per_job, deadline, now_ms())
+                    .and_then(|task| {
+                        core.store().flush_blocking()?;
+                        Ok(task)
+                    });
+                let changed = result.as_ref().ok().map(|t| Output::TaskChanged(t.id));
+                let _ = reply.send(result);
+                changed.into_iter().collect()
+            }
+        };
+        if !durable(&core, &out) {
+            error!("gateway cannot flush its store; stopping");
+            return;
+        }
+        if !out.is_empty() && outputs.blocking_send(out).is_err() {
+            return;
+        }
+    }
+    if let Err(e) = core.store().flush_blocking() {
+        error!(error = %e, "gateway cannot flush its store on the way out");
+    }
+    info!("gateway stopped");
+}
+
+/// Starts the gateway. `events` carries this Supernet's network events for the gateway;
+/// cancelling `stop` stops it gracefully.
+pub fn spawn<W: Workload>(
+    core: GatewayCore<W>,
     workload: Arc<W>,
     net: SupernetHandle,
     mut events: mpsc::Receiver<NetEvent>,
+    stop: CancellationToken,
 ) -> (GatewayHandle, JoinHandle<()>) {
     let (commands, mut command_rx) = mpsc::channel(64);
     let (changes_tx, changes) = watch::channel(0u64);
@@ -135,161 +233,187 @@ pub fn spawn<W: Workload>(
         changes,
         store: core.store().clone(),
     };
+    let metrics = core.metrics().clone();
+    // Its own token: the gateway may stop itself (its channels closed) without stopping
+    // the rest of the node.
+    let stop = stop.child_token();
     let task = tokio::spawn(async move {
-        let (done_tx, mut done_rx) = mpsc::channel::<Done>(64);
-        let mut queue: Vec<Pending> = Vec::new();
-        let metrics = core.metrics().clone();
-        let mut verifying = false;
-        let mut ticker = tokio::time::interval(TICK);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-
-        let mut outputs = match core.recover(now_ms()) {
-            Ok(out) => out,
+        let (to_core, core_inputs) = mpsc::channel::<ToCore>(64);
+        let (core_outputs, mut from_core) = mpsc::channel::<Vec<Output>>(64);
+        let thread = std::thread::Builder::new()
+            .name(format!("gateway {}", net.supernet()))
+            .spawn(move || run_core(core, core_inputs, core_outputs));
+        let thread = match thread {
+            Ok(t) => t,
             Err(e) => {
-                error!(error = %e, "gateway cannot recover its store");
+                error!(error = %e, "cannot start the gateway's thread");
                 return;
             }
         };
+        let mut to_core = Some(to_core);
+        let (done_tx, mut done_rx) = mpsc::channel::<Done>(64);
+        let tracker = TaskTracker::new();
+        let mut queue: Vec<Pending> = Vec::new();
+        let mut waiting: VecDeque<ToCore> = VecDeque::new();
+        let mut tick_waiting = false;
+        let mut verifying = false;
+        let mut stopping = false;
+        let mut ticker = tokio::time::interval(TICK);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            // Nothing is announced or acknowledged before it is durable.
-            let tells = outputs
-                .iter()
-                .any(|o| matches!(o, Output::Publish(_) | Output::Respond { .. }));
-            if tells && let Err(e) = core.store().flush().await {
-                error!(error = %e, "gateway cannot flush its store; stopping");
-                return;
-            }
-            for output in outputs.drain(..) {
-                match output {
-                    Output::Publish(message) if dropped(&message) => {
-                        warn!("testing: auction result dropped instead of gossiped");
-                    }
-                    Output::Publish(message) => {
-                        let net = net.clone();
-                        tokio::spawn(async move {
-                            if let Err(e) = net.publish(message).await {
-                                warn!(error = %e, "publish failed");
+            let room = !stopping && waiting.len() < MAX_WAITING;
+            tokio::select! {
+                biased;
+                outputs = from_core.recv() => {
+                    let Some(outputs) = outputs else { break };
+                    for output in outputs {
+                        match output {
+                            Output::Publish(message) if dropped(&message) => {
+                                warn!("testing: auction result dropped instead of gossiped");
                             }
-                        });
+                            Output::Publish(message) => {
+                                let net = net.clone();
+                                tracker.spawn(async move {
+                                    if let Err(e) = net.publish(message).await {
+                                        warn!(error = %e, "publish failed");
+                                    }
+                                });
+                            }
+                            Output::Respond { token, response } => net.respond(token, response).await,
+                            Output::Verify {
+                                token,
+                                job,
+                                input,
+                                submission,
+                            } => queue.push(Pending {
+                                token,
+                                job,
+                                input,
+                                submission,
+                            }),
+                            Output::Aggregate { task, proofs } => {
+                                let workload = workload.clone();
+                                let done = done_tx.clone();
+                                tokio::spawn(async move {
+                                    let id = task.id;
+                                    let result = tokio::task::spawn_blocking(move || {
+                                        workload.aggregate(&task, &proofs)
+                                    })
+                                    .await
+                                    .unwrap_or_else(|e| Err(format!("aggregation panicked: {e}")));
+                                    let _ = done
+                                        .send(Done::Core(Box::new(Input::Aggregated { task: id, result })))
+                                        .await;
+                                });
+                            }
+                            Output::Assign { prover, assignment } => {
+                                let (net, stop) = (net.clone(), stop.clone());
+                                tracker.spawn(async move {
+                                    tokio::select! {
+                                        _ = deliver(net, prover, assignment) => {}
+                                        _ = stop.cancelled() => {}
+                                    }
+                                });
+                            }
+                            Output::TaskChanged(_) => changes_tx.send_modify(|n| *n += 1),
+                        }
                     }
-                    Output::Respond { token, response } => net.respond(token, response).await,
-                    Output::Verify {
-                        token,
-                        job,
-                        input,
-                        submission,
-                    } => queue.push(Pending {
-                        token,
-                        job,
-                        input,
-                        submission,
-                    }),
-                    Output::Aggregate { task, proofs } => {
-                        let workload = workload.clone();
-                        let done = done_tx.clone();
-                        tokio::spawn(async move {
-                            let id = task.id;
-                            let result = tokio::task::spawn_blocking(move || {
-                                workload.aggregate(&task, &proofs)
-                            })
-                            .await
-                            .unwrap_or_else(|e| Err(format!("aggregation panicked: {e}")));
-                            let _ = done
-                                .send(Done::Core(Box::new(Input::Aggregated { task: id, result })))
-                                .await;
-                        });
-                    }
-                    Output::Assign { prover, assignment } => {
-                        tokio::spawn(deliver(net.clone(), prover, assignment));
-                    }
-                    Output::TaskChanged(_) => changes_tx.send_modify(|n| *n += 1),
                 }
+                permit = async { to_core.as_ref()?.reserve().await.ok() }, if !waiting.is_empty() => {
+                    let (Some(permit), Some(message)) = (permit, waiting.pop_front()) else { break };
+                    if matches!(&message, ToCore::Input(i) if matches!(**i, Input::Tick)) {
+                        tick_waiting = false;
+                    }
+                    permit.send(message);
+                }
+                Some(done) = done_rx.recv() => match done {
+                    Done::Core(input) => waiting.push_back(ToCore::Input(input)),
+                    Done::BatchFinished => verifying = false,
+                },
+                _ = ticker.tick(), if room && !tick_waiting => {
+                    tick_waiting = true;
+                    waiting.push_back(ToCore::Input(Box::new(Input::Tick)));
+                }
+                command = command_rx.recv(), if room => match command {
+                    Some(command) => waiting.push_back(ToCore::Submit(command)),
+                    None => stop.cancel(),
+                },
+                event = events.recv(), if room => match event {
+                    Some(NetEvent::Gossip { message, .. }) => {
+                        waiting.push_back(ToCore::Input(Box::new(Input::Gossip(message))));
+                    }
+                    Some(NetEvent::Request { peer, token, request, .. }) => {
+                        waiting.push_back(ToCore::Input(Box::new(Input::Request { peer, token, request })));
+                    }
+                    Some(_) => {}
+                    None => stop.cancel(),
+                },
+                _ = stop.cancelled(), if !stopping => stopping = true,
             }
             // Verify everything waiting, in one batch, one batch at a time.
             if !verifying && !queue.is_empty() {
                 verifying = true;
                 let batch = std::mem::take(&mut queue);
-                let workload = workload.clone();
-                let done = done_tx.clone();
-                let metrics = metrics.clone();
-                tokio::spawn(async move {
-                    let started = std::time::Instant::now();
-                    let items: Vec<_> = batch
-                        .iter()
-                        .map(|p| (p.job.clone(), p.input.clone(), p.submission.payload.clone()))
-                        .collect();
-                    // A verifier that panics is the gateway's fault: every proof in the batch
-                    // is unchecked, never invalid.
-                    let verdicts = tokio::task::spawn_blocking(move || workload.verify(&items))
-                        .await
-                        .unwrap_or_else(|e| {
-                            error!(error = %e, "the verifier panicked");
-                            Vec::new()
-                        });
-                    metrics.verified_batch(batch.len(), started.elapsed().as_secs_f64());
-                    for (i, p) in batch.into_iter().enumerate() {
-                        let outcome = verdicts.get(i).cloned().unwrap_or_else(|| {
-                            Check::Unchecked("verification did not complete".into())
-                        });
-                        let input = Input::Verified {
-                            token: p.token,
-                            submission: p.submission,
-                            outcome,
-                        };
-                        if done.send(Done::Core(Box::new(input))).await.is_err() {
-                            return;
-                        }
-                    }
-                    let _ = done.send(Done::BatchFinished).await;
-                });
+                tokio::spawn(verify_batch(
+                    batch,
+                    workload.clone(),
+                    done_tx.clone(),
+                    metrics.clone(),
+                ));
             }
-
-            let input = tokio::select! {
-                _ = ticker.tick() => Input::Tick,
-                Some(done) = done_rx.recv() => match done {
-                    Done::Core(input) => *input,
-                    Done::BatchFinished => {
-                        verifying = false;
-                        continue;
-                    }
-                },
-                command = command_rx.recv() => match command {
-                    Some(Command::Submit { spec, max_fee_per_job, deadline, reply }) => {
-                        let result = core.submit(spec, max_fee_per_job, deadline, now_ms());
-                        let result = match result {
-                            Ok(task) => match core.store().flush().await {
-                                Ok(()) => {
-                                    changes_tx.send_modify(|n| *n += 1);
-                                    Ok(task)
-                                }
-                                Err(e) => Err(SubmitError::Store(e)),
-                            },
-                            Err(e) => Err(e),
-                        };
-                        let _ = reply.send(result);
-                        continue;
-                    }
-                    None => break,
-                },
-                event = events.recv() => match event {
-                    Some(NetEvent::Gossip { message, .. }) => Input::Gossip(message),
-                    Some(NetEvent::Request { peer, token, request, .. }) => {
-                        Input::Request { peer, token, request }
-                    }
-                    Some(_) => continue,
-                    None => break,
-                },
-            };
-            match core.handle(input, now_ms()) {
-                Ok(out) => outputs = out,
-                Err(e) => {
-                    error!(error = %e, "gateway store failure; stopping");
-                    break;
-                }
+            // Stopping: once the last verdicts are in the core's hands, let it finish.
+            if stopping && !verifying && queue.is_empty() && waiting.is_empty() {
+                to_core = None;
             }
         }
+        tracker.close();
+        if tokio::time::timeout(STOP_GRACE, tracker.wait())
+            .await
+            .is_err()
+        {
+            warn!("publishes or deliveries still running when the gateway stopped");
+        }
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
     });
     (handle, task)
+}
+
+/// Checks a batch of submissions off the runtime and feeds each verdict back to the loop.
+async fn verify_batch<W: Workload>(
+    batch: Vec<Pending>,
+    workload: Arc<W>,
+    done: mpsc::Sender<Done>,
+    metrics: crate::metrics::GatewayMetrics,
+) {
+    let started = std::time::Instant::now();
+    let items: Vec<_> = batch
+        .iter()
+        .map(|p| (p.job.clone(), p.input.clone(), p.submission.payload.clone()))
+        .collect();
+    // A verifier that panics is the gateway's fault: every proof in the batch is unchecked,
+    // never invalid.
+    let verdicts = tokio::task::spawn_blocking(move || workload.verify(&items))
+        .await
+        .unwrap_or_else(|e| {
+            error!(error = %e, "the verifier panicked");
+            Vec::new()
+        });
+    metrics.verified_batch(batch.len(), started.elapsed().as_secs_f64());
+    for (i, p) in batch.into_iter().enumerate() {
+        let outcome = verdicts
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| Check::Unchecked("verification did not complete".into()));
+        let input = Input::Verified {
+            token: p.token,
+            submission: p.submission,
+            outcome,
+        };
+        if done.send(Done::Core(Box::new(input))).await.is_err() {
+            return;
+        }
+    }
+    let _ = done.send(Done::BatchFinished).await;
 }
 
 /// Tells a winner of its job over request-response, retrying with backoff until it

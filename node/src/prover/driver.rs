@@ -21,6 +21,7 @@ use crate::workload::Workload;
 
 /// Starts the prover. `events` carries this Supernet's network events for the prover. With a
 /// `store`, the jobs it holds are saved after every change and resumed at the next start.
+/// Cancelling `stop` ends it; proofs under way are abandoned (and resumed at the next start).
 pub fn spawn<W: Workload>(
     mut core: ProverCore,
     capacity: usize,
@@ -28,6 +29,7 @@ pub fn spawn<W: Workload>(
     net: SupernetHandle,
     mut events: mpsc::Receiver<NetEvent>,
     store: Option<Store>,
+    stop: tokio_util::sync::CancellationToken,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut resumed = Vec::new();
@@ -50,6 +52,7 @@ pub fn spawn<W: Workload>(
         loop {
             let mut outputs = std::mem::take(&mut resumed);
             let input = tokio::select! {
+                _ = stop.cancelled() => break,
                 _ = ticker.tick() => Input::Tick,
                 Some(done) = done_rx.recv() => done,
                 event = events.recv() => match event {

@@ -469,6 +469,12 @@ impl Store {
         Ok(())
     }
 
+    /// [`Store::flush`], blocking the calling thread (for code that runs off the runtime).
+    pub fn flush_blocking(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
     /// Bytes the database takes on disk.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         Ok(self.db.size_on_disk()?)

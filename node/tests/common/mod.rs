@@ -312,12 +312,25 @@ pub async fn start_gateway(net: &Proving) -> lagrange_node::launch::GatewayNode 
     .unwrap()
 }
 
-/// The real workload with hooks around proving: `before` runs first (on the blocking pool),
-/// `after` may alter the proof.
+/// The real workload with hooks: `before` runs first when proving (on the blocking pool),
+/// `after` may alter the proof, `checking` runs before the gateway verifies.
 pub struct Hooked {
     pub inner: Arc<lagrange_node::circuit_workload::CircuitWorkload>,
     pub before: Box<dyn Fn() + Send + Sync>,
     pub after: Box<dyn Fn(&mut lagrange_node::workload::ProofBytes) + Send + Sync>,
+    pub checking: Box<dyn Fn() + Send + Sync>,
+}
+
+impl Hooked {
+    /// The real workload with hooks that do nothing.
+    pub fn new(inner: Arc<lagrange_node::circuit_workload::CircuitWorkload>) -> Self {
+        Self {
+            inner,
+            before: Box::new(|| {}),
+            after: Box::new(|_| {}),
+            checking: Box::new(|| {}),
+        }
+    }
 }
 
 impl lagrange_node::workload::Workload for Hooked {
@@ -345,6 +358,7 @@ impl lagrange_node::workload::Workload for Hooked {
             lagrange_protocol::messages::ProofSubmission,
         )],
     ) -> Vec<lagrange_node::workload::Check> {
+        (self.checking)();
         self.inner.verify(items)
     }
     fn aggregate(
