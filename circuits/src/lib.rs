@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod aggregate;
+pub mod circom;
 pub mod circuit_id;
 pub mod coprocessor;
 pub mod encoding;

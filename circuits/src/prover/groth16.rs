@@ -95,8 +95,12 @@ pub fn prove_with_randomness<C: ConstraintSynthesizer<Fr>>(
     })
 }
 
+/// Builds the proof from the quotient coefficients `h`, the public `inputs` and the
+/// private `witness`, routing every MSM through `backend`. `h` may be longer than the key's
+/// `H` query (libsnark's map yields one more coefficient than it uses; snarkjs' exactly
+/// as many).
 #[allow(clippy::too_many_arguments)]
-fn assemble(
+pub(crate) fn assemble(
     backend: &dyn MsmBackend,
     key: KeyId,
     pk: &ProvingKey<Bn254>,
@@ -111,7 +115,7 @@ fn assemble(
         || pk.b_g2_query.len() != num_vars + 1
         || pk.b_g1_query.len() != num_vars + 1
         || pk.l_query.len() != witness.len()
-        || pk.h_query.len() + 1 != h.len()
+        || h.len() < pk.h_query.len()
     {
         return Err(ProveError::KeyMismatch(format!(
             "{} variables, {} witnesses, {} h coefficients",
