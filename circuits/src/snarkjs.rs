@@ -120,6 +120,68 @@ pub fn public_json(inputs: &[Fr]) -> Vec<String> {
     inputs.iter().map(dec).collect()
 }
 
+/// Why snarkjs JSON does not read back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JsonError {
+    /// Not a decimal number below the field's prime.
+    #[error("{0:?} is not a decimal field element")]
+    Field(String),
+    /// Not a point of the curve's prime-order group.
+    #[error("{0} is not a valid point")]
+    Point(&'static str),
+}
+
+/// A decimal field element, as snarkjs writes them; refused at or above the prime.
+pub fn field_from_decimal<F: PrimeField>(text: &str) -> Result<F, JsonError> {
+    let bad = || JsonError::Field(text.chars().take(80).collect());
+    if text.is_empty() || text.len() > 80 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let n: F::BigInt = text.parse().map_err(|_| bad())?;
+    F::from_bigint(n).ok_or_else(bad)
+}
+
+fn g1_from(p: &G1Json, what: &'static str) -> Result<G1Affine, JsonError> {
+    if p[2] == "0" {
+        return Ok(G1Affine::zero());
+    }
+    let (x, y) = (field_from_decimal(&p[0])?, field_from_decimal(&p[1])?);
+    let point = G1Affine::new_unchecked(x, y);
+    if p[2] != "1" || !point.is_on_curve() || !point.is_in_correct_subgroup_assuming_on_curve() {
+        return Err(JsonError::Point(what));
+    }
+    Ok(point)
+}
+
+fn g2_from(p: &G2Json, what: &'static str) -> Result<G2Affine, JsonError> {
+    let f2 = |c: &[String; 2]| -> Result<Fq2, JsonError> {
+        Ok(Fq2::new(
+            field_from_decimal(&c[0])?,
+            field_from_decimal(&c[1])?,
+        ))
+    };
+    if p[2][0] == "0" && p[2][1] == "0" {
+        return Ok(G2Affine::zero());
+    }
+    let point = G2Affine::new_unchecked(f2(&p[0])?, f2(&p[1])?);
+    if p[2] != ["1", "0"]
+        || !point.is_on_curve()
+        || !point.is_in_correct_subgroup_assuming_on_curve()
+    {
+        return Err(JsonError::Point(what));
+    }
+    Ok(point)
+}
+
+/// A proof back from snarkjs' `proof.json`, every point checked.
+pub fn proof_from_json(p: &ProofJson) -> Result<Proof<Bn254>, JsonError> {
+    Ok(Proof {
+        a: g1_from(&p.pi_a, "pi_a")?,
+        b: g2_from(&p.pi_b, "pi_b")?,
+        c: g1_from(&p.pi_c, "pi_c")?,
+    })
+}
+
 /// Writes `verification_key.json`, `proof.json` and `public.json` into `dir`.
 pub fn write_all(
     dir: &Path,

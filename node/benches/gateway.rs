@@ -90,6 +90,7 @@ fn supernet(max_jobs: u32, deadline_ms: u64) -> Arc<SupernetConfig> {
             id: CircuitId::new("synthetic-v1/k12").unwrap(),
             category: JobCategory::Small,
             params_digest: Digest([0; 32]),
+            r1cs_digest: None,
         }],
     })
 }

@@ -7,14 +7,21 @@
 //!   job's input (never the prover's claim), all waiting proofs of a circuit in one batch.
 //! - A query task's chunk proofs become one [`AggregatedProof`], checked once more before it
 //!   is stored, and delivered as the task's result ([`TaskResult`]).
+//! - A circom task is one job per witness of a circuit the Supernet pins (`circom/<name>`):
+//!   each witness is checked against the circuit's constraints at submission, proven as
+//!   snarkjs would, verified against the public signals of the gateway's copy of the
+//!   witness, and delivered as snarkjs' `proof.json` and `public.json` per job with the
+//!   circuit's `verification_key.json`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use lagrange_circuits::circom::{CircomCircuit, Witness};
 use lagrange_circuits::circuit_id::JobInput;
 use lagrange_circuits::coprocessor::{Category, DataSet, Query, Row, plan_chunks};
 use lagrange_circuits::curve::{Bn254, Fr, PreparedVerifyingKey, Proof};
+use lagrange_circuits::snarkjs::{self, ProofJson, VerificationKeyJson};
 use lagrange_circuits::{
     AggregatedProof, Answer, ChunkProof, CircuitSpec, Prover, encoding, params, verify,
 };
@@ -31,6 +38,9 @@ pub const MAX_QUERY_ROWS: usize = 1 << 16;
 
 /// Most jobs one synthetic task may ask for.
 pub const MAX_SYNTHETIC_JOBS: u32 = 1024;
+
+/// Most witnesses one circom task may carry.
+pub const MAX_CIRCOM_JOBS: usize = 1024;
 
 /// Largest job input accepted from the store or the network.
 const MAX_INPUT: usize = 1 << 20;
@@ -78,11 +88,30 @@ pub enum TaskResult {
         /// The proofs.
         proofs: Vec<(String, String)>,
     },
+    /// Circom proofs, in snarkjs' formats, in witness order.
+    Circom {
+        /// The circuit (`circom/<name>`).
+        circuit: String,
+        /// snarkjs' `verification_key.json` of the circuit.
+        verification_key: Box<VerificationKeyJson>,
+        /// Per job: snarkjs' `proof.json` and `public.json`.
+        proofs: Vec<CircomProof>,
+    },
+}
+
+/// One circom job's proof, as snarkjs writes it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CircomProof {
+    /// `proof.json`.
+    pub proof: ProofJson,
+    /// `public.json`: the public signals, decimal.
+    pub public: Vec<String>,
 }
 
 /// Keys for the circuits a node proves or verifies.
 pub struct CircuitWorkload {
     provers: BTreeMap<String, Arc<Prover>>,
+    circom: BTreeMap<String, (JobCategory, Arc<CircomCircuit>)>,
 }
 
 fn decode_input(bytes: &[u8]) -> Result<JobInput, String> {
@@ -126,7 +155,10 @@ impl CircuitWorkload {
                 Prover::new(spec, loaded.pk, backend.clone()).map_err(|e| e.to_string())?;
             provers.insert(spec.id(), Arc::new(prover));
         }
-        Ok(Self { provers })
+        Ok(Self {
+            provers,
+            circom: BTreeMap::new(),
+        })
     }
 
     /// **Insecure, devnets only**: keys from a public seed, cached in `dir`. Returns the
@@ -147,7 +179,13 @@ impl CircuitWorkload {
             pins.push((id, Digest(digest.0)));
             provers.insert(spec.id(), Arc::new(Prover::cpu(*spec, loaded.pk)));
         }
-        Ok((Self { provers }, pins))
+        Ok((
+            Self {
+                provers,
+                circom: BTreeMap::new(),
+            },
+            pins,
+        ))
     }
 
     fn prover(&self, circuit: &str) -> Result<&Arc<Prover>, String> {
@@ -157,7 +195,54 @@ impl CircuitWorkload {
     }
 
     fn pvk(&self, circuit: &str) -> Result<&PreparedVerifyingKey<Bn254>, String> {
+        if let Some((_, c)) = self.circom.get(circuit) {
+            return Ok(c.prepared_verifying_key());
+        }
         Ok(self.prover(circuit)?.prepared_verifying_key())
+    }
+
+    /// Serves a circom circuit of `category` from its `.zkey` and `.r1cs` (the caller has
+    /// checked them against their pinned digests), proving with `backend`.
+    pub fn add_circom(
+        &mut self,
+        id: &CircuitId,
+        category: JobCategory,
+        zkey: &[u8],
+        r1cs: &[u8],
+        backend: Arc<dyn lagrange_circuits::MsmBackend>,
+    ) -> Result<(), String> {
+        let circuit =
+            CircomCircuit::new(zkey, r1cs, backend).map_err(|e| format!("circuit {id}: {e}"))?;
+        self.circom
+            .insert(id.to_string(), (category, Arc::new(circuit)));
+        Ok(())
+    }
+
+    /// A witness of the right length for circom circuit `id` (the constant one, zeros
+    /// elsewhere): it satisfies nothing, but proving it takes as long as proving a real one,
+    /// which is what calibration measures.
+    pub fn calibration_witness(&self, id: &CircuitId) -> Option<Vec<u8>> {
+        let (_, c) = self.circom.get(id.as_str())?;
+        let mut values = vec![Fr::from(0u64); c.key().wires];
+        values[0] = Fr::from(1u64);
+        Some(Witness { values }.to_bytes())
+    }
+
+    fn circom(&self, id: &str) -> Option<&Arc<CircomCircuit>> {
+        self.circom.get(id).map(|(_, c)| c)
+    }
+
+    /// The public inputs a job's proof must be for, computed from the gateway's own copy
+    /// of its input.
+    fn statement(&self, circuit: &str, input: &[u8]) -> Result<Vec<Fr>, String> {
+        if let Some(c) = self.circom(circuit) {
+            let witness = Witness::from_bytes(input).map_err(|e| e.to_string())?;
+            return Ok(c
+                .public_signals(&witness)
+                .map_err(|e| e.to_string())?
+                .to_vec());
+        }
+        Ok(decode_input(input)?.public_inputs())
     }
 
     /// Checks a delivered result offline and returns the query answer it proves (for a
@@ -185,9 +270,40 @@ impl CircuitWorkload {
                     count: proofs.len() as u64,
                 })
             }
+            (
+                TaskSpec::Circom { .. },
+                TaskResult::Circom {
+                    circuit, proofs, ..
+                },
+            ) => {
+                let c = self
+                    .circom(&circuit)
+                    .ok_or_else(|| format!("no keys loaded for circuit {circuit}"))?;
+                for (i, p) in proofs.iter().enumerate() {
+                    let (proof, public) =
+                        circom_from_json(p).map_err(|e| format!("proof {i}: {e}"))?;
+                    c.verify(&proof, &public)
+                        .map_err(|e| format!("proof {i}: {e}"))?;
+                }
+                Ok(Answer {
+                    sum: 0,
+                    count: proofs.len() as u64,
+                })
+            }
             _ => Err("result does not match the task kind".into()),
         }
     }
+}
+
+/// A circom job's proof and public signals, back from snarkjs' JSON.
+fn circom_from_json(p: &CircomProof) -> Result<(Proof<Bn254>, Vec<Fr>), String> {
+    let proof = snarkjs::proof_from_json(&p.proof).map_err(|e| e.to_string())?;
+    let public = p
+        .public
+        .iter()
+        .map(|x| snarkjs::field_from_decimal(x).map_err(|e| e.to_string()))
+        .collect::<Result<_, _>>()?;
+    Ok((proof, public))
 }
 
 fn dataset(rows: &[(u64, u64)]) -> Result<DataSet, String> {
@@ -258,13 +374,55 @@ impl Workload for CircuitWorkload {
                     })
                     .collect())
             }
+            TaskSpec::Circom { circuit, witnesses } => {
+                let Some((category, c)) = self.circom.get(circuit.as_str()) else {
+                    return Err(format!("circuit {circuit} is not served here"));
+                };
+                if witnesses.is_empty() {
+                    return Err("circom.witnesses is empty".into());
+                }
+                if witnesses.len() > MAX_CIRCOM_JOBS {
+                    return Err(format!(
+                        "{} witnesses, more than the limit of {MAX_CIRCOM_JOBS}",
+                        witnesses.len()
+                    ));
+                }
+                witnesses
+                    .iter()
+                    .enumerate()
+                    .map(|(i, wtns)| {
+                        let max = lagrange_protocol::codec::MAX_JOB_INPUT;
+                        if wtns.len() > max {
+                            return Err(format!(
+                                "circom.witnesses[{i}] is {} bytes, more than the {max} a job input may carry",
+                                wtns.len()
+                            ));
+                        }
+                        c.witness(wtns)
+                            .map_err(|e| format!("circom.witnesses[{i}]: {e}"))?;
+                        Ok(JobPlan {
+                            circuit: circuit.clone(),
+                            category: *category,
+                            input: wtns.clone(),
+                        })
+                    })
+                    .collect()
+            }
         }
     }
 
     fn prove(&self, circuit: &CircuitId, input: &[u8]) -> Result<ProofBytes, String> {
+        let mut rng = rand_chacha::ChaCha20Rng::from_entropy();
+        if let Some(c) = self.circom(circuit.as_str()) {
+            let witness = Witness::from_bytes(input).map_err(|e| e.to_string())?;
+            let proven = c.prove(&witness, &mut rng).map_err(|e| e.to_string())?;
+            return Ok(ProofBytes {
+                proof: encoding::encode_proof(&proven.proof),
+                public_inputs: encoding::encode_public_inputs(&proven.public_inputs),
+            });
+        }
         let job = decode_input(input)?;
         let prover = self.prover(circuit.as_str())?;
-        let mut rng = rand_chacha::ChaCha20Rng::from_entropy();
         let proven = prover.prove(&job, &mut rng).map_err(|e| e.to_string())?;
         Ok(ProofBytes {
             proof: encoding::encode_proof(&proven.proof),
@@ -278,19 +436,18 @@ impl Workload for CircuitWorkload {
         let mut verdicts: Vec<Check> = vec![Check::Valid; items.len()];
         let mut groups: BTreeMap<&str, Vec<Pending>> = BTreeMap::new();
         for (i, (job, input, submission)) in items.iter().enumerate() {
-            let input = match decode_input(input) {
-                Ok(input) => input,
+            let statement = match self.statement(job.circuit.as_str(), input) {
+                Ok(statement) => statement,
                 Err(e) => {
                     verdicts[i] = Check::Unchecked(format!("the gateway's job input: {e}"));
                     continue;
                 }
             };
             match encoding::decode_proof(&submission.proof) {
-                Ok(proof) => groups.entry(job.circuit.as_str()).or_default().push((
-                    i,
-                    proof,
-                    input.public_inputs(),
-                )),
+                Ok(proof) => groups
+                    .entry(job.circuit.as_str())
+                    .or_default()
+                    .push((i, proof, statement)),
                 Err(e) => verdicts[i] = Check::Invalid(e.to_string()),
             }
         }
@@ -353,6 +510,28 @@ impl Workload for CircuitWorkload {
                     .map_err(|e| e.to_string())?;
                 TaskResult::Query(bundle)
             }
+            TaskSpec::Circom { .. } => {
+                let c = self
+                    .circom(&circuit)
+                    .ok_or_else(|| format!("no keys loaded for circuit {circuit}"))?;
+                let mut out = Vec::with_capacity(proofs.len());
+                for (_, input, record) in proofs {
+                    let witness = Witness::from_bytes(input).map_err(|e| e.to_string())?;
+                    let public = c.public_signals(&witness).map_err(|e| e.to_string())?;
+                    let proof = encoding::decode_proof(&record.proof).map_err(|e| e.to_string())?;
+                    // Check each once more, as a client will.
+                    c.verify(&proof, public).map_err(|e| e.to_string())?;
+                    out.push(CircomProof {
+                        proof: snarkjs::proof_json(&proof),
+                        public: snarkjs::public_json(public),
+                    });
+                }
+                TaskResult::Circom {
+                    circuit: circuit.clone(),
+                    verification_key: Box::new(snarkjs::verification_key_json(&c.key().pk.vk)),
+                    proofs: out,
+                }
+            }
             TaskSpec::Synthetic { .. } => TaskResult::Synthetic {
                 circuit,
                 proofs: proofs
@@ -388,12 +567,39 @@ pub enum Checked {
         /// How many.
         proofs: usize,
     },
+    /// Circom proofs, all valid for their public signals.
+    Circom {
+        /// The circuit.
+        circuit: String,
+        /// How many.
+        proofs: usize,
+    },
+}
+
+/// Where a circom circuit's artifacts live in a parameter directory:
+/// `circom/<name>.zkey` and `circom/<name>.r1cs`, for id `circom/<name>`.
+pub fn circom_paths(params_dir: &Path, id: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let name = id
+        .strip_prefix(lagrange_protocol::config::CIRCOM_PREFIX)
+        .unwrap_or(id);
+    let dir = params_dir.join("circom");
+    (
+        dir.join(format!("{name}.zkey")),
+        dir.join(format!("{name}.r1cs")),
+    )
 }
 
 fn verifying_key(
     params_dir: &Path,
     circuit: &str,
 ) -> Result<lagrange_circuits::curve::VerifyingKey<Bn254>, String> {
+    if circuit.starts_with(lagrange_protocol::config::CIRCOM_PREFIX) {
+        let (zkey, _) = circom_paths(params_dir, circuit);
+        let bytes = std::fs::read(&zkey).map_err(|e| format!("reading {}: {e}", zkey.display()))?;
+        let key =
+            lagrange_circuits::circom::CircomKey::from_bytes(&bytes).map_err(|e| e.to_string())?;
+        return Ok(key.pk.vk);
+    }
     let spec = CircuitSpec::parse(circuit).map_err(|e| e.to_string())?;
     params::load_verifying_key(params_dir, &spec, None).map_err(|e| e.to_string())
 }
@@ -429,6 +635,20 @@ pub fn check_result_file(params_dir: &Path, bytes: &[u8]) -> Result<Checked, Str
                 proofs: proofs.len(),
             })
         }
+        TaskResult::Circom {
+            circuit, proofs, ..
+        } => {
+            let vk = verifying_key(params_dir, &circuit)?;
+            let pvk = lagrange_circuits::curve::prepare(&vk);
+            for (i, p) in proofs.iter().enumerate() {
+                let (proof, public) = circom_from_json(p).map_err(|e| format!("proof {i}: {e}"))?;
+                verify::verify(&pvk, &proof, &public).map_err(|e| format!("proof {i}: {e}"))?;
+            }
+            Ok(Checked::Circom {
+                circuit,
+                proofs: proofs.len(),
+            })
+        }
     }
 }
 
@@ -459,6 +679,15 @@ pub fn export_snarkjs(params_dir: &Path, bytes: &[u8], out: &Path) -> Result<usi
                     encoding::decode_proof(&proof).map_err(|e| e.to_string())?,
                 ));
             }
+            (circuit, items)
+        }
+        TaskResult::Circom {
+            circuit, proofs, ..
+        } => {
+            let items = proofs
+                .iter()
+                .map(|p| circom_from_json(p).map(|(proof, public)| (public, proof)))
+                .collect::<Result<_, _>>()?;
             (circuit, items)
         }
     };

@@ -96,6 +96,13 @@ pub enum Submission {
         /// How many.
         jobs: u32,
     },
+    /// Proofs of a circom circuit, one per witness.
+    Circom {
+        /// The circuit, `circom/<name>`.
+        circuit: String,
+        /// `.wtns` files' bytes.
+        witnesses: Vec<Vec<u8>>,
+    },
 }
 
 /// Submits a task; with `wait`, follows its events and writes the result to `out`.
@@ -123,6 +130,9 @@ pub async fn submit(
             hi,
         }),
         Submission::Synthetic { jobs } => Task::Synthetic(pb::SyntheticTask { jobs }),
+        Submission::Circom { circuit, witnesses } => {
+            Task::Circom(pb::CircomTask { circuit, witnesses })
+        }
     };
     let response = client
         .submit_task(pb::SubmitTaskRequest {
@@ -224,4 +234,52 @@ pub fn verify(params_dir: &Path, result: &Path) -> Result<Checked> {
 pub fn export(params_dir: &Path, result: &Path, out: &Path) -> Result<usize> {
     let bytes = std::fs::read(result).with_context(|| format!("reading {}", result.display()))?;
     export_snarkjs(params_dir, &bytes, out).map_err(|e| anyhow::anyhow!(e))
+}
+
+/// The `[[circuits]]` entry that serves a circom circuit, and where its artifacts go:
+/// `lagrange-node circuit add` copies the `.zkey` and `.r1cs` into the parameter directory
+/// (where the node finds them and serves them to provers) and prints the entry to paste
+/// into the Supernet config.
+pub fn circuit_add(
+    name: &str,
+    category: JobCategory,
+    zkey: &Path,
+    r1cs: &Path,
+    params_dir: &Path,
+) -> Result<String> {
+    let id = lagrange_protocol::CircuitId::new(format!(
+        "{}{name}",
+        lagrange_protocol::config::CIRCOM_PREFIX
+    ))
+    .map_err(|e| anyhow::anyhow!("circuit name {name:?}: {e}"))?;
+    let zkey_bytes = std::fs::read(zkey).with_context(|| format!("reading {}", zkey.display()))?;
+    let r1cs_bytes = std::fs::read(r1cs).with_context(|| format!("reading {}", r1cs.display()))?;
+    // Refuse artifacts that do not read or do not belong together, before anyone pins them.
+    let key = lagrange_circuits::circom::CircomKey::from_bytes(&zkey_bytes)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", zkey.display()))?;
+    let constraints = lagrange_circuits::circom::R1cs::from_bytes(&r1cs_bytes)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", r1cs.display()))?;
+    key.matches(&constraints)
+        .map_err(|e| anyhow::anyhow!("{} and {}: {e}", zkey.display(), r1cs.display()))?;
+    let (zkey_dest, r1cs_dest) = crate::circuit_workload::circom_paths(params_dir, id.as_str());
+    if let Some(dir) = zkey_dest.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(&zkey_dest, &zkey_bytes)
+        .with_context(|| format!("writing {}", zkey_dest.display()))?;
+    std::fs::write(&r1cs_dest, &r1cs_bytes)
+        .with_context(|| format!("writing {}", r1cs_dest.display()))?;
+    Ok(format!(
+        "# {name}: {} constraints, {} public signals; .zkey and .r1cs copied into {}\n\
+         [[circuits]]\n\
+         id = \"{id}\"\n\
+         category = \"{category}\"\n\
+         params_digest = \"{}\"\n\
+         r1cs_digest = \"{}\"\n",
+        constraints.constraints(),
+        constraints.public,
+        params_dir.display(),
+        blake3::hash(&zkey_bytes).to_hex(),
+        blake3::hash(&r1cs_bytes).to_hex(),
+    ))
 }

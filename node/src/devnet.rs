@@ -162,6 +162,7 @@ pub async fn run(opts: DevnetOptions) -> Result<DevnetReport> {
                 id: id.clone(),
                 category: opts.category,
                 params_digest: *digest,
+                r1cs_digest: None,
             })
             .collect(),
     };

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use lagrange_node::circuit_workload::Checked;
 use lagrange_node::cli;
@@ -175,6 +175,11 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Circom circuits a Supernet serves.
+    Circuit {
+        #[command(subcommand)]
+        action: CircuitAction,
+    },
     /// Show a task's status; save its result if it is done.
     Task {
         /// The task id.
@@ -234,6 +239,37 @@ enum SubmitKind {
         /// How many jobs.
         #[arg(long)]
         jobs: u32,
+    },
+    /// One proof per witness of a circom circuit the Supernet serves.
+    Circom {
+        /// The circuit, as the Supernet names it (`circom/<name>`, or just `<name>`).
+        #[arg(long)]
+        circuit: String,
+        /// A witness (`.wtns`, as circom's witness generator or snarkjs writes it); repeat.
+        #[arg(long = "wtns", required = true)]
+        wtns: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CircuitAction {
+    /// Checks a circom circuit's .zkey and .r1cs, copies them into the parameter directory
+    /// and prints the [[circuits]] entry (with their digests) for the Supernet config.
+    Add {
+        /// The circuit's name; its id is `circom/<name>` (lowercase letters, digits, '-').
+        name: String,
+        /// The proving key, as `snarkjs groth16 setup` (and contributions) wrote it.
+        #[arg(long)]
+        zkey: PathBuf,
+        /// The constraints, as the circom compiler wrote them.
+        #[arg(long)]
+        r1cs: PathBuf,
+        /// The category its jobs are auctioned in.
+        #[arg(long, default_value = "small")]
+        category: JobCategory,
+        /// The node's parameter directory.
+        #[arg(long, default_value = "params")]
+        params_dir: PathBuf,
     },
 }
 
@@ -434,6 +470,21 @@ public key {}",
                     cli::Submission::Query { rows, lo, hi }
                 }
                 SubmitKind::Synthetic { jobs } => cli::Submission::Synthetic { jobs },
+                SubmitKind::Circom { circuit, wtns } => {
+                    let prefix = lagrange_protocol::config::CIRCOM_PREFIX;
+                    let circuit = if circuit.starts_with(prefix) {
+                        circuit
+                    } else {
+                        format!("{prefix}{circuit}")
+                    };
+                    let witnesses = wtns
+                        .iter()
+                        .map(|p| {
+                            std::fs::read(p).with_context(|| format!("reading {}", p.display()))
+                        })
+                        .collect::<Result<_>>()?;
+                    cli::Submission::Circom { circuit, witnesses }
+                }
             };
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(cli::submit(
@@ -446,6 +497,21 @@ public key {}",
                 wait,
                 out.as_deref(),
             ))?;
+        }
+        Command::Circuit {
+            action:
+                CircuitAction::Add {
+                    name,
+                    zkey,
+                    r1cs,
+                    category,
+                    params_dir,
+                },
+        } => {
+            print!(
+                "{}",
+                cli::circuit_add(&name, category, &zkey, &r1cs, &params_dir)?
+            );
         }
         Command::Task { id, gateway, out } => {
             let runtime = tokio::runtime::Runtime::new()?;
@@ -461,6 +527,9 @@ public key {}",
                 "valid: SUM={sum} COUNT={count} over {rows} rows committed to {commitment}"
             ),
             Checked::Synthetic { proofs } => println!("valid: {proofs} synthetic proofs"),
+            Checked::Circom { circuit, proofs } => {
+                println!("valid: {proofs} proofs of {circuit}")
+            }
         },
         Command::ExportSnarkjs {
             result,

@@ -15,7 +15,7 @@ use lagrange_protocol::{CircuitId, JobCategory, Keypair};
 
 use lagrange_circuits::{MsmChoice, MsmSelection};
 
-use crate::circuit_workload::CircuitWorkload;
+use crate::circuit_workload::{CircuitWorkload, circom_paths};
 use crate::config::{Membership, Role, Settings};
 use crate::http;
 use crate::launch::{
@@ -90,6 +90,20 @@ async fn ensure_params(
         .iter()
         .filter(|c| categories.contains(&c.category))
     {
+        if c.is_circom() {
+            // A circom circuit's .zkey and .r1cs, by their own digests.
+            let (zkey, r1cs) = circom_paths(&s.params_dir, c.id.as_str());
+            let r1cs_digest = c
+                .r1cs_digest
+                .ok_or_else(|| anyhow::anyhow!("circom circuit {} pins no .r1cs", c.id))?;
+            for (digest, path) in [(c.params_digest, zkey), (r1cs_digest, r1cs)] {
+                files.insert(digest, path.clone());
+                if !path.exists() {
+                    missing.push((digest, path));
+                }
+            }
+            continue;
+        }
         let spec = lagrange_circuits::CircuitSpec::parse(c.id.as_str())
             .map_err(|e| anyhow::anyhow!("supernet circuit {}: {e}", c.id))?;
         let path = lagrange_circuits::params::params_path(&s.params_dir, &spec);
@@ -141,28 +155,39 @@ async fn ensure_params(
     Ok(files)
 }
 
-/// Measures one proof per category, for the cost model.
+/// Measures one proof per category, for the cost model: a sample query where the category
+/// has the network's own circuit, else a proof of its (first) circom circuit.
 async fn calibrate(
     workload: &Arc<CircuitWorkload>,
     categories: &[JobCategory],
+    circom: &[CircomPin],
+    builtin: &std::collections::BTreeSet<JobCategory>,
 ) -> Result<BTreeMap<JobCategory, u64>> {
     let mut proving_ms = BTreeMap::new();
     for category in categories {
-        let rows = crate::devnet::sample_task(0, 8).0;
-        let plans = workload
-            .split(&TaskSpec::Query {
-                rows,
-                lo: 0,
-                hi: u64::MAX,
-                category: *category,
-            })
-            .map_err(|e| anyhow::anyhow!(e))?;
-        let Some(plan) = plans.into_iter().next() else {
+        let plan = if builtin.contains(category) {
+            let rows = crate::devnet::sample_task(0, 8).0;
+            let plans = workload
+                .split(&TaskSpec::Query {
+                    rows,
+                    lo: 0,
+                    hi: u64::MAX,
+                    category: *category,
+                })
+                .map_err(|e| anyhow::anyhow!(e))?;
+            plans.into_iter().next().map(|p| (p.circuit, p.input))
+        } else {
+            circom
+                .iter()
+                .find(|p| p.category == *category)
+                .and_then(|p| Some((p.id.clone(), workload.calibration_witness(&p.id)?)))
+        };
+        let Some((circuit, input)) = plan else {
             continue;
         };
         let w = workload.clone();
         let started = std::time::Instant::now();
-        tokio::task::spawn_blocking(move || w.prove(&plan.circuit, &plan.input))
+        tokio::task::spawn_blocking(move || w.prove(&circuit, &input))
             .await?
             .map_err(|e| anyhow::anyhow!(e))?;
         let ms = started.elapsed().as_millis().max(1) as u64;
@@ -170,6 +195,43 @@ async fn calibrate(
         proving_ms.insert(*category, ms);
     }
     Ok(proving_ms)
+}
+
+/// A circom circuit a node serves, as its Supernet pins it.
+#[derive(Debug, Clone)]
+struct CircomPin {
+    id: CircuitId,
+    category: JobCategory,
+    zkey: lagrange_protocol::Digest,
+    r1cs: lagrange_protocol::Digest,
+}
+
+/// Reads a circom circuit's artifacts, checks them against their pins and serves the
+/// circuit from `workload` (blocking: files and parsing).
+fn load_circom(
+    workload: &mut CircuitWorkload,
+    params_dir: &std::path::Path,
+    pin: &CircomPin,
+    backend: Arc<dyn lagrange_circuits::MsmBackend>,
+) -> Result<()> {
+    let (zkey_path, r1cs_path) = circom_paths(params_dir, pin.id.as_str());
+    let read = |path: &std::path::Path, digest: &lagrange_protocol::Digest| -> Result<Vec<u8>> {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let actual = blake3::hash(&bytes);
+        if actual.as_bytes() != &digest.0 {
+            bail!(
+                "{} has digest {}, but the supernet pins {digest}",
+                path.display(),
+                actual.to_hex()
+            );
+        }
+        Ok(bytes)
+    };
+    let zkey = read(&zkey_path, &pin.zkey)?;
+    let r1cs = read(&r1cs_path, &pin.r1cs)?;
+    workload
+        .add_circom(&pin.id, pin.category, &zkey, &r1cs, backend)
+        .map_err(|e| anyhow::anyhow!(e))
 }
 
 /// Runs the node until SIGINT or SIGTERM.
@@ -194,6 +256,8 @@ pub async fn run_node(s: Settings) -> Result<()> {
     // Parameters of every circuit any membership needs, each pinned digest checked.
     let mut files = BTreeMap::new();
     let mut pins: BTreeMap<CircuitId, lagrange_protocol::Digest> = BTreeMap::new();
+    let mut circom: Vec<CircomPin> = Vec::new();
+    let mut builtin = std::collections::BTreeSet::new();
     let mut proving_categories = Vec::new();
     for m in &s.memberships {
         let categories = wanted_categories(&s, m);
@@ -215,6 +279,18 @@ pub async fn run_node(s: Settings) -> Result<()> {
                     c.id
                 );
             }
+            match c.r1cs_digest {
+                Some(r1cs) if !circom.iter().any(|p| p.id == c.id) => circom.push(CircomPin {
+                    id: c.id.clone(),
+                    category: c.category,
+                    zkey: c.params_digest,
+                    r1cs,
+                }),
+                Some(_) => {}
+                None => {
+                    builtin.insert(c.category);
+                }
+            }
         }
     }
     proving_categories.sort();
@@ -226,14 +302,24 @@ pub async fn run_node(s: Settings) -> Result<()> {
     };
     let dir = s.params_dir.clone();
     let backend = msm.backend.clone();
-    let pins: Vec<_> = pins.into_iter().collect();
+    let pins: Vec<_> = pins
+        .into_iter()
+        .filter(|(id, _)| !circom.iter().any(|p| p.id == *id))
+        .collect();
+    let circom_pins = circom.clone();
     let workload = Arc::new(
-        tokio::task::spawn_blocking(move || CircuitWorkload::load_with(&dir, &pins, backend))
-            .await?
-            .map_err(|e| anyhow::anyhow!(e))?,
+        tokio::task::spawn_blocking(move || -> Result<CircuitWorkload> {
+            let mut workload = CircuitWorkload::load_with(&dir, &pins, backend.clone())
+                .map_err(|e| anyhow::anyhow!(e))?;
+            for pin in &circom_pins {
+                load_circom(&mut workload, &dir, pin, backend.clone())?;
+            }
+            Ok(workload)
+        })
+        .await??,
     );
     metrics.readiness.set_params_loaded();
-    let proving_ms = calibrate(&workload, &proving_categories).await?;
+    let proving_ms = calibrate(&workload, &proving_categories, &circom, &builtin).await?;
     let ctx = NodeContext {
         key: key.clone(),
         files: Arc::new(files),

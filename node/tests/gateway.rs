@@ -32,7 +32,7 @@ impl Workload for StandIn {
                     input: i.to_le_bytes().to_vec(),
                 })
                 .collect()),
-            TaskSpec::Query { .. } => Err("queries are not served here".into()),
+            _ => Err("only synthetic tasks are served here".into()),
         }
     }
     fn prove(&self, _: &CircuitId, _: &[u8]) -> Result<ProofBytes, String> {
@@ -96,6 +96,7 @@ fn config() -> Arc<SupernetConfig> {
             id: CircuitId::new("synthetic.small").unwrap(),
             category: JobCategory::Small,
             params_digest: Digest([0; 32]),
+            r1cs_digest: None,
         }],
     })
 }

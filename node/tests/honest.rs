@@ -48,7 +48,7 @@ impl Workload for StandIn {
                     input: i.to_le_bytes().to_vec(),
                 })
                 .collect()),
-            TaskSpec::Query { .. } => Err("queries are not served here".into()),
+            _ => Err("only synthetic tasks are served here".into()),
         }
     }
     fn prove(&self, _: &CircuitId, _: &[u8]) -> Result<ProofBytes, String> {
@@ -111,6 +111,7 @@ fn config(provers: u64) -> Arc<SupernetConfig> {
             id: CircuitId::new("synthetic.small").unwrap(),
             category: JobCategory::Small,
             params_digest: Digest([0; 32]),
+            r1cs_digest: None,
         }],
     })
 }

@@ -40,6 +40,7 @@ fn config() -> Arc<SupernetConfig> {
             id: CircuitId::new("synthetic.small").unwrap(),
             category: JobCategory::Small,
             params_digest: Digest([0; 32]),
+            r1cs_digest: None,
         }],
     })
 }

@@ -125,8 +125,22 @@ pub struct CircuitConfig {
     pub id: CircuitId,
     /// The category its jobs fall in.
     pub category: JobCategory,
-    /// blake3 digest of its parameter file.
+    /// blake3 digest of its parameter file (for a circom circuit, its `.zkey`).
     pub params_digest: Digest,
+    /// For a circom circuit (id `circom/<name>`): blake3 digest of its `.r1cs`, which the
+    /// gateway checks client witnesses against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub r1cs_digest: Option<Digest>,
+}
+
+/// The prefix of a circom circuit's id.
+pub const CIRCOM_PREFIX: &str = "circom/";
+
+impl CircuitConfig {
+    /// Whether this is a circom circuit (its id starts with `circom/`).
+    pub fn is_circom(&self) -> bool {
+        self.id.as_str().starts_with(CIRCOM_PREFIX)
+    }
 }
 
 /// A Supernet's whole configuration.
@@ -309,6 +323,13 @@ impl SupernetConfig {
                         "category {} is not configured in [[categories]]",
                         c.category
                     ),
+                );
+            }
+            if c.is_circom() != c.r1cs_digest.is_some() {
+                bad(
+                    &format!("circuits[{i}].r1cs_digest"),
+                    "a circom circuit (id circom/<name>) needs its .r1cs digest, and only it has one"
+                        .into(),
                 );
             }
         }

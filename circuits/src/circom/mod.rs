@@ -11,11 +11,13 @@
 //! Readers refuse, with a [`CircomError`] that says what and where, anything malformed,
 //! truncated, over its size limit, or for another field; they never panic on bad bytes.
 
+mod circuit;
 mod key;
 mod prove;
 mod r1cs;
 mod wtns;
 
+pub use circuit::CircomCircuit;
 pub use key::{CircomKey, MAX_ZKEY_BYTES};
 pub use prove::prove;
 pub use r1cs::{MAX_R1CS_BYTES, R1cs};

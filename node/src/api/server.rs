@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use lagrange_protocol::{JobCategory, SupernetId, TaskId};
+use lagrange_protocol::{CircuitId, JobCategory, SupernetId, TaskId};
 
 use super::pb;
 use crate::clock::now_ms;
@@ -157,7 +157,6 @@ impl pb::gateway_server::Gateway for GatewayService {
         let gateway = self.gateways.get(&supernet).ok_or_else(|| {
             Status::not_found(format!("this node runs no gateway for supernet {supernet}"))
         })?;
-        let category = category(r.category)?;
         if r.max_fee_per_job == 0 {
             return Err(Status::invalid_argument("max_fee_per_job must be positive"));
         }
@@ -168,6 +167,7 @@ impl pb::gateway_server::Gateway for GatewayService {
         }
         let spec = match r.task {
             Some(pb::submit_task_request::Task::Query(q)) => {
+                let category = category(r.category)?;
                 if q.rows.is_empty() {
                     return Err(Status::invalid_argument("query.rows is empty"));
                 }
@@ -179,6 +179,7 @@ impl pb::gateway_server::Gateway for GatewayService {
                 }
             }
             Some(pb::submit_task_request::Task::Synthetic(s)) => {
+                let category = category(r.category)?;
                 if s.jobs == 0 {
                     return Err(Status::invalid_argument("synthetic.jobs must be positive"));
                 }
@@ -187,9 +188,20 @@ impl pb::gateway_server::Gateway for GatewayService {
                     category,
                 }
             }
+            Some(pb::submit_task_request::Task::Circom(c)) => {
+                let circuit = CircuitId::new(c.circuit.clone())
+                    .map_err(|e| Status::invalid_argument(format!("circom.circuit: {e}")))?;
+                if c.witnesses.is_empty() {
+                    return Err(Status::invalid_argument("circom.witnesses is empty"));
+                }
+                TaskSpec::Circom {
+                    circuit,
+                    witnesses: c.witnesses,
+                }
+            }
             None => {
                 return Err(Status::invalid_argument(
-                    "task is missing: set query or synthetic",
+                    "task is missing: set query, synthetic or circom",
                 ));
             }
         };

@@ -359,7 +359,7 @@ impl<W: Workload> GatewayCore<W> {
         let task = TaskRecord {
             id,
             supernet: self.supernet.id.clone(),
-            spec,
+            spec: spec.for_storage(),
             max_fee_per_job,
             deadline,
             created_at: now,

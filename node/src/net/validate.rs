@@ -232,6 +232,7 @@ mod tests {
                 id: CircuitId::new("c").unwrap(),
                 category: JobCategory::Small,
                 params_digest: Digest([0; 32]),
+                r1cs_digest: None,
             }],
         }
     }

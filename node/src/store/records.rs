@@ -32,6 +32,28 @@ pub enum TaskSpec {
         /// The size class.
         category: JobCategory,
     },
+    /// One proof per witness of a registered circom circuit.
+    Circom {
+        /// The circuit (`circom/<name>`).
+        circuit: CircuitId,
+        /// The witnesses (`.wtns` bytes), one job each. Kept in the jobs' inputs only: the
+        /// stored task holds none ([`TaskSpec::for_storage`]).
+        witnesses: Vec<Vec<u8>>,
+    },
+}
+
+impl TaskSpec {
+    /// The spec as the task record keeps it: without bulk payloads, which its jobs' inputs
+    /// hold already (the record is rewritten on every event).
+    pub fn for_storage(&self) -> TaskSpec {
+        match self {
+            TaskSpec::Circom { circuit, .. } => TaskSpec::Circom {
+                circuit: circuit.clone(),
+                witnesses: Vec::new(),
+            },
+            other => other.clone(),
+        }
+    }
 }
 
 /// Where a task stands.

@@ -50,6 +50,7 @@ pub fn supernet(name: &str, gateway: u64, allowlist: Option<&[u64]>) -> Supernet
             id: CircuitId::new("synthetic.small").unwrap(),
             category: JobCategory::Small,
             params_digest: Digest([0; 32]),
+            r1cs_digest: None,
         }],
     }
 }
@@ -287,6 +288,7 @@ pub async fn proving_supernet(name: &str, proving_deadline_ms: u64) -> Proving {
                 id,
                 category: JobCategory::Small,
                 params_digest,
+                r1cs_digest: None,
             })
             .collect(),
     });
