@@ -1,5 +1,6 @@
 //! `lagrange-node devnet`: a gateway and provers in one process, on real libp2p over
-//! loopback, with a temporary sled store, proving sample coprocessor queries end to end.
+//! loopback, with a temporary sled store, proving sample coprocessor queries end to end, or
+//! (`--workload circom`) witnesses of a bundled circom circuit.
 //!
 //! Keys and circuit parameters come from public seeds: **insecure**, for local use only.
 //! Parameters are cached in a directory (by default under the system temp dir), so only
@@ -16,7 +17,7 @@ use lagrange_protocol::config::{
     AuctionConfig, CategoryConfig, CircuitConfig, EconomicsConfig, SupernetConfig,
 };
 use lagrange_protocol::messages::HardwareSummary;
-use lagrange_protocol::{JobCategory, Keypair, PublicKey, SupernetId, TaskId};
+use lagrange_protocol::{CircuitId, Digest, JobCategory, Keypair, PublicKey, SupernetId, TaskId};
 
 use crate::circuit_workload::{CircuitWorkload, circuit_for};
 use crate::clock::now_ms;
@@ -27,9 +28,34 @@ use crate::prover::{CostModel, ProverSettings};
 use crate::store::{Store, TaskEventKind, TaskSpec, TaskStatus};
 use crate::workload::Workload;
 
+/// Which workload a devnet proves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum DevnetWorkload {
+    /// SUM/COUNT queries over sample rows, split into coprocessor chunk jobs.
+    #[default]
+    Query,
+    /// The bundled circom circuit (a chain of 64 squarings, from
+    /// `circuits/fixtures/circom`): three witnesses per task, one job each.
+    Circom,
+}
+
+/// The bundled circom circuit, as the fixture script made it.
+mod bundled {
+    pub const ID: &str = "circom/square-chain";
+    pub const ZKEY: &[u8] = include_bytes!("../../circuits/fixtures/circom/square_chain.zkey");
+    pub const R1CS: &[u8] = include_bytes!("../../circuits/fixtures/circom/square_chain.r1cs");
+    pub const WITNESSES: [&[u8]; 3] = [
+        include_bytes!("../../circuits/fixtures/circom/witness.wtns"),
+        include_bytes!("../../circuits/fixtures/circom/witness-4.wtns"),
+        include_bytes!("../../circuits/fixtures/circom/witness-5.wtns"),
+    ];
+}
+
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct DevnetOptions {
+    /// What the tasks prove.
+    pub workload: DevnetWorkload,
     /// Number of provers.
     pub provers: usize,
     /// Number of query tasks.
@@ -49,6 +75,7 @@ pub struct DevnetOptions {
 impl Default for DevnetOptions {
     fn default() -> Self {
         Self {
+            workload: DevnetWorkload::Query,
             provers: 3,
             tasks: 1,
             rows: 100,
@@ -113,21 +140,65 @@ pub async fn run(opts: DevnetOptions) -> Result<DevnetReport> {
     std::fs::create_dir_all(&params_dir)
         .with_context(|| format!("creating {}", params_dir.display()))?;
 
-    // Circuit parameters (insecure seeded setup, cached).
-    let spec = circuit_for(true, opts.category);
-    say(
-        start,
-        format!(
-            "loading parameters for {spec} (insecure devnet setup, cached in {})",
-            params_dir.display()
-        ),
-    );
-    let dir = params_dir.clone();
-    let (workload, pins) = tokio::task::spawn_blocking(move || {
-        CircuitWorkload::insecure_devnet(&dir, &[spec], 0xdeu64)
-    })
-    .await?
-    .map_err(|e| anyhow!(e))?;
+    // Circuit parameters: an insecure seeded setup, cached, or the bundled circom circuit.
+    let (workload, circuits) = match opts.workload {
+        DevnetWorkload::Query => {
+            let spec = circuit_for(true, opts.category);
+            say(
+                start,
+                format!(
+                    "loading parameters for {spec} (insecure devnet setup, cached in {})",
+                    params_dir.display()
+                ),
+            );
+            let dir = params_dir.clone();
+            let (workload, pins) = tokio::task::spawn_blocking(move || {
+                CircuitWorkload::insecure_devnet(&dir, &[spec], 0xdeu64)
+            })
+            .await?
+            .map_err(|e| anyhow!(e))?;
+            let circuits = pins
+                .iter()
+                .map(|(id, digest)| CircuitConfig {
+                    id: id.clone(),
+                    category: opts.category,
+                    params_digest: *digest,
+                    r1cs_digest: None,
+                })
+                .collect();
+            (workload, circuits)
+        }
+        DevnetWorkload::Circom => {
+            say(
+                start,
+                format!(
+                    "loading the bundled circom circuit {} (a chain of 64 squarings)",
+                    bundled::ID
+                ),
+            );
+            let id = CircuitId::new(bundled::ID)?;
+            let category = opts.category;
+            let dir = params_dir.clone();
+            let workload = tokio::task::spawn_blocking(move || -> Result<CircuitWorkload> {
+                let backend: Arc<dyn lagrange_circuits::MsmBackend> =
+                    Arc::new(lagrange_circuits::CpuMsm);
+                let mut w = CircuitWorkload::load_with(&dir, &[], backend.clone())
+                    .map_err(|e| anyhow!(e))?;
+                w.add_circom(&id, category, bundled::ZKEY, bundled::R1CS, backend)
+                    .map_err(|e| anyhow!(e))?;
+                Ok(w)
+            })
+            .await??;
+            let digest = |bytes: &[u8]| Digest(*blake3::hash(bytes).as_bytes());
+            let circuits = vec![CircuitConfig {
+                id: CircuitId::new(bundled::ID)?,
+                category: opts.category,
+                params_digest: digest(bundled::ZKEY),
+                r1cs_digest: Some(digest(bundled::R1CS)),
+            }];
+            (workload, circuits)
+        }
+    };
     let workload = Arc::new(workload);
 
     // Keys and the Supernet.
@@ -156,15 +227,7 @@ pub async fn run(opts: DevnetOptions) -> Result<DevnetReport> {
             proving_deadline_ms: 30_000,
             reserve_price: 1000,
         }],
-        circuits: pins
-            .iter()
-            .map(|(id, digest)| CircuitConfig {
-                id: id.clone(),
-                category: opts.category,
-                params_digest: *digest,
-                r1cs_digest: None,
-            })
-            .collect(),
+        circuits,
     };
     supernet.validate()?;
     let supernet = Arc::new(supernet);
@@ -187,15 +250,9 @@ pub async fn run(opts: DevnetOptions) -> Result<DevnetReport> {
         format!("gateway {} listening on {bootnode}", gw_key.peer_id()),
     );
 
-    // Calibrate the cost model once: prove one sample chunk and time it.
-    let (rows, lo, hi) = sample_task(0, opts.rows);
+    // Calibrate the cost model once: prove one sample job and time it.
     let plan = workload
-        .split(&TaskSpec::Query {
-            rows,
-            lo,
-            hi,
-            category: opts.category,
-        })
+        .split(&task_spec(&opts, 0)?)
         .map_err(|e| anyhow!(e))?;
     let sample = plan.first().context("the sample task has no jobs")?.clone();
     let w = workload.clone();
@@ -254,13 +311,7 @@ pub async fn run(opts: DevnetOptions) -> Result<DevnetReport> {
     // Submit the tasks and follow them.
     let mut followers = Vec::new();
     for t in 0..opts.tasks {
-        let (rows, lo, hi) = sample_task(t, opts.rows);
-        let spec = TaskSpec::Query {
-            rows: rows.clone(),
-            lo,
-            hi,
-            category: opts.category,
-        };
+        let spec = task_spec(&opts, t)?;
         let task = gateway
             .submit(
                 spec.clone(),
@@ -268,14 +319,19 @@ pub async fn run(opts: DevnetOptions) -> Result<DevnetReport> {
                 now_ms() + opts.timeout.as_millis() as u64,
             )
             .await?;
+        let what = match &spec {
+            TaskSpec::Query { rows, lo, hi, .. } => format!(
+                "SUM and COUNT of values with key in [{lo}, {hi}] over {} rows",
+                rows.len()
+            ),
+            TaskSpec::Circom { circuit, witnesses } => {
+                format!("{} witnesses of {circuit}", witnesses.len())
+            }
+            TaskSpec::Synthetic { .. } => "synthetic proofs".into(),
+        };
         say(
             start,
-            format!(
-                "task {} submitted: SUM and COUNT of values with key in [{lo}, {hi}] over {} rows, {} jobs",
-                task.id,
-                rows.len(),
-                task.jobs
-            ),
+            format!("task {} submitted: {what}, {} jobs", task.id, task.jobs),
         );
         followers.push(tokio::spawn(follow(
             gateway.clone(),
@@ -311,37 +367,45 @@ pub async fn run(opts: DevnetOptions) -> Result<DevnetReport> {
         let answer = tokio::task::spawn_blocking(move || w.check_result(&spec, &result))
             .await?
             .map_err(|e| anyhow!("the aggregated proof does not verify: {e}"))?;
-        let (rows, lo, hi) = sample_task(t, opts.rows);
-        let native = DataSet::new(
-            rows.iter()
-                .map(|&(key, value)| Row { key, value })
-                .collect(),
-        )
-        .map_err(|e| anyhow!(e.to_string()))?
-        .evaluate(Query { lo, hi });
+        let native = match opts.workload {
+            DevnetWorkload::Query => {
+                let (rows, lo, hi) = sample_task(t, opts.rows);
+                let native = DataSet::new(
+                    rows.iter()
+                        .map(|&(key, value)| Row { key, value })
+                        .collect(),
+                )
+                .map_err(|e| anyhow!(e.to_string()))?
+                .evaluate(Query { lo, hi });
+                (native.sum, native.count)
+            }
+            // Every bundled witness proven and verified, in snarkjs' format.
+            DevnetWorkload::Circom => (0, bundled::WITNESSES.len() as u64),
+        };
         let outcome = TaskOutcome {
             task,
             proven: (answer.sum, answer.count),
-            native: (native.sum, native.count),
+            native,
             latency,
         };
-        say(
-            start,
-            format!(
-                "task {task}: verified answer SUM={} COUNT={}; native evaluator SUM={} COUNT={}: {}",
-                answer.sum,
-                answer.count,
-                native.sum,
-                native.count,
-                if outcome.proven == outcome.native {
-                    "match"
-                } else {
-                    "MISMATCH"
-                }
+        let line = match opts.workload {
+            DevnetWorkload::Query => format!(
+                "task {task}: verified answer SUM={} COUNT={}; native evaluator SUM={} COUNT={}",
+                answer.sum, answer.count, native.0, native.1
             ),
-        );
+            DevnetWorkload::Circom => format!(
+                "task {task}: {} of {} proofs verified against the circuit's key (snarkjs format)",
+                answer.count, native.1
+            ),
+        };
+        let verdict = if outcome.proven == outcome.native {
+            "match"
+        } else {
+            "MISMATCH"
+        };
+        say(start, format!("{line}: {verdict}"));
         if outcome.proven != outcome.native {
-            bail!("task {task}: the proven answer differs from the native evaluator");
+            bail!("task {task}: the proven answer differs from what was expected");
         }
         outcomes.push(outcome);
     }
@@ -365,6 +429,25 @@ pub async fn run(opts: DevnetOptions) -> Result<DevnetReport> {
     Ok(DevnetReport {
         tasks: outcomes,
         ledger,
+    })
+}
+
+/// Task `t` of the run.
+fn task_spec(opts: &DevnetOptions, t: usize) -> Result<TaskSpec> {
+    Ok(match opts.workload {
+        DevnetWorkload::Query => {
+            let (rows, lo, hi) = sample_task(t, opts.rows);
+            TaskSpec::Query {
+                rows,
+                lo,
+                hi,
+                category: opts.category,
+            }
+        }
+        DevnetWorkload::Circom => TaskSpec::Circom {
+            circuit: CircuitId::new(bundled::ID)?,
+            witnesses: bundled::WITNESSES.iter().map(|w| w.to_vec()).collect(),
+        },
     })
 }
 

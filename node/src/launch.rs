@@ -76,9 +76,9 @@ impl Parts {
     async fn stop(mut self) {
         self.stop.cancel();
         let deadline = tokio::time::Instant::now() + STOP_WAIT;
-        for mut task in self.tasks.drain(..) {
+        for (i, mut task) in self.tasks.drain(..).enumerate() {
             if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
-                warn!("a task did not stop in time; aborting it");
+                warn!(task = i, "a task did not stop in time; aborting it");
                 task.abort();
                 let _ = task.await;
             }
@@ -168,8 +168,11 @@ pub fn route(
                 | NetEvent::PeerConnected { .. }) => event,
                 _ => continue,
             };
-            if role.send(forward).await.is_err() {
-                return;
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                sent = role.send(forward) => if sent.is_err() {
+                    return;
+                },
             }
         }
     })

@@ -42,6 +42,10 @@ enum Command {
     /// Run a gateway and provers in one process on loopback and prove sample coprocessor
     /// queries end to end (insecure seeded keys and parameters: local use only).
     Devnet {
+        /// What the tasks prove: query (coprocessor SUM/COUNT) or circom (a bundled circom
+        /// circuit, proofs in snarkjs' format).
+        #[arg(long, value_enum, default_value = "query")]
+        workload: devnet::DevnetWorkload,
         /// Number of provers.
         #[arg(long, default_value_t = 3)]
         provers: usize,
@@ -296,6 +300,7 @@ fn main() -> Result<()> {
             );
         }
         Command::Devnet {
+            workload,
             provers,
             tasks,
             rows,
@@ -306,6 +311,7 @@ fn main() -> Result<()> {
         } => {
             let runtime = tokio::runtime::Runtime::new()?;
             let report = runtime.block_on(devnet::run(DevnetOptions {
+                workload,
                 provers,
                 tasks,
                 rows,
@@ -314,10 +320,16 @@ fn main() -> Result<()> {
                 timeout: Duration::from_secs(timeout_secs),
                 results_dir,
             }))?;
-            println!(
-                "devnet: {} task(s) proven, aggregated and verified; every answer matches the native evaluator",
-                report.tasks.len()
-            );
+            match workload {
+                devnet::DevnetWorkload::Query => println!(
+                    "devnet: {} task(s) proven, aggregated and verified; every answer matches the native evaluator",
+                    report.tasks.len()
+                ),
+                devnet::DevnetWorkload::Circom => println!(
+                    "devnet: {} circom task(s) proven and every proof verified",
+                    report.tasks.len()
+                ),
+            }
         }
         Command::Init {
             dir,

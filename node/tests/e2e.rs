@@ -11,6 +11,7 @@ async fn e2e_multi_chunk_query_is_proven_by_several_provers_and_verified() {
     let params = tempfile::tempdir().unwrap();
     let results = tempfile::tempdir().unwrap();
     let report = devnet::run(DevnetOptions {
+        workload: devnet::DevnetWorkload::Query,
         provers: 3,
         tasks: 2,
         rows: 100,
@@ -63,4 +64,27 @@ async fn e2e_multi_chunk_query_is_proven_by_several_provers_and_verified() {
     let bad = results.path().join("tampered.json");
     std::fs::write(&bad, bytes).unwrap();
     assert!(lagrange_node::cli::verify(params.path(), &bad).is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_the_devnet_proves_the_bundled_circom_circuit() {
+    let params = tempfile::tempdir().unwrap();
+    let results = tempfile::tempdir().unwrap();
+    let report = devnet::run(DevnetOptions {
+        workload: devnet::DevnetWorkload::Circom,
+        tasks: 1,
+        params_dir: Some(params.path().to_path_buf()),
+        results_dir: Some(results.path().to_path_buf()),
+        ..DevnetOptions::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(report.tasks.len(), 1);
+    assert_eq!(report.tasks[0].proven, (0, 3));
+    let file = results
+        .path()
+        .join(format!("{}.result.json", report.tasks[0].task));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+    assert_eq!(json["circom"]["proofs"].as_array().unwrap().len(), 3);
+    assert_eq!(json["circom"]["verification_key"]["protocol"], "groth16");
 }
