@@ -137,3 +137,37 @@ fn damaged_or_truncated_artifacts_are_refused_without_panicking() {
         let _ = R1cs::from_bytes(&r);
     }
 }
+
+#[test]
+fn witnesses_computed_from_input_signals_match_the_generators_own() {
+    const WASM: &[u8] = include_bytes!("../fixtures/circom/square_chain.wasm");
+    let circuit =
+        lagrange_circuits::circom::CircomCircuit::new(ZKEY, R1CS, std::sync::Arc::new(CpuMsm))
+            .unwrap()
+            .with_generator(WASM)
+            .unwrap();
+    // The same inputs as input.json: the same witness the committed .wtns holds.
+    let computed = circuit
+        .witness_from_inputs(r#"{"x": "3", "c": 7}"#)
+        .unwrap();
+    assert_eq!(computed, Witness::from_bytes(WTNS).unwrap());
+    // A missing signal, an unknown one, a non-number, not an object: each refused.
+    for (inputs, needle) in [
+        (
+            r#"{"x": "3"}"#,
+            "1 input values given (x); the circuit takes 2",
+        ),
+        (r#"{"x": "3", "c": "7", "z": "1"}"#, "3 input values given"),
+        // A misspelt signal: the generator ignores it, so `c` stays unset and the
+        // constraints say so.
+        (r#"{"x": "3", "z": "7"}"#, "does not satisfy constraint"),
+        (r#"{"x": "three", "c": "7"}"#, "signal x"),
+        (r#"[1, 2]"#, "not an object"),
+        (r#"{"x": -1, "c": "7"}"#, "signal x"),
+    ] {
+        let err = circuit.witness_from_inputs(inputs).unwrap_err().to_string();
+        assert!(err.contains(needle), "{inputs}: {err}");
+    }
+    // Garbage is not a witness generator.
+    assert!(lagrange_circuits::circom::WitnessGenerator::new(b"\0asm garbage").is_err());
+}

@@ -91,6 +91,7 @@ fn supernet(max_jobs: u32, deadline_ms: u64) -> Arc<SupernetConfig> {
             category: JobCategory::Small,
             params_digest: Digest([0; 32]),
             r1cs_digest: None,
+            wasm_digest: None,
         }],
     })
 }

@@ -201,18 +201,25 @@ impl CircuitWorkload {
         Ok(self.prover(circuit)?.prepared_verifying_key())
     }
 
-    /// Serves a circom circuit of `category` from its `.zkey` and `.r1cs` (the caller has
-    /// checked them against their pinned digests), proving with `backend`.
+    /// Serves a circom circuit of `category` from its `.zkey`, `.r1cs` and, if given, its
+    /// witness generator `.wasm` (the caller has checked them against their pinned
+    /// digests), proving with `backend`.
     pub fn add_circom(
         &mut self,
         id: &CircuitId,
         category: JobCategory,
         zkey: &[u8],
         r1cs: &[u8],
+        wasm: Option<&[u8]>,
         backend: Arc<dyn lagrange_circuits::MsmBackend>,
     ) -> Result<(), String> {
-        let circuit =
+        let mut circuit =
             CircomCircuit::new(zkey, r1cs, backend).map_err(|e| format!("circuit {id}: {e}"))?;
+        if let Some(wasm) = wasm {
+            circuit = circuit
+                .with_generator(wasm)
+                .map_err(|e| format!("circuit {id}: {e}"))?;
+        }
         self.circom
             .insert(id.to_string(), (category, Arc::new(circuit)));
         Ok(())
@@ -374,39 +381,53 @@ impl Workload for CircuitWorkload {
                     })
                     .collect())
             }
-            TaskSpec::Circom { circuit, witnesses } => {
+            TaskSpec::Circom {
+                circuit,
+                witnesses,
+                inputs,
+            } => {
                 let Some((category, c)) = self.circom.get(circuit.as_str()) else {
                     return Err(format!("circuit {circuit} is not served here"));
                 };
-                if witnesses.is_empty() {
-                    return Err("circom.witnesses is empty".into());
+                if witnesses.is_empty() && inputs.is_empty() {
+                    return Err("a circom task needs witnesses or inputs".into());
                 }
-                if witnesses.len() > MAX_CIRCOM_JOBS {
+                if witnesses.len() + inputs.len() > MAX_CIRCOM_JOBS {
                     return Err(format!(
-                        "{} witnesses, more than the limit of {MAX_CIRCOM_JOBS}",
-                        witnesses.len()
+                        "{} witnesses and inputs, more than the limit of {MAX_CIRCOM_JOBS}",
+                        witnesses.len() + inputs.len()
                     ));
                 }
-                witnesses
-                    .iter()
-                    .enumerate()
-                    .map(|(i, wtns)| {
-                        let max = lagrange_protocol::codec::MAX_JOB_INPUT;
-                        if wtns.len() > max {
-                            return Err(format!(
-                                "circom.witnesses[{i}] is {} bytes, more than the {max} a job input may carry",
-                                wtns.len()
-                            ));
-                        }
-                        c.witness(wtns)
-                            .map_err(|e| format!("circom.witnesses[{i}]: {e}"))?;
-                        Ok(JobPlan {
-                            circuit: circuit.clone(),
-                            category: *category,
-                            input: wtns.clone(),
-                        })
+                let max = lagrange_protocol::codec::MAX_JOB_INPUT;
+                let job = |what: String, wtns: Vec<u8>| {
+                    if wtns.len() > max {
+                        return Err(format!(
+                            "{what} is {} bytes, more than the {max} a job input may carry",
+                            wtns.len()
+                        ));
+                    }
+                    Ok(JobPlan {
+                        circuit: circuit.clone(),
+                        category: *category,
+                        input: wtns,
                     })
-                    .collect()
+                };
+                let mut plans = Vec::with_capacity(witnesses.len() + inputs.len());
+                for (i, wtns) in witnesses.iter().enumerate() {
+                    let what = format!("circom.witnesses[{i}]");
+                    if wtns.len() <= max {
+                        c.witness(wtns).map_err(|e| format!("{what}: {e}"))?;
+                    }
+                    plans.push(job(what, wtns.clone())?);
+                }
+                for (i, json) in inputs.iter().enumerate() {
+                    let what = format!("circom.inputs[{i}]");
+                    let witness = c
+                        .witness_from_inputs(json)
+                        .map_err(|e| format!("{what}: {e}"))?;
+                    plans.push(job(format!("the witness of {what}"), witness.to_bytes())?);
+                }
+                Ok(plans)
             }
         }
     }
@@ -577,16 +598,28 @@ pub enum Checked {
 }
 
 /// Where a circom circuit's artifacts live in a parameter directory:
-/// `circom/<name>.zkey` and `circom/<name>.r1cs`, for id `circom/<name>`.
-pub fn circom_paths(params_dir: &Path, id: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+/// `circom/<name>.zkey`, `.r1cs` and `.wasm`, for id `circom/<name>`.
+pub fn circom_paths(params_dir: &Path, id: &str) -> CircomPaths {
     let name = id
         .strip_prefix(lagrange_protocol::config::CIRCOM_PREFIX)
         .unwrap_or(id);
     let dir = params_dir.join("circom");
-    (
-        dir.join(format!("{name}.zkey")),
-        dir.join(format!("{name}.r1cs")),
-    )
+    CircomPaths {
+        zkey: dir.join(format!("{name}.zkey")),
+        r1cs: dir.join(format!("{name}.r1cs")),
+        wasm: dir.join(format!("{name}.wasm")),
+    }
+}
+
+/// A circom circuit's artifact files.
+#[derive(Debug, Clone)]
+pub struct CircomPaths {
+    /// The proving key.
+    pub zkey: std::path::PathBuf,
+    /// The constraints.
+    pub r1cs: std::path::PathBuf,
+    /// The witness generator.
+    pub wasm: std::path::PathBuf,
 }
 
 fn verifying_key(
@@ -594,7 +627,7 @@ fn verifying_key(
     circuit: &str,
 ) -> Result<lagrange_circuits::curve::VerifyingKey<Bn254>, String> {
     if circuit.starts_with(lagrange_protocol::config::CIRCOM_PREFIX) {
-        let (zkey, _) = circom_paths(params_dir, circuit);
+        let zkey = circom_paths(params_dir, circuit).zkey;
         let bytes = std::fs::read(&zkey).map_err(|e| format!("reading {}: {e}", zkey.display()))?;
         let key =
             lagrange_circuits::circom::CircomKey::from_bytes(&bytes).map_err(|e| e.to_string())?;

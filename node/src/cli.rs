@@ -96,12 +96,14 @@ pub enum Submission {
         /// How many.
         jobs: u32,
     },
-    /// Proofs of a circom circuit, one per witness.
+    /// Proofs of a circom circuit, one per witness or set of input signals.
     Circom {
         /// The circuit, `circom/<name>`.
         circuit: String,
         /// `.wtns` files' bytes.
         witnesses: Vec<Vec<u8>>,
+        /// `input.json` objects.
+        inputs: Vec<String>,
     },
 }
 
@@ -130,9 +132,15 @@ pub async fn submit(
             hi,
         }),
         Submission::Synthetic { jobs } => Task::Synthetic(pb::SyntheticTask { jobs }),
-        Submission::Circom { circuit, witnesses } => {
-            Task::Circom(pb::CircomTask { circuit, witnesses })
-        }
+        Submission::Circom {
+            circuit,
+            witnesses,
+            inputs,
+        } => Task::Circom(pb::CircomTask {
+            circuit,
+            witnesses,
+            inputs,
+        }),
     };
     let response = client
         .submit_task(pb::SubmitTaskRequest {
@@ -245,6 +253,7 @@ pub fn circuit_add(
     category: JobCategory,
     zkey: &Path,
     r1cs: &Path,
+    wasm: Option<&Path>,
     params_dir: &Path,
 ) -> Result<String> {
     let id = lagrange_protocol::CircuitId::new(format!(
@@ -261,7 +270,18 @@ pub fn circuit_add(
         .map_err(|e| anyhow::anyhow!("{}: {e}", r1cs.display()))?;
     key.matches(&constraints)
         .map_err(|e| anyhow::anyhow!("{} and {}: {e}", zkey.display(), r1cs.display()))?;
-    let (zkey_dest, r1cs_dest) = crate::circuit_workload::circom_paths(params_dir, id.as_str());
+    let wasm_bytes = match wasm {
+        Some(path) => {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            lagrange_circuits::circom::WitnessGenerator::new(&bytes)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            Some(bytes)
+        }
+        None => None,
+    };
+    let paths = crate::circuit_workload::circom_paths(params_dir, id.as_str());
+    let (zkey_dest, r1cs_dest) = (paths.zkey, paths.r1cs);
     if let Some(dir) = zkey_dest.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -269,13 +289,21 @@ pub fn circuit_add(
         .with_context(|| format!("writing {}", zkey_dest.display()))?;
     std::fs::write(&r1cs_dest, &r1cs_bytes)
         .with_context(|| format!("writing {}", r1cs_dest.display()))?;
+    let wasm_line = match &wasm_bytes {
+        Some(bytes) => {
+            std::fs::write(&paths.wasm, bytes)
+                .with_context(|| format!("writing {}", paths.wasm.display()))?;
+            format!("wasm_digest = \"{}\"\n", blake3::hash(bytes).to_hex())
+        }
+        None => String::new(),
+    };
     Ok(format!(
-        "# {name}: {} constraints, {} public signals; .zkey and .r1cs copied into {}\n\
+        "# {name}: {} constraints, {} public signals; artifacts copied into {}\n\
          [[circuits]]\n\
          id = \"{id}\"\n\
          category = \"{category}\"\n\
          params_digest = \"{}\"\n\
-         r1cs_digest = \"{}\"\n",
+         r1cs_digest = \"{}\"\n{wasm_line}",
         constraints.constraints(),
         constraints.public,
         params_dir.display(),

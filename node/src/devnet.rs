@@ -35,7 +35,8 @@ pub enum DevnetWorkload {
     #[default]
     Query,
     /// The bundled circom circuit (a chain of 64 squarings, from
-    /// `circuits/fixtures/circom`): three witnesses per task, one job each.
+    /// `circuits/fixtures/circom`): three witnesses and one set of input signals (whose
+    /// witness the gateway computes) per task, one job each.
     Circom,
 }
 
@@ -44,6 +45,8 @@ mod bundled {
     pub const ID: &str = "circom/square-chain";
     pub const ZKEY: &[u8] = include_bytes!("../../circuits/fixtures/circom/square_chain.zkey");
     pub const R1CS: &[u8] = include_bytes!("../../circuits/fixtures/circom/square_chain.r1cs");
+    pub const WASM: &[u8] = include_bytes!("../../circuits/fixtures/circom/square_chain.wasm");
+    pub const INPUTS: &str = r#"{"x": "6", "c": "7"}"#;
     pub const WITNESSES: [&[u8]; 3] = [
         include_bytes!("../../circuits/fixtures/circom/witness.wtns"),
         include_bytes!("../../circuits/fixtures/circom/witness-4.wtns"),
@@ -164,6 +167,7 @@ pub async fn run(opts: DevnetOptions) -> Result<DevnetReport> {
                     category: opts.category,
                     params_digest: *digest,
                     r1cs_digest: None,
+                    wasm_digest: None,
                 })
                 .collect();
             (workload, circuits)
@@ -184,8 +188,15 @@ pub async fn run(opts: DevnetOptions) -> Result<DevnetReport> {
                     Arc::new(lagrange_circuits::CpuMsm);
                 let mut w = CircuitWorkload::load_with(&dir, &[], backend.clone())
                     .map_err(|e| anyhow!(e))?;
-                w.add_circom(&id, category, bundled::ZKEY, bundled::R1CS, backend)
-                    .map_err(|e| anyhow!(e))?;
+                w.add_circom(
+                    &id,
+                    category,
+                    bundled::ZKEY,
+                    bundled::R1CS,
+                    Some(bundled::WASM),
+                    backend,
+                )
+                .map_err(|e| anyhow!(e))?;
                 Ok(w)
             })
             .await??;
@@ -195,6 +206,7 @@ pub async fn run(opts: DevnetOptions) -> Result<DevnetReport> {
                 category: opts.category,
                 params_digest: digest(bundled::ZKEY),
                 r1cs_digest: Some(digest(bundled::R1CS)),
+                wasm_digest: Some(digest(bundled::WASM)),
             }];
             (workload, circuits)
         }
@@ -324,9 +336,15 @@ pub async fn run(opts: DevnetOptions) -> Result<DevnetReport> {
                 "SUM and COUNT of values with key in [{lo}, {hi}] over {} rows",
                 rows.len()
             ),
-            TaskSpec::Circom { circuit, witnesses } => {
-                format!("{} witnesses of {circuit}", witnesses.len())
-            }
+            TaskSpec::Circom {
+                circuit,
+                witnesses,
+                inputs,
+            } => format!(
+                "{} witnesses and {} input sets of {circuit}",
+                witnesses.len(),
+                inputs.len()
+            ),
             TaskSpec::Synthetic { .. } => "synthetic proofs".into(),
         };
         say(
@@ -380,7 +398,7 @@ pub async fn run(opts: DevnetOptions) -> Result<DevnetReport> {
                 (native.sum, native.count)
             }
             // Every bundled witness proven and verified, in snarkjs' format.
-            DevnetWorkload::Circom => (0, bundled::WITNESSES.len() as u64),
+            DevnetWorkload::Circom => (0, bundled::WITNESSES.len() as u64 + 1),
         };
         let outcome = TaskOutcome {
             task,
@@ -447,6 +465,7 @@ fn task_spec(opts: &DevnetOptions, t: usize) -> Result<TaskSpec> {
         DevnetWorkload::Circom => TaskSpec::Circom {
             circuit: CircuitId::new(bundled::ID)?,
             witnesses: bundled::WITNESSES.iter().map(|w| w.to_vec()).collect(),
+            inputs: vec![bundled::INPUTS.to_string()],
         },
     })
 }

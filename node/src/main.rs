@@ -250,8 +250,12 @@ enum SubmitKind {
         #[arg(long)]
         circuit: String,
         /// A witness (`.wtns`, as circom's witness generator or snarkjs writes it); repeat.
-        #[arg(long = "wtns", required = true)]
+        #[arg(long = "wtns", required_unless_present = "input")]
         wtns: Vec<PathBuf>,
+        /// Input signals (an `input.json` object), whose witness the gateway computes with
+        /// the circuit's pinned generator; repeat.
+        #[arg(long = "input")]
+        input: Vec<PathBuf>,
     },
 }
 
@@ -268,6 +272,10 @@ enum CircuitAction {
         /// The constraints, as the circom compiler wrote them.
         #[arg(long)]
         r1cs: PathBuf,
+        /// The witness generator the circom compiler wrote (`<name>_js/<name>.wasm`), so
+        /// clients may send input signals instead of witnesses.
+        #[arg(long)]
+        wasm: Option<PathBuf>,
         /// The category its jobs are auctioned in.
         #[arg(long, default_value = "small")]
         category: JobCategory,
@@ -482,7 +490,11 @@ public key {}",
                     cli::Submission::Query { rows, lo, hi }
                 }
                 SubmitKind::Synthetic { jobs } => cli::Submission::Synthetic { jobs },
-                SubmitKind::Circom { circuit, wtns } => {
+                SubmitKind::Circom {
+                    circuit,
+                    wtns,
+                    input,
+                } => {
                     let prefix = lagrange_protocol::config::CIRCOM_PREFIX;
                     let circuit = if circuit.starts_with(prefix) {
                         circuit
@@ -495,7 +507,18 @@ public key {}",
                             std::fs::read(p).with_context(|| format!("reading {}", p.display()))
                         })
                         .collect::<Result<_>>()?;
-                    cli::Submission::Circom { circuit, witnesses }
+                    let inputs = input
+                        .iter()
+                        .map(|p| {
+                            std::fs::read_to_string(p)
+                                .with_context(|| format!("reading {}", p.display()))
+                        })
+                        .collect::<Result<_>>()?;
+                    cli::Submission::Circom {
+                        circuit,
+                        witnesses,
+                        inputs,
+                    }
                 }
             };
             let runtime = tokio::runtime::Runtime::new()?;
@@ -516,13 +539,14 @@ public key {}",
                     name,
                     zkey,
                     r1cs,
+                    wasm,
                     category,
                     params_dir,
                 },
         } => {
             print!(
                 "{}",
-                cli::circuit_add(&name, category, &zkey, &r1cs, &params_dir)?
+                cli::circuit_add(&name, category, &zkey, &r1cs, wasm.as_deref(), &params_dir)?
             );
         }
         Command::Task { id, gateway, out } => {

@@ -91,12 +91,16 @@ async fn ensure_params(
         .filter(|c| categories.contains(&c.category))
     {
         if c.is_circom() {
-            // A circom circuit's .zkey and .r1cs, by their own digests.
-            let (zkey, r1cs) = circom_paths(&s.params_dir, c.id.as_str());
+            // A circom circuit's .zkey, .r1cs and (if pinned) .wasm, by their own digests.
+            let paths = circom_paths(&s.params_dir, c.id.as_str());
             let r1cs_digest = c
                 .r1cs_digest
                 .ok_or_else(|| anyhow::anyhow!("circom circuit {} pins no .r1cs", c.id))?;
-            for (digest, path) in [(c.params_digest, zkey), (r1cs_digest, r1cs)] {
+            let mut pinned = vec![(c.params_digest, paths.zkey), (r1cs_digest, paths.r1cs)];
+            if let Some(wasm) = c.wasm_digest {
+                pinned.push((wasm, paths.wasm));
+            }
+            for (digest, path) in pinned {
                 files.insert(digest, path.clone());
                 if !path.exists() {
                     missing.push((digest, path));
@@ -204,6 +208,7 @@ struct CircomPin {
     category: JobCategory,
     zkey: lagrange_protocol::Digest,
     r1cs: lagrange_protocol::Digest,
+    wasm: Option<lagrange_protocol::Digest>,
 }
 
 /// Reads a circom circuit's artifacts, checks them against their pins and serves the
@@ -214,7 +219,7 @@ fn load_circom(
     pin: &CircomPin,
     backend: Arc<dyn lagrange_circuits::MsmBackend>,
 ) -> Result<()> {
-    let (zkey_path, r1cs_path) = circom_paths(params_dir, pin.id.as_str());
+    let paths = circom_paths(params_dir, pin.id.as_str());
     let read = |path: &std::path::Path, digest: &lagrange_protocol::Digest| -> Result<Vec<u8>> {
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         let actual = blake3::hash(&bytes);
@@ -227,10 +232,18 @@ fn load_circom(
         }
         Ok(bytes)
     };
-    let zkey = read(&zkey_path, &pin.zkey)?;
-    let r1cs = read(&r1cs_path, &pin.r1cs)?;
+    let zkey = read(&paths.zkey, &pin.zkey)?;
+    let r1cs = read(&paths.r1cs, &pin.r1cs)?;
+    let wasm = pin.wasm.map(|d| read(&paths.wasm, &d)).transpose()?;
     workload
-        .add_circom(&pin.id, pin.category, &zkey, &r1cs, backend)
+        .add_circom(
+            &pin.id,
+            pin.category,
+            &zkey,
+            &r1cs,
+            wasm.as_deref(),
+            backend,
+        )
         .map_err(|e| anyhow::anyhow!(e))
 }
 
@@ -285,6 +298,7 @@ pub async fn run_node(s: Settings) -> Result<()> {
                     category: c.category,
                     zkey: c.params_digest,
                     r1cs,
+                    wasm: c.wasm_digest,
                 }),
                 Some(_) => {}
                 None => {
@@ -414,4 +428,61 @@ async fn open_store(dir: std::path::PathBuf) -> Result<Store> {
         Store::open(&dir).with_context(|| format!("opening the store in {}", dir.display()))
     })
     .await?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../circuits/fixtures/circom");
+
+    #[test]
+    fn circom_artifacts_that_do_not_match_their_pins_are_refused_by_name() {
+        let params = tempfile::tempdir().unwrap();
+        let fixture = |name: &str| std::path::Path::new(FIXTURES).join(name);
+        crate::cli::circuit_add(
+            "square-chain",
+            JobCategory::Small,
+            &fixture("square_chain.zkey"),
+            &fixture("square_chain.r1cs"),
+            None,
+            params.path(),
+        )
+        .unwrap();
+        let digest = |path: &std::path::Path| {
+            lagrange_protocol::Digest(*blake3::hash(&std::fs::read(path).unwrap()).as_bytes())
+        };
+        let paths = circom_paths(params.path(), "circom/square-chain");
+        let pin = CircomPin {
+            id: CircuitId::new("circom/square-chain").unwrap(),
+            category: JobCategory::Small,
+            zkey: digest(&paths.zkey),
+            r1cs: digest(&paths.r1cs),
+            wasm: None,
+        };
+        let backend: Arc<dyn lagrange_circuits::MsmBackend> = Arc::new(lagrange_circuits::CpuMsm);
+        let mut workload = CircuitWorkload::load_with(params.path(), &[], backend.clone()).unwrap();
+        load_circom(&mut workload, params.path(), &pin, backend.clone()).unwrap();
+        // The .r1cs on disk is not the one pinned.
+        let wrong = CircomPin {
+            r1cs: lagrange_protocol::Digest([7; 32]),
+            ..pin.clone()
+        };
+        let err = load_circom(&mut workload, params.path(), &wrong, backend.clone())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("square-chain.r1cs") && err.contains("but the supernet pins"),
+            "{err}"
+        );
+        // A pinned witness generator that is not there.
+        let missing = CircomPin {
+            wasm: Some(lagrange_protocol::Digest([1; 32])),
+            ..pin
+        };
+        let err = load_circom(&mut workload, params.path(), &missing, backend)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("square-chain.wasm"), "{err}");
+    }
 }

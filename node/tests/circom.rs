@@ -43,12 +43,13 @@ fn served() -> (tempfile::TempDir, Arc<SupernetConfig>) {
         JobCategory::Small,
         &fixtures().join("square_chain.zkey"),
         &fixtures().join("square_chain.r1cs"),
+        Some(&fixtures().join("square_chain.wasm")),
         params.path(),
     )
     .unwrap();
     assert!(entry.contains(&format!("id = \"{CIRCUIT}\"")), "{entry}");
     let digest = |path: PathBuf| Digest(*blake3::hash(&std::fs::read(path).unwrap()).as_bytes());
-    let (zkey, r1cs) = circom_paths(params.path(), CIRCUIT);
+    let paths = circom_paths(params.path(), CIRCUIT);
     let supernet = SupernetConfig {
         id: SupernetId::new("circom").unwrap(),
         gateways: vec![Keypair::insecure_from_seed(0).peer_id()],
@@ -63,8 +64,9 @@ fn served() -> (tempfile::TempDir, Arc<SupernetConfig>) {
         circuits: vec![CircuitConfig {
             id: CircuitId::new(CIRCUIT).unwrap(),
             category: JobCategory::Small,
-            params_digest: digest(zkey),
-            r1cs_digest: Some(digest(r1cs)),
+            params_digest: digest(paths.zkey),
+            r1cs_digest: Some(digest(paths.r1cs)),
+            wasm_digest: Some(digest(paths.wasm)),
         }],
     };
     supernet.validate().unwrap();
@@ -72,14 +74,15 @@ fn served() -> (tempfile::TempDir, Arc<SupernetConfig>) {
 }
 
 fn workload(params: &Path) -> Arc<CircuitWorkload> {
-    let (zkey, r1cs) = circom_paths(params, CIRCUIT);
+    let paths = circom_paths(params, CIRCUIT);
     let backend: Arc<dyn lagrange_circuits::MsmBackend> = Arc::new(lagrange_circuits::CpuMsm);
     let mut w = CircuitWorkload::load_with(params, &[], backend.clone()).unwrap();
     w.add_circom(
         &CircuitId::new(CIRCUIT).unwrap(),
         JobCategory::Small,
-        &std::fs::read(zkey).unwrap(),
-        &std::fs::read(r1cs).unwrap(),
+        &std::fs::read(paths.zkey).unwrap(),
+        &std::fs::read(paths.r1cs).unwrap(),
+        Some(&std::fs::read(paths.wasm).unwrap()),
         backend,
     )
     .unwrap();
@@ -87,12 +90,21 @@ fn workload(params: &Path) -> Arc<CircuitWorkload> {
 }
 
 fn circom_task(circuit: &str, witnesses: Vec<Vec<u8>>) -> pb::SubmitTaskRequest {
+    circom_inputs(circuit, witnesses, vec![])
+}
+
+fn circom_inputs(
+    circuit: &str,
+    witnesses: Vec<Vec<u8>>,
+    inputs: Vec<&str>,
+) -> pb::SubmitTaskRequest {
     pb::SubmitTaskRequest {
         supernet: "circom".into(),
         category: pb::Category::Unspecified.into(),
         task: Some(Task::Circom(pb::CircomTask {
             circuit: circuit.into(),
             witnesses,
+            inputs: inputs.into_iter().map(String::from).collect(),
         })),
         max_fee_per_job: 2000,
         deadline_ms: 120_000,
@@ -206,7 +218,17 @@ async fn circom_witnesses_are_proven_by_the_network_and_verified_by_snarkjs() {
         (
             circom_task(CIRCUIT, vec![]),
             Code::InvalidArgument,
-            "witnesses is empty",
+            "both empty",
+        ),
+        (
+            circom_inputs(CIRCUIT, vec![], vec![r#"{"x": "3"}"#]),
+            Code::InvalidArgument,
+            "circom.inputs[0]: the witness generator refused the inputs: 1 input values given (x); the circuit takes 2",
+        ),
+        (
+            circom_inputs(CIRCUIT, vec![], vec![r#"{"x": "3", "c": "seven"}"#]),
+            Code::InvalidArgument,
+            "circom.inputs[0]: malformed input JSON: signal c",
         ),
         (
             circom_task("Not A Circuit", vec![good.clone()]),
@@ -225,14 +247,19 @@ async fn circom_witnesses_are_proven_by_the_network_and_verified_by_snarkjs() {
     }
     assert!(gw.gateway.store().tasks().unwrap().is_empty());
 
-    // Three witnesses: three jobs, proven in parallel, each proof checked by snarkjs.
+    // Three witnesses and one set of input signals (the gateway computes its witness):
+    // four jobs, proven in parallel, each proof checked by snarkjs.
     let witnesses = vec![good, fixture("witness-4.wtns"), fixture("witness-5.wtns")];
     let response = client
-        .submit_task(circom_task(CIRCUIT, witnesses))
+        .submit_task(circom_inputs(
+            CIRCUIT,
+            witnesses,
+            vec![r#"{"x": "6", "c": "7"}"#],
+        ))
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(response.jobs, 3);
+    assert_eq!(response.jobs, 4);
     let task: lagrange_protocol::TaskId = response.task_id.parse().unwrap();
     let record = gw
         .gateway
@@ -251,7 +278,7 @@ async fn circom_witnesses_are_proven_by_the_network_and_verified_by_snarkjs() {
     let TaskResult::Circom { proofs, .. } = &parsed else {
         panic!("not a circom result");
     };
-    assert_eq!(proofs.len(), 3);
+    assert_eq!(proofs.len(), 4);
     let json: serde_json::Value = serde_json::from_slice(&result.result).unwrap();
     let vk = &json["circom"]["verification_key"];
     for (i, p) in json["circom"]["proofs"]
@@ -269,7 +296,7 @@ async fn circom_witnesses_are_proven_by_the_network_and_verified_by_snarkjs() {
         lagrange_node::circuit_workload::check_result_file(params.path(), &result.result).unwrap();
     assert!(matches!(
         checked,
-        lagrange_node::circuit_workload::Checked::Circom { proofs: 3, .. }
+        lagrange_node::circuit_workload::Checked::Circom { proofs: 4, .. }
     ));
     for p in provers {
         p.kill().await;

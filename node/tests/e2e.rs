@@ -80,11 +80,11 @@ async fn e2e_the_devnet_proves_the_bundled_circom_circuit() {
     .await
     .unwrap();
     assert_eq!(report.tasks.len(), 1);
-    assert_eq!(report.tasks[0].proven, (0, 3));
+    assert_eq!(report.tasks[0].proven, (0, 4));
     let file = results
         .path()
         .join(format!("{}.result.json", report.tasks[0].task));
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
-    assert_eq!(json["circom"]["proofs"].as_array().unwrap().len(), 3);
+    assert_eq!(json["circom"]["proofs"].as_array().unwrap().len(), 4);
     assert_eq!(json["circom"]["verification_key"]["protocol"], "groth16");
 }

@@ -97,6 +97,7 @@ fn config() -> Arc<SupernetConfig> {
             category: JobCategory::Small,
             params_digest: Digest([0; 32]),
             r1cs_digest: None,
+            wasm_digest: None,
         }],
     })
 }

@@ -112,6 +112,7 @@ fn config(provers: u64) -> Arc<SupernetConfig> {
             category: JobCategory::Small,
             params_digest: Digest([0; 32]),
             r1cs_digest: None,
+            wasm_digest: None,
         }],
     })
 }

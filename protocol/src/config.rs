@@ -131,6 +131,10 @@ pub struct CircuitConfig {
     /// gateway checks client witnesses against.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r1cs_digest: Option<Digest>,
+    /// For a circom circuit, optionally: blake3 digest of its witness generator (`.wasm`),
+    /// with which the gateway computes witnesses from clients' input signals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wasm_digest: Option<Digest>,
 }
 
 /// The prefix of a circom circuit's id.
@@ -323,6 +327,12 @@ impl SupernetConfig {
                         "category {} is not configured in [[categories]]",
                         c.category
                     ),
+                );
+            }
+            if !c.is_circom() && c.wasm_digest.is_some() {
+                bad(
+                    &format!("circuits[{i}].wasm_digest"),
+                    "only a circom circuit (id circom/<name>) has a witness generator".into(),
                 );
             }
             if c.is_circom() != c.r1cs_digest.is_some() {

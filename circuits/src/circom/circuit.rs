@@ -17,6 +17,7 @@ use crate::verify::VerifyError;
 pub struct CircomCircuit {
     key: CircomKey,
     r1cs: R1cs,
+    generator: Option<super::WitnessGenerator>,
     key_id: KeyId,
     pvk: PreparedVerifyingKey<Bn254>,
     backend: Arc<dyn MsmBackend>,
@@ -50,10 +51,30 @@ impl CircomCircuit {
         Ok(Self {
             key,
             r1cs,
+            generator: None,
             key_id,
             pvk,
             backend,
         })
+    }
+
+    /// Computes witnesses from input signals with this witness generator (`.wasm`).
+    pub fn with_generator(mut self, wasm: &[u8]) -> Result<Self, CircomError> {
+        self.generator = Some(super::WitnessGenerator::new(wasm)?);
+        Ok(self)
+    }
+
+    /// Computes the witness for an `input.json` object with the circuit's witness
+    /// generator and checks it against the constraints.
+    pub fn witness_from_inputs(&self, inputs: &str) -> Result<Witness, CircomError> {
+        let generator = self.generator.as_ref().ok_or_else(|| {
+            CircomError::Mismatch(
+                "this circuit has no witness generator (.wasm) pinned: send witnesses".into(),
+            )
+        })?;
+        let witness = generator.witness(inputs, self.r1cs.inputs)?;
+        self.r1cs.check(&witness.values)?;
+        Ok(witness)
     }
 
     /// The proving key (its `vk` is the verifying key).

@@ -15,12 +15,14 @@ mod circuit;
 mod key;
 mod prove;
 mod r1cs;
+mod wasm;
 mod wtns;
 
 pub use circuit::CircomCircuit;
 pub use key::{CircomKey, MAX_ZKEY_BYTES};
 pub use prove::prove;
 pub use r1cs::{MAX_R1CS_BYTES, R1cs};
+pub use wasm::{MAX_INPUT_JSON, MAX_WASM_BYTES, WitnessGenerator};
 pub use wtns::{MAX_WTNS_BYTES, Witness};
 
 /// Why a circom artifact or witness was refused.
@@ -63,6 +65,10 @@ pub enum CircomError {
         /// Constraints in all.
         constraints: usize,
     },
+    /// The witness generator refused the input signals (one missing, one unknown, an
+    /// assertion of the circuit failing).
+    #[error("the witness generator refused the inputs: {0}")]
+    Inputs(String),
     /// Proving failed.
     #[error("proving failed: {0}")]
     Prove(String),

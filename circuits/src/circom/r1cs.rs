@@ -29,6 +29,8 @@ pub struct R1cs {
     pub wires: usize,
     /// Public signals: outputs, then public inputs (wires `1..=public`).
     pub public: usize,
+    /// Input signal values the circuit takes, public and private.
+    pub inputs: usize,
     constraints: Vec<[Lc; 3]>,
 }
 
@@ -53,7 +55,7 @@ impl R1cs {
         let wires = u32_at(bytes, h + 36, WHAT)? as usize;
         let outputs = u32_at(bytes, h + 40, WHAT)? as usize;
         let public_inputs = u32_at(bytes, h + 44, WHAT)? as usize;
-        let _private_inputs = u32_at(bytes, h + 48, WHAT)?;
+        let private_inputs = u32_at(bytes, h + 48, WHAT)? as usize;
         let _labels = u64_at(bytes, h + 52, WHAT)?;
         let count = u32_at(bytes, h + 60, WHAT)? as usize;
         let public = outputs + public_inputs;
@@ -104,6 +106,7 @@ impl R1cs {
         Ok(Self {
             wires,
             public,
+            inputs: public_inputs + private_inputs,
             constraints,
         })
     }

@@ -191,12 +191,15 @@ impl pb::gateway_server::Gateway for GatewayService {
             Some(pb::submit_task_request::Task::Circom(c)) => {
                 let circuit = CircuitId::new(c.circuit.clone())
                     .map_err(|e| Status::invalid_argument(format!("circom.circuit: {e}")))?;
-                if c.witnesses.is_empty() {
-                    return Err(Status::invalid_argument("circom.witnesses is empty"));
+                if c.witnesses.is_empty() && c.inputs.is_empty() {
+                    return Err(Status::invalid_argument(
+                        "circom.witnesses and circom.inputs are both empty",
+                    ));
                 }
                 TaskSpec::Circom {
                     circuit,
                     witnesses: c.witnesses,
+                    inputs: c.inputs,
                 }
             }
             None => {

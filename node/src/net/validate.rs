@@ -233,6 +233,7 @@ mod tests {
                 category: JobCategory::Small,
                 params_digest: Digest([0; 32]),
                 r1cs_digest: None,
+                wasm_digest: None,
             }],
         }
     }

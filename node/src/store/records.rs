@@ -39,6 +39,9 @@ pub enum TaskSpec {
         /// The witnesses (`.wtns` bytes), one job each. Kept in the jobs' inputs only: the
         /// stored task holds none ([`TaskSpec::for_storage`]).
         witnesses: Vec<Vec<u8>>,
+        /// Input signals (`input.json` objects), one job each, after the witnesses: the
+        /// gateway computes each witness with the circuit's generator. Not stored either.
+        inputs: Vec<String>,
     },
 }
 
@@ -50,6 +53,7 @@ impl TaskSpec {
             TaskSpec::Circom { circuit, .. } => TaskSpec::Circom {
                 circuit: circuit.clone(),
                 witnesses: Vec::new(),
+                inputs: Vec::new(),
             },
             other => other.clone(),
         }

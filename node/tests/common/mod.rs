@@ -51,6 +51,7 @@ pub fn supernet(name: &str, gateway: u64, allowlist: Option<&[u64]>) -> Supernet
             category: JobCategory::Small,
             params_digest: Digest([0; 32]),
             r1cs_digest: None,
+            wasm_digest: None,
         }],
     }
 }
@@ -289,6 +290,7 @@ pub async fn proving_supernet(name: &str, proving_deadline_ms: u64) -> Proving {
                 category: JobCategory::Small,
                 params_digest,
                 r1cs_digest: None,
+                wasm_digest: None,
             })
             .collect(),
     });
