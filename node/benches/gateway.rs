@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 
 use lagrange_node::gateway::{GatewayCore, Input as GIn, Output as GOut};
 use lagrange_node::net::RequestToken;
-use lagrange_node::prover::{CostModel, Input as PIn, Output as POut, ProverCore, ProverSettings};
+use lagrange_node::prover::{
+    BidAnswer, CostModel, Input as PIn, Output as POut, ProverCore, ProverSettings,
+};
 use lagrange_node::store::{JobRecord, ProofRecord, Store, TaskRecord, TaskSpec, TaskStatus};
 use lagrange_node::workload::{Check, JobPlan, ProofBytes, Workload};
 use lagrange_protocol::commit::seal_bids;
@@ -331,7 +333,7 @@ fn scheduling(jobs: u32, provers: u64, proving_ms: u64) -> serde_json::Value {
                         margin_percent: 0,
                     },
                     hardware: HardwareSummary::default(),
-                    announce_every_ms: 60_000,
+                    announce_every_ms: 5_000,
                 },
                 Box::new(move || {
                     salt = salt.wrapping_add(1);
@@ -422,13 +424,13 @@ fn scheduling(jobs: u32, provers: u64, proving_ms: u64) -> serde_json::Value {
                                         (R::Ack, Some((batch, reveal))) => PIn::BidAnswered {
                                             batch,
                                             reveal,
-                                            result: Ok(()),
+                                            result: BidAnswer::Taken,
                                         },
                                         (R::Refused { reason }, Some((batch, reveal))) => {
                                             PIn::BidAnswered {
                                                 batch,
                                                 reveal,
-                                                result: Err(reason),
+                                                result: BidAnswer::Refused(reason),
                                             }
                                         }
                                         (other, _) => panic!("unexpected {other:?}"),

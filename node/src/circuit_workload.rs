@@ -278,11 +278,16 @@ impl CircuitWorkload {
                 })
             }
             (
-                TaskSpec::Circom { .. },
+                TaskSpec::Circom { circuit: asked, .. },
                 TaskResult::Circom {
                     circuit, proofs, ..
                 },
             ) => {
+                if asked.as_str() != circuit {
+                    return Err(format!(
+                        "a result for {circuit}, but the task asked for {asked}"
+                    ));
+                }
                 let c = self
                     .circom(&circuit)
                     .ok_or_else(|| format!("no keys loaded for circuit {circuit}"))?;

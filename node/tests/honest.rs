@@ -19,7 +19,9 @@ use rand_chacha::ChaCha8Rng;
 
 use lagrange_node::gateway::{GatewayCore, Input as GIn, Output as GOut};
 use lagrange_node::net::RequestToken;
-use lagrange_node::prover::{CostModel, Input as PIn, Output as POut, ProverCore, ProverSettings};
+use lagrange_node::prover::{
+    BidAnswer, CostModel, Input as PIn, Output as POut, ProverCore, ProverSettings,
+};
 use lagrange_node::store::{
     JobRecord, JobState, ProofRecord, Store, TaskEventKind, TaskRecord, TaskSpec, TaskStatus,
 };
@@ -564,12 +566,12 @@ fn answer(asked: Asked, response: Response) -> Option<PIn> {
         (Asked::Bid(batch, reveal), Response::Ack) => PIn::BidAnswered {
             batch,
             reveal,
-            result: Ok(()),
+            result: BidAnswer::Taken,
         },
         (Asked::Bid(batch, reveal), Response::Refused { reason }) => PIn::BidAnswered {
             batch,
             reveal,
-            result: Err(reason),
+            result: BidAnswer::Refused(reason),
         },
         (_, Response::JobInput { assignment, input }) => PIn::JobInput { assignment, input },
         (Asked::Input(job), Response::Refused { reason }) => PIn::JobInputFailed {
@@ -597,7 +599,7 @@ fn unreachable(asked: Asked) -> Option<PIn> {
         Asked::Bid(batch, reveal) => PIn::BidAnswered {
             batch,
             reveal,
-            result: Err(reason),
+            result: BidAnswer::Unanswered(reason),
         },
         Asked::Input(job) => PIn::JobInputFailed {
             job,
@@ -674,7 +676,13 @@ fn a_verifier_outage_on_the_gateway_penalizes_nobody() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    // A fixed seed: CI runs the same 64 cases every time (raise PROPTEST_CASES by hand to
+    // explore further; failures found that way are kept in honest.proptest-regressions).
+    #![proptest_config(ProptestConfig {
+        cases: 64,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x1a9_2a9e),
+        ..ProptestConfig::default()
+    })]
 
     /// Random interleavings of submissions, ticks, bids, proofs, deadlines (some inside a
     /// running auction), lost results, skewed clocks, a gateway restart and a blind verifier.

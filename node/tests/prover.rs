@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use lagrange_node::prover::{CostModel, Input, Output, ProverCore, ProverSettings};
+use lagrange_node::prover::{BidAnswer, CostModel, Input, Output, ProverCore, ProverSettings};
 use lagrange_protocol::auction::{Award, AwardedJob};
 use lagrange_protocol::config::{
     AuctionConfig, CategoryConfig, CircuitConfig, EconomicsConfig, SupernetConfig,
@@ -203,7 +203,9 @@ fn a_refused_reveal_is_sent_again_with_backoff_until_the_auction_closes() {
                     Input::BidAnswered {
                         batch: b.payload.batch_id,
                         reveal: true,
-                        result: Err("reveal arrived before the commit deadline".into()),
+                        result: BidAnswer::Refused(
+                            "reveal arrived before the commit deadline".into(),
+                        ),
                     },
                     t,
                 );
@@ -227,7 +229,7 @@ fn a_refused_reveal_is_sent_again_with_backoff_until_the_auction_closes() {
                     Input::BidAnswered {
                         batch: reveal.payload.batch_id,
                         reveal: true,
-                        result: Ok(()),
+                        result: BidAnswer::Taken,
                     },
                     t,
                 );
@@ -255,7 +257,7 @@ fn bids_go_on_at_most_free_capacity_and_a_refused_commit_frees_it() {
         Input::BidAnswered {
             batch: b1.payload.batch_id,
             reveal: false,
-            result: Err("commit arrived after the commit deadline".into()),
+            result: BidAnswer::Refused("commit arrived after the commit deadline".into()),
         },
         10_120,
     );

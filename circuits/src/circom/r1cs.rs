@@ -77,9 +77,14 @@ impl R1cs {
         for i in 0..count {
             let mut lcs: [Lc; 3] = Default::default();
             for lc in lcs.iter_mut() {
+                if at.saturating_add(4) > end {
+                    return Err(malformed(format!(
+                        "constraint {i} runs past the end of its section"
+                    )));
+                }
                 let n = u32_at(bytes, at, WHAT)? as usize;
                 at += 4;
-                if n.saturating_mul(TERM) > end - at {
+                if n.saturating_mul(TERM) > end.saturating_sub(at) {
                     return Err(malformed(format!(
                         "constraint {i} claims {n} terms past the end of its section"
                     )));
@@ -92,11 +97,14 @@ impl R1cs {
                             "constraint {i} uses wire {wire} of {wires}"
                         )));
                     }
-                    let value = field(&bytes[at + 4..at + TERM]).ok_or_else(|| {
-                        malformed(format!(
-                            "constraint {i} has a coefficient not below the prime"
-                        ))
-                    })?;
+                    let value = bytes
+                        .get(at + 4..at + TERM)
+                        .and_then(field)
+                        .ok_or_else(|| {
+                            malformed(format!(
+                                "constraint {i} has a coefficient not below the prime"
+                            ))
+                        })?;
                     lc.push((wire, value));
                     at += TERM;
                 }

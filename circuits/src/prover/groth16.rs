@@ -96,9 +96,8 @@ pub fn prove_with_randomness<C: ConstraintSynthesizer<Fr>>(
 }
 
 /// Builds the proof from the quotient coefficients `h`, the public `inputs` and the
-/// private `witness`, routing every MSM through `backend`. `h` may be longer than the key's
-/// `H` query (libsnark's map yields one more coefficient than it uses; snarkjs' exactly
-/// as many).
+/// private `witness`, routing every MSM through `backend`. `h` has as many coefficients
+/// as the key's `H` query (snarkjs' map) or one more, unused (libsnark's).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn assemble(
     backend: &dyn MsmBackend,
@@ -115,7 +114,7 @@ pub(crate) fn assemble(
         || pk.b_g2_query.len() != num_vars + 1
         || pk.b_g1_query.len() != num_vars + 1
         || pk.l_query.len() != witness.len()
-        || h.len() < pk.h_query.len()
+        || !(pk.h_query.len()..=pk.h_query.len() + 1).contains(&h.len())
     {
         return Err(ProveError::KeyMismatch(format!(
             "{} variables, {} witnesses, {} h coefficients",

@@ -55,6 +55,13 @@ pub const AVAILABILITY_TTL_MS: u64 = 20_000;
 /// How often the gateway records that it is alive, to measure an outage after a crash.
 pub const HEARTBEAT_MS: u64 = 1_000;
 
+/// After a restart, every assigned job has at least this long left: a proof that arrived
+/// in time but was being checked when the gateway died is submitted again, not slashed.
+pub const RECOVERY_GRACE_MS: u64 = 10_000;
+
+/// Open jobs one batch looks through for jobs some prover has room for.
+pub const OFFER_SCAN: usize = 4096;
+
 /// Batches in a row that draw no commit, while provers with room are known, before the
 /// gateway warns that it hears no bids.
 pub const QUIET_BATCHES_WARNING: u32 = 5;
@@ -225,16 +232,17 @@ impl<W: Workload> GatewayCore<W> {
     /// result; tasks whose jobs were all verified are aggregated.
     pub fn recover(&mut self, now: UnixMillis) -> Result<Vec<Output>, StoreError> {
         let reopened = self.store.reopen_interrupted_auctions()?;
-        if let Some(since) = self.store.last_beat()? {
-            let outage = now.saturating_sub(since);
-            let extended = self.store.extend_deadlines(since, outage)?;
-            if !extended.is_empty() {
-                info!(
-                    jobs = extended.len(),
-                    outage_ms = outage,
-                    "proving deadlines extended by the gateway's outage"
-                );
-            }
+        let since = self.store.last_beat()?.unwrap_or(now);
+        let outage = now.saturating_sub(since);
+        let extended =
+            self.store
+                .extend_deadlines(since, outage, now.saturating_add(RECOVERY_GRACE_MS))?;
+        if !extended.is_empty() {
+            info!(
+                jobs = extended.len(),
+                outage_ms = outage,
+                "proving deadlines extended by the gateway's outage"
+            );
         }
         self.store.beat(now)?;
         self.last_beat = now;
@@ -298,11 +306,26 @@ impl<W: Workload> GatewayCore<W> {
         Some(Output::Assign { prover, assignment })
     }
 
-    /// Stores a client task and its jobs. The caller flushes the store before it tells the
-    /// client the task id.
+    /// Splits and stores a client task and its jobs. The caller flushes the store before it
+    /// tells the client the task id.
     pub fn submit(
         &mut self,
         spec: TaskSpec,
+        max_fee_per_job: Price,
+        deadline: UnixMillis,
+        now: UnixMillis,
+    ) -> Result<TaskRecord, SubmitError> {
+        let plans = self.workload.split(&spec).map_err(SubmitError::Invalid);
+        self.submit_split(spec, plans, max_fee_per_job, deadline, now)
+    }
+
+    /// Stores a client task whose split (`plans`, the workload's answer for `spec`) was
+    /// computed elsewhere: splitting may be long (circom witnesses computed and checked), and
+    /// a driver does it off the core's thread.
+    pub fn submit_split(
+        &mut self,
+        spec: TaskSpec,
+        plans: Result<Vec<crate::workload::JobPlan>, SubmitError>,
         max_fee_per_job: Price,
         deadline: UnixMillis,
         now: UnixMillis,
@@ -317,7 +340,7 @@ impl<W: Workload> GatewayCore<W> {
                 "the deadline has already passed".into(),
             ));
         }
-        let plans = self.workload.split(&spec).map_err(SubmitError::Invalid)?;
+        let plans = plans?;
         if plans.is_empty() {
             return Err(SubmitError::Invalid("the task has no work".into()));
         }
@@ -421,6 +444,11 @@ impl<W: Workload> GatewayCore<W> {
         if now >= self.last_beat.saturating_add(HEARTBEAT_MS) {
             self.store.beat(now)?;
             self.last_beat = now;
+            // Forget provers long gone, so the maps stay the size of the live network.
+            let gone = now.saturating_sub(10 * AVAILABILITY_TTL_MS);
+            self.heard.retain(|_, at| *at >= gone);
+            let heard = &self.heard;
+            self.provers.retain(|k, _| heard.contains_key(k));
         }
         // Missed proving deadlines: slash, bar, reopen. A proof that arrived in time but that
         // the gateway could not check is not held against its prover.
@@ -555,21 +583,17 @@ impl<W: Workload> GatewayCore<W> {
         if budget.values().all(|n| *n == 0) {
             return Ok(());
         }
-        // Look a little past the first `max` open jobs so a category nobody can take now
-        // does not hold back one that somebody can.
-        let jobs: Vec<JobRecord> = self
-            .store
-            .open_jobs(max.saturating_mul(4))?
-            .into_iter()
-            .filter(|j| match budget.get_mut(&j.category) {
-                Some(n) if *n > 0 => {
-                    *n -= 1;
-                    true
-                }
-                _ => false,
-            })
-            .take(max)
-            .collect();
+        // Look past jobs of a category nobody has room for, so they do not hold back one
+        // that somebody can take.
+        let jobs =
+            self.store
+                .open_jobs_where(OFFER_SCAN, max, |j| match budget.get_mut(&j.category) {
+                    Some(n) if *n > 0 => {
+                        *n -= 1;
+                        true
+                    }
+                    _ => false,
+                })?;
         if jobs.is_empty() {
             return Ok(());
         }
@@ -828,10 +852,12 @@ impl<W: Workload> GatewayCore<W> {
                     .provers
                     .get(&a.signer)
                     .is_none_or(|old| old.announced_at < a.payload.announced_at);
+                // Liveness is judged on the gateway's clock: any signed announcement counts,
+                // even one whose (prover-chosen) time went backwards.
+                self.heard.insert(a.signer, now);
                 if newer {
                     self.store
                         .ensure_account(&a.signer, self.supernet.economics.genesis_stake)?;
-                    self.heard.insert(a.signer, now);
                     self.provers.insert(a.signer, a.payload);
                 }
             }
@@ -909,7 +935,10 @@ impl<W: Workload> GatewayCore<W> {
                     Err(reason) => refuse(reason),
                 });
             }
-            Request::JobInput { job_id, .. } => out.push(self.job_input(peer, token, job_id)?),
+            Request::JobInput { job_id, .. } => {
+                let answer = self.job_input(peer, token, job_id, now, out)?;
+                out.push(answer);
+            }
             Request::SubmitProof(submission) => {
                 if !signed_by_peer(&submission.signer) || submission.verify().is_err() {
                     out.push(refuse("submission not signed by its sender".into()));
@@ -956,10 +985,12 @@ impl<W: Workload> GatewayCore<W> {
     }
 
     fn job_input(
-        &self,
+        &mut self,
         peer: PeerId,
         token: RequestToken,
         job_id: JobId,
+        now: UnixMillis,
+        out: &mut Vec<Output>,
     ) -> Result<Output, StoreError> {
         let refuse = |reason: &str| Output::Respond {
             token,
@@ -977,7 +1008,12 @@ impl<W: Workload> GatewayCore<W> {
             return Ok(refuse("job is assigned to another prover"));
         }
         let Some(input) = self.store.input(&job_id)? else {
-            return Ok(refuse("job input missing"));
+            // The gateway lost it: its fault, so the task fails and the prover is free.
+            let reason = format!("the gateway lost the input of job {job_id}");
+            error!(job_id = %job_id, "job input missing from the store; failing its task");
+            self.fail_task(&job_id.task, &reason, now)?;
+            out.push(Output::TaskChanged(job_id.task));
+            return Ok(refuse(&reason));
         };
         let Some(assignment) = self.assignment(&job) else {
             return Ok(refuse("job is not assigned"));

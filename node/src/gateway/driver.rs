@@ -36,6 +36,7 @@ use crate::clock::{TICK, now_ms};
 use crate::net::{NetEvent, RequestToken, SupernetHandle};
 use crate::store::JobRecord;
 use crate::store::{Store, TaskRecord, TaskSpec};
+use crate::workload::JobPlan;
 use crate::workload::{Check, Workload};
 
 static DROP_RESULTS_PERCENT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -126,6 +127,8 @@ impl GatewayHandle {
 enum Done {
     /// Feed this to the core.
     Core(Box<Input>),
+    /// A client task, split.
+    Split(ToCore),
     /// A verification batch has been fed back entirely.
     BatchFinished,
 }
@@ -140,8 +143,18 @@ struct Pending {
 /// What the async side hands the core thread.
 enum ToCore {
     Input(Box<Input>),
-    Submit(Command),
+    /// A client task, split off the core's thread.
+    Submit {
+        spec: TaskSpec,
+        plans: Result<Vec<JobPlan>, SubmitError>,
+        max_fee_per_job: Price,
+        deadline: UnixMillis,
+        reply: oneshot::Sender<Result<TaskRecord, SubmitError>>,
+    },
 }
+
+/// Inputs the core thread handles before one flush.
+const MAX_BATCHED: usize = 64;
 
 /// Inputs waiting for the core thread, at most: past this the loop stops taking network
 /// events and commands (their own bounded channels then fill, and the network layer's
@@ -158,15 +171,6 @@ fn run_core<W: Workload>(
     mut inputs: mpsc::Receiver<ToCore>,
     outputs: mpsc::Sender<Vec<Output>>,
 ) {
-    let durable = |core: &GatewayCore<W>, out: &[Output]| {
-        let tells = out.iter().any(|o| {
-            matches!(
-                o,
-                Output::Publish(_) | Output::Respond { .. } | Output::Assign { .. }
-            )
-        });
-        !tells || core.store().flush_blocking().is_ok()
-    };
     let recovered = match core.recover(now_ms()) {
         Ok(out) => out,
         Err(e) => {
@@ -174,38 +178,58 @@ fn run_core<W: Workload>(
             return;
         }
     };
-    if !durable(&core, &recovered) || outputs.blocking_send(recovered).is_err() {
+    if core.store().flush_blocking().is_err() || outputs.blocking_send(recovered).is_err() {
         return;
     }
-    while let Some(message) = inputs.blocking_recv() {
-        let out = match message {
-            ToCore::Input(input) => match core.handle(*input, now_ms()) {
-                Ok(out) => out,
-                Err(e) => {
-                    error!(error = %e, "gateway store failure; stopping");
-                    return;
+    while let Some(first) = inputs.blocking_recv() {
+        // Take what else is already waiting, up to a bound, and make it all durable with
+        // one flush: a batch's commits and reveals arrive together.
+        let mut out = Vec::new();
+        let mut replies = Vec::new();
+        let mut next = Some(first);
+        let mut taken = 0;
+        while let Some(message) = next.take() {
+            match message {
+                ToCore::Input(input) => match core.handle(*input, now_ms()) {
+                    Ok(o) => out.extend(o),
+                    Err(e) => {
+                        error!(error = %e, "gateway store failure; stopping");
+                        return;
+                    }
+                },
+                ToCore::Submit {
+                    spec,
+                    plans,
+                    max_fee_per_job,
+                    deadline,
+                    reply,
+                } => {
+                    let result =
+                        core.submit_split(spec, plans, max_fee_per_job, deadline, now_ms());
+                    if let Ok(task) = &result {
+                        out.push(Output::TaskChanged(task.id));
+                    }
+                    replies.push((reply, result));
                 }
-            },
-            ToCore::Submit(Command::Submit {
-                spec,
-                max_fee_per_job,
-                deadline,
-                reply,
-            }) => {
-                let result = core
-                    .submit(spec, max_fee_per_job, deadline, now_ms())
-                    .and_then(|task| {
-                        core.store().flush_blocking()?;
-                        Ok(task)
-                    });
-                let changed = result.as_ref().ok().map(|t| Output::TaskChanged(t.id));
-                let _ = reply.send(result);
-                changed.into_iter().collect()
             }
-        };
-        if !durable(&core, &out) {
-            error!("gateway cannot flush its store; stopping");
+            taken += 1;
+            if taken < MAX_BATCHED {
+                next = inputs.try_recv().ok();
+            }
+        }
+        let tells = !replies.is_empty()
+            || out.iter().any(|o| {
+                matches!(
+                    o,
+                    Output::Publish(_) | Output::Respond { .. } | Output::Assign { .. }
+                )
+            });
+        if tells && let Err(e) = core.store().flush_blocking() {
+            error!(error = %e, "gateway cannot flush its store; stopping");
             return;
+        }
+        for (reply, result) in replies {
+            let _ = reply.send(result);
         }
         if !out.is_empty() && outputs.blocking_send(out).is_err() {
             return;
@@ -320,14 +344,19 @@ pub fn spawn<W: Workload>(
                     }
                 }
                 permit = async { to_core.as_ref()?.reserve().await.ok() }, if !waiting.is_empty() => {
-                    let (Some(permit), Some(message)) = (permit, waiting.pop_front()) else { break };
+                    let Some(message) = waiting.pop_front() else { continue };
                     if matches!(&message, ToCore::Input(i) if matches!(**i, Input::Tick)) {
                         tick_waiting = false;
                     }
-                    permit.send(message);
+                    // Once the core is closing, what still arrives is dropped (a client's
+                    // reply channel with it); the loop ends when the core thread has.
+                    if let Some(permit) = permit {
+                        permit.send(message);
+                    }
                 }
                 Some(done) = done_rx.recv() => match done {
                     Done::Core(input) => waiting.push_back(ToCore::Input(input)),
+                    Done::Split(submit) => waiting.push_back(submit),
                     Done::BatchFinished => verifying = false,
                 },
                 _ = ticker.tick(), if room && !tick_waiting => {
@@ -335,7 +364,21 @@ pub fn spawn<W: Workload>(
                     waiting.push_back(ToCore::Input(Box::new(Input::Tick)));
                 }
                 command = command_rx.recv(), if room => match command {
-                    Some(command) => waiting.push_back(ToCore::Submit(command)),
+                    // Splitting may be long (circom witnesses computed and checked): on the
+                    // blocking pool, then to the core.
+                    Some(Command::Submit { spec, max_fee_per_job, deadline, reply }) => {
+                        let (workload, done) = (workload.clone(), done_tx.clone());
+                        tokio::spawn(async move {
+                            let split = tokio::task::spawn_blocking(move || {
+                                let plans = workload.split(&spec).map_err(SubmitError::Invalid);
+                                (spec, plans)
+                            })
+                            .await;
+                            let Ok((spec, plans)) = split else { return };
+                            let submit = ToCore::Submit { spec, plans, max_fee_per_job, deadline, reply };
+                            let _ = done.send(Done::Split(submit)).await;
+                        });
+                    }
                     None => stop.cancel(),
                 },
                 event = events.recv(), if room => match event {
@@ -366,6 +409,7 @@ pub fn spawn<W: Workload>(
                 to_core = None;
             }
         }
+        drop(from_core);
         tracker.close();
         if tokio::time::timeout(STOP_GRACE, tracker.wait())
             .await

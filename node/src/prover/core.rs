@@ -94,14 +94,14 @@ pub enum Input {
         /// The assignments.
         assignments: Vec<Signed<JobAssignment>>,
     },
-    /// The gateway answered a bid sent directly: `Ok` once it holds it.
+    /// What became of a bid sent directly.
     BidAnswered {
         /// The batch.
         batch: BatchId,
         /// A reveal (or else a commit).
         reveal: bool,
-        /// Held, or why not.
-        result: Result<(), String>,
+        /// The gateway's answer, or that none came.
+        result: BidAnswer,
     },
     /// The gateway answered a job input request.
     JobInput {
@@ -193,6 +193,18 @@ pub enum Output {
     },
 }
 
+/// What became of a bid sent straight to the gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BidAnswer {
+    /// The gateway holds it.
+    Taken,
+    /// The gateway answered, and would not take it.
+    Refused(String),
+    /// No answer (the gateway is unreachable, or the request timed out): the gossip copy
+    /// may still have reached it.
+    Unanswered(String),
+}
+
 /// A job the prover holds, as saved across restarts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeldJob {
@@ -263,7 +275,7 @@ pub struct ProverCore {
     salt_source: Box<dyn FnMut() -> [u8; 32] + Send>,
     bids: BTreeMap<BatchId, PendingBid>,
     held: BTreeMap<JobId, Held>,
-    finished: VecDeque<JobId>,
+    finished: VecDeque<(JobId, BatchId)>,
     offsets: BTreeMap<PeerId, Offset>,
     next_announce: UnixMillis,
     earned: Price,
@@ -590,7 +602,9 @@ impl ProverCore {
         now: UnixMillis,
         out: &mut Vec<Output>,
     ) {
-        if self.held.contains_key(&job) || self.finished.contains(&job) {
+        // A job finished here may come back in a later batch (re-auctioned after its bars
+        // were lifted): only the same assignment is not taken twice.
+        if self.held.contains_key(&job) || self.finished.contains(&(job, batch)) {
             return;
         }
         info!(job_id = %job, batch_id = %batch, "won job");
@@ -610,33 +624,31 @@ impl ProverCore {
     }
 
     fn release(&mut self, job: JobId) {
-        if self.held.remove(&job).is_some() {
+        if let Some(held) = self.held.remove(&job) {
             if self.finished.len() == FINISHED_MEMORY {
                 self.finished.pop_front();
             }
-            self.finished.push_back(job);
+            self.finished.push_back((job, held.batch));
         }
     }
 
-    fn on_bid_answer(
-        &mut self,
-        batch: BatchId,
-        reveal: bool,
-        result: Result<(), String>,
-        now: UnixMillis,
-    ) {
+    fn on_bid_answer(&mut self, batch: BatchId, reveal: bool, result: BidAnswer, now: UnixMillis) {
         let Some(bid) = self.bids.get_mut(&batch) else {
             return;
         };
         match (reveal, result) {
-            (true, Ok(())) => bid.acked = true,
-            (false, Ok(())) => {}
-            (false, Err(reason)) => {
-                // Without a commit at the gateway there is no bid: free the capacity.
+            (true, BidAnswer::Taken) => bid.acked = true,
+            (false, BidAnswer::Taken) => {}
+            (false, BidAnswer::Refused(reason)) => {
+                // The gateway holds no commit of ours: there is no bid; free the capacity.
                 warn!(batch_id = %batch, %reason, "the gateway did not take the commit");
                 self.bids.remove(&batch);
             }
-            (true, Err(reason)) => {
+            // The gossip copy may be in the book: keep the bid, and reveal as usual.
+            (false, BidAnswer::Unanswered(reason)) => {
+                debug!(batch_id = %batch, %reason, "no answer to the commit");
+            }
+            (true, BidAnswer::Refused(reason) | BidAnswer::Unanswered(reason)) => {
                 bid.attempts = bid.attempts.saturating_add(1);
                 if bid.attempts == 1 {
                     warn!(batch_id = %batch, %reason, "reveal not taken yet; sending it again");

@@ -13,7 +13,7 @@ use tracing::warn;
 
 use lagrange_protocol::messages::{Request, Response};
 
-use super::core::{HeldJob, Input, Output, ProverCore};
+use super::core::{BidAnswer, HeldJob, Input, Output, ProverCore};
 use crate::clock::{TICK, now_ms};
 use crate::net::{NetEvent, SupernetHandle};
 use crate::store::Store;
@@ -50,7 +50,8 @@ pub fn spawn<W: Workload>(
         let supernet = net.supernet().clone();
         let metrics = core.metrics().clone();
         loop {
-            let mut outputs = std::mem::take(&mut resumed);
+            // What the core asks for while answering a request, before this round's input.
+            let mut early = Vec::new();
             let input = tokio::select! {
                 _ = stop.cancelled() => break,
                 _ = ticker.tick() => Input::Tick,
@@ -61,7 +62,7 @@ pub fn spawn<W: Workload>(
                     Some(NetEvent::Request { peer, token, request, .. }) => {
                         let response = match request {
                             Request::Assign(assignment) => {
-                                match core.on_assignment(peer, &assignment, now_ms(), &mut outputs) {
+                                match core.on_assignment(peer, &assignment, now_ms(), &mut early) {
                                     Ok(()) => Response::Ack,
                                     Err(reason) => Response::Refused { reason },
                                 }
@@ -77,6 +78,9 @@ pub fn spawn<W: Workload>(
                     None => break,
                 },
             };
+            // Outputs of the jobs resumed at start go out with the first round that gets here.
+            let mut outputs = std::mem::take(&mut resumed);
+            outputs.append(&mut early);
             outputs.extend(core.handle(input, now_ms()));
             if let Some(store) = &store {
                 let held = core.held_jobs();
@@ -238,12 +242,12 @@ pub fn spawn<W: Workload>(
     })
 }
 
-/// A direct bid's answer: `Ok` once the gateway holds the bid.
-fn answer(response: Result<Response, crate::net::RequestError>) -> Result<(), String> {
+/// What became of a direct bid.
+fn answer(response: Result<Response, crate::net::RequestError>) -> BidAnswer {
     match response {
-        Ok(Response::Ack) => Ok(()),
-        Ok(Response::Refused { reason }) => Err(reason),
-        Ok(other) => Err(format!("unexpected answer {other:?}")),
-        Err(e) => Err(e.to_string()),
+        Ok(Response::Ack) => BidAnswer::Taken,
+        Ok(Response::Refused { reason }) => BidAnswer::Refused(reason),
+        Ok(other) => BidAnswer::Refused(format!("unexpected answer {other:?}")),
+        Err(e) => BidAnswer::Unanswered(e.to_string()),
     }
 }

@@ -6,4 +6,4 @@
 pub mod core;
 pub mod driver;
 
-pub use core::{CostModel, HeldJob, Input, Output, ProverCore, ProverSettings};
+pub use core::{BidAnswer, CostModel, HeldJob, Input, Output, ProverCore, ProverSettings};

@@ -635,6 +635,33 @@ impl Store {
         self.indexed_jobs(OPEN, limit)
     }
 
+    /// Jobs waiting for a batch that `accept` takes, oldest task first, looking at no more
+    /// than `scan` of them and stopping at `take`.
+    pub fn open_jobs_where(
+        &self,
+        scan: usize,
+        take: usize,
+        mut accept: impl FnMut(&JobRecord) -> bool,
+    ) -> Result<Vec<JobRecord>, StoreError> {
+        let mut out = Vec::new();
+        for key in self.job_index.scan_prefix([OPEN]).keys().take(scan) {
+            if out.len() >= take {
+                break;
+            }
+            let key = key?;
+            let id = job_from_key(&key[1..]).ok_or(StoreError::Corrupt {
+                what: "job index",
+                reason: "short key".into(),
+            })?;
+            if let Some(job) = self.job(&id)?
+                && accept(&job)
+            {
+                out.push(job);
+            }
+        }
+        Ok(out)
+    }
+
     /// Jobs currently assigned, for deadline checks.
     pub fn assigned_jobs(&self) -> Result<Vec<JobRecord>, StoreError> {
         self.indexed_jobs(ASSIGNED, usize::MAX)
@@ -1078,19 +1105,26 @@ impl Store {
     }
 
     /// Moves the proving deadline of every assigned job still running at `since` (the
-    /// gateway's last heartbeat) later by `outage`: the gateway could not take a proof while
-    /// it was down. Returns the jobs extended.
+    /// gateway's last heartbeat) later by `outage` (the gateway could not take a proof while
+    /// it was down), and every assigned job's deadline to at least `floor`. Returns the jobs
+    /// moved.
     pub fn extend_deadlines(
         &self,
         since: UnixMillis,
         outage: u64,
+        floor: UnixMillis,
     ) -> Result<Vec<JobRecord>, StoreError> {
         let mut extended = Vec::new();
         for mut job in self.assigned_jobs()? {
-            if let JobState::Assigned { deadline, .. } = &mut job.state
-                && *deadline >= since
-            {
-                *deadline = deadline.saturating_add(outage);
+            if let JobState::Assigned { deadline, .. } = &mut job.state {
+                let before = *deadline;
+                if *deadline >= since {
+                    *deadline = deadline.saturating_add(outage);
+                }
+                *deadline = (*deadline).max(floor);
+                if *deadline == before {
+                    continue;
+                }
                 (&self.jobs, &self.job_index)
                     .transaction(|(jt, index)| tx_put_job(jt, index, &job))?;
                 extended.push(job);
