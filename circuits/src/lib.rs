@@ -4,7 +4,8 @@
 //! [`synthetic`] load circuit), their ids ([`circuit_id`]), parameter generation and
 //! caching ([`params`]), proving through a pluggable MSM backend ([`prover`]),
 //! verification and batch verification ([`mod@verify`]), aggregation of a task's chunk
-//! proofs ([`aggregate`]) and snarkjs export ([`snarkjs`]). No networking.
+//! proofs ([`aggregate`]), snarkjs export ([`snarkjs`]), and circuits brought as circom and
+//! snarkjs artifacts ([`circom`]). No networking.
 
 #![warn(missing_docs)]
 
