@@ -199,6 +199,22 @@ impl Harness {
 
     /// Prover `seed` submits `proof` for job `index` of `task`; returns the verdict.
     fn submit(&mut self, seed: u64, task: TaskId, index: u32, proof: &[u8]) -> ProofOutcome {
+        match self.answer(seed, task, index, proof, &StandIn) {
+            Response::Verdict(v) => v.payload.outcome,
+            other => panic!("no verdict: {other:?}"),
+        }
+    }
+
+    /// Prover `seed` submits `proof` for job `index` of `task`, checked by `check` (the
+    /// driver's job, done here synchronously); returns the gateway's answer.
+    fn answer(
+        &mut self,
+        seed: u64,
+        task: TaskId,
+        index: u32,
+        proof: &[u8],
+        check: &dyn Workload,
+    ) -> Response {
         let job_id = lagrange_protocol::JobId::new(task, index);
         let batch_id = match self.gw.store().job(&job_id).unwrap().map(|j| j.state) {
             Some(JobState::Assigned { batch, .. }) => batch,
@@ -208,7 +224,7 @@ impl Harness {
             ProofSubmission {
                 supernet: config().id.clone(),
                 batch_id,
-                job_id: lagrange_protocol::JobId::new(task, index),
+                job_id,
                 proof: proof.to_vec(),
                 public_inputs: vec![],
             },
@@ -220,7 +236,6 @@ impl Harness {
             token,
             request: Request::SubmitProof(submission),
         });
-        // Verification is the driver's job: do it here, synchronously.
         if let Some(pos) = out.iter().position(|o| matches!(o, Output::Verify { .. })) {
             let Output::Verify {
                 token,
@@ -231,7 +246,7 @@ impl Harness {
             else {
                 unreachable!()
             };
-            let outcome = StandIn
+            let outcome = check
                 .verify(&[(job, input, submission.payload.clone())])
                 .remove(0);
             out = self.run(Input::Verified {
@@ -242,13 +257,10 @@ impl Harness {
         }
         out.into_iter()
             .find_map(|o| match o {
-                Output::Respond {
-                    response: Response::Verdict(v),
-                    ..
-                } => Some(v.payload.outcome),
+                Output::Respond { response, .. } => Some(response),
                 _ => None,
             })
-            .expect("no verdict")
+            .expect("no answer")
     }
 }
 
@@ -597,7 +609,7 @@ impl Workload for Blind {
     }
 }
 
-/// Feeds one submission through a verifier of the caller's choice; returns the answer.
+/// A valid proof from prover `seed`, checked by `check`; the gateway's answer.
 fn submit_checked(
     h: &mut Harness,
     seed: u64,
@@ -605,53 +617,7 @@ fn submit_checked(
     index: u32,
     check: &dyn Workload,
 ) -> Response {
-    let job_id = lagrange_protocol::JobId::new(task, index);
-    let Some(JobState::Assigned { batch, .. }) =
-        h.gw.store().job(&job_id).unwrap().map(|j| j.state)
-    else {
-        panic!("job not assigned");
-    };
-    let submission = Signed::sign(
-        ProofSubmission {
-            supernet: config().id.clone(),
-            batch_id: batch,
-            job_id,
-            proof: b"valid".to_vec(),
-            public_inputs: vec![],
-        },
-        &key(seed),
-    );
-    let token = h.token();
-    let mut out = h.run(Input::Request {
-        peer: key(seed).peer_id(),
-        token,
-        request: Request::SubmitProof(submission),
-    });
-    if let Some(pos) = out.iter().position(|o| matches!(o, Output::Verify { .. })) {
-        let Output::Verify {
-            token,
-            job,
-            input,
-            submission,
-        } = out.remove(pos)
-        else {
-            unreachable!()
-        };
-        let outcome = check
-            .verify(&[(job, input, submission.payload.clone())])
-            .remove(0);
-        out = h.run(Input::Verified {
-            token,
-            submission,
-            outcome,
-        });
-    }
-    out.into_iter()
-        .find_map(|o| match o {
-            Output::Respond { response, .. } => Some(response),
-            _ => None,
-        })
-        .expect("no answer")
+    h.answer(seed, task, index, b"valid", check)
 }
 
 #[test]
