@@ -2,13 +2,16 @@
 //! restarts. Proof checking is a stand-in here (a proof is valid when its bytes say
 //! "valid"); the real Groth16 path is exercised by the end-to-end tests.
 
+mod common;
+
+use common::stand_in::StandIn;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use lagrange_node::gateway::{GatewayCore, Input, Output};
 use lagrange_node::net::RequestToken;
 use lagrange_node::store::{JobState, Store, TaskEventKind, TaskSpec, TaskStatus};
-use lagrange_node::workload::{Check, JobPlan, ProofBytes, Workload};
+use lagrange_node::workload::Workload;
 use lagrange_protocol::commit::seal_bids;
 use lagrange_protocol::config::{
     AuctionConfig, CategoryConfig, CircuitConfig, EconomicsConfig, SupernetConfig,
@@ -18,56 +21,6 @@ use lagrange_protocol::messages::{
     ProverAvailability, Request, Response, Salt,
 };
 use lagrange_protocol::{CircuitId, Digest, JobCategory, Keypair, Signed, SupernetId, TaskId};
-
-/// Splits `Synthetic { jobs }` into that many jobs; a proof is valid when it reads "valid".
-struct StandIn;
-
-impl Workload for StandIn {
-    fn split(&self, spec: &TaskSpec) -> Result<Vec<JobPlan>, String> {
-        match spec {
-            TaskSpec::Synthetic { jobs, category } => Ok((0..*jobs)
-                .map(|i| JobPlan {
-                    circuit: CircuitId::new("synthetic.small").unwrap(),
-                    category: *category,
-                    input: i.to_le_bytes().to_vec(),
-                })
-                .collect()),
-            _ => Err("only synthetic tasks are served here".into()),
-        }
-    }
-    fn prove(&self, _: &CircuitId, _: &[u8]) -> Result<ProofBytes, String> {
-        Ok(ProofBytes {
-            proof: b"valid".to_vec(),
-            public_inputs: vec![],
-        })
-    }
-    fn verify(
-        &self,
-        items: &[(lagrange_node::store::JobRecord, Vec<u8>, ProofSubmission)],
-    ) -> Vec<Check> {
-        items
-            .iter()
-            .map(|(_, _, s)| {
-                if s.proof == b"valid" {
-                    Check::Valid
-                } else {
-                    Check::Invalid("proof does not verify".into())
-                }
-            })
-            .collect()
-    }
-    fn aggregate(
-        &self,
-        _: &lagrange_node::store::TaskRecord,
-        proofs: &[(
-            lagrange_node::store::JobRecord,
-            Vec<u8>,
-            lagrange_node::store::ProofRecord,
-        )],
-    ) -> Result<Vec<u8>, String> {
-        Ok(format!("{} proofs", proofs.len()).into_bytes())
-    }
-}
 
 const GW: u64 = 100;
 
@@ -112,7 +65,7 @@ struct Harness {
 
 impl Harness {
     fn new(store: Store) -> Self {
-        let mut gw = GatewayCore::new(config(), key(GW), store, Arc::new(StandIn));
+        let mut gw = GatewayCore::new(config(), key(GW), store, Arc::new(StandIn::default()));
         gw.recover(10_000).unwrap();
         Self {
             gw,
@@ -129,7 +82,7 @@ impl Harness {
             match o {
                 Output::Publish(m) => self.published.push(m),
                 Output::Aggregate { task, proofs } => {
-                    let result = StandIn.aggregate(&task, &proofs);
+                    let result = StandIn::default().aggregate(&task, &proofs);
                     rest.extend(self.run(Input::Aggregated {
                         task: task.id,
                         result,
@@ -199,7 +152,7 @@ impl Harness {
 
     /// Prover `seed` submits `proof` for job `index` of `task`; returns the verdict.
     fn submit(&mut self, seed: u64, task: TaskId, index: u32, proof: &[u8]) -> ProofOutcome {
-        match self.answer(seed, task, index, proof, &StandIn) {
+        match self.answer(seed, task, index, proof, &StandIn::default()) {
             Response::Verdict(v) => v.payload.outcome,
             other => panic!("no verdict: {other:?}"),
         }
@@ -580,35 +533,6 @@ fn a_job_whose_only_prover_is_barred_gets_its_bar_lifted_and_is_still_proven() {
 
 // ---- no honest prover is penalized for the gateway's faults ----
 
-/// The stand-in, except that it cannot check any proof: its own side is broken.
-struct Blind;
-
-impl Workload for Blind {
-    fn split(&self, spec: &TaskSpec) -> Result<Vec<JobPlan>, String> {
-        StandIn.split(spec)
-    }
-    fn prove(&self, c: &CircuitId, i: &[u8]) -> Result<ProofBytes, String> {
-        StandIn.prove(c, i)
-    }
-    fn verify(
-        &self,
-        items: &[(lagrange_node::store::JobRecord, Vec<u8>, ProofSubmission)],
-    ) -> Vec<Check> {
-        vec![Check::Unchecked("the verifying key is missing".into()); items.len()]
-    }
-    fn aggregate(
-        &self,
-        t: &lagrange_node::store::TaskRecord,
-        p: &[(
-            lagrange_node::store::JobRecord,
-            Vec<u8>,
-            lagrange_node::store::ProofRecord,
-        )],
-    ) -> Result<Vec<u8>, String> {
-        StandIn.aggregate(t, p)
-    }
-}
-
 /// A valid proof from prover `seed`, checked by `check`; the gateway's answer.
 fn submit_checked(
     h: &mut Harness,
@@ -627,7 +551,7 @@ fn a_proof_the_gateway_cannot_check_costs_its_prover_nothing() {
     let task = submit_task(&mut h, 1);
     auction(&mut h, 11_000, &[(1, 50)]);
     // The gateway's verifier is broken: the proof is neither rejected nor paid...
-    let answer = submit_checked(&mut h, 1, task, 0, &Blind);
+    let answer = submit_checked(&mut h, 1, task, 0, &StandIn::blind());
     assert!(
         matches!(&answer, Response::Refused { reason } if reason.contains("could not check")),
         "{answer:?}"
@@ -640,7 +564,7 @@ fn a_proof_the_gateway_cannot_check_costs_its_prover_nothing() {
         JobState::Assigned { .. }
     ));
     // Once the gateway can check again, the resubmitted proof is paid.
-    let answer = submit_checked(&mut h, 1, task, 0, &StandIn);
+    let answer = submit_checked(&mut h, 1, task, 0, &StandIn::default());
     assert!(matches!(answer, Response::Verdict(_)), "{answer:?}");
     assert_eq!(balances(&h)[&1], (50, 1000));
 }
@@ -673,7 +597,7 @@ fn a_job_input_the_gateway_lost_fails_the_task_and_slashes_nobody() {
         db.flush().unwrap();
     }
     let mut h = Harness::new(Store::open(dir.path()).unwrap());
-    let answer = submit_checked(&mut h, 1, task, 0, &StandIn);
+    let answer = submit_checked(&mut h, 1, task, 0, &StandIn::default());
     assert!(matches!(answer, Response::Refused { .. }), "{answer:?}");
     match h.gw.store().task(&task).unwrap().unwrap().status {
         TaskStatus::Failed { reason } => assert!(reason.contains("lost the input"), "{reason}"),
@@ -765,7 +689,7 @@ fn money_at_the_limits_is_refused_at_the_edge_and_never_wraps() {
     }
     let job = &h.gw.store().jobs_of(&task).unwrap()[0];
     assert_eq!(job.reserve_price, u64::MAX);
-    let answer = submit_checked(&mut h, 1, task, 0, &StandIn);
+    let answer = submit_checked(&mut h, 1, task, 0, &StandIn::default());
     assert!(matches!(answer, Response::Verdict(_)), "{answer:?}");
     assert_eq!(balances(&h)[&1].0, u64::MAX - 1);
     // A prover's cost model that overflows asks nothing rather than a wrapped price.

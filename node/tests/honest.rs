@@ -9,6 +9,9 @@
 //! Proof checking is a stand-in (a proof is valid when its bytes say "valid"); the real
 //! Groth16 path is exercised by the end-to-end tests.
 
+mod common;
+
+use common::stand_in::StandIn;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
@@ -22,62 +25,13 @@ use lagrange_node::net::RequestToken;
 use lagrange_node::prover::{
     BidAnswer, CostModel, Input as PIn, Output as POut, ProverCore, ProverSettings,
 };
-use lagrange_node::store::{
-    JobRecord, JobState, ProofRecord, Store, TaskEventKind, TaskRecord, TaskSpec, TaskStatus,
-};
-use lagrange_node::workload::{Check, JobPlan, ProofBytes, Workload};
+use lagrange_node::store::{JobState, Store, TaskEventKind, TaskSpec, TaskStatus};
+use lagrange_node::workload::Workload;
 use lagrange_protocol::config::{
     AuctionConfig, CategoryConfig, CircuitConfig, EconomicsConfig, SupernetConfig,
 };
-use lagrange_protocol::messages::{
-    GossipMessage, HardwareSummary, ProofSubmission, Request, Response,
-};
+use lagrange_protocol::messages::{GossipMessage, HardwareSummary, Request, Response};
 use lagrange_protocol::{BatchId, CircuitId, Digest, JobCategory, Keypair, SupernetId, TaskId};
-
-/// Splits `Synthetic { jobs }` into that many jobs; a proof is valid when it reads "valid".
-/// While `blind` is set, the gateway's side cannot check anything.
-struct StandIn {
-    blind: std::sync::atomic::AtomicBool,
-}
-
-impl Workload for StandIn {
-    fn split(&self, spec: &TaskSpec) -> Result<Vec<JobPlan>, String> {
-        match spec {
-            TaskSpec::Synthetic { jobs, category } => Ok((0..*jobs)
-                .map(|i| JobPlan {
-                    circuit: CircuitId::new("synthetic.small").unwrap(),
-                    category: *category,
-                    input: i.to_le_bytes().to_vec(),
-                })
-                .collect()),
-            _ => Err("only synthetic tasks are served here".into()),
-        }
-    }
-    fn prove(&self, _: &CircuitId, _: &[u8]) -> Result<ProofBytes, String> {
-        Ok(ProofBytes {
-            proof: b"valid".to_vec(),
-            public_inputs: vec![],
-        })
-    }
-    fn verify(&self, items: &[(JobRecord, Vec<u8>, ProofSubmission)]) -> Vec<Check> {
-        let blind = self.blind.load(std::sync::atomic::Ordering::Relaxed);
-        items
-            .iter()
-            .map(|(_, _, s)| match (blind, s.proof == b"valid") {
-                (true, _) => Check::Unchecked("the verifier is down".into()),
-                (false, true) => Check::Valid,
-                (false, false) => Check::Invalid("proof does not verify".into()),
-            })
-            .collect()
-    }
-    fn aggregate(
-        &self,
-        _: &TaskRecord,
-        proofs: &[(JobRecord, Vec<u8>, ProofRecord)],
-    ) -> Result<Vec<u8>, String> {
-        Ok(format!("{} proofs", proofs.len()).into_bytes())
-    }
-}
 
 const GW: u64 = 100;
 const PROVING_WINDOW_MS: u64 = 5_000;
@@ -168,9 +122,7 @@ impl Sim {
     fn new(provers: u64, faults: Faults, seed: u64) -> Self {
         let cfg = config(provers);
         let store = Store::temporary().unwrap();
-        let workload = Arc::new(StandIn {
-            blind: false.into(),
-        });
+        let workload = Arc::new(StandIn::default());
         let cores = (1..=provers)
             .map(|i| {
                 let mut salt = i as u8;
@@ -399,9 +351,7 @@ impl Sim {
                 .faults
                 .blind
                 .is_some_and(|(from, to)| self.now >= from && self.now < to);
-            self.workload
-                .blind
-                .store(blind, std::sync::atomic::Ordering::Relaxed);
+            self.workload.set_blind(blind);
             let down = self.gateway_down();
             if down && self.gateway.is_some() {
                 // The process dies: its memory is gone, its store stays, and every request

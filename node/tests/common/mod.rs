@@ -2,6 +2,8 @@
 //! keys, and waits on events with timeouts.
 #![allow(dead_code)]
 
+pub mod stand_in;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
