@@ -8,8 +8,10 @@
 //! includes starting Node.js, which `snarkjs_startup_ms` measures on its own), the ratio,
 //! and both verdicts, to stdout and `target/bench-results/circom.json`.
 //!
-//! Artifacts are made once per size by `fixtures/circom/make.sh` (Node.js and npm needed)
-//! and cached under `target/bench-circom/`. `LAGRANGE_CIRCOM_BENCH_MAX_LOG2=N` caps the
+//! Artifacts are made once per size and cached under `target/bench-circom/seeded/`: the
+//! circuit and witnesses by `fixtures/circom/make.sh` (Node.js and npm needed), the key
+//! by a seeded, insecure setup written as a snarkjs `.zkey` ([`circom_setup`]; snarkjs'
+//! own ceremony takes hours at 2^18 on two cores). `LAGRANGE_CIRCOM_BENCH_MAX_LOG2=N` caps the
 //! sizes at 2^N for quick runs.
 
 use std::path::{Path, PathBuf};
@@ -17,12 +19,13 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
-use lagrange_circuits::circom::{CircomCircuit, Witness};
+use lagrange_circuits::circom::{CircomCircuit, R1cs, Witness};
 use lagrange_circuits::snarkjs::{self, ProofJson};
 use lagrange_circuits::{CpuMsm, MsmBackend};
 use rand::SeedableRng;
 use serde_json::{Value, json};
 
+mod circom_setup;
 mod util;
 use util::{median, ms, round3, write_result};
 
@@ -36,20 +39,32 @@ fn snarkjs() -> PathBuf {
     fixtures().join("node_modules/.bin/snarkjs")
 }
 
-/// Makes (once) the artifacts for a chain of `n` squarings.
+/// Makes (once) the artifacts for a chain of `n` squarings: the circuit and witness by
+/// `make.sh` (the pinned circom compiler), the key by [`circom_setup`], its verification
+/// key by `snarkjs zkey export verificationkey`.
 fn artifacts(n: usize, cache: &Path) -> Result<PathBuf, String> {
     let dir = cache.join(n.to_string());
-    if dir.join("witness.wtns").exists() {
-        return Ok(dir);
+    if !dir.join("witness.wtns").exists() {
+        eprintln!("compiling the circuit for {n} constraints (once; 2^18 takes minutes)");
+        let status = Command::new(fixtures().join("make.sh"))
+            .arg(n.to_string())
+            .arg(&dir)
+            .env("SETUP", "none")
+            .status()
+            .map_err(|e| format!("make.sh: {e}"))?;
+        if !status.success() {
+            return Err(format!("make.sh {n} failed"));
+        }
     }
-    eprintln!("making circom artifacts for {n} constraints (once; large sizes take minutes)");
-    let status = Command::new(fixtures().join("make.sh"))
-        .arg(n.to_string())
-        .arg(&dir)
-        .status()
-        .map_err(|e| format!("make.sh: {e}"))?;
-    if !status.success() {
-        return Err(format!("make.sh {n} failed"));
+    if !dir.join("verification_key.json").exists() {
+        let r1cs = std::fs::read(dir.join("square_chain.r1cs")).map_err(|e| e.to_string())?;
+        let r1cs = R1cs::from_bytes(&r1cs).map_err(|e| e.to_string())?;
+        let zkey = circom_setup::insecure_zkey(&r1cs, n as u64)?;
+        std::fs::write(dir.join("square_chain.zkey"), zkey).map_err(|e| e.to_string())?;
+        run(Command::new(snarkjs())
+            .args(["zkey", "export", "verificationkey"])
+            .arg(dir.join("square_chain.zkey"))
+            .arg(dir.join("verification_key.json")))?;
     }
     Ok(dir)
 }
@@ -155,7 +170,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(18);
-    let cache = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-circom");
+    let cache = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-circom/seeded");
     // Node.js start-up, which every snarkjs run pays.
     let startup = {
         let start = Instant::now();
@@ -179,6 +194,7 @@ fn main() {
     }
     let report = json!({
         "circuit": "square chain (fixtures/circom/square_chain.circom), CPU backend, all cores",
+        "zkey": "seeded insecure setup written as a snarkjs .zkey (benches/circom_setup), the same file for both provers",
         "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
         "snarkjs_startup_ms": startup,
         "sizes": sizes,

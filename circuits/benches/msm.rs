@@ -1,8 +1,9 @@
 //! MSM backend benchmark (`cargo bench -p lagrange-circuits --features cuda --bench msm`).
 //!
-//! G1 MSMs of 2^16, 2^18 and 2^20 points on the CPU (arkworks, all cores) and on the
-//! GPU (bases preloaded as a proving key's would be; scalars uploaded and the result
-//! read back inside the timing), and whole proofs of the synthetic circuit at 2^16 and
+//! G1 MSMs of 2^16, 2^18 and 2^20 points on the CPU backend (all cores; arkworks' own
+//! MSM beside it as the baseline) and on the GPU (bases preloaded as a proving key's
+//! would be; scalars uploaded and the result read back inside the timing), and whole
+//! proofs of the synthetic circuit at 2^16 and
 //! 2^18 constraints on each backend, with the GPU's results checked against the CPU's.
 //! Results go to stdout and `<target>/bench-results/msm.json`; without a usable GPU
 //! (or without the `cuda` feature) the GPU fields are null and `gpu_unavailable` says
@@ -15,7 +16,7 @@ use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
 use ark_ff::{PrimeField, UniformRand};
 use ark_groth16::{ProvingKey, VerifyingKey};
 use lagrange_circuits::{
-    CircuitSpec, JobInput, MsmBackend, MsmChoice, Prover,
+    CircuitSpec, CpuMsm, JobInput, MsmBackend, MsmChoice, Prover,
     params::setup_insecure_seeded,
     prover::{BasesRef, KeyId, Query, ScalarRepr},
     select_msm,
@@ -80,8 +81,21 @@ fn bench_msm(log2: u32, gpu: Option<&Arc<dyn MsmBackend>>) -> Value {
     let bases = points(n, &mut rng);
     let scalars: Vec<ScalarRepr> = (0..n).map(|_| Fr::rand(&mut rng).into_bigint()).collect();
     let reps = if log2 >= 20 { 3 } else { 5 };
-    let (cpu_result, cpu_ms) = timed(reps, || G1Projective::msm_bigint(&bases, &scalars));
-    eprintln!("   MSM 2^{log2}: cpu {cpu_ms} ms");
+    let (arkworks_result, arkworks_ms) = timed(reps, || G1Projective::msm_bigint(&bases, &scalars));
+    let cpu = CpuMsm;
+    let on_cpu = || {
+        let bases_ref = BasesRef {
+            key: KeyId([0; 32]),
+            query: Query::A,
+            start: 0,
+            points: &bases,
+        };
+        cpu.msm_g1(bases_ref, &scalars)
+    };
+    let (cpu_result, cpu_ms) = timed(reps, on_cpu);
+    let cpu_matches = cpu_result == Ok(arkworks_result);
+    let cpu_result = arkworks_result;
+    eprintln!("   MSM 2^{log2}: cpu {cpu_ms} ms, arkworks {arkworks_ms} ms, same {cpu_matches}");
     let (gpu_ms, matches) = match gpu {
         Some(backend) => {
             let key = KeyId([log2 as u8; 32]);
@@ -115,6 +129,9 @@ fn bench_msm(log2: u32, gpu: Option<&Arc<dyn MsmBackend>>) -> Value {
         "log2": log2,
         "points": n,
         "cpu_ms": cpu_ms,
+        "arkworks_ms": arkworks_ms,
+        "cpu_vs_arkworks": round3(arkworks_ms / cpu_ms),
+        "cpu_matches_arkworks": cpu_matches,
         "gpu_ms": gpu_ms,
         "speedup": speedup,
         "gpu_matches_cpu": matches,

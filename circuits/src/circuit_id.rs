@@ -126,6 +126,9 @@ pub enum JobError {
     /// A synthetic job of an unsupported size.
     #[error("unsupported synthetic size 2^{0}")]
     SyntheticSize(u32),
+    /// Bytes that are not a job input.
+    #[error("malformed job input: {0}")]
+    Encoding(String),
 }
 
 /// The inputs of one proving job (what a prover fetches after winning an auction).
@@ -137,7 +140,39 @@ pub enum JobInput {
     Synthetic(SyntheticJob),
 }
 
+/// Largest encoded job input [`JobInput::from_bytes`] reads.
+pub const MAX_JOB_INPUT_BYTES: usize = 1 << 20;
+
 impl JobInput {
+    /// The canonical encoding (bincode, standard configuration), as jobs carry it.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        // Encoding into a Vec fails only for types serde cannot describe to bincode
+        // (maps or sequences of unknown length); a job input has none.
+        bincode::serde::encode_to_vec(self, bincode::config::standard())
+            .expect("job inputs always encode")
+    }
+
+    /// Decodes and validates a job input: at most [`MAX_JOB_INPUT_BYTES`], nothing after
+    /// it, well formed.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, JobError> {
+        if bytes.len() > MAX_JOB_INPUT_BYTES {
+            return Err(JobError::Encoding(format!(
+                "job input of {} bytes is too large",
+                bytes.len()
+            )));
+        }
+        let config = bincode::config::standard().with_limit::<MAX_JOB_INPUT_BYTES>();
+        let (input, used) = bincode::serde::decode_from_slice::<JobInput, _>(bytes, config)
+            .map_err(|e| JobError::Encoding(e.to_string()))?;
+        if used != bytes.len() {
+            return Err(JobError::Encoding(
+                "trailing bytes after the job input".into(),
+            ));
+        }
+        input.validate()?;
+        Ok(input)
+    }
+
     /// The circuit this job is proven with.
     pub fn spec(&self) -> CircuitSpec {
         match self {

@@ -44,6 +44,19 @@ pub enum DecodeError {
     Hex(String),
 }
 
+impl DecodeError {
+    /// Whether the bytes simply ended early (a truncated file, say).
+    pub fn is_truncation(&self) -> bool {
+        matches!(
+            self,
+            DecodeError::Malformed {
+                source: SerializationError::IoError(_),
+                ..
+            }
+        )
+    }
+}
+
 /// Serializes a value compressed.
 pub fn to_bytes<T: CanonicalSerialize>(value: &T) -> Vec<u8> {
     let mut out = Vec::with_capacity(value.compressed_size());

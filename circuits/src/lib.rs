@@ -2,10 +2,12 @@
 //!
 //! Groth16 on BN254 (arkworks 0.6): the circuits ([`coprocessor`] chunk jobs and the
 //! [`synthetic`] load circuit), their ids ([`circuit_id`]), parameter generation and
-//! caching ([`params`]), proving through a pluggable MSM backend ([`prover`]),
+//! validation ([`params`]), proving through a pluggable MSM backend ([`prover`]),
 //! verification and batch verification ([`mod@verify`]), aggregation of a task's chunk
-//! proofs ([`aggregate`]), snarkjs export ([`snarkjs`]), and circuits brought as circom and
-//! snarkjs artifacts ([`circom`]). No networking.
+//! proofs ([`aggregate`]), snarkjs' JSON formats ([`snarkjs`]), circuits brought as circom
+//! and snarkjs artifacts ([`circom`]), and per kind of task the split, statement, proof,
+//! aggregation and result format behind one trait ([`family`]). No networking, no files,
+//! no terminal: the node does all I/O.
 
 #![warn(missing_docs)]
 
@@ -14,6 +16,7 @@ pub mod circom;
 pub mod circuit_id;
 pub mod coprocessor;
 pub mod encoding;
+pub mod family;
 pub mod gadgets;
 pub mod params;
 pub mod poseidon;
@@ -25,10 +28,10 @@ pub mod verify;
 pub use aggregate::{AggregateError, AggregatedProof, ChunkProof};
 pub use circuit_id::{CircuitSpec, JobError, JobInput, UnknownCircuit};
 pub use coprocessor::{
-    Answer, Category, ChunkJob, ChunkStatement, Commitment, DataSet, Query, Row,
+    Answer, Category, ChunkJob, ChunkStatement, Commitment, DataSet, DataSetError, Query, Row,
 };
 pub use encoding::DecodeError;
-pub use params::{CircuitParams, ParamDigest, ParamsError};
+pub use params::{CircuitParams, ParamDigest};
 pub use prover::{
     CpuMsm, JobRejected, MsmBackend, MsmChoice, MsmSelection, ProofWithInputs, ProveError, Prover,
     select_msm,

@@ -8,8 +8,6 @@
 //! `c0 + c1·u`. `vk_alphabeta_12` is `e(α, β)` as `[[[c0, c1] × 3] × 2]` over the same
 //! tower (Fp2 → Fp6 → Fp12) snarkjs uses; snarkjs' verifier does not read it.
 
-use std::{fs, io, path::Path};
-
 use ark_bn254::{Bn254, Fq, Fq2, Fr, G1Affine, G2Affine};
 use ark_ec::{AffineRepr, pairing::Pairing};
 use ark_ff::PrimeField;
@@ -180,29 +178,4 @@ pub fn proof_from_json(p: &ProofJson) -> Result<Proof<Bn254>, JsonError> {
         b: g2_from(&p.pi_b, "pi_b")?,
         c: g1_from(&p.pi_c, "pi_c")?,
     })
-}
-
-/// Writes `verification_key.json`, `proof.json` and `public.json` into `dir`.
-pub fn write_all(
-    dir: &Path,
-    vk: &VerifyingKey<Bn254>,
-    proof: &Proof<Bn254>,
-    inputs: &[Fr],
-) -> io::Result<()> {
-    fs::create_dir_all(dir)?;
-    let write = |name: &str, value: serde_json::Result<String>| {
-        fs::write(dir.join(name), value.map_err(io::Error::other)?)
-    };
-    write(
-        "verification_key.json",
-        serde_json::to_string_pretty(&verification_key_json(vk)),
-    )?;
-    write(
-        "proof.json",
-        serde_json::to_string_pretty(&proof_json(proof)),
-    )?;
-    write(
-        "public.json",
-        serde_json::to_string_pretty(&public_json(inputs)),
-    )
 }

@@ -40,9 +40,14 @@ use serde_json::json;
 struct NoopVerify;
 
 impl Workload for NoopVerify {
-    fn split(&self, spec: &TaskSpec) -> Result<Vec<JobPlan>, String> {
+    fn split(
+        &self,
+        spec: &TaskSpec,
+    ) -> Result<Vec<JobPlan>, lagrange_node::workload::WorkloadError> {
         let TaskSpec::Synthetic { jobs, category } = spec else {
-            return Err("synthetic only".into());
+            return Err(lagrange_node::workload::WorkloadError::Refused(
+                "synthetic only".into(),
+            ));
         };
         Ok((0..*jobs)
             .map(|i| JobPlan {
@@ -52,7 +57,11 @@ impl Workload for NoopVerify {
             })
             .collect())
     }
-    fn prove(&self, _: &CircuitId, _: &[u8]) -> Result<ProofBytes, String> {
+    fn prove(
+        &self,
+        _: &CircuitId,
+        _: &[u8],
+    ) -> Result<ProofBytes, lagrange_node::workload::WorkloadError> {
         Ok(ProofBytes {
             proof: vec![0; 128],
             public_inputs: vec![0; 64],
@@ -65,7 +74,7 @@ impl Workload for NoopVerify {
         &self,
         _: &TaskRecord,
         p: &[(JobRecord, Vec<u8>, ProofRecord)],
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<Vec<u8>, lagrange_node::workload::WorkloadError> {
         Ok(vec![p.len() as u8])
     }
 }
@@ -271,7 +280,9 @@ fn throughput(jobs_total: u32, provers: u64) -> serde_json::Value {
                     proven += 1;
                     for o in out {
                         if let GOut::Aggregate { task, proofs } = o {
-                            let result = NoopVerify.aggregate(&task, &proofs);
+                            let result = NoopVerify
+                                .aggregate(&task, &proofs)
+                                .map_err(|e| e.to_string());
                             run(
                                 &mut gw,
                                 GIn::Aggregated {
@@ -465,7 +476,9 @@ fn scheduling(jobs: u32, provers: u64, proving_ms: u64) -> serde_json::Value {
                                 ));
                             }
                             GOut::Aggregate { task, proofs } => {
-                                let result = NoopVerify.aggregate(&task, &proofs);
+                                let result = NoopVerify
+                                    .aggregate(&task, &proofs)
+                                    .map_err(|e| e.to_string());
                                 queue.push_back((
                                     now,
                                     To::Gw(GIn::Aggregated {

@@ -1,49 +1,41 @@
-//! The real workload: Groth16 circuits from `lagrange-circuits`.
+//! The real workload: the proving families of `lagrange-circuits`, routed by circuit id.
 //!
-//! - A query task is split into coprocessor chunk jobs of its category's size; each job's
-//!   input is its [`JobInput`]. A synthetic task becomes independent synthetic jobs.
-//! - Provers prove with preloaded keys.
+//! The math of each kind of task (how it splits into jobs, the statement a job's proof
+//! must prove, proving, aggregation and the result format) lives in
+//! [`lagrange_circuits::family`]; this module holds one family per served circuit, routes
+//! job bytes to them, loads keys and artifacts from disk and turns results into files.
+//!
+//! - A query task is split into coprocessor chunk jobs of its category's size; its chunk
+//!   proofs become one aggregated proof, checked once more before it is stored.
+//! - A synthetic task becomes independent synthetic jobs.
+//! - A circom task is one job per witness of a circuit the Supernet pins (`circom/<name>`),
+//!   each witness checked against the constraints at submission, delivered as snarkjs'
+//!   `proof.json` and `public.json` per job with the circuit's `verification_key.json`.
 //! - The gateway verifies every proof against public inputs it computes itself from the
 //!   job's input (never the prover's claim), all waiting proofs of a circuit in one batch.
-//! - A query task's chunk proofs become one [`AggregatedProof`], checked once more before it
-//!   is stored, and delivered as the task's result ([`TaskResult`]).
-//! - A circom task is one job per witness of a circuit the Supernet pins (`circom/<name>`):
-//!   each witness is checked against the circuit's constraints at submission, proven as
-//!   snarkjs would, verified against the public signals of the gateway's copy of the
-//!   witness, and delivered as snarkjs' `proof.json` and `public.json` per job with the
-//!   circuit's `verification_key.json`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use lagrange_circuits::circom::{CircomCircuit, Witness};
-use lagrange_circuits::circuit_id::JobInput;
-use lagrange_circuits::coprocessor::{Category, DataSet, Query, Row, plan_chunks};
-use lagrange_circuits::curve::{Bn254, Fr, PreparedVerifyingKey, Proof};
-use lagrange_circuits::snarkjs::{self, ProofJson, VerificationKeyJson};
-use lagrange_circuits::{
-    AggregatedProof, Answer, ChunkProof, CircuitSpec, Prover, encoding, params, verify,
+use lagrange_circuits::circom::CircomCircuit;
+use lagrange_circuits::coprocessor::{Category, Query};
+use lagrange_circuits::curve::{Bn254, Fr, Proof};
+use lagrange_circuits::family::{
+    CircomFamily, CoprocessorFamily, Family, FamilyError, SyntheticFamily, Task,
 };
+use lagrange_circuits::{Answer, CircuitSpec, MsmBackend, Prover, encoding, params, verify};
 use lagrange_protocol::messages::ProofSubmission;
 use lagrange_protocol::{CircuitId, Digest, JobCategory};
 use rand::SeedableRng;
-use serde::{Deserialize, Serialize};
 
+pub use lagrange_circuits::family::{
+    Checked, CircomProof, MAX_CIRCOM_JOBS, MAX_QUERY_ROWS, MAX_SYNTHETIC_JOBS, TaskResult,
+};
+
+use crate::param_files;
 use crate::store::{JobRecord, ProofRecord, TaskRecord, TaskSpec};
-use crate::workload::{Check, JobPlan, ProofBytes, Workload};
-
-/// Most rows one query task may carry.
-pub const MAX_QUERY_ROWS: usize = 1 << 16;
-
-/// Most jobs one synthetic task may ask for.
-pub const MAX_SYNTHETIC_JOBS: u32 = 1024;
-
-/// Most witnesses one circom task may carry.
-pub const MAX_CIRCOM_JOBS: usize = 1024;
-
-/// Largest job input accepted from the store or the network.
-const MAX_INPUT: usize = 1 << 20;
+use crate::workload::{Check, JobPlan, ProofBytes, Workload, WorkloadError};
 
 /// The synthetic circuit size (log2 of constraints) used for each category.
 pub fn synthetic_log2(category: JobCategory) -> u32 {
@@ -73,69 +65,37 @@ pub fn circuit_for(query: bool, category: JobCategory) -> CircuitSpec {
     }
 }
 
-/// What a finished task delivers, as JSON: `{"query": {...}}` or `{"synthetic": {...}}`.
-/// (Externally tagged: an internal tag would make serde buffer the 128-bit sum, which it
-/// cannot.)
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TaskResult {
-    /// A query's aggregated chunk proofs, with the answer.
-    Query(AggregatedProof),
-    /// Synthetic proofs: (public inputs, proof), hex-encoded compressed bytes, in job order.
-    Synthetic {
-        /// The circuit.
-        circuit: String,
-        /// The proofs.
-        proofs: Vec<(String, String)>,
-    },
-    /// Circom proofs, in snarkjs' formats, in witness order.
-    Circom {
-        /// The circuit (`circom/<name>`).
-        circuit: String,
-        /// snarkjs' `verification_key.json` of the circuit.
-        verification_key: Box<VerificationKeyJson>,
-        /// Per job: snarkjs' `proof.json` and `public.json`.
-        proofs: Vec<CircomProof>,
-    },
+/// The task as the families see it.
+fn task_of(spec: &TaskSpec) -> Task<'_> {
+    match spec {
+        TaskSpec::Query { rows, lo, hi, .. } => Task::Query {
+            rows,
+            query: Query { lo: *lo, hi: *hi },
+        },
+        TaskSpec::Synthetic { jobs, .. } => Task::Synthetic { jobs: *jobs },
+        TaskSpec::Circom {
+            witnesses, inputs, ..
+        } => Task::Circom { witnesses, inputs },
+    }
 }
 
-/// One circom job's proof, as snarkjs writes it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CircomProof {
-    /// `proof.json`.
-    pub proof: ProofJson,
-    /// `public.json`: the public signals, decimal.
-    pub public: Vec<String>,
+/// One served circuit: its family and, for a circom circuit, the category its jobs are
+/// auctioned in (the network's own circuits have one per category) and its wire count.
+struct Served {
+    family: Arc<dyn Family>,
+    category: Option<JobCategory>,
+    circom_wires: Option<usize>,
 }
 
-/// Keys for the circuits a node proves or verifies.
+/// Keys for the circuits a node proves or verifies, one family each.
 pub struct CircuitWorkload {
-    provers: BTreeMap<String, Arc<Prover>>,
-    circom: BTreeMap<String, (JobCategory, Arc<CircomCircuit>)>,
-}
-
-fn decode_input(bytes: &[u8]) -> Result<JobInput, String> {
-    if bytes.len() > MAX_INPUT {
-        return Err(format!("job input of {} bytes is too large", bytes.len()));
-    }
-    let config = bincode::config::standard().with_limit::<MAX_INPUT>();
-    let (input, used) = bincode::serde::decode_from_slice::<JobInput, _>(bytes, config)
-        .map_err(|e| format!("malformed job input: {e}"))?;
-    if used != bytes.len() {
-        return Err("trailing bytes after the job input".into());
-    }
-    input.validate().map_err(|e| e.to_string())?;
-    Ok(input)
-}
-
-fn encode_input(input: &JobInput) -> Vec<u8> {
-    lagrange_protocol::codec::canonical_bytes(input)
+    served: BTreeMap<String, Served>,
 }
 
 impl CircuitWorkload {
     /// Loads the keys of `circuits` from `dir`, checking each parameter file against its
     /// pinned digest.
-    pub fn load(dir: &Path, circuits: &[(CircuitId, Digest)]) -> Result<Self, String> {
+    pub fn load(dir: &Path, circuits: &[(CircuitId, Digest)]) -> Result<Self, WorkloadError> {
         Self::load_with(dir, circuits, Arc::new(lagrange_circuits::CpuMsm))
     }
 
@@ -144,21 +104,21 @@ impl CircuitWorkload {
     pub fn load_with(
         dir: &Path,
         circuits: &[(CircuitId, Digest)],
-        backend: Arc<dyn lagrange_circuits::MsmBackend>,
-    ) -> Result<Self, String> {
-        let mut provers = BTreeMap::new();
+        backend: Arc<dyn MsmBackend>,
+    ) -> Result<Self, WorkloadError> {
+        let mut workload = Self {
+            served: BTreeMap::new(),
+        };
         for (id, digest) in circuits {
-            let spec = CircuitSpec::parse(id.as_str()).map_err(|e| e.to_string())?;
+            let spec = CircuitSpec::parse(id.as_str()).map_err(WorkloadError::setup)?;
             let expected = params::ParamDigest(digest.0);
-            let loaded = params::load(dir, &spec, Some(&expected)).map_err(|e| e.to_string())?;
+            let loaded =
+                param_files::load(dir, &spec, Some(&expected)).map_err(WorkloadError::setup)?;
             let prover =
-                Prover::new(spec, loaded.pk, backend.clone()).map_err(|e| e.to_string())?;
-            provers.insert(spec.id(), Arc::new(prover));
+                Prover::new(spec, loaded.pk, backend.clone()).map_err(WorkloadError::setup)?;
+            workload.add_prover(prover)?;
         }
-        Ok(Self {
-            provers,
-            circom: BTreeMap::new(),
-        })
+        Ok(workload)
     }
 
     /// **Insecure, devnets only**: keys from a public seed, cached in `dir`. Returns the
@@ -167,38 +127,38 @@ impl CircuitWorkload {
         dir: &Path,
         specs: &[CircuitSpec],
         seed: u64,
-    ) -> Result<(Self, Vec<(CircuitId, Digest)>), String> {
-        let mut provers = BTreeMap::new();
+    ) -> Result<(Self, Vec<(CircuitId, Digest)>), WorkloadError> {
+        let mut workload = Self {
+            served: BTreeMap::new(),
+        };
         let mut pins = Vec::new();
         for spec in specs {
-            let loaded = params::load_or_setup_insecure_seeded(dir, spec, seed)
-                .map_err(|e| e.to_string())?;
-            let digest =
-                params::file_digest(&params::params_path(dir, spec)).map_err(|e| e.to_string())?;
-            let id = CircuitId::new(spec.id()).map_err(|e| e.to_string())?;
+            let loaded = param_files::load_or_setup_insecure_seeded(dir, spec, seed)
+                .map_err(WorkloadError::setup)?;
+            let digest = param_files::file_digest(&param_files::params_path(dir, spec))
+                .map_err(WorkloadError::setup)?;
+            let id = CircuitId::new(spec.id()).map_err(WorkloadError::setup)?;
             pins.push((id, Digest(digest.0)));
-            provers.insert(spec.id(), Arc::new(Prover::cpu(*spec, loaded.pk)));
+            workload.add_prover(Prover::cpu(*spec, loaded.pk))?;
         }
-        Ok((
-            Self {
-                provers,
-                circom: BTreeMap::new(),
+        Ok((workload, pins))
+    }
+
+    fn add_prover(&mut self, prover: Prover) -> Result<(), WorkloadError> {
+        let prover = Arc::new(prover);
+        let family: Arc<dyn Family> = match prover.spec() {
+            CircuitSpec::Coprocessor(_) => Arc::new(CoprocessorFamily::new(prover)?),
+            CircuitSpec::Synthetic { .. } => Arc::new(SyntheticFamily::new(prover)?),
+        };
+        self.served.insert(
+            family.circuit().to_owned(),
+            Served {
+                family,
+                category: None,
+                circom_wires: None,
             },
-            pins,
-        ))
-    }
-
-    fn prover(&self, circuit: &str) -> Result<&Arc<Prover>, String> {
-        self.provers
-            .get(circuit)
-            .ok_or_else(|| format!("no keys loaded for circuit {circuit}"))
-    }
-
-    fn pvk(&self, circuit: &str) -> Result<&PreparedVerifyingKey<Bn254>, String> {
-        if let Some((_, c)) = self.circom.get(circuit) {
-            return Ok(c.prepared_verifying_key());
-        }
-        Ok(self.prover(circuit)?.prepared_verifying_key())
+        );
+        Ok(())
     }
 
     /// Serves a circom circuit of `category` from its `.zkey`, `.r1cs` and, if given, its
@@ -211,17 +171,26 @@ impl CircuitWorkload {
         zkey: &[u8],
         r1cs: &[u8],
         wasm: Option<&[u8]>,
-        backend: Arc<dyn lagrange_circuits::MsmBackend>,
-    ) -> Result<(), String> {
-        let mut circuit =
-            CircomCircuit::new(zkey, r1cs, backend).map_err(|e| format!("circuit {id}: {e}"))?;
+        backend: Arc<dyn MsmBackend>,
+    ) -> Result<(), WorkloadError> {
+        let refused = |source| FamilyError::Circom {
+            what: format!("circuit {id}"),
+            source,
+        };
+        let mut circuit = CircomCircuit::new(zkey, r1cs, backend).map_err(refused)?;
         if let Some(wasm) = wasm {
-            circuit = circuit
-                .with_generator(wasm)
-                .map_err(|e| format!("circuit {id}: {e}"))?;
+            circuit = circuit.with_generator(wasm).map_err(refused)?;
         }
-        self.circom
-            .insert(id.to_string(), (category, Arc::new(circuit)));
+        let wires = circuit.key().wires;
+        let family = CircomFamily::new(id.as_str(), Arc::new(circuit));
+        self.served.insert(
+            id.to_string(),
+            Served {
+                family: Arc::new(family),
+                category: Some(category),
+                circom_wires: Some(wires),
+            },
+        );
         Ok(())
     }
 
@@ -229,102 +198,50 @@ impl CircuitWorkload {
     /// elsewhere): it satisfies nothing, but proving it takes as long as proving a real one,
     /// which is what calibration measures.
     pub fn calibration_witness(&self, id: &CircuitId) -> Option<Vec<u8>> {
-        let (_, c) = self.circom.get(id.as_str())?;
-        let mut values = vec![Fr::from(0u64); c.key().wires];
+        let wires = self.served.get(id.as_str())?.circom_wires?;
+        let mut values = vec![Fr::from(0u64); wires];
         values[0] = Fr::from(1u64);
-        Some(Witness { values }.to_bytes())
+        Some(lagrange_circuits::circom::Witness { values }.to_bytes())
     }
 
-    fn circom(&self, id: &str) -> Option<&Arc<CircomCircuit>> {
-        self.circom.get(id).map(|(_, c)| c)
+    fn family(&self, circuit: &str) -> Result<&Arc<dyn Family>, WorkloadError> {
+        self.served
+            .get(circuit)
+            .map(|s| &s.family)
+            .ok_or_else(|| WorkloadError::NotServed(circuit.to_owned()))
     }
 
-    /// The public inputs a job's proof must be for, computed from the gateway's own copy
-    /// of its input.
-    fn statement(&self, circuit: &str, input: &[u8]) -> Result<Vec<Fr>, String> {
-        if let Some(c) = self.circom(circuit) {
-            let witness = Witness::from_bytes(input).map_err(|e| e.to_string())?;
-            return Ok(c
-                .public_signals(&witness)
-                .map_err(|e| e.to_string())?
-                .to_vec());
-        }
-        Ok(decode_input(input)?.public_inputs())
+    /// Checks a delivered result against the task it answers, as its client would, and
+    /// returns the proven answer (a query) or the number of proofs (the others).
+    pub fn check_result(&self, spec: &TaskSpec, result: &[u8]) -> Result<Answer, WorkloadError> {
+        let result = TaskResult::from_json(result)?;
+        let family = self.family(result.circuit())?;
+        Ok(match family.check(&task_of(spec), &result)? {
+            Checked::Query { sum, count, .. } => Answer { sum, count },
+            Checked::Synthetic { proofs } | Checked::Circom { proofs, .. } => Answer {
+                sum: 0,
+                count: proofs as u64,
+            },
+        })
     }
 
-    /// Checks a delivered result offline and returns the query answer it proves (for a
-    /// query task) or the number of proofs (synthetic), given what the client asked.
-    pub fn check_result(&self, spec: &TaskSpec, result: &[u8]) -> Result<Answer, String> {
-        let result: TaskResult =
-            serde_json::from_slice(result).map_err(|e| format!("malformed result: {e}"))?;
-        match (spec, result) {
-            (TaskSpec::Query { rows, lo, hi, .. }, TaskResult::Query(bundle)) => {
-                let data = dataset(rows)?;
-                let query = Query { lo: *lo, hi: *hi };
-                bundle
-                    .verify(self.pvk(&bundle.circuit_id)?, &data.commitment(), &query)
-                    .map_err(|e| e.to_string())
+    /// Which circuit proves a task's jobs, and in which category they are auctioned.
+    fn route(&self, spec: &TaskSpec) -> Result<(String, JobCategory), WorkloadError> {
+        match spec {
+            TaskSpec::Query { category, .. } => Ok((circuit_for(true, *category).id(), *category)),
+            TaskSpec::Synthetic { category, .. } => {
+                Ok((circuit_for(false, *category).id(), *category))
             }
-            (TaskSpec::Synthetic { .. }, TaskResult::Synthetic { circuit, proofs }) => {
-                let pvk = self.pvk(&circuit)?;
-                for (inputs, proof) in &proofs {
-                    let inputs = hex::decode(inputs).map_err(|e| e.to_string())?;
-                    let proof = hex::decode(proof).map_err(|e| e.to_string())?;
-                    verify::verify_bytes(pvk, &proof, &inputs).map_err(|e| e.to_string())?;
-                }
-                Ok(Answer {
-                    sum: 0,
-                    count: proofs.len() as u64,
-                })
+            TaskSpec::Circom { circuit, .. } => {
+                let category = self
+                    .served
+                    .get(circuit.as_str())
+                    .and_then(|s| s.category)
+                    .ok_or_else(|| WorkloadError::NotServed(circuit.to_string()))?;
+                Ok((circuit.to_string(), category))
             }
-            (
-                TaskSpec::Circom { circuit: asked, .. },
-                TaskResult::Circom {
-                    circuit, proofs, ..
-                },
-            ) => {
-                if asked.as_str() != circuit {
-                    return Err(format!(
-                        "a result for {circuit}, but the task asked for {asked}"
-                    ));
-                }
-                let c = self
-                    .circom(&circuit)
-                    .ok_or_else(|| format!("no keys loaded for circuit {circuit}"))?;
-                for (i, p) in proofs.iter().enumerate() {
-                    let (proof, public) =
-                        circom_from_json(p).map_err(|e| format!("proof {i}: {e}"))?;
-                    c.verify(&proof, &public)
-                        .map_err(|e| format!("proof {i}: {e}"))?;
-                }
-                Ok(Answer {
-                    sum: 0,
-                    count: proofs.len() as u64,
-                })
-            }
-            _ => Err("result does not match the task kind".into()),
         }
     }
-}
-
-/// A circom job's proof and public signals, back from snarkjs' JSON.
-fn circom_from_json(p: &CircomProof) -> Result<(Proof<Bn254>, Vec<Fr>), String> {
-    let proof = snarkjs::proof_from_json(&p.proof).map_err(|e| e.to_string())?;
-    let public = p
-        .public
-        .iter()
-        .map(|x| snarkjs::field_from_decimal(x).map_err(|e| e.to_string()))
-        .collect::<Result<_, _>>()?;
-    Ok((proof, public))
-}
-
-fn dataset(rows: &[(u64, u64)]) -> Result<DataSet, String> {
-    DataSet::new(
-        rows.iter()
-            .map(|&(key, value)| Row { key, value })
-            .collect(),
-    )
-    .map_err(|e| e.to_string())
 }
 
 /// A decoded proof waiting for batch verification: its item index, the proof and the
@@ -332,124 +249,24 @@ fn dataset(rows: &[(u64, u64)]) -> Result<DataSet, String> {
 type Pending = (usize, Proof<Bn254>, Vec<Fr>);
 
 impl Workload for CircuitWorkload {
-    fn split(&self, spec: &TaskSpec) -> Result<Vec<JobPlan>, String> {
-        match spec {
-            TaskSpec::Query {
-                rows,
-                lo,
-                hi,
+    fn split(&self, spec: &TaskSpec) -> Result<Vec<JobPlan>, WorkloadError> {
+        let (circuit, category) = self.route(spec)?;
+        let family = self.family(&circuit)?;
+        let id = CircuitId::new(circuit.clone()).map_err(WorkloadError::setup)?;
+        let inputs = family.split(&task_of(spec), lagrange_protocol::codec::MAX_JOB_INPUT)?;
+        Ok(inputs
+            .into_iter()
+            .map(|input| JobPlan {
+                circuit: id.clone(),
                 category,
-            } => {
-                if rows.is_empty() {
-                    return Err("the data set is empty".into());
-                }
-                if rows.len() > MAX_QUERY_ROWS {
-                    return Err(format!(
-                        "the data set has {} rows, more than the limit of {MAX_QUERY_ROWS}",
-                        rows.len()
-                    ));
-                }
-                let data = dataset(rows)?;
-                let circuit = circuit_for(true, *category);
-                let id = CircuitId::new(circuit.id()).map_err(|e| e.to_string())?;
-                let CircuitSpec::Coprocessor(shape) = circuit else {
-                    return Err("not a coprocessor circuit".into());
-                };
-                Ok(plan_chunks(&data, Query { lo: *lo, hi: *hi }, shape)
-                    .into_iter()
-                    .map(|chunk| JobPlan {
-                        circuit: id.clone(),
-                        category: *category,
-                        input: encode_input(&JobInput::Coprocessor(chunk)),
-                    })
-                    .collect())
-            }
-            TaskSpec::Synthetic { jobs, category } => {
-                if *jobs > MAX_SYNTHETIC_JOBS {
-                    return Err(format!(
-                        "{jobs} jobs requested, more than the limit of {MAX_SYNTHETIC_JOBS}"
-                    ));
-                }
-                let circuit = circuit_for(false, *category);
-                let id = CircuitId::new(circuit.id()).map_err(|e| e.to_string())?;
-                let log2 = synthetic_log2(*category);
-                Ok((0..*jobs)
-                    .map(|i| JobPlan {
-                        circuit: id.clone(),
-                        category: *category,
-                        input: encode_input(&JobInput::Synthetic(
-                            lagrange_circuits::synthetic::SyntheticJob {
-                                log2,
-                                seed: u64::from(i),
-                            },
-                        )),
-                    })
-                    .collect())
-            }
-            TaskSpec::Circom {
-                circuit,
-                witnesses,
-                inputs,
-            } => {
-                let Some((category, c)) = self.circom.get(circuit.as_str()) else {
-                    return Err(format!("circuit {circuit} is not served here"));
-                };
-                if witnesses.is_empty() && inputs.is_empty() {
-                    return Err("a circom task needs witnesses or inputs".into());
-                }
-                if witnesses.len() + inputs.len() > MAX_CIRCOM_JOBS {
-                    return Err(format!(
-                        "{} witnesses and inputs, more than the limit of {MAX_CIRCOM_JOBS}",
-                        witnesses.len() + inputs.len()
-                    ));
-                }
-                let max = lagrange_protocol::codec::MAX_JOB_INPUT;
-                let job = |what: String, wtns: Vec<u8>| {
-                    if wtns.len() > max {
-                        return Err(format!(
-                            "{what} is {} bytes, more than the {max} a job input may carry",
-                            wtns.len()
-                        ));
-                    }
-                    Ok(JobPlan {
-                        circuit: circuit.clone(),
-                        category: *category,
-                        input: wtns,
-                    })
-                };
-                let mut plans = Vec::with_capacity(witnesses.len() + inputs.len());
-                for (i, wtns) in witnesses.iter().enumerate() {
-                    let what = format!("circom.witnesses[{i}]");
-                    if wtns.len() <= max {
-                        c.witness(wtns).map_err(|e| format!("{what}: {e}"))?;
-                    }
-                    plans.push(job(what, wtns.clone())?);
-                }
-                for (i, json) in inputs.iter().enumerate() {
-                    let what = format!("circom.inputs[{i}]");
-                    let witness = c
-                        .witness_from_inputs(json)
-                        .map_err(|e| format!("{what}: {e}"))?;
-                    plans.push(job(format!("the witness of {what}"), witness.to_bytes())?);
-                }
-                Ok(plans)
-            }
-        }
+                input,
+            })
+            .collect())
     }
 
-    fn prove(&self, circuit: &CircuitId, input: &[u8]) -> Result<ProofBytes, String> {
+    fn prove(&self, circuit: &CircuitId, input: &[u8]) -> Result<ProofBytes, WorkloadError> {
         let mut rng = rand_chacha::ChaCha20Rng::from_entropy();
-        if let Some(c) = self.circom(circuit.as_str()) {
-            let witness = Witness::from_bytes(input).map_err(|e| e.to_string())?;
-            let proven = c.prove(&witness, &mut rng).map_err(|e| e.to_string())?;
-            return Ok(ProofBytes {
-                proof: encoding::encode_proof(&proven.proof),
-                public_inputs: encoding::encode_public_inputs(&proven.public_inputs),
-            });
-        }
-        let job = decode_input(input)?;
-        let prover = self.prover(circuit.as_str())?;
-        let proven = prover.prove(&job, &mut rng).map_err(|e| e.to_string())?;
+        let proven = self.family(circuit.as_str())?.prove(input, &mut rng)?;
         Ok(ProofBytes {
             proof: encoding::encode_proof(&proven.proof),
             public_inputs: encoding::encode_public_inputs(&proven.public_inputs),
@@ -462,7 +279,10 @@ impl Workload for CircuitWorkload {
         let mut verdicts: Vec<Check> = vec![Check::Valid; items.len()];
         let mut groups: BTreeMap<&str, Vec<Pending>> = BTreeMap::new();
         for (i, (job, input, submission)) in items.iter().enumerate() {
-            let statement = match self.statement(job.circuit.as_str(), input) {
+            let statement = self
+                .family(job.circuit.as_str())
+                .and_then(|f| Ok(f.statement(input)?));
+            let statement = match statement {
                 Ok(statement) => statement,
                 Err(e) => {
                     verdicts[i] = Check::Unchecked(format!("the gateway's job input: {e}"));
@@ -479,15 +299,18 @@ impl Workload for CircuitWorkload {
         }
         let mut rng = rand_chacha::ChaCha20Rng::from_entropy();
         for (circuit, group) in groups {
-            let pvk = match self.pvk(circuit) {
-                Ok(pvk) => pvk,
+            let family = match self.family(circuit) {
+                Ok(family) => family,
+                // Cannot happen (its statement came from the family), but never pass a
+                // proof nobody checked.
                 Err(e) => {
                     for (i, _, _) in &group {
-                        verdicts[*i] = Check::Unchecked(format!("the gateway's key: {e}"));
+                        verdicts[*i] = Check::Unchecked(e.to_string());
                     }
                     continue;
                 }
             };
+            let pvk = family.verifying_key();
             let batch: Vec<_> = group
                 .iter()
                 .map(|(_, p, x)| (p.clone(), x.clone()))
@@ -508,98 +331,21 @@ impl Workload for CircuitWorkload {
         &self,
         task: &TaskRecord,
         proofs: &[(JobRecord, Vec<u8>, ProofRecord)],
-    ) -> Result<Vec<u8>, String> {
-        let circuit = proofs
+    ) -> Result<Vec<u8>, WorkloadError> {
+        let (job, _, _) = proofs
             .first()
-            .map(|(job, _, _)| job.circuit.to_string())
-            .ok_or("a task with no proofs")?;
-        let result = match &task.spec {
-            TaskSpec::Query { rows, lo, hi, .. } => {
-                let data = dataset(rows)?;
-                let query = Query { lo: *lo, hi: *hi };
-                let mut chunks = Vec::with_capacity(proofs.len());
-                for (_, input, record) in proofs {
-                    let JobInput::Coprocessor(chunk) = decode_input(input)? else {
-                        return Err("a query task with a non-query job".into());
-                    };
-                    let proof = encoding::decode_proof(&record.proof).map_err(|e| e.to_string())?;
-                    chunks.push(ChunkProof {
-                        statement: chunk.statement(),
-                        proof,
-                    });
-                }
-                let bundle = AggregatedProof::new(&circuit, data.commitment(), query, chunks)
-                    .map_err(|e| e.to_string())?;
-                // Check the bundle once, as a client will.
-                bundle
-                    .verify(self.pvk(&circuit)?, &data.commitment(), &query)
-                    .map_err(|e| e.to_string())?;
-                TaskResult::Query(bundle)
-            }
-            TaskSpec::Circom { .. } => {
-                let c = self
-                    .circom(&circuit)
-                    .ok_or_else(|| format!("no keys loaded for circuit {circuit}"))?;
-                let mut out = Vec::with_capacity(proofs.len());
-                for (_, input, record) in proofs {
-                    let witness = Witness::from_bytes(input).map_err(|e| e.to_string())?;
-                    let public = c.public_signals(&witness).map_err(|e| e.to_string())?;
-                    let proof = encoding::decode_proof(&record.proof).map_err(|e| e.to_string())?;
-                    // Check each once more, as a client will.
-                    c.verify(&proof, public).map_err(|e| e.to_string())?;
-                    out.push(CircomProof {
-                        proof: snarkjs::proof_json(&proof),
-                        public: snarkjs::public_json(public),
-                    });
-                }
-                TaskResult::Circom {
-                    circuit: circuit.clone(),
-                    verification_key: Box::new(snarkjs::verification_key_json(&c.key().pk.vk)),
-                    proofs: out,
-                }
-            }
-            TaskSpec::Synthetic { .. } => TaskResult::Synthetic {
-                circuit,
-                proofs: proofs
-                    .iter()
-                    .map(|(_, input, record)| {
-                        let inputs = decode_input(input)
-                            .map(|i| encoding::encode_public_inputs(&i.public_inputs()))?;
-                        Ok((hex::encode(inputs), hex::encode(&record.proof)))
-                    })
-                    .collect::<Result<_, String>>()?,
-            },
-        };
-        serde_json::to_vec_pretty(&result).map_err(|e| e.to_string())
+            .ok_or(WorkloadError::Refused("a task with no proofs".into()))?;
+        let family = self.family(job.circuit.as_str())?;
+        let proofs = proofs
+            .iter()
+            .map(|(_, input, record)| {
+                let proof = encoding::decode_proof(&record.proof).map_err(FamilyError::from)?;
+                Ok((input.as_slice(), proof))
+            })
+            .collect::<Result<Vec<_>, WorkloadError>>()?;
+        let result = family.aggregate(&task_of(&task.spec), &proofs)?;
+        Ok(result.to_json()?)
     }
-}
-
-/// What an offline check of a result found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Checked {
-    /// A query result: the proven answer and the data set commitment it is over.
-    Query {
-        /// SUM of matching values.
-        sum: u128,
-        /// COUNT of matching rows.
-        count: u64,
-        /// The commitment (hex) of the data set.
-        commitment: String,
-        /// Rows covered.
-        rows: u64,
-    },
-    /// Synthetic proofs, all valid.
-    Synthetic {
-        /// How many.
-        proofs: usize,
-    },
-    /// Circom proofs, all valid for their public signals.
-    Circom {
-        /// The circuit.
-        circuit: String,
-        /// How many.
-        proofs: usize,
-    },
 }
 
 /// Where a circom circuit's artifacts live in a parameter directory:
@@ -630,109 +376,66 @@ pub struct CircomPaths {
 fn verifying_key(
     params_dir: &Path,
     circuit: &str,
-) -> Result<lagrange_circuits::curve::VerifyingKey<Bn254>, String> {
+) -> Result<lagrange_circuits::curve::VerifyingKey<Bn254>, WorkloadError> {
     if circuit.starts_with(lagrange_protocol::config::CIRCOM_PREFIX) {
         let zkey = circom_paths(params_dir, circuit).zkey;
-        let bytes = std::fs::read(&zkey).map_err(|e| format!("reading {}: {e}", zkey.display()))?;
-        let key =
-            lagrange_circuits::circom::CircomKey::from_bytes(&bytes).map_err(|e| e.to_string())?;
+        let bytes = std::fs::read(&zkey)
+            .map_err(|e| WorkloadError::Setup(format!("reading {}: {e}", zkey.display())))?;
+        let key = lagrange_circuits::circom::CircomKey::from_bytes(&bytes).map_err(|source| {
+            FamilyError::Circom {
+                what: zkey.display().to_string(),
+                source,
+            }
+        })?;
         return Ok(key.pk.vk);
     }
-    let spec = CircuitSpec::parse(circuit).map_err(|e| e.to_string())?;
-    params::load_verifying_key(params_dir, &spec, None).map_err(|e| e.to_string())
+    let spec = CircuitSpec::parse(circuit).map_err(WorkloadError::setup)?;
+    param_files::load_verifying_key(params_dir, &spec, None).map_err(WorkloadError::setup)
 }
 
 /// Checks a result file offline with the verifying keys in `params_dir`: every proof, the
 /// chain of chunk statements and the combined answer.
-pub fn check_result_file(params_dir: &Path, bytes: &[u8]) -> Result<Checked, String> {
-    let result: TaskResult =
-        serde_json::from_slice(bytes).map_err(|e| format!("not a task result: {e}"))?;
-    match result {
-        TaskResult::Query(bundle) => {
-            let vk = verifying_key(params_dir, &bundle.circuit_id)?;
-            let pvk = lagrange_circuits::curve::prepare(&vk);
-            let answer = bundle
-                .verify(&pvk, &bundle.commitment, &bundle.query)
-                .map_err(|e| e.to_string())?;
-            Ok(Checked::Query {
-                sum: answer.sum,
-                count: answer.count,
-                commitment: bundle.commitment.to_hex(),
-                rows: bundle.rows,
-            })
-        }
-        TaskResult::Synthetic { circuit, proofs } => {
-            let vk = verifying_key(params_dir, &circuit)?;
-            let pvk = lagrange_circuits::curve::prepare(&vk);
-            for (inputs, proof) in &proofs {
-                let inputs = hex::decode(inputs).map_err(|e| e.to_string())?;
-                let proof = hex::decode(proof).map_err(|e| e.to_string())?;
-                verify::verify_bytes(&pvk, &proof, &inputs).map_err(|e| e.to_string())?;
-            }
-            Ok(Checked::Synthetic {
-                proofs: proofs.len(),
-            })
-        }
-        TaskResult::Circom {
-            circuit, proofs, ..
-        } => {
-            let vk = verifying_key(params_dir, &circuit)?;
-            let pvk = lagrange_circuits::curve::prepare(&vk);
-            for (i, p) in proofs.iter().enumerate() {
-                let (proof, public) = circom_from_json(p).map_err(|e| format!("proof {i}: {e}"))?;
-                verify::verify(&pvk, &proof, &public).map_err(|e| format!("proof {i}: {e}"))?;
-            }
-            Ok(Checked::Circom {
-                circuit,
-                proofs: proofs.len(),
-            })
-        }
-    }
+pub fn check_result_file(params_dir: &Path, bytes: &[u8]) -> Result<Checked, WorkloadError> {
+    let result = TaskResult::from_json(bytes)?;
+    let vk = verifying_key(params_dir, result.circuit())?;
+    Ok(result.check(&lagrange_circuits::curve::prepare(&vk))?)
 }
-
-/// A proof with the public inputs it proves.
-type Statement = (Vec<Fr>, Proof<Bn254>);
 
 /// Writes each proof of a result in snarkjs's formats: `<out>/<n>/verification_key.json`,
 /// `proof.json` and `public.json`. Returns how many proofs were written.
-pub fn export_snarkjs(params_dir: &Path, bytes: &[u8], out: &Path) -> Result<usize, String> {
-    let result: TaskResult =
-        serde_json::from_slice(bytes).map_err(|e| format!("not a task result: {e}"))?;
-    let (circuit, items): (String, Vec<Statement>) = match result {
-        TaskResult::Query(bundle) => (
-            bundle.circuit_id.clone(),
-            bundle
-                .chunks
-                .iter()
-                .map(|c| (c.statement.to_public_inputs(), c.proof.clone()))
-                .collect(),
-        ),
-        TaskResult::Synthetic { circuit, proofs } => {
-            let mut items = Vec::new();
-            for (inputs, proof) in proofs {
-                let inputs = hex::decode(inputs).map_err(|e| e.to_string())?;
-                let proof = hex::decode(proof).map_err(|e| e.to_string())?;
-                items.push((
-                    encoding::decode_public_inputs(&inputs).map_err(|e| e.to_string())?,
-                    encoding::decode_proof(&proof).map_err(|e| e.to_string())?,
-                ));
-            }
-            (circuit, items)
-        }
-        TaskResult::Circom {
-            circuit, proofs, ..
-        } => {
-            let items = proofs
-                .iter()
-                .map(|p| circom_from_json(p).map(|(proof, public)| (public, proof)))
-                .collect::<Result<_, _>>()?;
-            (circuit, items)
-        }
-    };
-    let vk = verifying_key(params_dir, &circuit)?;
-    for (i, (inputs, proof)) in items.iter().enumerate() {
-        lagrange_circuits::snarkjs::write_all(&out.join(i.to_string()), &vk, proof, inputs)
-            .map_err(|e| e.to_string())?;
+pub fn export_snarkjs(params_dir: &Path, bytes: &[u8], out: &Path) -> Result<usize, WorkloadError> {
+    let result = TaskResult::from_json(bytes)?;
+    let vk = verifying_key(params_dir, result.circuit())?;
+    let statements = result.statements()?;
+    for (i, (inputs, proof)) in statements.iter().enumerate() {
+        write_snarkjs(&out.join(i.to_string()), &vk, proof, inputs)
+            .map_err(|e| WorkloadError::Setup(format!("writing {}: {e}", out.display())))?;
     }
-    Ok(items.len())
+    Ok(statements.len())
+}
+
+/// Writes `verification_key.json`, `proof.json` and `public.json` into `dir`.
+pub fn write_snarkjs(
+    dir: &Path,
+    vk: &lagrange_circuits::curve::VerifyingKey<Bn254>,
+    proof: &Proof<Bn254>,
+    inputs: &[Fr],
+) -> std::io::Result<()> {
+    use lagrange_circuits::snarkjs::{proof_json, public_json, verification_key_json};
+    std::fs::create_dir_all(dir)?;
+    let write = |name: &str, value: serde_json::Result<String>| {
+        std::fs::write(dir.join(name), value.map_err(std::io::Error::other)?)
+    };
+    write(
+        "verification_key.json",
+        serde_json::to_string_pretty(&verification_key_json(vk)),
+    )?;
+    write(
+        "proof.json",
+        serde_json::to_string_pretty(&proof_json(proof)),
+    )?;
+    write(
+        "public.json",
+        serde_json::to_string_pretty(&public_json(inputs)),
+    )
 }

@@ -12,6 +12,7 @@ pub mod http;
 pub mod launch;
 pub mod metrics;
 pub mod net;
+pub mod param_files;
 pub mod prover;
 pub mod report;
 pub mod run;

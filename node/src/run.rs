@@ -110,7 +110,7 @@ async fn ensure_params(
         }
         let spec = lagrange_circuits::CircuitSpec::parse(c.id.as_str())
             .map_err(|e| anyhow::anyhow!("supernet circuit {}: {e}", c.id))?;
-        let path = lagrange_circuits::params::params_path(&s.params_dir, &spec);
+        let path = crate::param_files::params_path(&s.params_dir, &spec);
         files.insert(c.params_digest, path.clone());
         if !path.exists() {
             missing.push((c.params_digest, path));

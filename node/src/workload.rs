@@ -4,6 +4,7 @@
 //! The node implements it with the real Groth16 circuits of `lagrange-circuits`; tests of
 //! the state machines may stand in a simpler one, and say so.
 
+use lagrange_circuits::family::FamilyError;
 use lagrange_protocol::messages::ProofSubmission;
 use lagrange_protocol::{CircuitId, JobCategory};
 
@@ -42,13 +43,37 @@ pub enum Check {
     Unchecked(String),
 }
 
+/// Why the workload refused a task or failed a job.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkloadError {
+    /// The proving math refused it (a bad task, input, proof or result).
+    #[error(transparent)]
+    Family(#[from] FamilyError),
+    /// No circuit with this id is served here.
+    #[error("circuit {0} is not served here")]
+    NotServed(String),
+    /// Keys or artifacts could not be loaded, checked or written.
+    #[error("{0}")]
+    Setup(String),
+    /// Refused for another reason (stand-in workloads of tests say why in words).
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl WorkloadError {
+    /// A setup failure, from any error.
+    pub fn setup(e: impl std::fmt::Display) -> Self {
+        WorkloadError::Setup(e.to_string())
+    }
+}
+
 /// Proving math as the roles need it. Every method is CPU work: call it off the runtime.
 pub trait Workload: Send + Sync + 'static {
     /// Splits a task into jobs, or says why the task is invalid.
-    fn split(&self, spec: &TaskSpec) -> Result<Vec<JobPlan>, String>;
+    fn split(&self, spec: &TaskSpec) -> Result<Vec<JobPlan>, WorkloadError>;
 
     /// Proves a job from its input.
-    fn prove(&self, circuit: &CircuitId, input: &[u8]) -> Result<ProofBytes, String>;
+    fn prove(&self, circuit: &CircuitId, input: &[u8]) -> Result<ProofBytes, WorkloadError>;
 
     /// Checks submitted proofs against their jobs' inputs. One verdict per item, in order.
     /// A fault on the gateway's side is [`Check::Unchecked`], never [`Check::Invalid`].
@@ -60,5 +85,5 @@ pub trait Workload: Send + Sync + 'static {
         &self,
         task: &TaskRecord,
         proofs: &[(JobRecord, Vec<u8>, ProofRecord)],
-    ) -> Result<Vec<u8>, String>;
+    ) -> Result<Vec<u8>, WorkloadError>;
 }

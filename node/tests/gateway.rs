@@ -82,7 +82,9 @@ impl Harness {
             match o {
                 Output::Publish(m) => self.published.push(m),
                 Output::Aggregate { task, proofs } => {
-                    let result = StandIn::default().aggregate(&task, &proofs);
+                    let result = StandIn::default()
+                        .aggregate(&task, &proofs)
+                        .map_err(|e| e.to_string());
                     rest.extend(self.run(Input::Aggregated {
                         task: task.id,
                         result,

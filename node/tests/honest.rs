@@ -266,7 +266,10 @@ impl Sim {
                     }));
                 }
                 GOut::Aggregate { task, proofs } => {
-                    let result = self.workload.aggregate(&task, &proofs);
+                    let result = self
+                        .workload
+                        .aggregate(&task, &proofs)
+                        .map_err(|e| e.to_string());
                     self.send(To::Gateway(GIn::Aggregated {
                         task: task.id,
                         result,
@@ -324,7 +327,10 @@ impl Sim {
                             i,
                             PIn::Proved {
                                 job,
-                                result: self.workload.prove(&CircuitId::new("x").unwrap(), &[]),
+                                result: self
+                                    .workload
+                                    .prove(&CircuitId::new("x").unwrap(), &[])
+                                    .map_err(|e| e.to_string()),
                             },
                         ),
                     ));

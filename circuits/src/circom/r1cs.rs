@@ -20,7 +20,7 @@ const WHAT: &str = ".r1cs";
 const TERM: usize = 4 + 32;
 
 /// One linear combination: (wire, coefficient) terms.
-type Lc = Vec<(u32, Fr)>;
+pub type Lc = Vec<(u32, Fr)>;
 
 /// A circuit's constraints.
 #[derive(Debug, Clone)]
@@ -122,6 +122,11 @@ impl R1cs {
     /// Constraints in all.
     pub fn constraints(&self) -> usize {
         self.constraints.len()
+    }
+
+    /// Each constraint's `A`, `B` and `C` combinations.
+    pub fn linear_combinations(&self) -> &[[Lc; 3]] {
+        &self.constraints
     }
 
     /// Checks a full assignment: one value per wire, the constant one first, every

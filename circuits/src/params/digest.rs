@@ -1,7 +1,7 @@
 //! Content digests (blake3) of parameter files, as pinned in Supernet configs and
 //! checked after content-addressed transfers.
 
-use std::{fmt, fs::File, path::Path, str::FromStr};
+use std::{fmt, str::FromStr};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error as _};
 
@@ -58,13 +58,6 @@ impl<'de> Deserialize<'de> for ParamDigest {
 /// Digest of bytes in memory.
 pub fn digest_bytes(bytes: &[u8]) -> ParamDigest {
     ParamDigest(*blake3::hash(bytes).as_bytes())
-}
-
-/// Digest of a file, streamed.
-pub fn file_digest(path: &Path) -> std::io::Result<ParamDigest> {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update_reader(File::open(path)?)?;
-    Ok(ParamDigest(*hasher.finalize().as_bytes()))
 }
 
 #[cfg(test)]

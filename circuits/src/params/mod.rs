@@ -1,6 +1,6 @@
-//! Circuit parameters: key generation, the on-disk cache and content digests.
+//! Circuit parameters: key generation, decoding with full validation, and content
+//! digests. (Where keys live on disk is the node's business.)
 
-pub mod cache;
 pub mod decode;
 pub mod digest;
 pub mod setup;
@@ -10,12 +10,8 @@ use std::sync::Arc;
 use ark_bn254::Bn254;
 use ark_groth16::{PreparedVerifyingKey, ProvingKey, VerifyingKey, prepare_verifying_key};
 
-pub use cache::{
-    ParamsError, StoredParams, load, load_or_setup_insecure_seeded, load_verifying_key,
-    params_path, store, verifying_key_path,
-};
 pub use decode::decode_proving_key;
-pub use digest::{ParamDigest, digest_bytes, file_digest};
+pub use digest::{ParamDigest, digest_bytes};
 pub use setup::{SetupError, setup, setup_insecure_seeded};
 
 use crate::circuit_id::CircuitSpec;

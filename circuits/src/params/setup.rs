@@ -5,13 +5,12 @@
 //! can; it exists so devnet peers can regenerate identical keys without transfers.
 //! Production keys need a multi-party ceremony (out of scope here).
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use ark_bn254::Bn254;
 use ark_groth16::Groth16;
 use ark_relations::gr1cs::SynthesisError;
 use ark_std::rand::{CryptoRng, RngCore};
-use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
@@ -38,10 +37,8 @@ pub fn setup<R: RngCore + CryptoRng>(
     spec: CircuitSpec,
     rng: &mut R,
 ) -> Result<CircuitParams, SetupError> {
-    let bar = spinner(format!("generating Groth16 keys for {spec}"));
     let circuit = spec.blank_job().circuit();
     let result = Groth16::<Bn254>::generate_random_parameters_with_reduction(circuit, rng);
-    bar.finish_and_clear();
     let pk = result.map_err(|source| SetupError::Synthesis {
         circuit: spec.id(),
         source,
@@ -62,15 +59,4 @@ pub fn setup_insecure_seeded(spec: CircuitSpec, seed: u64) -> Result<CircuitPara
     hasher.update(&seed.to_le_bytes());
     let mut rng = ChaCha20Rng::from_seed(*hasher.finalize().as_bytes());
     setup(spec, &mut rng)
-}
-
-/// A spinner on stderr; indicatif draws nothing when stderr is not a terminal.
-pub(crate) fn spinner(message: String) -> ProgressBar {
-    let bar = ProgressBar::new_spinner();
-    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
-        bar.set_style(style);
-    }
-    bar.set_message(message);
-    bar.enable_steady_tick(Duration::from_millis(120));
-    bar
 }

@@ -1,13 +1,14 @@
 //! Proving: the preloaded [`Prover`], the Groth16 prover behind it and the MSM seam
-//! with its backends: arkworks on the CPU ([`CpuMsm`]), the bucket MSM on the GPU
-//! (`cuda`, with the `cuda` feature) and that GPU algorithm's CPU twin ([`twin`]),
-//! chosen at start-up by [`select_msm`].
+//! with its backends: batched-affine Pippenger on the CPU ([`CpuMsm`], [`pippenger`]),
+//! the bucket MSM on the GPU (`cuda`, with the `cuda` feature) and that GPU algorithm's
+//! CPU twin ([`twin`]), chosen at start-up by [`select_msm`].
 
 pub mod bucket;
 #[cfg(feature = "cuda")]
 pub mod cuda;
 pub mod groth16;
 pub mod msm;
+pub mod pippenger;
 pub mod select;
 pub mod twin;
 

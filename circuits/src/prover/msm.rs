@@ -7,9 +7,10 @@
 //! the CPU backend uses directly.
 
 use ark_bn254::{Bn254, Fr, G1Affine, G1Projective, G2Affine, G2Projective};
-use ark_ec::VariableBaseMSM;
 use ark_ff::PrimeField;
 use ark_groth16::ProvingKey;
+
+use super::pippenger;
 
 /// A scalar in canonical (non-Montgomery) form, as `Fr::into_bigint` returns it.
 pub type ScalarRepr = <Fr as PrimeField>::BigInt;
@@ -97,7 +98,8 @@ pub trait MsmBackend: Send + Sync {
     ) -> Result<G2Projective, MsmError>;
 }
 
-/// The CPU backend: arkworks' `VariableBaseMSM` (Pippenger, parallel with rayon).
+/// The CPU backend: Pippenger with batched affine additions ([`super::pippenger`]),
+/// windows in parallel with rayon.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CpuMsm;
 
@@ -130,7 +132,7 @@ impl MsmBackend for CpuMsm {
         scalars: &[ScalarRepr],
     ) -> Result<G1Projective, MsmError> {
         check_len(&bases, scalars)?;
-        Ok(G1Projective::msm_bigint(bases.points, scalars))
+        Ok(pippenger::msm(bases.points, scalars))
     }
 
     fn msm_g2(
@@ -139,6 +141,6 @@ impl MsmBackend for CpuMsm {
         scalars: &[ScalarRepr],
     ) -> Result<G2Projective, MsmError> {
         check_len(&bases, scalars)?;
-        Ok(G2Projective::msm_bigint(bases.points, scalars))
+        Ok(pippenger::msm(bases.points, scalars))
     }
 }

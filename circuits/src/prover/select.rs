@@ -11,7 +11,7 @@ use super::msm::{CpuMsm, MsmBackend, MsmError};
 /// Which MSM backend to use (`--msm cpu|cuda|auto`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum MsmChoice {
-    /// arkworks on all cores.
+    /// Batched-affine Pippenger on all cores.
     Cpu,
     /// The GPU; failing to start it is an error.
     Cuda,

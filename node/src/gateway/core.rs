@@ -315,7 +315,10 @@ impl<W: Workload> GatewayCore<W> {
         deadline: UnixMillis,
         now: UnixMillis,
     ) -> Result<TaskRecord, SubmitError> {
-        let plans = self.workload.split(&spec).map_err(SubmitError::Invalid);
+        let plans = self
+            .workload
+            .split(&spec)
+            .map_err(|e| SubmitError::Invalid(e.to_string()));
         self.submit_split(spec, plans, max_fee_per_job, deadline, now)
     }
 

@@ -321,7 +321,7 @@ pub fn spawn<W: Workload>(
                                 tokio::spawn(async move {
                                     let id = task.id;
                                     let result = tokio::task::spawn_blocking(move || {
-                                        workload.aggregate(&task, &proofs)
+                                        workload.aggregate(&task, &proofs).map_err(|e| e.to_string())
                                     })
                                     .await
                                     .unwrap_or_else(|e| Err(format!("aggregation panicked: {e}")));
@@ -370,7 +370,7 @@ pub fn spawn<W: Workload>(
                         let (workload, done) = (workload.clone(), done_tx.clone());
                         tokio::spawn(async move {
                             let split = tokio::task::spawn_blocking(move || {
-                                let plans = workload.split(&spec).map_err(SubmitError::Invalid);
+                                let plans = workload.split(&spec).map_err(|e| SubmitError::Invalid(e.to_string()));
                                 (spec, plans)
                             })
                             .await;

@@ -199,7 +199,7 @@ pub fn spawn<W: Workload>(
                             metrics.proving(true);
                             let started = std::time::Instant::now();
                             let result = tokio::task::spawn_blocking(move || {
-                                workload.prove(&circuit, &input)
+                                workload.prove(&circuit, &input).map_err(|e| e.to_string())
                             })
                             .await
                             .unwrap_or_else(|e| Err(format!("proving panicked: {e}")));

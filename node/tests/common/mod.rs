@@ -343,14 +343,14 @@ impl lagrange_node::workload::Workload for Hooked {
     fn split(
         &self,
         spec: &lagrange_node::store::TaskSpec,
-    ) -> Result<Vec<lagrange_node::workload::JobPlan>, String> {
+    ) -> Result<Vec<lagrange_node::workload::JobPlan>, lagrange_node::workload::WorkloadError> {
         self.inner.split(spec)
     }
     fn prove(
         &self,
         circuit: &CircuitId,
         input: &[u8],
-    ) -> Result<lagrange_node::workload::ProofBytes, String> {
+    ) -> Result<lagrange_node::workload::ProofBytes, lagrange_node::workload::WorkloadError> {
         (self.before)();
         let mut proof = self.inner.prove(circuit, input)?;
         (self.after)(&mut proof);
@@ -375,7 +375,7 @@ impl lagrange_node::workload::Workload for Hooked {
             Vec<u8>,
             lagrange_node::store::ProofRecord,
         )],
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<Vec<u8>, lagrange_node::workload::WorkloadError> {
         self.inner.aggregate(task, proofs)
     }
 }

@@ -28,7 +28,10 @@ impl StandIn {
 }
 
 impl Workload for StandIn {
-    fn split(&self, spec: &TaskSpec) -> Result<Vec<JobPlan>, String> {
+    fn split(
+        &self,
+        spec: &TaskSpec,
+    ) -> Result<Vec<JobPlan>, lagrange_node::workload::WorkloadError> {
         match spec {
             TaskSpec::Synthetic { jobs, category } => Ok((0..*jobs)
                 .map(|i| JobPlan {
@@ -37,10 +40,16 @@ impl Workload for StandIn {
                     input: i.to_le_bytes().to_vec(),
                 })
                 .collect()),
-            _ => Err("only synthetic tasks are served here".into()),
+            _ => Err(lagrange_node::workload::WorkloadError::Refused(
+                "only synthetic tasks are served here".into(),
+            )),
         }
     }
-    fn prove(&self, _: &CircuitId, _: &[u8]) -> Result<ProofBytes, String> {
+    fn prove(
+        &self,
+        _: &CircuitId,
+        _: &[u8],
+    ) -> Result<ProofBytes, lagrange_node::workload::WorkloadError> {
         Ok(ProofBytes {
             proof: b"valid".to_vec(),
             public_inputs: vec![],
@@ -61,7 +70,7 @@ impl Workload for StandIn {
         &self,
         _: &TaskRecord,
         proofs: &[(JobRecord, Vec<u8>, ProofRecord)],
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<Vec<u8>, lagrange_node::workload::WorkloadError> {
         Ok(format!("{} proofs", proofs.len()).into_bytes())
     }
 }

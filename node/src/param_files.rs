@@ -1,4 +1,4 @@
-//! The on-disk parameter cache.
+//! The on-disk parameter cache: the node's copy of each circuit's keys.
 //!
 //! For circuit id `ID` (with `/` written as `__`), a cache directory holds:
 //!
@@ -14,25 +14,19 @@
 //! trailing bytes). Every failure is a typed [`ParamsError`].
 
 use std::{
-    fs,
+    fs::{self, File},
     io::{self, Write},
     path::{Path, PathBuf},
     sync::Arc,
+    time::Duration,
 };
 
-use ark_bn254::Bn254;
-use ark_groth16::VerifyingKey;
-use ark_serialize::SerializationError;
-
-use super::{
-    CircuitParams,
-    decode::decode_proving_key,
-    digest::{ParamDigest, digest_bytes},
-    setup::{SetupError, setup_insecure_seeded, spinner},
-};
-use crate::{
-    circuit_id::CircuitSpec,
-    encoding::{self, DecodeError},
+use indicatif::{ProgressBar, ProgressStyle};
+use lagrange_circuits::{
+    CircuitParams, CircuitSpec, DecodeError, ParamDigest,
+    curve::{Bn254, VerifyingKey},
+    encoding,
+    params::{SetupError, decode_proving_key, digest_bytes, setup_insecure_seeded},
 };
 
 const PARAMS_MAGIC: &[u8; 8] = b"LGRNPRM1";
@@ -251,10 +245,7 @@ fn parse_header<'a>(
 
 fn decode_error(path: &Path) -> impl FnOnce(DecodeError) -> ParamsError + '_ {
     move |source| match source {
-        DecodeError::Malformed {
-            source: SerializationError::IoError(_),
-            ..
-        } => ParamsError::Truncated {
+        source if source.is_truncation() => ParamsError::Truncated {
             path: path.to_owned(),
         },
         source => ParamsError::Malformed {
@@ -306,7 +297,28 @@ pub fn load_or_setup_insecure_seeded(
     if params_path(dir, spec).exists() {
         return load(dir, spec, None);
     }
-    let params = setup_insecure_seeded(*spec, seed)?;
+    let bar = spinner(format!("generating Groth16 keys for {spec}"));
+    let params = setup_insecure_seeded(*spec, seed);
+    bar.finish_and_clear();
+    let params = params?;
     store(dir, &params)?;
     Ok(params)
+}
+
+/// Digest of a file, streamed.
+pub fn file_digest(path: &Path) -> io::Result<ParamDigest> {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update_reader(File::open(path)?)?;
+    Ok(ParamDigest(*hasher.finalize().as_bytes()))
+}
+
+/// A spinner on stderr; indicatif draws nothing when stderr is not a terminal.
+fn spinner(message: String) -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+        bar.set_style(style);
+    }
+    bar.set_message(message);
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
 }

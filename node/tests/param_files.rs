@@ -1,21 +1,27 @@
-//! The parameter cache: round trips, checksums, corruption and truncation.
+//! The node's parameter cache on disk: round trips, checksums, corruption and truncation.
 
-mod common;
+use std::{fs, path::PathBuf, sync::OnceLock};
 
-use std::{fs, path::PathBuf};
-
-use common::*;
 use lagrange_circuits::{
-    CircuitSpec, ParamsError,
-    params::{
-        self, file_digest, load, load_or_setup_insecure_seeded, load_verifying_key, params_path,
-        setup_insecure_seeded, store,
-    },
+    CircuitParams, CircuitSpec,
+    params::{self, setup_insecure_seeded},
 };
+use lagrange_node::param_files::{
+    ParamsError, file_digest, load, load_or_setup_insecure_seeded, load_verifying_key, params_path,
+    store,
+};
+
+/// A tiny circuit, so every test runs in a debug build in well under a second.
+const TINY: CircuitSpec = CircuitSpec::Synthetic { log2: 6 };
+
+fn tiny_params() -> &'static CircuitParams {
+    static CELL: OnceLock<CircuitParams> = OnceLock::new();
+    CELL.get_or_init(|| setup_insecure_seeded(TINY, 7).expect("setup"))
+}
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
-        "lagrange-circuits-test-{}-{name}",
+        "lagrange-param-files-test-{}-{name}",
         std::process::id()
     ));
     let _ = fs::remove_dir_all(&dir);

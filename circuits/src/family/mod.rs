@@ -1,0 +1,196 @@
+//! Workload families: what each kind of task means to the proving math.
+//!
+//! A [`Family`] serves one circuit. For tasks of its kind it knows how a task becomes job
+//! inputs ([`Family::split`]), which public inputs a job's proof must prove, computed
+//! from the job's input and never from the prover's claim ([`Family::statement`]), how
+//! a job is proven ([`Family::prove`]), how a task's verified proofs become the result
+//! its client receives ([`Family::aggregate`]) and how a client checks that result
+//! against what it asked ([`Family::check`]). The node routes job bytes to families by
+//! circuit id and does every file, network and terminal operation itself.
+//!
+//! - [`CoprocessorFamily`]: SUM/COUNT over a committed data set, in chunk jobs whose
+//!   proofs chain into one [`crate::AggregatedProof`];
+//! - [`SyntheticFamily`]: independent proofs of the synthetic load circuit;
+//! - [`CircomFamily`]: one proof per witness of a circom circuit, delivered in snarkjs'
+//!   formats.
+
+mod circom;
+mod coprocessor;
+mod result;
+mod synthetic;
+
+use ark_bn254::{Bn254, Fr};
+use ark_groth16::{PreparedVerifyingKey, Proof};
+use ark_std::rand::RngCore;
+
+pub use circom::{CircomFamily, MAX_CIRCOM_JOBS};
+pub use coprocessor::{CoprocessorFamily, MAX_QUERY_ROWS};
+pub use result::{Checked, CircomProof, TaskResult};
+pub use synthetic::{MAX_SYNTHETIC_JOBS, SyntheticFamily};
+
+use crate::{
+    AggregateError, DataSetError, DecodeError, JobError, JobRejected, ProofWithInputs, Query,
+    VerifyError, circom::CircomError,
+};
+
+/// A client's task, as the math sees it (the node adds ids, prices and deadlines).
+#[derive(Clone, Copy, Debug)]
+pub enum Task<'a> {
+    /// SUM and COUNT of the values whose key lies in the query's range, over `rows`.
+    Query {
+        /// The data set, as (key, value) rows.
+        rows: &'a [(u64, u64)],
+        /// The range.
+        query: Query,
+    },
+    /// `jobs` independent synthetic proofs.
+    Synthetic {
+        /// How many.
+        jobs: u32,
+    },
+    /// One proof per witness: the `.wtns` files first, then one per `input.json`.
+    Circom {
+        /// Witnesses as snarkjs and circom write them.
+        witnesses: &'a [Vec<u8>],
+        /// Input signals, as JSON objects.
+        inputs: &'a [String],
+    },
+}
+
+impl Task<'_> {
+    /// The task kind, for messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Task::Query { .. } => "query",
+            Task::Synthetic { .. } => "synthetic",
+            Task::Circom { .. } => "circom",
+        }
+    }
+}
+
+/// Why a family refused a task, a job or a result.
+#[derive(Debug, thiserror::Error)]
+pub enum FamilyError {
+    /// The task or result is of another kind than the circuit serves.
+    #[error("circuit {circuit} does not serve {kind} tasks")]
+    WrongKind {
+        /// The circuit.
+        circuit: String,
+        /// The kind asked for.
+        kind: &'static str,
+    },
+    /// The task has nothing to prove.
+    #[error("{0}")]
+    Empty(&'static str),
+    /// The task asks for more than a task may.
+    #[error("{what}: {count}, more than the limit of {max}")]
+    TooMany {
+        /// What was counted.
+        what: &'static str,
+        /// How many were asked for.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// One job's input is larger than a job input may be.
+    #[error("{what} is {len} bytes, more than the {max} a job input may carry")]
+    InputTooLarge {
+        /// Which element of the task.
+        what: String,
+        /// Its size.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A data set that cannot be committed to.
+    #[error(transparent)]
+    DataSet(#[from] DataSetError),
+    /// A circom witness or input refused, naming the element of the task.
+    #[error("{what}: {source}")]
+    Circom {
+        /// Which element (`circom.witnesses[3]`).
+        what: String,
+        /// Why.
+        source: CircomError,
+    },
+    /// A job input that does not decode or is malformed.
+    #[error("malformed job input: {0}")]
+    Input(String),
+    /// A job input of a malformed job.
+    #[error(transparent)]
+    Job(#[from] JobError),
+    /// Proving refused or failed.
+    #[error(transparent)]
+    Prove(#[from] JobRejected),
+    /// A proof that does not verify, or a malformed one.
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+    /// Proof or input bytes that do not decode.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// Chunk proofs that do not make a bundle, or a bundle that does not check.
+    #[error(transparent)]
+    Aggregate(#[from] AggregateError),
+    /// A result that is not what the task asked for.
+    #[error("{0}")]
+    Mismatch(String),
+    /// A result that does not parse.
+    #[error("malformed result: {0}")]
+    Result(#[from] serde_json::Error),
+}
+
+/// One circuit's proving math for tasks of its kind. Every method is CPU work.
+pub trait Family: Send + Sync {
+    /// The circuit id.
+    fn circuit(&self) -> &str;
+
+    /// The job inputs a task splits into, in job order. Each is at most `max_input`
+    /// bytes, or the task is refused.
+    fn split(&self, task: &Task<'_>, max_input: usize) -> Result<Vec<Vec<u8>>, FamilyError>;
+
+    /// The public inputs a proof of the job with this input must be for.
+    fn statement(&self, input: &[u8]) -> Result<Vec<Fr>, FamilyError>;
+
+    /// Proves a job.
+    fn prove(&self, input: &[u8], rng: &mut dyn RngCore) -> Result<ProofWithInputs, FamilyError>;
+
+    /// The prepared verifying key.
+    fn verifying_key(&self) -> &PreparedVerifyingKey<Bn254>;
+
+    /// The result of a task from its jobs' inputs and verified proofs, in job order.
+    /// The result is checked once more, as a client will check it.
+    fn aggregate(
+        &self,
+        task: &Task<'_>,
+        proofs: &[(&[u8], Proof<Bn254>)],
+    ) -> Result<TaskResult, FamilyError>;
+
+    /// Checks a delivered result against the task it answers: every proof, and that it
+    /// answers this task (data set, query, circuit).
+    fn check(&self, task: &Task<'_>, result: &TaskResult) -> Result<Checked, FamilyError>;
+}
+
+fn wrong_kind(circuit: &str, task: &Task<'_>) -> FamilyError {
+    FamilyError::WrongKind {
+        circuit: circuit.to_owned(),
+        kind: task.kind(),
+    }
+}
+
+fn check_count(what: &'static str, count: usize, max: usize) -> Result<(), FamilyError> {
+    if count > max {
+        return Err(FamilyError::TooMany { what, count, max });
+    }
+    Ok(())
+}
+
+fn check_size(what: impl FnOnce() -> String, len: usize, max: usize) -> Result<(), FamilyError> {
+    if len > max {
+        return Err(FamilyError::InputTooLarge {
+            what: what(),
+            len,
+            max,
+        });
+    }
+    Ok(())
+}
