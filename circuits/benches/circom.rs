@@ -11,7 +11,9 @@
 //! Artifacts are made once per size and cached under `target/bench-circom/seeded/`: the
 //! circuit and witnesses by `fixtures/circom/make.sh` (Node.js and npm needed), the key
 //! by a seeded, insecure setup written as a snarkjs `.zkey` ([`circom_setup`]; snarkjs'
-//! own ceremony takes hours at 2^18 on two cores). `LAGRANGE_CIRCOM_BENCH_MAX_LOG2=N` caps the
+//! own ceremony takes hours at 2^18 on two cores). With `LAGRANGE_RAPIDSNARK` naming a
+//! rapidsnark `prover` binary (built from source: C++ with assembly field arithmetic), the
+//! same key and witness are proven by it too, and its proofs checked by our verifier. `LAGRANGE_CIRCOM_BENCH_MAX_LOG2=N` caps the
 //! sizes at 2^N for quick runs.
 
 use std::path::{Path, PathBuf};
@@ -121,6 +123,37 @@ fn one_size(n: usize, cache: &Path) -> Result<Value, String> {
     }
     let snarkjs_ms = median(theirs);
 
+    // rapidsnark (C++ with assembly field arithmetic), when a built `prover` is named.
+    let rapidsnark = match std::env::var_os("LAGRANGE_RAPIDSNARK") {
+        Some(bin) => {
+            let mut times = Vec::new();
+            for _ in 0..REPS {
+                let start = Instant::now();
+                run(Command::new(&bin)
+                    .arg(dir.join("square_chain.zkey"))
+                    .arg(dir.join("witness.wtns"))
+                    .arg(work.path().join("rs_proof.json"))
+                    .arg(work.path().join("rs_public.json")))?;
+                times.push(ms(start.elapsed()));
+            }
+            let rs_ms = median(times);
+            let rs_proof: ProofJson = serde_json::from_slice(
+                &std::fs::read(work.path().join("rs_proof.json")).map_err(|e| e.to_string())?,
+            )
+            .map_err(|e| e.to_string())?;
+            let verified = snarkjs::proof_from_json(&rs_proof)
+                .map(|p| circuit.verify(&p, &proof.public_inputs).is_ok())
+                .unwrap_or(false);
+            json!({
+                "rapidsnark_ms": rs_ms,
+                "rapidsnark_verified_by_us": verified,
+                "speedup_vs_rapidsnark": round3(rs_ms / ours_ms),
+                "rapidsnark_vs_snarkjs": round3(snarkjs_ms / rs_ms),
+            })
+        }
+        None => Value::Null,
+    };
+
     // Cross-check: snarkjs verifies ours, we verify theirs.
     std::fs::write(
         work.path().join("proof.json"),
@@ -153,6 +186,7 @@ fn one_size(n: usize, cache: &Path) -> Result<Value, String> {
         "speedup": round3(snarkjs_ms / ours_ms),
         "ours_verified_by_snarkjs": ours_ok_by_snarkjs,
         "snarkjs_verified_by_us": theirs_ok_by_us,
+        "rapidsnark": rapidsnark,
     }))
 }
 

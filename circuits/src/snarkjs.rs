@@ -55,8 +55,13 @@ pub struct ProofJson {
     pub pi_c: G1Json,
     /// Always `"groth16"`.
     pub protocol: String,
-    /// Always `"bn128"`.
+    /// Always `"bn128"` (rapidsnark leaves it out).
+    #[serde(default = "bn128")]
     pub curve: String,
+}
+
+fn bn128() -> String {
+    "bn128".into()
 }
 
 fn dec<F: PrimeField>(x: &F) -> String {

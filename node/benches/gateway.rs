@@ -432,11 +432,13 @@ fn scheduling(jobs: u32, provers: u64, proving_ms: u64) -> serde_json::Value {
                                             gateway: gw_peer,
                                             assignments,
                                         },
-                                        (R::Ack, Some((batch, reveal))) => PIn::BidAnswered {
-                                            batch,
-                                            reveal,
-                                            result: BidAnswer::Taken,
-                                        },
+                                        (R::Receipt(receipt), Some((batch, reveal))) => {
+                                            PIn::BidAnswered {
+                                                batch,
+                                                reveal,
+                                                result: BidAnswer::Taken(Box::new(receipt)),
+                                            }
+                                        }
                                         (R::Refused { reason }, Some((batch, reveal))) => {
                                             PIn::BidAnswered {
                                                 batch,
@@ -501,6 +503,8 @@ fn scheduling(jobs: u32, provers: u64, proving_ms: u64) -> serde_json::Value {
                     for o in cores[i].handle(input, now) {
                         match o {
                             POut::Publish(m) => queue.push_back((now, To::Gw(GIn::Gossip(m)))),
+                            // Auditing is the provers' own work, not the gateway's: skipped.
+                            POut::FetchTranscript { .. } | POut::Audit { .. } => {}
                             POut::SendCommit { commit, .. } => {
                                 token += 1;
                                 tokens.insert(

@@ -230,6 +230,27 @@ pub async fn task(gateway: &str, task_id: &str, out: Option<&Path>) -> Result<()
     show(&mut client, task_id, out).await
 }
 
+/// Runs the audit procedure on an evidence file offline: `Ok` with the recomputed award
+/// when the gateway kept every promise the file shows, the deviation or why the file binds
+/// nobody otherwise.
+pub fn audit(
+    path: &Path,
+) -> Result<Result<lagrange_protocol::Award, lagrange_protocol::audit::AuditError>> {
+    use lagrange_protocol::audit::{Evidence, MAX_EVIDENCE_BYTES};
+    let len = std::fs::metadata(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .len();
+    if len > MAX_EVIDENCE_BYTES as u64 {
+        anyhow::bail!(
+            "{}: {len} bytes is larger than any evidence file",
+            path.display()
+        );
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let evidence = Evidence::from_bytes(&bytes).with_context(|| path.display().to_string())?;
+    Ok(lagrange_protocol::audit::audit(&evidence))
+}
+
 /// Checks a result file offline and prints what it proves.
 pub fn verify(params_dir: &Path, result: &Path) -> Result<Checked> {
     let bytes = std::fs::read(result).with_context(|| format!("reading {}", result.display()))?;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
@@ -20,8 +20,8 @@ use lagrange_protocol::messages::{Request, Response};
 use lagrange_protocol::{Digest, Keypair};
 
 use crate::api::server::GatewayService;
-use crate::gateway::GatewayCore;
 use crate::gateway::driver::{self, GatewayHandle};
+use crate::gateway::{GatewayCore, Misbehavior};
 use crate::metrics::NodeMetrics;
 use crate::net::{NetConfig, NetEvent, Network, SupernetHandle, params};
 use crate::store::Store;
@@ -198,6 +198,7 @@ pub async fn join_as_gateway<W: Workload>(
     store: Store,
     workload: Arc<W>,
     net_cfg: NetConfig,
+    misbehavior: Misbehavior,
 ) -> Result<GatewayNode> {
     let key = &ctx.key;
     let (mut network, mut events) = Network::new(key.to_libp2p(), 1024);
@@ -223,7 +224,8 @@ pub async fn join_as_gateway<W: Workload>(
         parts.stop.clone(),
     ));
     let core = GatewayCore::new(supernet.clone(), key.clone(), store, workload.clone())
-        .with_metrics(gateway_metrics);
+        .with_metrics(gateway_metrics)
+        .misbehaving(misbehavior);
     let (gateway, task) = driver::spawn(core, workload, net.clone(), role_rx, parts.stop.clone());
     parts.tasks.push(task);
     Ok(GatewayNode {
@@ -273,13 +275,47 @@ pub async fn start_gateway<W: Workload>(
     grpc: Option<SocketAddr>,
     files: ParamFiles,
 ) -> Result<GatewayNode> {
+    start_misbehaving_gateway(
+        key,
+        supernet,
+        store,
+        workload,
+        net_cfg,
+        grpc,
+        files,
+        Misbehavior::default(),
+    )
+    .await
+}
+
+/// **Testing only**: [`start_gateway`] for a gateway that cheats as `misbehavior` says.
+#[doc(hidden)]
+#[allow(clippy::too_many_arguments)]
+pub async fn start_misbehaving_gateway<W: Workload>(
+    key: &Keypair,
+    supernet: Arc<SupernetConfig>,
+    store: Store,
+    workload: Arc<W>,
+    net_cfg: NetConfig,
+    grpc: Option<SocketAddr>,
+    files: ParamFiles,
+    misbehavior: Misbehavior,
+) -> Result<GatewayNode> {
     let ctx = NodeContext {
         key: key.clone(),
         files,
         metrics: NodeMetrics::new("gateway"),
     };
     ctx.metrics.readiness.set_params_loaded();
-    let mut node = join_as_gateway(&ctx, supernet.clone(), store, workload, net_cfg).await?;
+    let mut node = join_as_gateway(
+        &ctx,
+        supernet.clone(),
+        store,
+        workload,
+        net_cfg,
+        misbehavior,
+    )
+    .await?;
     if let Some(bind) = grpc {
         let handles = [(supernet.id.clone(), node.gateway.clone())].into();
         let (local, task) = serve_grpc(bind, handles, node.parts.stop.clone()).await?;
@@ -363,13 +399,17 @@ pub fn join_as_prover<W: Workload>(
     let prover_metrics = metrics.add_prover(&supernet.id);
     let (role_tx, role_rx) = mpsc::channel(1024);
     let capacity = settings.capacity as usize;
-    let core = crate::prover::ProverCore::new(
+    let mut core = crate::prover::ProverCore::new(
         supernet,
         ctx.key.clone(),
         settings,
         Box::new(rand::random::<[u8; 32]>),
     )
     .with_metrics(prover_metrics);
+    // Evidence of a gateway's deviation goes beside the store: `<supernet dir>/evidence`.
+    if let Some(dir) = store.as_ref().and_then(Store::dir).and_then(Path::parent) {
+        core = core.with_evidence_dir(dir.join("evidence"));
+    }
     let mut parts = Parts::new(network, CancellationToken::new());
     parts.tasks = vec![
         route(

@@ -199,6 +199,13 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Check an auction's evidence file offline: recompute the award and every promise the
+    /// gateway signed (closed commit set, bid receipts, capacities). Exits 0 when the
+    /// gateway kept them, 1 when the file proves a deviation, 2 when it binds nobody.
+    Audit {
+        /// The evidence file (as a prover keeps it under `<data>/<supernet>/evidence/`).
+        evidence: PathBuf,
+    },
     /// Check a result file offline: every proof, the chain of chunks and the answer.
     Verify {
         /// The result file.
@@ -553,6 +560,22 @@ public key {}",
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(cli::task(&gateway, &id, out.as_deref()))?;
         }
+        Command::Audit { evidence } => match cli::audit(&evidence)? {
+            Ok(award) => println!(
+                "no deviation: the award follows the rule ({} jobs awarded, {} unawarded, {} non-revealers)",
+                award.awarded.len(),
+                award.unawarded.len(),
+                award.non_revealers.len()
+            ),
+            Err(e @ lagrange_protocol::audit::AuditError::Deviation { .. }) => {
+                println!("{e}");
+                std::process::exit(1);
+            }
+            Err(e) => {
+                println!("{e}");
+                std::process::exit(2);
+            }
+        },
         Command::Verify { result, params_dir } => match cli::verify(&params_dir, &result)? {
             Checked::Query {
                 sum,

@@ -302,6 +302,13 @@ pub struct ProverMetrics {
     earned: Counter,
     in_flight: Gauge,
     prove_seconds: Family<Category, Histogram>,
+    audits: Family<Verdict, Counter>,
+}
+
+/// An audit's verdict label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Verdict {
+    verdict: &'static str,
 }
 
 impl Default for ProverMetrics {
@@ -313,9 +320,13 @@ impl Default for ProverMetrics {
             earned: Counter::default(),
             in_flight: Gauge::default(),
             prove_seconds: Family::new_with_constructor(seconds_buckets),
+            audits: Family::default(),
         };
         for outcome in ["accepted", "rejected", "late", "not_assigned"] {
             let _ = m.proofs.get_or_create(&Outcome { outcome });
+        }
+        for verdict in ["honest", "deviation", "unattributable", "unavailable"] {
+            let _ = m.audits.get_or_create(&Verdict { verdict });
         }
         m
     }
@@ -341,6 +352,16 @@ impl ProverMetrics {
             "Proving time of one job, by category",
             self.prove_seconds.clone(),
         );
+        r.register(
+            "prover_audits",
+            "Auctions audited, by verdict (honest, deviation, unattributable, unavailable)",
+            self.audits.clone(),
+        );
+    }
+
+    /// An auction's audit ended with `verdict`.
+    pub fn audited(&self, verdict: &'static str) {
+        self.audits.get_or_create(&Verdict { verdict }).inc();
     }
 
     /// Bids on `jobs` jobs were committed.

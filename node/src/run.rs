@@ -17,6 +17,7 @@ use lagrange_circuits::{MsmChoice, MsmSelection};
 
 use crate::circuit_workload::{CircuitWorkload, circom_paths};
 use crate::config::{Membership, Role, Settings};
+use crate::gateway::Misbehavior;
 use crate::http;
 use crate::launch::{
     GatewayNode, NodeContext, ProverNode, join_as_gateway, join_as_prover, serve_grpc,
@@ -354,9 +355,15 @@ pub async fn run_node(s: Settings) -> Result<()> {
         match m.role {
             Role::Gateway => {
                 let store = open_store(dir.join("store")).await?;
-                let node =
-                    join_as_gateway(&ctx, supernet.clone(), store, workload.clone(), net_cfg)
-                        .await?;
+                let node = join_as_gateway(
+                    &ctx,
+                    supernet.clone(),
+                    store,
+                    workload.clone(),
+                    net_cfg,
+                    Misbehavior::default(),
+                )
+                .await?;
                 println!("gateway of {} at {}", supernet.id, node.p2p_addr);
                 gateways.insert(supernet.id.clone(), node.gateway.clone());
                 gateway_nodes.push(node);

@@ -98,6 +98,7 @@ enum To {
 #[derive(Clone, Copy)]
 enum Asked {
     Bid(BatchId, bool),
+    Transcript(BatchId),
     Input(lagrange_protocol::JobId),
     Submit(lagrange_protocol::JobId),
     Assignments,
@@ -116,6 +117,8 @@ struct Sim {
     asked: BTreeMap<RequestToken, (usize, Asked)>,
     next_token: u64,
     proving_ms: u64,
+    /// Auctions the provers audited (all must pass: the gateway is honest).
+    audits: usize,
 }
 
 impl Sim {
@@ -159,6 +162,7 @@ impl Sim {
             asked: BTreeMap::new(),
             next_token: 0,
             proving_ms: 400,
+            audits: 0,
         };
         sim.start_gateway();
         sim
@@ -338,6 +342,21 @@ impl Sim {
                 POut::Submit { submission, .. } => {
                     let job = submission.payload.job_id;
                     self.request(i, Asked::Submit(job), Request::SubmitProof(submission));
+                }
+                POut::FetchTranscript { batch, .. } => self.request(
+                    i,
+                    Asked::Transcript(batch),
+                    Request::Transcript {
+                        supernet: supernet.clone(),
+                        batch_id: batch,
+                    },
+                ),
+                // The gateway here is honest: every audit must pass.
+                POut::Audit { evidence, .. } => {
+                    if let Err(e) = lagrange_protocol::audit::audit(&evidence) {
+                        panic!("an honest gateway was accused: {e}");
+                    }
+                    self.audits += 1;
                 }
             }
         }
@@ -519,10 +538,18 @@ fn prover_index(peer: &PeerId, n: usize) -> Option<usize> {
 /// A prover's input for the gateway's answer.
 fn answer(asked: Asked, response: Response) -> Option<PIn> {
     Some(match (asked, response) {
-        (Asked::Bid(batch, reveal), Response::Ack) => PIn::BidAnswered {
+        (Asked::Transcript(batch), Response::Transcript(t)) => PIn::Transcript {
+            batch,
+            result: Ok(t),
+        },
+        (Asked::Transcript(batch), Response::Refused { reason }) => PIn::Transcript {
+            batch,
+            result: Err(reason),
+        },
+        (Asked::Bid(batch, reveal), Response::Receipt(receipt)) => PIn::BidAnswered {
             batch,
             reveal,
-            result: BidAnswer::Taken,
+            result: BidAnswer::Taken(Box::new(receipt)),
         },
         (Asked::Bid(batch, reveal), Response::Refused { reason }) => PIn::BidAnswered {
             batch,
@@ -563,6 +590,10 @@ fn unreachable(asked: Asked) -> Option<PIn> {
             refused: false,
         },
         Asked::Submit(job) => PIn::SubmitFailed { job, reason },
+        Asked::Transcript(batch) => PIn::Transcript {
+            batch,
+            result: Err(reason),
+        },
         Asked::Assignments => return None,
     })
 }
@@ -617,6 +648,9 @@ fn provers_two_seconds_behind_or_ahead_of_the_gateway_still_win_and_reveal() {
         paid.iter().filter(|(_, a)| a.jobs_paid > 0).count() >= 3,
         "{paid:?}"
     );
+    // They audited the auctions they bid in, skewed clocks and all, and every audit passed
+    // (a failing one panics).
+    assert!(sim.audits >= tasks.len(), "{} audits", sim.audits);
 }
 
 #[test]

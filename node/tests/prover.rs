@@ -10,8 +10,8 @@ use lagrange_protocol::config::{
     AuctionConfig, CategoryConfig, CircuitConfig, EconomicsConfig, SupernetConfig,
 };
 use lagrange_protocol::messages::{
-    AuctionResult, BatchAnnouncement, GossipMessage, HardwareSummary, JobAssignment, JobSpec,
-    ProofOutcome,
+    AuctionResult, BatchAnnouncement, BidKind, BidReceipt, GossipMessage, HardwareSummary,
+    JobAssignment, JobSpec, ProofOutcome,
 };
 use lagrange_protocol::{
     BatchId, CircuitId, Digest, JobCategory, JobId, Keypair, Signed, SupernetId, TaskId,
@@ -225,11 +225,18 @@ fn a_refused_reveal_is_sent_again_with_backoff_until_the_auction_closes() {
         for o in p.handle(Input::Tick, t) {
             if let Output::SendReveal { reveal, .. } = o {
                 count += 1;
+                let receipt = BidReceipt {
+                    supernet: reveal.payload.supernet.clone(),
+                    batch_id: reveal.payload.batch_id,
+                    kind: BidKind::Reveal,
+                    bidder: reveal.signer,
+                    bid: reveal.digest(),
+                };
                 p.handle(
                     Input::BidAnswered {
                         batch: reveal.payload.batch_id,
                         reveal: true,
-                        result: BidAnswer::Taken,
+                        result: BidAnswer::Taken(Box::new(Signed::sign(receipt, &key(9)))),
                     },
                     t,
                 );

@@ -49,6 +49,7 @@ fn market() -> Market {
                 stake: 100,
                 free_capacity: 8,
                 categories: [JobCategory::Small].into(),
+                announced_at: 0,
             },
         );
     }

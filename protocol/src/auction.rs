@@ -36,7 +36,7 @@ use crate::keys::PublicKey;
 use crate::messages::{BatchAnnouncement, BidCommit, BidReveal};
 use crate::signed::Signed;
 use crate::transcript::transcript_hash;
-use crate::{Digest, Price};
+use crate::{Digest, Price, UnixMillis};
 
 /// What the gateway knows about one prover when it awards a batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +49,9 @@ pub struct ProverStanding {
     pub free_capacity: u32,
     /// Categories it announced.
     pub categories: BTreeSet<JobCategory>,
+    /// `announced_at` of the signed availability announcement this standing comes from:
+    /// an auditor holding that announcement checks the capacity against it.
+    pub announced_at: UnixMillis,
 }
 
 /// The eligibility snapshot an award is computed against. It is part of the transcript.

@@ -8,6 +8,9 @@
 //! close as soon as every commit is revealed ([`BidBook::can_close`]). Time is passed in by
 //! the caller.
 //!
+//! At most [`MAX_COMMITS_PER_BATCH`] commits are taken. When the commit window is over the
+//! gateway signs [`BidBook::closed_set`] and gossips it before any reveal counts.
+//!
 //! `accept_*` check signatures one at a time; a gateway that batch-verifies signatures off its
 //! event loop calls the `*_preverified` variants instead.
 
@@ -17,7 +20,9 @@ use crate::UnixMillis;
 use crate::auction::{AuctionError, Award, Eligibility, award};
 use crate::commit::{RevealError, check_reveal};
 use crate::keys::PublicKey;
-use crate::messages::{BatchAnnouncement, BidCommit, BidReveal};
+use crate::messages::{
+    BatchAnnouncement, BidCommit, BidReveal, CommitsClosed, MAX_COMMITS_PER_BATCH,
+};
 use crate::signed::{Signed, SignedError};
 
 /// Why a commit or reveal was refused.
@@ -62,6 +67,9 @@ pub enum BidError {
     /// A reveal that does not open its commit.
     #[error(transparent)]
     Reveal(#[from] RevealError),
+    /// The batch already holds [`MAX_COMMITS_PER_BATCH`] commits.
+    #[error("the batch already holds {MAX_COMMITS_PER_BATCH} commits")]
+    Full,
 }
 
 /// The accepted commits and reveals of one batch.
@@ -140,8 +148,28 @@ impl BidBook {
                 Err(BidError::Duplicate(commit.signer))
             };
         }
+        if self.commits.len() >= MAX_COMMITS_PER_BATCH {
+            return Err(BidError::Full);
+        }
         self.commits.insert(commit.signer, commit);
         Ok(())
+    }
+
+    /// Whether the commit window is over at `now` (no commit can join any more).
+    pub fn commits_are_closed(&self, now: UnixMillis) -> bool {
+        now > self.batch.commit_deadline
+    }
+
+    /// The closed commit set: the digests of the accepted commits, sorted. Meaningful once
+    /// [`BidBook::commits_are_closed`].
+    pub fn closed_set(&self) -> CommitsClosed {
+        let mut commits: Vec<_> = self.commits.values().map(Signed::digest).collect();
+        commits.sort();
+        CommitsClosed {
+            supernet: self.batch.supernet.clone(),
+            batch_id: self.batch.batch_id,
+            commits,
+        }
     }
 
     /// Checks the signature, then [`BidBook::accept_reveal_preverified`].

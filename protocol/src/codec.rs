@@ -15,8 +15,9 @@ use serde::de::DeserializeOwned;
 
 use crate::PROTOCOL_VERSION;
 use crate::messages::{
-    AuctionResult, BatchAnnouncement, BidCommit, BidReveal, GossipMessage, JobAssignment,
-    ProofSubmission, ProofVerdict, ProverAvailability, Request, Response,
+    AuctionResult, BatchAnnouncement, BidCommit, BidReceipt, BidReveal, CommitsClosed,
+    GossipMessage, JobAssignment, ProofSubmission, ProofVerdict, ProverAvailability, Request,
+    Response,
 };
 use crate::signed::Signed;
 
@@ -188,6 +189,8 @@ wire!(Signed<ProverAvailability>, 5, 2 << 10, "ProverAvailability");
 wire!(Signed<JobAssignment>, 6, 1 << 10, "JobAssignment");
 wire!(Signed<ProofSubmission>, 7, 64 << 10, "ProofSubmission");
 wire!(Signed<ProofVerdict>, 8, 2 << 10, "ProofVerdict");
+wire!(Signed<CommitsClosed>, 9, 8 << 10, "CommitsClosed");
+wire!(Signed<BidReceipt>, 10, 1 << 10, "BidReceipt");
 // Envelopes. Gossip stays under gossipsub's 64 KiB default.
 wire!(GossipMessage, 16, 63 << 10, "GossipMessage");
 wire!(Request, 17, 128 << 10, "Request");
@@ -241,11 +244,13 @@ mod tests {
             decode::<Signed<BidCommit>>(&bytes[..bytes.len() - 1]),
             Err(CodecError::Truncated("BidCommit"))
         );
-        let mut v2 = bytes.clone();
-        v2[0] = 2;
+        let mut next = bytes.clone();
+        next[..2].copy_from_slice(&(PROTOCOL_VERSION + 1).to_le_bytes());
         assert_eq!(
-            decode::<Signed<BidCommit>>(&v2),
-            Err(CodecError::UnknownVersion { got: 2 })
+            decode::<Signed<BidCommit>>(&next),
+            Err(CodecError::UnknownVersion {
+                got: PROTOCOL_VERSION + 1
+            })
         );
         assert!(matches!(
             decode::<Signed<BidReveal>>(&bytes),

@@ -15,10 +15,14 @@
 //! 2. Provers answer with a [`messages::BidCommit`] built by [`commit::commit_bids`], then a
 //!    [`messages::BidReveal`]; the gateway collects both in a [`book::BidBook`], which checks
 //!    windows, signers and the commit-reveal binding.
-//! 3. [`auction::award`] computes the winners; [`transcript::verify_award`] lets anyone check
-//!    an [`messages::AuctionResult`] against the same inputs.
+//! 3. When the commit window closes the gateway signs the set of commits it accepted
+//!    ([`messages::CommitsClosed`]); [`auction::award`] computes the winners;
+//!    [`transcript::verify_award`] lets anyone check an [`messages::AuctionResult`] against
+//!    the same inputs, and [`audit::audit`] checks every promise the gateway signed
+//!    (closed set, receipts, capacities) and names a deviation with its evidence.
 
 pub mod auction;
+pub mod audit;
 pub mod book;
 pub mod bytes;
 pub mod category;
@@ -40,7 +44,7 @@ pub use signed::{MessageKind, Signed, SignedPayload};
 
 /// Version of the wire protocol. It is part of every signature and every encoded frame, so
 /// peers of different versions reject each other's messages instead of misreading them.
-pub const PROTOCOL_VERSION: u16 = 1;
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// Milliseconds since the Unix epoch. The protocol never reads a clock itself.
 pub type UnixMillis = u64;

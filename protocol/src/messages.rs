@@ -24,6 +24,10 @@ pub const MAX_ASSIGNMENTS: usize = 256;
 /// Longest free-text field (versions, hardware descriptions, reasons), in bytes.
 pub const MAX_TEXT_LEN: usize = 256;
 
+/// Most commits a gateway accepts in one batch. Bounds the closed set, the transcript and
+/// the result's list of non-revealers, whatever a flood of keys sends.
+pub const MAX_COMMITS_PER_BATCH: usize = 128;
+
 byte_newtype!(
     /// The random 32-byte salt that hides a bid vector inside its commitment.
     Salt,
@@ -172,6 +176,70 @@ pub struct AuctionResult {
     pub award: Award,
 }
 
+/// Signed and gossiped by the gateway when a batch's commit window closes: the digests
+/// ([`Signed::digest`]) of every commit it accepted, sorted. From then on the set is fixed:
+/// a reveal that opens one of these commits must be counted, and no other commit may be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitsClosed {
+    /// The Supernet.
+    pub supernet: SupernetId,
+    /// The batch.
+    pub batch_id: BatchId,
+    /// Digests of the accepted commits, sorted, at most [`MAX_COMMITS_PER_BATCH`].
+    pub commits: Vec<Digest>,
+}
+
+impl CommitsClosed {
+    /// Whether the commit with this digest is in the set.
+    pub fn contains(&self, digest: &Digest) -> bool {
+        self.commits.binary_search(digest).is_ok()
+    }
+}
+
+/// Which kind of bid a [`BidReceipt`] acknowledges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum BidKind {
+    /// A [`BidCommit`].
+    Commit,
+    /// A [`BidReveal`].
+    Reveal,
+}
+
+/// The gateway's signed acknowledgement of a bid sent to it directly: it accepted the bid
+/// (in its window, opening an accepted commit). A receipt for a bid the award then ignores
+/// is evidence against the gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BidReceipt {
+    /// The Supernet.
+    pub supernet: SupernetId,
+    /// The batch.
+    pub batch_id: BatchId,
+    /// Commit or reveal.
+    pub kind: BidKind,
+    /// Who signed the bid.
+    pub bidder: PublicKey,
+    /// The bid's digest ([`Signed::digest`]).
+    pub bid: Digest,
+}
+
+/// Everything an award used, as the gateway serves it ([`Request::Transcript`]): any peer
+/// recomputes the award from it ([`crate::audit`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuctionTranscript {
+    /// The batch.
+    pub batch: Signed<BatchAnnouncement>,
+    /// The commits the gateway closed the commit window with.
+    pub closed: Signed<CommitsClosed>,
+    /// The commits the award used.
+    pub commits: Vec<Signed<BidCommit>>,
+    /// The reveals the award used.
+    pub reveals: Vec<Signed<BidReveal>>,
+    /// The eligibility snapshot the award used.
+    pub eligibility: crate::auction::Eligibility,
+    /// The award.
+    pub result: Signed<AuctionResult>,
+}
+
 /// What a prover runs on, as it reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct HardwareSummary {
@@ -316,6 +384,8 @@ signed_payload!(ProverAvailability, ProverAvailability);
 signed_payload!(JobAssignment, JobAssignment);
 signed_payload!(ProofSubmission, ProofSubmission);
 signed_payload!(ProofVerdict, ProofVerdict);
+signed_payload!(CommitsClosed, CommitsClosed);
+signed_payload!(BidReceipt, BidReceipt);
 
 /// Everything that travels over a Supernet's gossip topics.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -330,6 +400,8 @@ pub enum GossipMessage {
     Result(Signed<AuctionResult>),
     /// A prover's availability.
     Availability(Signed<ProverAvailability>),
+    /// A gateway's closed commit set.
+    CommitsClosed(Signed<CommitsClosed>),
 }
 
 impl GossipMessage {
@@ -341,6 +413,7 @@ impl GossipMessage {
             GossipMessage::Reveal(m) => &m.signer,
             GossipMessage::Result(m) => &m.signer,
             GossipMessage::Availability(m) => &m.signer,
+            GossipMessage::CommitsClosed(m) => &m.signer,
         }
     }
 
@@ -352,6 +425,7 @@ impl GossipMessage {
             GossipMessage::Reveal(m) => &m.payload.supernet,
             GossipMessage::Result(m) => &m.payload.supernet,
             GossipMessage::Availability(m) => &m.payload.supernet,
+            GossipMessage::CommitsClosed(m) => &m.payload.supernet,
         }
     }
 }
@@ -395,6 +469,13 @@ pub enum Request {
         offset: u64,
         /// Most bytes wanted; the server may send fewer.
         max_len: u32,
+    },
+    /// Anyone asks the gateway for a past auction's transcript.
+    Transcript {
+        /// The Supernet.
+        supernet: SupernetId,
+        /// The batch.
+        batch_id: BatchId,
     },
 }
 
@@ -440,4 +521,8 @@ pub enum Response {
         #[serde(with = "serde_bytes")]
         data: Vec<u8>,
     },
+    /// The gateway accepted a bid sent to it directly.
+    Receipt(Signed<BidReceipt>),
+    /// An auction's transcript.
+    Transcript(Box<AuctionTranscript>),
 }

@@ -42,6 +42,10 @@ pub enum MessageKind {
     ProofSubmission = 7,
     /// [`crate::messages::ProofVerdict`]
     ProofVerdict = 8,
+    /// [`crate::messages::CommitsClosed`]
+    CommitsClosed = 9,
+    /// [`crate::messages::BidReceipt`]
+    BidReceipt = 10,
 }
 
 /// A payload that can be signed: it names its kind and the Supernet it belongs to.

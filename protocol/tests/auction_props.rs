@@ -68,6 +68,7 @@ fn scenario(max_capacity: u32) -> impl Strategy<Value = Scenario> {
                             stake,
                             free_capacity,
                             categories,
+                            announced_at: 0,
                         },
                         bids,
                         commits,
@@ -314,6 +315,7 @@ fn audit_errors_name_the_deviation() {
                     stake: 100,
                     free_capacity: 2,
                     categories: [JobCategory::Small].into(),
+                    announced_at: 0,
                 },
                 bids: [(0, 10 + i), (1, 20 - i)].into(),
                 commits: true,
@@ -373,6 +375,7 @@ fn ties_are_broken_by_the_salted_seed_not_by_key_order() {
         stake: 1,
         free_capacity: n,
         categories: [JobCategory::Small].into(),
+        announced_at: 0,
     };
     let prices: Vec<(u32, u64)> = (0..n).map(|j| (j, 7)).collect();
     let mut winners_by_salt = Vec::new();

@@ -28,11 +28,13 @@ use lagrange_protocol::book::BidBook;
 use lagrange_protocol::config::SupernetConfig;
 use lagrange_protocol::messages::MAX_ASSIGNMENTS;
 use lagrange_protocol::messages::{
-    AuctionResult, BatchAnnouncement, GossipMessage, JobAssignment, JobSpec, ProofOutcome,
-    ProofSubmission, ProofVerdict, ProverAvailability, Request, Response,
+    AuctionResult, BatchAnnouncement, BidCommit, BidKind, BidReceipt, BidReveal, GossipMessage,
+    JobAssignment, JobSpec, ProofOutcome, ProofSubmission, ProofVerdict, ProverAvailability,
+    Request, Response,
 };
 use lagrange_protocol::{
-    BatchId, Digest, JobCategory, JobId, Keypair, Price, PublicKey, Signed, TaskId, UnixMillis,
+    BatchId, Digest, JobCategory, JobId, Keypair, Price, PublicKey, Signed, SignedPayload, TaskId,
+    UnixMillis,
 };
 
 use crate::metrics::{FailReason, GatewayMetrics};
@@ -152,6 +154,21 @@ pub enum SubmitError {
     Store(#[from] StoreError),
 }
 
+/// **Testing only**: ways to make a gateway cheat, to show that the provers' audits catch
+/// it. The default is an honest gateway.
+#[doc(hidden)]
+#[derive(Debug, Clone, Default)]
+pub struct Misbehavior {
+    /// Give this prover's reveals a receipt, then drop them.
+    pub drop_reveals_of: Option<PublicKey>,
+    /// Give this prover's commits a receipt, then leave them out.
+    pub omit_commits_of: Option<PublicKey>,
+    /// Give this prover this much free capacity, whatever it announced.
+    pub inflate_capacity_of: Option<(PublicKey, u32)>,
+    /// Leave this prover's commit out of the closed set, and use it all the same.
+    pub late_commit_of: Option<PublicKey>,
+}
+
 /// The gateway of one Supernet.
 pub struct GatewayCore<W: Workload> {
     supernet: Arc<SupernetConfig>,
@@ -159,6 +176,9 @@ pub struct GatewayCore<W: Workload> {
     store: Store,
     workload: Arc<W>,
     books: BTreeMap<BatchId, BidBook>,
+    /// Open batches whose closed commit set is signed and published.
+    closed: BTreeSet<BatchId>,
+    misbehavior: Misbehavior,
     provers: BTreeMap<PublicKey, ProverAvailability>,
     /// When each prover was last heard from, on the gateway's clock.
     heard: BTreeMap<PublicKey, UnixMillis>,
@@ -187,6 +207,8 @@ impl<W: Workload> GatewayCore<W> {
             store,
             workload,
             books: BTreeMap::new(),
+            closed: BTreeSet::new(),
+            misbehavior: Misbehavior::default(),
             provers: BTreeMap::new(),
             heard: BTreeMap::new(),
             next_batch_at: 0,
@@ -202,6 +224,13 @@ impl<W: Workload> GatewayCore<W> {
     /// Reports to `metrics` (by default, to a set nobody reads).
     pub fn with_metrics(mut self, metrics: GatewayMetrics) -> Self {
         self.metrics = metrics;
+        self
+    }
+
+    /// **Testing only**: makes this gateway cheat as `misbehavior` says.
+    #[doc(hidden)]
+    pub fn misbehaving(mut self, misbehavior: Misbehavior) -> Self {
+        self.misbehavior = misbehavior;
         self
     }
 
@@ -491,6 +520,17 @@ impl<W: Workload> GatewayCore<W> {
                 out.push(Output::TaskChanged(task.id));
             }
         }
+        // Commit windows that are over: the closed set is signed and published before any
+        // auction is decided.
+        let closing: Vec<BatchId> = self
+            .books
+            .iter()
+            .filter(|(id, b)| b.commits_are_closed(now) && !self.closed.contains(*id))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in closing {
+            self.close_commits(&id, out)?;
+        }
         // Auctions that are decided: every committer revealed, or the grace is over.
         let closed: Vec<BatchId> = self
             .books
@@ -500,6 +540,7 @@ impl<W: Workload> GatewayCore<W> {
             .collect();
         for id in closed {
             if let Some(book) = self.books.remove(&id) {
+                self.closed.remove(&id);
                 self.award(book, now, out)?;
             }
         }
@@ -508,6 +549,25 @@ impl<W: Workload> GatewayCore<W> {
             self.next_batch_at = now + self.supernet.auction.batch_interval_ms;
             self.announce(now, out)?;
         }
+        Ok(())
+    }
+
+    /// Signs, stores and publishes the closed commit set of an open batch.
+    fn close_commits(&mut self, id: &BatchId, out: &mut Vec<Output>) -> Result<(), StoreError> {
+        let Some(book) = self.books.get(id) else {
+            return Ok(());
+        };
+        let mut set = book.closed_set();
+        if let Some(late) = self.misbehavior.late_commit_of
+            && let Some(commit) = book.commits().iter().find(|c| c.signer == late)
+        {
+            set.commits.retain(|d| *d != commit.digest());
+        }
+        let closed = Signed::sign(set, &self.key);
+        self.store.close_commits(&closed)?;
+        self.closed.insert(*id);
+        debug!(batch_id = %id, commits = closed.payload.commits.len(), "commits closed");
+        out.push(Output::Publish(GossipMessage::CommitsClosed(closed)));
         Ok(())
     }
 
@@ -672,8 +732,14 @@ impl<W: Workload> GatewayCore<W> {
                         .capacity
                         .saturating_sub(in_flight.get(key).copied().unwrap_or(0)),
                     categories: avail.categories.iter().copied().collect(),
+                    announced_at: avail.announced_at,
                 },
             );
+        }
+        if let Some((prover, room)) = self.misbehavior.inflate_capacity_of
+            && let Some(standing) = provers.get_mut(&prover)
+        {
+            standing.free_capacity = room;
         }
         let mut excluded = BTreeMap::new();
         for spec in &batch.jobs {
@@ -864,8 +930,10 @@ impl<W: Workload> GatewayCore<W> {
                     self.provers.insert(a.signer, a.payload);
                 }
             }
-            // Other gateways' batches and results are for provers and auditors.
-            GossipMessage::Batch(_) | GossipMessage::Result(_) => {}
+            // Other gateways' batches, closed sets and results are for provers and auditors.
+            GossipMessage::Batch(_)
+            | GossipMessage::Result(_)
+            | GossipMessage::CommitsClosed(_) => {}
         }
         Ok(())
     }
@@ -883,6 +951,9 @@ impl<W: Workload> GatewayCore<W> {
                 let Some(book) = self.books.get_mut(&c.payload.batch_id) else {
                     return Ok(no_auction());
                 };
+                if self.misbehavior.omit_commits_of == Some(c.signer) {
+                    return Ok(Ok(()));
+                }
                 let accepted = book.accept_commit_preverified(c.clone(), now);
                 self.metrics.bid(false, accepted.is_ok());
                 match accepted {
@@ -894,6 +965,9 @@ impl<W: Workload> GatewayCore<W> {
                 let Some(book) = self.books.get_mut(&r.payload.batch_id) else {
                     return Ok(no_auction());
                 };
+                if self.misbehavior.drop_reveals_of == Some(r.signer) {
+                    return Ok(Ok(()));
+                }
                 let accepted = book.accept_reveal_preverified(r.clone(), now);
                 self.metrics.bid(true, accepted.is_ok());
                 match accepted {
@@ -920,22 +994,40 @@ impl<W: Workload> GatewayCore<W> {
         let signed_by_peer = |signer: &PublicKey| signer.peer_id().is_ok_and(|p| p == peer);
         match request {
             Request::Commit(_) | Request::Reveal(_) => {
-                let (signer, signature_ok, bid) = match request {
-                    Request::Commit(c) => (c.signer, c.verify().is_ok(), GossipMessage::Commit(c)),
-                    Request::Reveal(r) => (r.signer, r.verify().is_ok(), GossipMessage::Reveal(r)),
+                let (receipt, signature_ok, bid) = match request {
+                    Request::Commit(c) => (
+                        receipt(&c, BidKind::Commit),
+                        c.verify().is_ok(),
+                        GossipMessage::Commit(c),
+                    ),
+                    Request::Reveal(r) => (
+                        receipt(&r, BidKind::Reveal),
+                        r.verify().is_ok(),
+                        GossipMessage::Reveal(r),
+                    ),
                     _ => return Ok(()),
                 };
-                let verdict = if !signed_by_peer(&signer) || !signature_ok {
+                let verdict = if !signed_by_peer(&receipt.bidder) || !signature_ok {
                     Err("bid not signed by its sender".to_string())
                 } else {
                     self.accept_bid(bid, now)?
                 };
+                // An accepted bid gets a signed receipt: evidence, should the award ignore it.
                 out.push(match verdict {
                     Ok(()) => Output::Respond {
                         token,
-                        response: Response::Ack,
+                        response: Response::Receipt(Signed::sign(receipt, &self.key)),
                     },
                     Err(reason) => refuse(reason),
+                });
+            }
+            Request::Transcript { batch_id, .. } => {
+                out.push(match self.store.transcript(&batch_id)? {
+                    Some(t) => Output::Respond {
+                        token,
+                        response: Response::Transcript(Box::new(t)),
+                    },
+                    None => refuse(format!("no transcript for batch {batch_id} (not awarded)")),
                 });
             }
             Request::JobInput { job_id, .. } => {
@@ -1271,4 +1363,32 @@ fn task_id(gateway: &PublicKey, seq: u64, now: UnixMillis) -> TaskId {
     let mut id = [0u8; 16];
     id.copy_from_slice(&h.finalize().as_bytes()[..16]);
     TaskId(id)
+}
+
+/// The receipt for a bid: who signed it, which batch, its digest.
+fn receipt<T: SignedPayload + BatchBid>(bid: &Signed<T>, kind: BidKind) -> BidReceipt {
+    BidReceipt {
+        supernet: bid.payload.supernet().clone(),
+        batch_id: bid.payload.batch(),
+        kind,
+        bidder: bid.signer,
+        bid: bid.digest(),
+    }
+}
+
+/// A bid names its batch.
+trait BatchBid {
+    fn batch(&self) -> BatchId;
+}
+
+impl BatchBid for BidCommit {
+    fn batch(&self) -> BatchId {
+        self.batch_id
+    }
+}
+
+impl BatchBid for BidReveal {
+    fn batch(&self) -> BatchId {
+        self.batch_id
+    }
 }

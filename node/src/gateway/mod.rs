@@ -7,4 +7,4 @@
 pub mod core;
 pub mod driver;
 
-pub use core::{GatewayCore, Input, Output, SubmitError};
+pub use core::{GatewayCore, Input, Misbehavior, Output, SubmitError};

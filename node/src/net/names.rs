@@ -36,7 +36,9 @@ impl TopicKind {
     /// The topic a gossip message belongs on.
     pub fn of(message: &GossipMessage) -> Self {
         match message {
-            GossipMessage::Batch(_) | GossipMessage::Result(_) => TopicKind::Jobs,
+            GossipMessage::Batch(_)
+            | GossipMessage::Result(_)
+            | GossipMessage::CommitsClosed(_) => TopicKind::Jobs,
             GossipMessage::Commit(_) | GossipMessage::Reveal(_) => TopicKind::Bids,
             GossipMessage::Availability(_) => TopicKind::Provers,
         }

@@ -17,6 +17,7 @@ use tracing::debug;
 use lagrange_protocol::codec;
 use lagrange_protocol::config::SupernetConfig;
 use lagrange_protocol::messages::GossipMessage;
+use lagrange_protocol::messages::MAX_COMMITS_PER_BATCH;
 use lagrange_protocol::signed::SignedError;
 
 use super::event::{Command, NetEvent};
@@ -59,13 +60,22 @@ pub fn check_envelope(
     if signer != source {
         return Err(format!("signed by {signer} but authored by {source}"));
     }
-    let gateway_only = matches!(message, GossipMessage::Batch(_) | GossipMessage::Result(_));
+    let gateway_only = matches!(
+        message,
+        GossipMessage::Batch(_) | GossipMessage::Result(_) | GossipMessage::CommitsClosed(_)
+    );
     if gateway_only && !supernet.is_gateway(&source) {
         return Err(format!("{source} is not a gateway of this supernet"));
     }
     match &message {
         GossipMessage::Batch(b) => b.payload.validate().map_err(|e| e.to_string())?,
         GossipMessage::Availability(a) => a.payload.validate().map_err(|e| e.to_string())?,
+        GossipMessage::CommitsClosed(c)
+            if c.payload.commits.len() > MAX_COMMITS_PER_BATCH
+                || !c.payload.commits.is_sorted_by(|a, b| a < b) =>
+        {
+            return Err("a closed set that is too large or not sorted".into());
+        }
         _ => {}
     }
     Ok(message)
@@ -78,6 +88,7 @@ fn verify_signature(message: &GossipMessage) -> Result<(), SignedError> {
         GossipMessage::Reveal(m) => m.verify(),
         GossipMessage::Result(m) => m.verify(),
         GossipMessage::Availability(m) => m.verify(),
+        GossipMessage::CommitsClosed(m) => m.verify(),
     }
 }
 

@@ -11,18 +11,25 @@
 //! gateway's result, from the gateway telling it directly, and by asking when a result is
 //! overdue or the gateway (re)connects; it only takes a result for a batch it bid in and has
 //! not settled, so replayed gossip cannot make it hold finished jobs.
+//!
+//! It audits every auction it bid in: once the result is out it fetches the transcript
+//! from the gateway and hands it, with the gateway's receipts for its bids, its bids and
+//! its recent availability announcements, to [`lagrange_protocol::audit::audit`]
+//! ([`Output::Audit`]); the driver keeps the evidence of a deviation on disk.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use libp2p::PeerId;
 use tracing::{debug, info, warn};
 
+use lagrange_protocol::audit::Evidence;
 use lagrange_protocol::commit::seal_bids;
 use lagrange_protocol::config::SupernetConfig;
 use lagrange_protocol::messages::{
-    BatchAnnouncement, Bid, BidCommit, BidReveal, GossipMessage, HardwareSummary, JobAssignment,
-    ProofOutcome, ProofSubmission, ProverAvailability, Salt,
+    AuctionTranscript, BatchAnnouncement, Bid, BidCommit, BidReceipt, BidReveal, GossipMessage,
+    HardwareSummary, JobAssignment, ProofOutcome, ProofSubmission, ProverAvailability, Salt,
 };
 use lagrange_protocol::{
     BatchId, CircuitId, Digest, JobCategory, JobId, Keypair, Price, Signed, UnixMillis,
@@ -126,6 +133,13 @@ pub enum Input {
         /// The proof, or why proving failed.
         result: Result<ProofBytes, String>,
     },
+    /// The gateway answered a transcript request ([`Output::FetchTranscript`]).
+    Transcript {
+        /// The batch.
+        batch: BatchId,
+        /// The transcript, or why there is none.
+        result: Result<Box<AuctionTranscript>, String>,
+    },
     /// The gateway answered a submission.
     Verdict {
         /// The job.
@@ -191,13 +205,28 @@ pub enum Output {
         /// The signed submission.
         submission: Signed<ProofSubmission>,
     },
+    /// Ask `gateway` for an awarded batch's transcript, then feed back
+    /// [`Input::Transcript`].
+    FetchTranscript {
+        /// The gateway.
+        gateway: PeerId,
+        /// The batch.
+        batch: BatchId,
+    },
+    /// Audit an auction off the runtime; keep the evidence of a deviation in `dir`.
+    Audit {
+        /// The transcript and what this prover holds about it.
+        evidence: Box<Evidence>,
+        /// Where evidence files go (none: only logged and counted).
+        dir: Option<PathBuf>,
+    },
 }
 
 /// What became of a bid sent straight to the gateway.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BidAnswer {
-    /// The gateway holds it.
-    Taken,
+    /// The gateway holds it, and signed a receipt for it.
+    Taken(Box<Signed<BidReceipt>>),
     /// The gateway answered, and would not take it.
     Refused(String),
     /// No answer (the gateway is unreachable, or the request timed out): the gossip copy
@@ -241,7 +270,10 @@ struct Held {
 #[derive(Debug)]
 struct PendingBid {
     gateway: PeerId,
+    commit: Signed<BidCommit>,
     reveal: Signed<BidReveal>,
+    /// The gateway's receipts for the commit and the reveal.
+    receipts: Vec<Signed<BidReceipt>>,
     /// When commits have closed at the gateway: the reveal goes out then.
     reveal_at: UnixMillis,
     /// The last moment the gateway counts a reveal.
@@ -253,6 +285,21 @@ struct PendingBid {
     attempts: u32,
     retry_at: UnixMillis,
 }
+
+/// An auction waiting for its transcript, to be audited.
+#[derive(Debug)]
+struct PendingAudit {
+    gateway: PeerId,
+    commit: Signed<BidCommit>,
+    reveal: Signed<BidReveal>,
+    receipts: Vec<Signed<BidReceipt>>,
+}
+
+/// Auctions waiting for their transcript, at most (the oldest is dropped).
+const MAX_PENDING_AUDITS: usize = 64;
+
+/// Own availability announcements kept for audits.
+const KEPT_ANNOUNCEMENTS: usize = 16;
 
 /// Retries of a fetch whose deadline is not known yet, at most.
 const MAX_BLIND_ATTEMPTS: u32 = 8;
@@ -280,6 +327,9 @@ pub struct ProverCore {
     next_announce: UnixMillis,
     earned: Price,
     metrics: ProverMetrics,
+    audits: BTreeMap<BatchId, PendingAudit>,
+    announcements: VecDeque<Signed<ProverAvailability>>,
+    evidence_dir: Option<PathBuf>,
 }
 
 impl ProverCore {
@@ -302,7 +352,16 @@ impl ProverCore {
             next_announce: 0,
             earned: 0,
             metrics: ProverMetrics::default(),
+            audits: BTreeMap::new(),
+            announcements: VecDeque::new(),
+            evidence_dir: None,
         }
+    }
+
+    /// Keeps the evidence of auctions whose audit finds a deviation in `dir`.
+    pub fn with_evidence_dir(mut self, dir: PathBuf) -> Self {
+        self.evidence_dir = Some(dir);
+        self
     }
 
     /// Reports to `metrics` (by default, to a set nobody reads).
@@ -424,6 +483,23 @@ impl ProverCore {
                         self.bids.insert(r.payload.batch_id, bid);
                         return out;
                     }
+                    // Audit the auction once its transcript is in.
+                    if self.audits.len() >= MAX_PENDING_AUDITS {
+                        self.audits.pop_first();
+                    }
+                    self.audits.insert(
+                        r.payload.batch_id,
+                        PendingAudit {
+                            gateway: source,
+                            commit: bid.commit.clone(),
+                            reveal: bid.reveal.clone(),
+                            receipts: bid.receipts.clone(),
+                        },
+                    );
+                    out.push(Output::FetchTranscript {
+                        gateway: source,
+                        batch: r.payload.batch_id,
+                    });
                     for won in &r.payload.award.awarded {
                         if won.prover != self.key.public() {
                             continue;
@@ -468,6 +544,7 @@ impl ProverCore {
                 reveal,
                 result,
             } => self.on_bid_answer(batch, reveal, result, now),
+            Input::Transcript { batch, result } => self.on_transcript(batch, result, &mut out),
             Input::JobInput { assignment, input } => {
                 let a = &assignment.payload;
                 let Some(held) = self.held.get(&a.job_id) else {
@@ -632,13 +709,63 @@ impl ProverCore {
         }
     }
 
+    fn on_transcript(
+        &mut self,
+        batch: BatchId,
+        result: Result<Box<AuctionTranscript>, String>,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(pending) = self.audits.remove(&batch) else {
+            return;
+        };
+        match result {
+            Ok(transcript) if transcript.batch.payload.batch_id == batch => {
+                out.push(Output::Audit {
+                    evidence: Box::new(Evidence {
+                        transcript: *transcript,
+                        receipts: pending.receipts,
+                        commits: vec![pending.commit],
+                        reveals: vec![pending.reveal],
+                        availability: self.announcements.iter().cloned().collect(),
+                    }),
+                    dir: self.evidence_dir.clone(),
+                });
+            }
+            Ok(_) => {
+                warn!(batch_id = %batch, peer = %pending.gateway, "the gateway sent the transcript of another batch");
+                self.metrics.audited("unavailable");
+            }
+            Err(reason) => {
+                debug!(batch_id = %batch, %reason, "no transcript to audit");
+                self.metrics.audited("unavailable");
+            }
+        }
+    }
+
     fn on_bid_answer(&mut self, batch: BatchId, reveal: bool, result: BidAnswer, now: UnixMillis) {
         let Some(bid) = self.bids.get_mut(&batch) else {
             return;
         };
+        // Keep a receipt only if it is the gateway's, for this bid.
+        if let BidAnswer::Taken(receipt) = &result {
+            let digest = if reveal {
+                bid.reveal.digest()
+            } else {
+                bid.commit.digest()
+            };
+            let genuine = receipt.payload.bid == digest
+                && receipt
+                    .signer
+                    .peer_id()
+                    .is_ok_and(|peer| peer == bid.gateway)
+                && receipt.verify().is_ok();
+            if genuine {
+                bid.receipts.push((**receipt).clone());
+            }
+        }
         match (reveal, result) {
-            (true, BidAnswer::Taken) => bid.acked = true,
-            (false, BidAnswer::Taken) => {}
+            (true, BidAnswer::Taken(_)) => bid.acked = true,
+            (false, BidAnswer::Taken(_)) => {}
             (false, BidAnswer::Refused(reason)) => {
                 // The gateway holds no commit of ours: there is no bid; free the capacity.
                 warn!(batch_id = %batch, %reason, "the gateway did not take the commit");
@@ -678,7 +805,7 @@ impl ProverCore {
     fn tick(&mut self, now: UnixMillis, out: &mut Vec<Output>) {
         if now >= self.next_announce {
             self.next_announce = now + self.settings.announce_every_ms;
-            out.push(Output::Publish(GossipMessage::Availability(Signed::sign(
+            let announcement = Signed::sign(
                 ProverAvailability {
                     supernet: self.supernet.id.clone(),
                     categories: self.settings.cost.proving_ms.keys().copied().collect(),
@@ -688,7 +815,12 @@ impl ProverCore {
                     announced_at: now,
                 },
                 &self.key,
-            ))));
+            );
+            if self.announcements.len() >= KEPT_ANNOUNCEMENTS {
+                self.announcements.pop_front();
+            }
+            self.announcements.push_back(announcement.clone());
+            out.push(Output::Publish(GossipMessage::Availability(announcement)));
         }
         // Reveals: once commits have closed at the gateway, over gossip (for every peer to
         // audit) and directly (for an answer), again until the gateway takes it.
@@ -799,11 +931,14 @@ impl ProverCore {
         let closes_at = self
             .local(&gateway, batch.reveal_deadline)
             .saturating_add(self.supernet.auction.reveal_grace_ms);
+        let commit = Signed::sign(commit, &self.key);
         self.bids.insert(
             batch.batch_id,
             PendingBid {
                 gateway,
+                commit: commit.clone(),
                 reveal: Signed::sign(reveal, &self.key),
+                receipts: Vec::new(),
                 reveal_at,
                 closes_at,
                 windows,
@@ -813,7 +948,6 @@ impl ProverCore {
                 retry_at: reveal_at,
             },
         );
-        let commit = Signed::sign(commit, &self.key);
         out.push(Output::Publish(GossipMessage::Commit(commit.clone())));
         out.push(Output::SendCommit { gateway, commit });
     }

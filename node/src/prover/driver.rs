@@ -5,16 +5,19 @@
 //! waits on the network or on a proof. A gateway telling the prover of a job directly
 //! (`Request::Assign`) is answered from the loop, once the core holds the job.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
-use tracing::warn;
+use tracing::{error, warn};
 
+use lagrange_protocol::audit::{AuditError, Evidence};
 use lagrange_protocol::messages::{Request, Response};
 
 use super::core::{BidAnswer, HeldJob, Input, Output, ProverCore};
 use crate::clock::{TICK, now_ms};
+use crate::metrics::ProverMetrics;
 use crate::net::{NetEvent, SupernetHandle};
 use crate::store::Store;
 use crate::workload::Workload;
@@ -131,6 +134,27 @@ pub fn spawn<W: Workload>(
                                 .await;
                         });
                     }
+                    Output::FetchTranscript { gateway, batch } => {
+                        let request = Request::Transcript {
+                            supernet: supernet.clone(),
+                            batch_id: batch,
+                        };
+                        tokio::spawn(async move {
+                            let result = match net.request(gateway, request).await {
+                                Ok(Response::Transcript(t)) => Ok(t),
+                                Ok(Response::Refused { reason }) => Err(reason),
+                                Ok(other) => Err(format!("unexpected answer {other:?}")),
+                                Err(e) => Err(e.to_string()),
+                            };
+                            let _ = done.send(Input::Transcript { batch, result }).await;
+                        });
+                    }
+                    Output::Audit { evidence, dir } => {
+                        let metrics = metrics.clone();
+                        tokio::task::spawn_blocking(move || {
+                            audit(&evidence, dir.as_deref(), &metrics)
+                        });
+                    }
                     Output::AskAssignments { gateway } => {
                         let request = Request::Assignments {
                             supernet: supernet.clone(),
@@ -245,9 +269,36 @@ pub fn spawn<W: Workload>(
 /// What became of a direct bid.
 fn answer(response: Result<Response, crate::net::RequestError>) -> BidAnswer {
     match response {
-        Ok(Response::Ack) => BidAnswer::Taken,
+        Ok(Response::Receipt(receipt)) => BidAnswer::Taken(Box::new(receipt)),
         Ok(Response::Refused { reason }) => BidAnswer::Refused(reason),
         Ok(other) => BidAnswer::Refused(format!("unexpected answer {other:?}")),
         Err(e) => BidAnswer::Unanswered(e.to_string()),
+    }
+}
+
+/// Audits an auction, counts the verdict, and keeps the evidence of a deviation in `dir`
+/// (`<gateway>-<batch>.evidence`, readable by `lagrange-node audit`).
+fn audit(evidence: &Evidence, dir: Option<&Path>, metrics: &ProverMetrics) {
+    let t = &evidence.transcript;
+    let batch = t.batch.payload.batch_id;
+    match lagrange_protocol::audit::audit(evidence) {
+        Ok(_) => metrics.audited("honest"),
+        Err(AuditError::Unattributable(reason)) => {
+            metrics.audited("unattributable");
+            warn!(batch_id = %batch, %reason, "auction transcript does not bind its gateway");
+        }
+        Err(e @ AuditError::Deviation { .. }) => {
+            metrics.audited("deviation");
+            error!(batch_id = %batch, peer = %t.batch.signer, "{e}");
+            if let Some(dir) = dir {
+                let path = dir.join(format!("{}-{batch}.evidence", t.batch.signer));
+                let written = std::fs::create_dir_all(dir)
+                    .and_then(|()| std::fs::write(&path, evidence.to_bytes()));
+                match written {
+                    Ok(()) => error!(path = %path.display(), "evidence kept"),
+                    Err(e) => warn!(error = %e, "cannot write the evidence"),
+                }
+            }
+        }
     }
 }

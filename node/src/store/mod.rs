@@ -35,7 +35,9 @@ use sled::{Transactional, Tree};
 
 use lagrange_protocol::auction::Eligibility;
 use lagrange_protocol::codec::canonical_bytes;
-use lagrange_protocol::messages::{AuctionResult, BatchAnnouncement, BidCommit, BidReveal};
+use lagrange_protocol::messages::{
+    AuctionResult, AuctionTranscript, BatchAnnouncement, BidCommit, BidReveal, CommitsClosed,
+};
 use lagrange_protocol::{BatchId, JobId, Price, PublicKey, Signed, TaskId, UnixMillis};
 use serde::Deserialize;
 
@@ -119,6 +121,8 @@ pub struct BatchRecord {
     pub result: Option<Signed<AuctionResult>>,
     /// The eligibility snapshot of the award.
     pub eligibility: Option<Eligibility>,
+    /// The signed closed commit set, once the commit window is over.
+    pub closed: Option<Signed<CommitsClosed>>,
 }
 
 /// Everything needed to create one job.
@@ -363,6 +367,8 @@ impl JobCounts {
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
+    /// The directory, for a store on disk.
+    dir: Option<std::path::PathBuf>,
     tasks: Tree,
     jobs: Tree,
     job_index: Tree,
@@ -392,7 +398,7 @@ impl Store {
         let deadline = std::time::Instant::now() + LOCK_WAIT;
         loop {
             match sled::open(dir) {
-                Ok(db) => return Self::from_db(db),
+                Ok(db) => return Self::from_db(db, Some(dir.to_path_buf())),
                 Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
                     if std::time::Instant::now() >= deadline {
                         return Err(StoreError::Locked(dir.display().to_string()));
@@ -406,10 +412,15 @@ impl Store {
 
     /// A store that lives only as long as the process, for devnets and tests.
     pub fn temporary() -> Result<Self, StoreError> {
-        Self::from_db(sled::Config::new().temporary(true).open()?)
+        Self::from_db(sled::Config::new().temporary(true).open()?, None)
     }
 
-    fn from_db(db: sled::Db) -> Result<Self, StoreError> {
+    /// The directory of a store on disk (`None` for a temporary one).
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    fn from_db(db: sled::Db, dir: Option<std::path::PathBuf>) -> Result<Self, StoreError> {
         let store = Self {
             tasks: db.open_tree("tasks")?,
             jobs: db.open_tree("jobs")?,
@@ -425,6 +436,7 @@ impl Store {
             meta: db.open_tree("meta")?,
             prover_jobs: db.open_tree("prover_jobs")?,
             db,
+            dir,
         };
         store.count_jobs_once()?;
         Ok(store)
@@ -725,6 +737,7 @@ impl Store {
             batch: batch.clone(),
             result: None,
             eligibility: None,
+            closed: None,
         };
         (
             &self.batches,
@@ -784,6 +797,42 @@ impl Store {
     /// A batch.
     pub fn batch(&self, id: &BatchId) -> Result<Option<BatchRecord>, StoreError> {
         get(&self.batches, "batch", id.as_bytes())
+    }
+
+    /// Records a batch's signed closed commit set.
+    pub fn close_commits(&self, closed: &Signed<CommitsClosed>) -> Result<(), StoreError> {
+        let id = closed.payload.batch_id;
+        let Some(mut record) = self.batch(&id)? else {
+            return Err(StoreError::Corrupt {
+                what: "batch",
+                reason: format!("closed set for unknown batch {id}"),
+            });
+        };
+        record.closed = Some(closed.clone());
+        self.batches.insert(id.as_bytes(), enc(&record))?;
+        Ok(())
+    }
+
+    /// An awarded batch's transcript: everything the award used, as signed. `None` until
+    /// the batch is awarded (or for an unknown batch).
+    pub fn transcript(&self, id: &BatchId) -> Result<Option<AuctionTranscript>, StoreError> {
+        let Some(record) = self.batch(id)? else {
+            return Ok(None);
+        };
+        let (Some(closed), Some(eligibility), Some(result)) =
+            (record.closed, record.eligibility, record.result)
+        else {
+            return Ok(None);
+        };
+        let (commits, reveals) = self.bids(id)?;
+        Ok(Some(AuctionTranscript {
+            batch: record.batch,
+            closed,
+            commits,
+            reveals,
+            eligibility,
+            result,
+        }))
     }
 
     /// Stores an accepted commit.

@@ -1,0 +1,276 @@
+//! Auditing a gateway's auction from signed messages alone.
+//!
+//! An [`Evidence`] bundle holds an auction's transcript as the gateway served it (batch,
+//! closed commit set, commits, reveals, eligibility snapshot and signed result) and what the
+//! auditor holds itself: the gateway's [`BidReceipt`]s for bids sent to it, those bids, and
+//! provers' signed availability announcements. [`audit`] recomputes the award and checks
+//! every promise the gateway signed:
+//!
+//! 1. **Attribution.** The batch, the closed set and the result are signed by one gateway
+//!    key and name the same batch; otherwise nothing in the bundle can be held against the
+//!    gateway ([`AuditError::Unattributable`]).
+//! 2. **The award.** [`verify_award`] recomputes the transcript hash (which the gateway
+//!    signed in its result) and the award. A transcript that does not hash to the signed
+//!    result proves nothing (the gateway's answer to a transcript request is not signed);
+//!    one that does, with an award the rule does not give, is a deviation.
+//! 3. **The closed set.** Every commit the award used is in the signed closed set
+//!    ([`Deviation::CommitAfterClose`]), and every commit of the set was used
+//!    ([`Deviation::CommitDropped`]).
+//! 4. **Receipts.** A commit the gateway gave a receipt for is in the closed set
+//!    ([`Deviation::CommitOmitted`]); a reveal it gave a receipt for was used and its
+//!    signer is not named a non-revealer ([`Deviation::RevealDropped`]).
+//! 5. **Capacity.** A prover's standing names the availability announcement it comes from
+//!    (`announced_at`); its free capacity is at most what that signed announcement says
+//!    ([`Deviation::CapacityInflated`]).
+//!
+//! A deviation is proven by the bundle alone: a third party runs the same [`audit`] on the
+//! same bytes ([`Evidence::to_bytes`], [`Evidence::from_bytes`]) and reaches the same
+//! verdict.
+
+use serde::{Deserialize, Serialize};
+
+use crate::auction::Award;
+use crate::codec::canonical_bytes;
+use crate::messages::{
+    AuctionTranscript, BidCommit, BidKind, BidReceipt, BidReveal, ProverAvailability,
+};
+use crate::signed::Signed;
+use crate::transcript::{AwardAuditError, verify_award};
+use crate::{BatchId, PublicKey};
+
+/// Largest evidence file [`Evidence::from_bytes`] reads.
+pub const MAX_EVIDENCE_BYTES: usize = 16 << 20;
+
+const MAGIC: &[u8; 8] = b"LGRNEVD1";
+
+/// An auction's transcript and what an auditor holds about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// The transcript as the gateway served it.
+    pub transcript: AuctionTranscript,
+    /// The gateway's receipts for bids sent to it.
+    pub receipts: Vec<Signed<BidReceipt>>,
+    /// Commits the receipts are for.
+    pub commits: Vec<Signed<BidCommit>>,
+    /// Reveals the receipts are for.
+    pub reveals: Vec<Signed<BidReveal>>,
+    /// Availability announcements standings refer to.
+    pub availability: Vec<Signed<ProverAvailability>>,
+}
+
+/// A broken promise, proven by the signed messages of an [`Evidence`] bundle.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Deviation {
+    /// The award is not what the rule gives for the transcript the gateway signed, or the
+    /// transcript holds messages an honest gateway refuses (bad signatures, duplicates,
+    /// bids for other batches).
+    #[error("the award does not follow the rule: {0}")]
+    Award(AwardAuditError),
+    /// A commit the award used was not in the closed set: accepted after the commit
+    /// window closed.
+    #[error("the commit of {prover} was not in the closed set but was used")]
+    CommitAfterClose {
+        /// Its signer.
+        prover: PublicKey,
+    },
+    /// A commit of the closed set the award did not use.
+    #[error("a commit of the closed set (by {prover}) was left out of the award")]
+    CommitDropped {
+        /// Its signer, when the auditor holds the commit; else the gateway's own key.
+        prover: PublicKey,
+    },
+    /// A commit the gateway acknowledged is missing from the closed set.
+    #[error("the commit of {prover} has the gateway's receipt but is not in the closed set")]
+    CommitOmitted {
+        /// Its signer.
+        prover: PublicKey,
+    },
+    /// A reveal the gateway acknowledged was not counted.
+    #[error("the reveal of {prover} has the gateway's receipt but was counted as a non-reveal")]
+    RevealDropped {
+        /// Its signer.
+        prover: PublicKey,
+    },
+    /// A standing with more free capacity than the prover announced.
+    #[error(
+        "the standing of {prover} claims {claimed} free slots; its announcement says {announced}"
+    )]
+    CapacityInflated {
+        /// The prover.
+        prover: PublicKey,
+        /// Free capacity in the snapshot.
+        claimed: u32,
+        /// Capacity in the signed announcement the standing names.
+        announced: u32,
+    },
+}
+
+/// Why an audit did not pass.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuditError {
+    /// The gateway deviated; the bundle proves it.
+    #[error("gateway {gateway} deviated in batch {batch}: {deviation}")]
+    Deviation {
+        /// The gateway's key.
+        gateway: PublicKey,
+        /// The batch.
+        batch: BatchId,
+        /// What it did.
+        deviation: Box<Deviation>,
+    },
+    /// The bundle does not bind the gateway (signatures, or a transcript that does not
+    /// hash to the signed result): it proves nothing either way.
+    #[error("the evidence does not bind the gateway: {0}")]
+    Unattributable(String),
+}
+
+/// Why an evidence file could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EvidenceError {
+    /// Larger than [`MAX_EVIDENCE_BYTES`].
+    #[error("evidence of {0} bytes is larger than the limit")]
+    TooLarge(usize),
+    /// Not an evidence file.
+    #[error("not an evidence file (bad magic)")]
+    BadMagic,
+    /// The body does not decode.
+    #[error("malformed evidence: {0}")]
+    Malformed(String),
+}
+
+impl Evidence {
+    /// The file form: magic, then the canonical encoding.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = MAGIC.to_vec();
+        out.extend(canonical_bytes(self));
+        out
+    }
+
+    /// Reads the file form, with a size limit and nothing left over.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, EvidenceError> {
+        if bytes.len() > MAX_EVIDENCE_BYTES {
+            return Err(EvidenceError::TooLarge(bytes.len()));
+        }
+        let body = bytes.strip_prefix(MAGIC).ok_or(EvidenceError::BadMagic)?;
+        let config = bincode::config::standard().with_limit::<MAX_EVIDENCE_BYTES>();
+        let (evidence, used) = bincode::serde::decode_from_slice::<Self, _>(body, config)
+            .map_err(|e| EvidenceError::Malformed(e.to_string()))?;
+        if used != body.len() {
+            return Err(EvidenceError::Malformed("trailing bytes".into()));
+        }
+        Ok(evidence)
+    }
+}
+
+/// Audits the auction of `evidence`, as described in the module docs. Returns the award
+/// the rule gives when the gateway kept every promise the bundle shows.
+pub fn audit(evidence: &Evidence) -> Result<Award, AuditError> {
+    let t = &evidence.transcript;
+    let gateway = t.batch.signer;
+    let batch_id = t.batch.payload.batch_id;
+    let unattributable = |why: String| AuditError::Unattributable(why);
+    let deviated = |deviation| AuditError::Deviation {
+        gateway,
+        batch: batch_id,
+        deviation: Box::new(deviation),
+    };
+
+    // 1. Attribution.
+    t.batch
+        .verify()
+        .map_err(|e| unattributable(format!("batch: {e}")))?;
+    t.closed
+        .verify()
+        .map_err(|e| unattributable(format!("closed set: {e}")))?;
+    if t.closed.signer != gateway
+        || t.closed.payload.batch_id != batch_id
+        || t.closed.payload.supernet != t.batch.payload.supernet
+    {
+        return Err(unattributable(
+            "the closed set is not the batch gateway's".into(),
+        ));
+    }
+
+    // 2. The award, against the transcript the gateway signed in its result.
+    let award = match verify_award(&t.batch, &t.commits, &t.reveals, &t.eligibility, &t.result) {
+        Ok(award) => award,
+        Err(
+            e @ (AwardAuditError::GatewayMismatch { .. }
+            | AwardAuditError::WrongBatch
+            | AwardAuditError::TranscriptMismatch { .. }),
+        ) => return Err(unattributable(e.to_string())),
+        Err(AwardAuditError::Signature { what, source }) if what == "batch" || what == "result" => {
+            return Err(unattributable(format!("{what}: {source}")));
+        }
+        Err(e) => return Err(deviated(Deviation::Award(e))),
+    };
+
+    // 3. The closed set.
+    let closed = &t.closed.payload;
+    for commit in &t.commits {
+        if !closed.contains(&commit.digest()) {
+            return Err(deviated(Deviation::CommitAfterClose {
+                prover: commit.signer,
+            }));
+        }
+    }
+    let used: Vec<_> = t.commits.iter().map(Signed::digest).collect();
+    for digest in &closed.commits {
+        if !used.contains(digest) {
+            let prover = evidence
+                .commits
+                .iter()
+                .find(|c| c.digest() == *digest)
+                .map_or(gateway, |c| c.signer);
+            return Err(deviated(Deviation::CommitDropped { prover }));
+        }
+    }
+
+    // 4. Receipts.
+    for receipt in &evidence.receipts {
+        let r = &receipt.payload;
+        if receipt.signer != gateway
+            || r.batch_id != batch_id
+            || r.supernet != t.batch.payload.supernet
+            || receipt.verify().is_err()
+        {
+            continue;
+        }
+        match r.kind {
+            BidKind::Commit => {
+                if !closed.contains(&r.bid) {
+                    return Err(deviated(Deviation::CommitOmitted { prover: r.bidder }));
+                }
+            }
+            BidKind::Reveal => {
+                let counted = t.reveals.iter().any(|x| x.digest() == r.bid)
+                    && !award.non_revealers.contains(&r.bidder);
+                if !counted {
+                    return Err(deviated(Deviation::RevealDropped { prover: r.bidder }));
+                }
+            }
+        }
+    }
+
+    // 5. Capacity.
+    for announcement in &evidence.availability {
+        let a = &announcement.payload;
+        let Some(standing) = t.eligibility.provers.get(&announcement.signer) else {
+            continue;
+        };
+        if a.supernet != t.batch.payload.supernet
+            || standing.announced_at != a.announced_at
+            || announcement.verify().is_err()
+        {
+            continue;
+        }
+        if standing.free_capacity > a.capacity {
+            return Err(deviated(Deviation::CapacityInflated {
+                prover: announcement.signer,
+                claimed: standing.free_capacity,
+                announced: a.capacity,
+            }));
+        }
+    }
+    Ok(award)
+}
