@@ -130,6 +130,11 @@ http_status() { # host:port path -> status code
 metric() { # host:port 'name{labels}'
   http_get "$1" /metrics 2>/dev/null | awk -v m="$2" '$1 == m { print $2; found=1 } END { if (!found) print 0 }'
 }
+# The sum of every line of a metric whose labels include `label` (e.g. verdict="honest").
+metric_sum() { # host:port name label
+  http_get "$1" /metrics 2>/dev/null |
+    awk -v m="$2" -v l="$3" 'index($1, m "{") == 1 && index($1, l) { s += $2 } END { print s + 0 }'
+}
 wait_for() { # description seconds command...
   local what=$1 secs=$2; shift 2
   local until=$(($(date +%s) + secs))
@@ -376,6 +381,18 @@ if ((INTRUDER)); then
   if [[ $ipeers != 0 || $iwins != 0 ]]; then echo "  - FAIL: the intruder got in" >&2; FAIL=1; fi
   if [[ $denied == 0 ]]; then echo "  - FAIL: no denied connection recorded" >&2; FAIL=1; fi
 fi
+# Provers audited the auctions they bid in; the gateways here are honest, so no audit may
+# find a deviation.
+honest_audits=0 deviations=0 unattributable=0
+for ((i = SUPERNETS; i < NODES; i++)); do
+  pm="127.0.0.1:${METRICS[$i]}"
+  honest_audits=$((honest_audits + $(metric_sum "$pm" lagrange_prover_audits_total 'verdict="honest"')))
+  deviations=$((deviations + $(metric_sum "$pm" lagrange_prover_audits_total 'verdict="deviation"')))
+  unattributable=$((unattributable + $(metric_sum "$pm" lagrange_prover_audits_total 'verdict="unattributable"')))
+done
+echo "auctions audited by the provers: ${honest_audits} honest, ${deviations} deviations, ${unattributable} unattributable"
+if ((deviations > 0)); then echo "  - FAIL: an honest gateway was found deviating" >&2; FAIL=1; fi
+if ((honest_audits == 0)); then echo "  - FAIL: no auction was audited" >&2; FAIL=1; fi
 echo "took $(($(date +%s) - START))s; report: $DIR/report.json"
 if ((FAIL)); then exit 1; fi
 OK=1
