@@ -181,7 +181,12 @@ mkdir -p "$DIR/params"
 "$BIN" setup-insecure coprocessor-sum-v1/small --params-dir "$DIR/params" --seed 7 >"$DIR/circuits.toml" 2>/dev/null
 
 write_supernet() { # id permissioned
-  local id=$1 gw=$(gateway_of "$1") allow=""
+  local id=$1 gw=$(gateway_of "$1") allow="" deposits=""
+  # Recorded deposits for the provers (never the intruder): in an open Supernet they are
+  # the only stake there is.
+  for ((i = SUPERNETS; i < NODES; i++)); do
+    deposits+=$'\n[[economics.deposits]]\n'"prover = \"${PEER[$i]}\""$'\namount = 1000\n'
+  done
   if [[ $2 == 1 ]]; then
     for ((i = 0; i < NODES; i++)); do
       # Its gateway, and every prover (with two Supernets, provers are in both).
@@ -205,6 +210,7 @@ genesis_stake = 1000
 min_stake = 100
 slash_amount = 100
 non_reveal_penalty = 10
+$deposits
 
 [[categories]]
 category = "small"

@@ -27,7 +27,7 @@ use lagrange_node::store::{JobRecord, ProofRecord, Store, TaskRecord, TaskSpec, 
 use lagrange_node::workload::{Check, JobPlan, ProofBytes, Workload};
 use lagrange_protocol::commit::seal_bids;
 use lagrange_protocol::config::{
-    AuctionConfig, CategoryConfig, CircuitConfig, EconomicsConfig, SupernetConfig,
+    AuctionConfig, CategoryConfig, CircuitConfig, Deposit, EconomicsConfig, SupernetConfig,
 };
 use lagrange_protocol::messages::{
     Bid, GossipMessage, HardwareSummary, ProofSubmission, ProverAvailability, Request, Salt,
@@ -91,7 +91,16 @@ fn supernet(max_jobs: u32, deadline_ms: u64) -> Arc<SupernetConfig> {
             max_jobs_per_batch: max_jobs,
             ..AuctionConfig::default()
         },
-        economics: EconomicsConfig::default(),
+        // Stake recorded for every prover a run starts (seeds 0 to 63).
+        economics: EconomicsConfig {
+            deposits: (0..64)
+                .map(|s| Deposit {
+                    prover: key(s),
+                    amount: 1000,
+                })
+                .collect(),
+            ..EconomicsConfig::default()
+        },
         categories: vec![CategoryConfig {
             category: JobCategory::Small,
             proving_deadline_ms: deadline_ms,

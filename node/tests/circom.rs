@@ -18,7 +18,7 @@ use lagrange_node::net::NetConfig;
 use lagrange_node::prover::{CostModel, ProverSettings};
 use lagrange_node::store::Store;
 use lagrange_protocol::config::{
-    AuctionConfig, CategoryConfig, CircuitConfig, EconomicsConfig, SupernetConfig,
+    AuctionConfig, CategoryConfig, CircuitConfig, Deposit, EconomicsConfig, SupernetConfig,
 };
 use lagrange_protocol::messages::HardwareSummary;
 use lagrange_protocol::{CircuitId, Digest, JobCategory, Keypair, SupernetId};
@@ -55,7 +55,15 @@ fn served() -> (tempfile::TempDir, Arc<SupernetConfig>) {
         gateways: vec![Keypair::insecure_from_seed(0).peer_id()],
         allowlist: None,
         auction: AuctionConfig::default(),
-        economics: EconomicsConfig::default(),
+        economics: EconomicsConfig {
+            deposits: (1..=2)
+                .map(|seed| Deposit {
+                    prover: Keypair::insecure_from_seed(seed).peer_id(),
+                    amount: 1000,
+                })
+                .collect(),
+            ..EconomicsConfig::default()
+        },
         categories: vec![CategoryConfig {
             category: JobCategory::Small,
             proving_deadline_ms: 20_000,

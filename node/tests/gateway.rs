@@ -14,7 +14,7 @@ use lagrange_node::store::{JobState, Store, TaskEventKind, TaskSpec, TaskStatus}
 use lagrange_node::workload::Workload;
 use lagrange_protocol::commit::seal_bids;
 use lagrange_protocol::config::{
-    AuctionConfig, CategoryConfig, CircuitConfig, EconomicsConfig, SupernetConfig,
+    AuctionConfig, CategoryConfig, CircuitConfig, Deposit, EconomicsConfig, SupernetConfig,
 };
 use lagrange_protocol::messages::{
     BatchAnnouncement, Bid, GossipMessage, HardwareSummary, ProofOutcome, ProofSubmission,
@@ -39,6 +39,7 @@ fn config() -> Arc<SupernetConfig> {
             min_stake: 100,
             slash_amount: 300,
             non_reveal_penalty: 50,
+            deposits: Vec::new(),
         },
         categories: vec![CategoryConfig {
             category: JobCategory::Small,
@@ -65,7 +66,11 @@ struct Harness {
 
 impl Harness {
     fn new(store: Store) -> Self {
-        let mut gw = GatewayCore::new(config(), key(GW), store, Arc::new(StandIn::default()));
+        Self::with_config(store, config())
+    }
+
+    fn with_config(store: Store, config: Arc<SupernetConfig>) -> Self {
+        let mut gw = GatewayCore::new(config, key(GW), store, Arc::new(StandIn::default()));
         gw.recover(10_000).unwrap();
         Self {
             gw,
@@ -746,4 +751,111 @@ fn a_job_waiting_for_a_busy_prover_keeps_its_price_and_its_history_stays_short()
     assert_eq!(record.status, TaskStatus::Done);
     // Submitted, then per job: offered, closed, awarded, proven; then completed.
     assert!(record.events <= 2 + 4 * 5, "{} events", record.events);
+}
+
+/// An open Supernet: anyone may join, and only provers 1 to 3 have recorded deposits.
+fn open_config() -> Arc<SupernetConfig> {
+    let mut cfg = (*config()).clone();
+    cfg.allowlist = None;
+    cfg.economics.deposits = (1..=3)
+        .map(|s| Deposit {
+            prover: key(s).peer_id(),
+            amount: 1000,
+        })
+        .collect();
+    Arc::new(cfg)
+}
+
+/// Runs one auction of a two-job task in an open Supernet where provers 1 to 3 bid, and
+/// `sybils` fresh keys announce themselves, commit lower prices, and reveal. Returns the
+/// published result.
+fn open_auction(sybils: u64) -> (Harness, Signed<lagrange_protocol::messages::AuctionResult>) {
+    let mut h = Harness::with_config(Store::temporary().unwrap(), open_config());
+    for s in 1..=3 {
+        h.announce(s, 4);
+    }
+    let sybil = |i: u64| key(1_000_000 + i);
+    for i in 0..sybils {
+        let a = Signed::sign(
+            ProverAvailability {
+                supernet: open_config().id.clone(),
+                categories: vec![JobCategory::Small],
+                capacity: 64,
+                hardware: HardwareSummary::default(),
+                node_version: "sybil".into(),
+                announced_at: h.now,
+            },
+            &sybil(i),
+        );
+        h.run(Input::Gossip(GossipMessage::Availability(a)));
+    }
+    submit_task(&mut h, 2);
+    h.tick_at(11_000);
+    let mut reveals: Vec<_> = [(1, 90), (2, 70), (3, 80)]
+        .iter()
+        .map(|&(s, p)| h.commit(s, p))
+        .collect();
+    let batch = h.last_batch();
+    for i in 0..sybils {
+        let bids = batch
+            .jobs
+            .iter()
+            .map(|j| Bid {
+                job_id: j.job_id,
+                price: 1,
+            })
+            .collect();
+        let (c, r) = seal_bids(&batch, &sybil(i).public(), bids, Salt([7; 32]));
+        h.run(Input::Gossip(GossipMessage::Commit(Signed::sign(
+            c,
+            &sybil(i),
+        ))));
+        reveals.push(GossipMessage::Reveal(Signed::sign(r, &sybil(i))));
+    }
+    h.now = 11_350;
+    for r in reveals {
+        h.run(Input::Gossip(r));
+    }
+    h.tick_at(11_700);
+    let result = h
+        .published
+        .iter()
+        .rev()
+        .find_map(|m| match m {
+            GossipMessage::Result(r) => Some(r.clone()),
+            _ => None,
+        })
+        .expect("the result was published");
+    (h, result)
+}
+
+#[test]
+fn five_thousand_sybil_commits_change_no_award_and_earn_nothing() {
+    let (_, honest) = open_auction(0);
+    let (h, flooded) = open_auction(5_000);
+    // The result still publishes, within a gossip frame, with the same award.
+    assert!(lagrange_protocol::codec::encode(&GossipMessage::Result(flooded.clone())).is_ok());
+    assert_eq!(flooded.payload.award, honest.payload.award);
+    assert!(
+        flooded
+            .payload
+            .award
+            .awarded
+            .iter()
+            .all(|w| w.prover == key(2).public() && w.price == 70)
+    );
+    assert!(flooded.payload.award.non_revealers.is_empty());
+    // No Sybil got an account (so no stake, no balance, no ledger entry to keep).
+    let accounts = h.gw.store().accounts().unwrap();
+    assert_eq!(accounts.len(), 3, "{} accounts", accounts.len());
+    // The closed commit set holds only the three staked provers.
+    let closed = h
+        .published
+        .iter()
+        .find_map(|m| match m {
+            GossipMessage::CommitsClosed(c) => Some(c.payload.commits.len()),
+            _ => None,
+        })
+        .expect("the closed set was published");
+    assert_eq!(closed, 3);
 }

@@ -57,6 +57,7 @@ fn config(provers: u64) -> Arc<SupernetConfig> {
             min_stake: 100,
             slash_amount: 300,
             non_reveal_penalty: 50,
+            deposits: Vec::new(),
         },
         categories: vec![CategoryConfig {
             category: JobCategory::Small,

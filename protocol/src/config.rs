@@ -14,10 +14,14 @@
 //! max_jobs_per_batch = 256
 //!
 //! [economics]
-//! genesis_stake = 1000
+//! genesis_stake = 1000                         # allowlisted provers' stake
 //! min_stake = 100
 //! slash_amount = 100
 //! non_reveal_penalty = 10
+//!
+//! [[economics.deposits]]                       # recorded deposits (open Supernets need them)
+//! prover = "12D3KooW..."
+//! amount = 5000
 //!
 //! [[categories]]
 //! category = "small"
@@ -83,7 +87,8 @@ fn default_reveal_grace_ms() -> u64 {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EconomicsConfig {
-    /// Stake every allowlisted prover starts with.
+    /// Stake every allowlisted prover of a permissioned Supernet starts with, unless a
+    /// deposit is recorded for it.
     pub genesis_stake: u64,
     /// Stake below which a prover may not win.
     pub min_stake: u64,
@@ -91,6 +96,20 @@ pub struct EconomicsConfig {
     pub slash_amount: u64,
     /// Stake taken for a commit without a valid reveal.
     pub non_reveal_penalty: u64,
+    /// Recorded deposits: a prover's starting stake. In an open Supernet they are the only
+    /// stake there is; announcing itself gives a key none.
+    #[serde(default)]
+    pub deposits: Vec<Deposit>,
+}
+
+/// A prover's recorded deposit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deposit {
+    /// The prover.
+    pub prover: PeerId,
+    /// Its stake.
+    pub amount: u64,
 }
 
 impl Default for EconomicsConfig {
@@ -101,6 +120,7 @@ impl Default for EconomicsConfig {
             min_stake: 100,
             slash_amount: 100,
             non_reveal_penalty: 10,
+            deposits: Vec::new(),
         }
     }
 }
@@ -291,6 +311,13 @@ impl SupernetConfig {
             );
         }
 
+        if let Some(dup) = first_duplicate(e.deposits.iter().map(|d| d.prover)) {
+            bad(
+                "economics.deposits",
+                format!("prover {dup} has two deposits"),
+            );
+        }
+
         if self.categories.is_empty() {
             bad("categories", "at least one category is required".into());
         }
@@ -348,6 +375,20 @@ impl SupernetConfig {
             Ok(())
         } else {
             Err(ConfigError::Invalid(issues))
+        }
+    }
+
+    /// The stake `peer` starts with: its recorded deposit; else, in a permissioned
+    /// Supernet, `genesis_stake` if it is allowlisted; else none. A fresh key that only
+    /// announces itself has no stake, so it cannot bid, and a flood of them costs the
+    /// auction nothing.
+    pub fn initial_stake(&self, peer: &PeerId) -> u64 {
+        if let Some(d) = self.economics.deposits.iter().find(|d| d.prover == *peer) {
+            return d.amount;
+        }
+        match &self.allowlist {
+            Some(list) if list.contains(peer) => self.economics.genesis_stake,
+            _ => 0,
         }
     }
 

@@ -917,6 +917,15 @@ impl<W: Workload> GatewayCore<W> {
                 }
             }
             GossipMessage::Availability(a) => {
+                // A key with neither an account nor a recorded stake has no place in the
+                // auction: its announcement is not kept (nor is an account opened for it).
+                let initial = a
+                    .signer
+                    .peer_id()
+                    .map_or(0, |peer| self.supernet.initial_stake(&peer));
+                if initial == 0 && self.store.account(&a.signer)?.is_none() {
+                    return Ok(());
+                }
                 let newer = self
                     .provers
                     .get(&a.signer)
@@ -925,8 +934,7 @@ impl<W: Workload> GatewayCore<W> {
                 // even one whose (prover-chosen) time went backwards.
                 self.heard.insert(a.signer, now);
                 if newer {
-                    self.store
-                        .ensure_account(&a.signer, self.supernet.economics.genesis_stake)?;
+                    self.store.ensure_account(&a.signer, initial)?;
                     self.provers.insert(a.signer, a.payload);
                 }
             }
@@ -953,6 +961,15 @@ impl<W: Workload> GatewayCore<W> {
                 };
                 if self.misbehavior.omit_commits_of == Some(c.signer) {
                     return Ok(Ok(()));
+                }
+                // Only staked provers fill the batch's commit slots.
+                let min_stake = self.supernet.economics.min_stake;
+                let stake = self.store.account(&c.signer)?.map_or(0, |a| a.stake);
+                if stake < min_stake || stake == 0 {
+                    self.metrics.bid(false, false);
+                    return Ok(Err(format!(
+                        "stake {stake} is below the minimum {min_stake}: no commit taken"
+                    )));
                 }
                 let accepted = book.accept_commit_preverified(c.clone(), now);
                 self.metrics.bid(false, accepted.is_ok());

@@ -233,6 +233,7 @@ mod tests {
                 min_stake: 1,
                 slash_amount: 1,
                 non_reveal_penalty: 1,
+                deposits: Vec::new(),
             },
             categories: vec![CategoryConfig {
                 category: JobCategory::Small,

@@ -1182,10 +1182,10 @@ impl Store {
         Ok(extended)
     }
 
-    /// Gives `prover` an account with `genesis_stake` if it has none yet.
-    pub fn ensure_account(&self, prover: &PublicKey, genesis_stake: u64) -> Result<(), StoreError> {
+    /// Gives `prover` an account with `stake` if it has none yet.
+    pub fn ensure_account(&self, prover: &PublicKey, stake: u64) -> Result<(), StoreError> {
         let fresh = enc(&Account {
-            stake: genesis_stake,
+            stake,
             ..Account::default()
         });
         // Only inserts when absent; an existing account is never reset.

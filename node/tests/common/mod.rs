@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use lagrange_node::net::{NetConfig, NetEvent, Network, SupernetHandle};
 use lagrange_protocol::config::{
-    AuctionConfig, CategoryConfig, CircuitConfig, EconomicsConfig, SupernetConfig,
+    AuctionConfig, CategoryConfig, CircuitConfig, Deposit, EconomicsConfig, SupernetConfig,
 };
 use lagrange_protocol::messages::{
     BatchAnnouncement, GossipMessage, HardwareSummary, JobSpec, ProverAvailability, Request,
@@ -55,6 +55,21 @@ pub fn supernet(name: &str, gateway: u64, allowlist: Option<&[u64]>) -> Supernet
             r1cs_digest: None,
             wasm_digest: None,
         }],
+    }
+}
+
+/// Economics with a recorded deposit of 1000 for each of the provers `seeds`: an open
+/// Supernet gives a key no stake of its own.
+pub fn staked(seeds: impl IntoIterator<Item = u64>) -> EconomicsConfig {
+    EconomicsConfig {
+        deposits: seeds
+            .into_iter()
+            .map(|s| Deposit {
+                prover: peer(s),
+                amount: 1000,
+            })
+            .collect(),
+        ..EconomicsConfig::default()
     }
 }
 
@@ -279,7 +294,7 @@ pub async fn proving_supernet(name: &str, proving_deadline_ms: u64) -> Proving {
         gateways: vec![peer(0)],
         allowlist: None,
         auction: AuctionConfig::default(),
-        economics: EconomicsConfig::default(),
+        economics: staked(1..=16),
         categories: vec![CategoryConfig {
             category: JobCategory::Small,
             proving_deadline_ms,
