@@ -251,6 +251,50 @@ pub fn audit(
     Ok(lagrange_protocol::audit::audit(&evidence))
 }
 
+/// Fetches an awarded batch's transcript from a gateway's API and audits it (without
+/// receipts or announcements: the award, the closed set and attribution). Writes the
+/// evidence to `out` if given.
+pub async fn audit_batch(
+    gateway: &str,
+    supernet: &str,
+    batch: &str,
+    out: Option<&Path>,
+) -> Result<Result<lagrange_protocol::Award, lagrange_protocol::audit::AuditError>> {
+    use lagrange_protocol::audit::{Evidence, MAX_EVIDENCE_BYTES};
+    use lagrange_protocol::messages::AuctionTranscript;
+    let mut client = GatewayClient::connect(gateway.to_string())
+        .await
+        .with_context(|| format!("connecting to {gateway}"))?;
+    let bytes = client
+        .get_transcript(crate::api::pb::GetTranscriptRequest {
+            supernet: supernet.to_string(),
+            batch_id: batch.to_string(),
+        })
+        .await
+        .map_err(|s| anyhow::anyhow!("{}", s.message()))?
+        .into_inner()
+        .transcript;
+    let config = bincode::config::standard().with_limit::<MAX_EVIDENCE_BYTES>();
+    let (transcript, used) =
+        bincode::serde::decode_from_slice::<AuctionTranscript, _>(&bytes, config)
+            .context("the gateway sent a malformed transcript")?;
+    if used != bytes.len() {
+        anyhow::bail!("the gateway sent a transcript with trailing bytes");
+    }
+    let evidence = Evidence {
+        transcript,
+        receipts: Vec::new(),
+        commits: Vec::new(),
+        reveals: Vec::new(),
+        availability: Vec::new(),
+    };
+    if let Some(out) = out {
+        std::fs::write(out, evidence.to_bytes())
+            .with_context(|| format!("writing {}", out.display()))?;
+    }
+    Ok(lagrange_protocol::audit::audit(&evidence))
+}
+
 /// Checks a result file offline and prints what it proves.
 pub fn verify(params_dir: &Path, result: &Path) -> Result<Checked> {
     let bytes = std::fs::read(result).with_context(|| format!("reading {}", result.display()))?;

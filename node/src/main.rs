@@ -202,9 +202,25 @@ enum Command {
     /// Check an auction's evidence file offline: recompute the award and every promise the
     /// gateway signed (closed commit set, bid receipts, capacities). Exits 0 when the
     /// gateway kept them, 1 when the file proves a deviation, 2 when it binds nobody.
+    ///
+    /// With `--gateway`, `--supernet` and `--batch` instead, fetch that batch's transcript
+    /// from the gateway's API and audit it (the award, the closed set, attribution).
     Audit {
         /// The evidence file (as a prover keeps it under `<data>/<supernet>/evidence/`).
-        evidence: PathBuf,
+        #[arg(required_unless_present = "batch", conflicts_with = "batch")]
+        evidence: Option<PathBuf>,
+        /// The gateway's API (with --batch).
+        #[arg(long, requires = "batch", default_value = "http://127.0.0.1:50051")]
+        gateway: String,
+        /// The Supernet (with --batch).
+        #[arg(long, requires = "batch")]
+        supernet: Option<String>,
+        /// A batch id, as the task's events name it.
+        #[arg(long, requires = "supernet")]
+        batch: Option<String>,
+        /// Also write the fetched transcript as an evidence file here (with --batch).
+        #[arg(long, requires = "batch")]
+        out: Option<PathBuf>,
     },
     /// Check a result file offline: every proof, the chain of chunks and the answer.
     Verify {
@@ -560,22 +576,43 @@ public key {}",
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(cli::task(&gateway, &id, out.as_deref()))?;
         }
-        Command::Audit { evidence } => match cli::audit(&evidence)? {
-            Ok(award) => println!(
-                "no deviation: the award follows the rule ({} jobs awarded, {} unawarded, {} non-revealers)",
-                award.awarded.len(),
-                award.unawarded.len(),
-                award.non_revealers.len()
-            ),
-            Err(e @ lagrange_protocol::audit::AuditError::Deviation { .. }) => {
-                println!("{e}");
-                std::process::exit(1);
+        Command::Audit {
+            evidence,
+            gateway,
+            supernet,
+            batch,
+            out,
+        } => {
+            let verdict = match (evidence, supernet, batch) {
+                (Some(file), _, _) => cli::audit(&file)?,
+                (None, Some(supernet), Some(batch)) => {
+                    let runtime = tokio::runtime::Runtime::new()?;
+                    runtime.block_on(cli::audit_batch(
+                        &gateway,
+                        &supernet,
+                        &batch,
+                        out.as_deref(),
+                    ))?
+                }
+                _ => anyhow::bail!("give an evidence file, or --supernet and --batch"),
+            };
+            match verdict {
+                Ok(award) => println!(
+                    "no deviation: the award follows the rule ({} jobs awarded, {} unawarded, {} non-revealers)",
+                    award.awarded.len(),
+                    award.unawarded.len(),
+                    award.non_revealers.len()
+                ),
+                Err(e @ lagrange_protocol::audit::AuditError::Deviation { .. }) => {
+                    println!("{e}");
+                    std::process::exit(1);
+                }
+                Err(e) => {
+                    println!("{e}");
+                    std::process::exit(2);
+                }
             }
-            Err(e) => {
-                println!("{e}");
-                std::process::exit(2);
-            }
-        },
+        }
         Command::Verify { result, params_dir } => match cli::verify(&params_dir, &result)? {
             Checked::Query {
                 sum,

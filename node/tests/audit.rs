@@ -210,3 +210,86 @@ async fn audit_a_commit_outside_the_closed_set_is_caught_by_another_bidder() {
         }
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_any_past_batch_of_an_honest_gateway_over_its_api() {
+    use lagrange_node::store::{TaskEventKind, TaskStatus};
+    let net = proving_supernet("audit-api", 20_000).await;
+    let gw = launch::start_gateway(
+        &Keypair::insecure_from_seed(0),
+        net.supernet.clone(),
+        Store::temporary().unwrap(),
+        net.workload.clone(),
+        NetConfig::local(),
+        Some("127.0.0.1:0".parse().unwrap()),
+        ParamFiles::default(),
+    )
+    .await
+    .unwrap();
+    let _prover = launch::start_prover(
+        &Keypair::insecure_from_seed(1),
+        net.supernet.clone(),
+        net.workload.clone(),
+        vec![gw.p2p_addr.clone()],
+        settings(100),
+        ParamFiles::default(),
+    )
+    .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let key = Keypair::insecure_from_seed(1).public();
+    while gw.gateway.store().account(&key).unwrap().is_none() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the prover never announced"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let task = gw
+        .gateway
+        .submit(
+            TaskSpec::Query {
+                rows: (0..6).map(|i| (i, i)).collect(),
+                lo: 0,
+                hi: 9,
+                category: JobCategory::Small,
+            },
+            1000,
+            now_ms() + 60_000,
+        )
+        .await
+        .unwrap();
+    let mut changes = gw.gateway.changes();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while gw.gateway.store().task(&task.id).unwrap().unwrap().status != TaskStatus::Done {
+        tokio::time::timeout_at(deadline, changes.changed())
+            .await
+            .expect("the task never finished")
+            .unwrap();
+    }
+    let batch = gw
+        .gateway
+        .store()
+        .events(&task.id, 0)
+        .unwrap()
+        .into_iter()
+        .find_map(|e| match e.kind {
+            TaskEventKind::AuctionClosed { batch, .. } => Some(batch),
+            _ => None,
+        })
+        .expect("an auction closed");
+    let url = format!("http://{}", gw.grpc_addr.unwrap());
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("batch.evidence");
+    let award = lagrange_node::cli::audit_batch(&url, "audit-api", &batch.to_string(), Some(&file))
+        .await
+        .unwrap()
+        .expect("an honest gateway passes");
+    assert!(!award.awarded.is_empty());
+    // The fetched transcript, kept as a file, passes offline too.
+    assert!(lagrange_node::cli::audit(&file).unwrap().is_ok());
+    // A batch the gateway never awarded is not found.
+    let err = lagrange_node::cli::audit_batch(&url, "audit-api", &"00".repeat(16), None)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no transcript"), "{err}");
+}

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use lagrange_protocol::{CircuitId, JobCategory, SupernetId, TaskId};
+use lagrange_protocol::{BatchId, CircuitId, JobCategory, SupernetId, TaskId};
 
 use super::pb;
 use crate::clock::now_ms;
@@ -344,5 +344,33 @@ impl pb::gateway_server::Gateway for GatewayService {
             }
         }
         Ok(Response::new(pb::ListAccountsResponse { accounts }))
+    }
+
+    async fn get_transcript(
+        &self,
+        request: Request<pb::GetTranscriptRequest>,
+    ) -> Result<Response<pb::GetTranscriptResponse>, Status> {
+        let r = request.into_inner();
+        let supernet = SupernetId::new(r.supernet.clone())
+            .map_err(|e| Status::invalid_argument(format!("supernet: {e}")))?;
+        let gateway = self.gateways.get(&supernet).ok_or_else(|| {
+            Status::not_found(format!("this node runs no gateway for supernet {supernet}"))
+        })?;
+        let batch = BatchId::from_str(&r.batch_id).map_err(|e| {
+            Status::invalid_argument(format!("batch_id {:?} is not a batch id: {e}", r.batch_id))
+        })?;
+        let store = gateway.store().clone();
+        let transcript = tokio::task::spawn_blocking(move || store.transcript(&batch))
+            .await
+            .map_err(|e| Status::internal(format!("reading the transcript: {e}")))?
+            .map_err(internal)?
+            .ok_or_else(|| {
+                Status::not_found(format!(
+                    "no transcript for batch {batch}: unknown, or not awarded"
+                ))
+            })?;
+        Ok(Response::new(pb::GetTranscriptResponse {
+            transcript: lagrange_protocol::codec::canonical_bytes(&transcript),
+        }))
     }
 }
