@@ -543,3 +543,110 @@ async fn net_leaving_a_supernet_at_run_time_closes_only_its_connections() {
         .await;
     gw.wait_connected(&b, &[peer(1)]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn net_requests_an_application_never_answers_are_bounded_and_expire() {
+    let s = id("silent");
+    let cfg = supernet("silent", 0, None);
+    // The node whose application drops every request, with a short request timeout.
+    let mut sink = TestNode::silent(0);
+    let joined = sink
+        .join(cfg.clone(), vec![], |c| {
+            c.request_timeout = Duration::from_secs(1);
+        })
+        .await;
+    let stats = joined.handle.shared_stats();
+    let mut asker = TestNode::new(1, refuse_all());
+    let handle = asker
+        .join(cfg, vec![joined.addr.clone()], |c| {
+            c.request_timeout = Duration::from_secs(2);
+        })
+        .await
+        .handle;
+    asker.wait_connected(&s, &[peer(0)]).await;
+    // 100 requests at once: the sink keeps at most 32 waiting and refuses more at once.
+    let requests = (0..100).map(|_| {
+        let h = handle.clone();
+        async move {
+            h.request(
+                peer(0),
+                Request::CatchUp {
+                    supernet: id("silent"),
+                },
+            )
+            .await
+        }
+    });
+    let answers = futures::future::join_all(requests).await;
+    let refused = answers
+        .iter()
+        .filter(|a| {
+            matches!(a, Ok(Response::Refused { reason }) if reason == "too many requests in flight")
+        })
+        .count();
+    // Those the sink kept end when its timeout drops them (libp2p also caps streams per
+    // connection, refusing some before they reach the table).
+    let waited = answers
+        .iter()
+        .filter(|a| matches!(a, Err(e) if e.to_string().contains("truncated")))
+        .count();
+    assert!(refused > 0, "{answers:?}");
+    assert!(
+        waited <= lagrange_node::net::MAX_INBOUND_PER_PEER,
+        "{waited} waited: {answers:?}"
+    );
+    // The sink let go of the 32 once the requester's timeout passed.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while stats.inbound_pending() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "{} still waiting",
+            stats.inbound_pending()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn net_parameter_downloads_trust_no_claimed_length_and_drop_stale_parts() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = test_file(3 << 20);
+    let digest = Digest(*blake3::hash(&data).as_bytes());
+    let good = dir.path().join("good.params");
+    std::fs::write(&good, &data).unwrap();
+
+    // A partial download longer than the file (left by another file under the same name):
+    // discarded, and the file fetched whole.
+    let s = id("params-stale");
+    let (_server, client) = param_pair(&s, (10, 11), chunk_server(good, None)).await;
+    let dest = dir.path().join("stale.params");
+    std::fs::write(params::part_path(&dest), vec![7u8; 5 << 20]).unwrap();
+    let report = params::fetch(client.net.handle(&s).unwrap(), peer(10), digest, &dest)
+        .await
+        .unwrap();
+    assert_eq!(report.resumed_from, 0);
+    assert_eq!(params::digest_file(&dest).unwrap(), digest);
+
+    // A peer claiming a file larger than any parameter file: refused after one chunk, and
+    // nothing past that chunk is written.
+    let s2 = id("params-huge");
+    let liar: Handler = Arc::new(|_, request| match request {
+        Request::ParamChunk { digest, offset, .. } => Response::ParamChunk {
+            digest,
+            total_len: params::MAX_PARAM_FILE + 1,
+            offset,
+            data: vec![0; 1 << 10],
+        },
+        _ => Response::Refused {
+            reason: "unexpected".into(),
+        },
+    });
+    let (_liar, victim) = param_pair(&s2, (12, 13), liar).await;
+    let dest2 = dir.path().join("huge.params");
+    let err = params::fetch(victim.net.handle(&s2).unwrap(), peer(12), digest, &dest2)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, params::ParamError::TooLarge(_)), "{err}");
+    let written = std::fs::metadata(params::part_path(&dest2)).map_or(0, |m| m.len());
+    assert!(written <= 1 << 10, "{written} bytes written");
+}

@@ -46,6 +46,7 @@ pub use event::{NetEvent, RequestToken};
 pub use handle::SupernetHandle;
 pub use names::TopicKind;
 pub use stats::NetStats;
+pub use task::MAX_INBOUND_PER_PEER;
 pub use task::peer_of;
 
 /// Failures to start a swarm.

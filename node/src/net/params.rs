@@ -43,6 +43,12 @@ pub enum ParamError {
         /// The digest of what arrived.
         got: Digest,
     },
+    /// The partial download is longer than the peer's file: it is stale.
+    #[error("the partial download is longer than the file")]
+    Stale,
+    /// The peer claims a file larger than any parameter file may be.
+    #[error("peer claims a {0}-byte file, more than the {MAX_PARAM_FILE}-byte limit")]
+    TooLarge(u64),
     /// A local file error.
     #[error("{path}: {source}")]
     Io {
@@ -96,13 +102,23 @@ async fn chunk(
     digest: Digest,
     offset: u64,
 ) -> Result<(u64, Vec<u8>), ParamError> {
+    chunk_of(net, peer, digest, offset, codec::MAX_PARAM_CHUNK as u32).await
+}
+
+async fn chunk_of(
+    net: &SupernetHandle,
+    peer: PeerId,
+    digest: Digest,
+    offset: u64,
+    max_len: u32,
+) -> Result<(u64, Vec<u8>), ParamError> {
     let response = net
         .request(
             peer,
             Request::ParamChunk {
                 digest,
                 offset,
-                max_len: codec::MAX_PARAM_CHUNK as u32,
+                max_len,
             },
         )
         .await?;
@@ -136,8 +152,30 @@ async fn chunk(
     }
 }
 
+/// The largest parameter file a node downloads (a proving key of about 2^24 constraints).
+/// A peer's claimed length is never trusted beyond it: the digest is only checked at the end.
+pub const MAX_PARAM_FILE: u64 = 8 << 30;
+
 /// Fetches the file named `digest` from `peer` into `dest`, resuming a partial download.
+/// A partial download the peer's file cannot continue (longer than the file, or refused at
+/// its offset) is discarded and the fetch starts over.
 pub async fn fetch(
+    net: &SupernetHandle,
+    peer: PeerId,
+    digest: Digest,
+    dest: &Path,
+) -> Result<FetchReport, ParamError> {
+    match fetch_from_part(net, peer, digest, dest).await {
+        Err(ParamError::Stale) => {
+            let part = part_path(dest);
+            tokio::fs::remove_file(&part).await.map_err(io_err(&part))?;
+            fetch_from_part(net, peer, digest, dest).await
+        }
+        other => other,
+    }
+}
+
+async fn fetch_from_part(
     net: &SupernetHandle,
     peer: PeerId,
     digest: Digest,
@@ -157,11 +195,22 @@ pub async fn fetch(
         .await
         .map_err(io_err(&part))?;
 
+    // Resuming: a partial download longer than the peer's file is stale (one byte at offset
+    // 0 tells the length).
+    if resumed_from > 0 {
+        let (total_len, _) = chunk_of(net, peer, digest, 0, 1).await?;
+        if resumed_from > total_len {
+            return Err(ParamError::Stale);
+        }
+    }
     // The first chunk tells the total length; then keep a window of requests in flight.
     // Whatever happens, what was written is flushed, so a later fetch can resume after it.
     let mut offset = resumed_from;
     let transfer = async {
         let (total_len, first) = chunk(net, peer, digest, resumed_from).await?;
+        if total_len > MAX_PARAM_FILE {
+            return Err(ParamError::TooLarge(total_len));
+        }
         hasher.update(&first);
         offset += first.len() as u64;
         file.write_all(&first).await.map_err(io_err(&part))?;

@@ -35,12 +35,24 @@ pub struct NetStats {
     pub connections_denied: Counter,
     /// Peers with at least one open connection.
     peers: AtomicI64,
+    /// Inbound requests waiting for the application's answer.
+    inbound_pending: AtomicI64,
 }
 
 impl NetStats {
     /// Peers connected now.
     pub fn peers(&self) -> i64 {
         self.peers.load(Ordering::Relaxed)
+    }
+
+    /// Inbound requests waiting for the application's answer now.
+    pub fn inbound_pending(&self) -> i64 {
+        self.inbound_pending.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_inbound_pending(&self, n: usize) {
+        self.inbound_pending
+            .store(i64::try_from(n).unwrap_or(i64::MAX), Ordering::Relaxed);
     }
 
     /// A peer's first connection opened (`true`) or its last one closed.

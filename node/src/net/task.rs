@@ -43,6 +43,20 @@ struct QueuedPublish {
 /// Most publishes waiting for subscribers.
 const MAX_QUEUED_PUBLISHES: usize = 256;
 
+/// Most inbound requests one peer may have waiting for the application's answer; more are
+/// refused at once.
+pub const MAX_INBOUND_PER_PEER: usize = 32;
+
+/// Most inbound requests waiting for the application's answer, from all peers.
+const MAX_INBOUND: usize = 1024;
+
+/// An inbound request waiting for the application's answer.
+struct Inbound {
+    channel: ResponseChannel<Response>,
+    peer: PeerId,
+    at: tokio::time::Instant,
+}
+
 pub(crate) struct SwarmTask {
     swarm: Swarm<Behaviour>,
     supernet: Arc<SupernetConfig>,
@@ -52,7 +66,10 @@ pub(crate) struct SwarmTask {
     validation: mpsc::Sender<Pending>,
     stats: Arc<NetStats>,
     outbound: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, RequestError>>>,
-    inbound: HashMap<RequestToken, ResponseChannel<Response>>,
+    /// Requests the application has not answered yet. One it never answers is dropped once
+    /// the requester's timeout has passed (the requester gave up by then).
+    inbound: HashMap<RequestToken, Inbound>,
+    inbound_per_peer: HashMap<PeerId, usize>,
     next_token: u64,
     queued: VecDeque<QueuedPublish>,
     strikes: HashMap<PeerId, u32>,
@@ -84,11 +101,39 @@ impl SwarmTask {
             stats,
             outbound: HashMap::new(),
             inbound: HashMap::new(),
+            inbound_per_peer: HashMap::new(),
             next_token: 0,
             queued: VecDeque::new(),
             strikes: HashMap::new(),
             connected: HashSet::new(),
             topics,
+        }
+    }
+
+    /// Removes a waiting inbound request from the tables.
+    fn take_inbound(&mut self, token: &RequestToken) -> Option<Inbound> {
+        let inbound = self.inbound.remove(token)?;
+        if let Some(n) = self.inbound_per_peer.get_mut(&inbound.peer) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.inbound_per_peer.remove(&inbound.peer);
+            }
+        }
+        self.stats.set_inbound_pending(self.inbound.len());
+        Some(inbound)
+    }
+
+    /// Drops inbound requests the application left unanswered past the requester's timeout.
+    fn expire_inbound(&mut self) {
+        let timeout = self.cfg.request_timeout;
+        let stale: Vec<RequestToken> = self
+            .inbound
+            .iter()
+            .filter(|(_, i)| i.at.elapsed() > timeout)
+            .map(|(t, _)| *t)
+            .collect();
+        for token in stale {
+            self.take_inbound(&token);
         }
     }
 
@@ -115,6 +160,8 @@ impl SwarmTask {
         discovery.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut retry = tokio::time::interval(Duration::from_millis(100));
         retry.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut expiry = tokio::time::interval(Duration::from_secs(1));
+        expiry.set_missed_tick_behavior(MissedTickBehavior::Delay);
 
         loop {
             tokio::select! {
@@ -125,6 +172,7 @@ impl SwarmTask {
                 },
                 _ = discovery.tick() => self.discover(),
                 _ = retry.tick(), if !self.queued.is_empty() => self.retry_publishes(),
+                _ = expiry.tick(), if !self.inbound.is_empty() => self.expire_inbound(),
             }
         }
         debug!(supernet = %self.supernet.id, "swarm task stopped");
@@ -270,13 +318,13 @@ impl SwarmTask {
                 self.outbound.insert(id, reply);
             }
             Command::Respond { token, response } => {
-                if let Some(channel) = self.inbound.remove(&token) {
+                if let Some(inbound) = self.take_inbound(&token) {
                     // Fails only if the requester went away; nothing to do then.
                     let _ = self
                         .swarm
                         .behaviour_mut()
                         .rpc
-                        .send_response(channel, response);
+                        .send_response(inbound.channel, response);
                 }
             }
             Command::Dial { address, reply } => {
@@ -484,6 +532,17 @@ impl SwarmTask {
                     self.strike(peer, "request from a non-member".into());
                     return;
                 }
+                let waiting = self.inbound_per_peer.get(&peer).copied().unwrap_or(0);
+                if waiting >= MAX_INBOUND_PER_PEER || self.inbound.len() >= MAX_INBOUND {
+                    self.stats.requests_refused.inc();
+                    let _ = self.swarm.behaviour_mut().rpc.send_response(
+                        channel,
+                        Response::Refused {
+                            reason: "too many requests in flight".into(),
+                        },
+                    );
+                    return;
+                }
                 let token = RequestToken(self.next_token);
                 self.next_token += 1;
                 let event = NetEvent::Request {
@@ -494,7 +553,16 @@ impl SwarmTask {
                 };
                 match self.events.try_send(event) {
                     Ok(()) => {
-                        self.inbound.insert(token, channel);
+                        self.inbound.insert(
+                            token,
+                            Inbound {
+                                channel,
+                                peer,
+                                at: tokio::time::Instant::now(),
+                            },
+                        );
+                        *self.inbound_per_peer.entry(peer).or_default() += 1;
+                        self.stats.set_inbound_pending(self.inbound.len());
                     }
                     Err(_) => {
                         self.stats.requests_refused.inc();

@@ -102,6 +102,15 @@ pub struct Joined {
 impl TestNode {
     /// A node with no Supernet yet; `handler` answers its requests.
     pub fn new(seed: u64, handler: Handler) -> Self {
+        Self::with_handler(seed, Some(handler))
+    }
+
+    /// A node that never answers a request (an application that drops them).
+    pub fn silent(seed: u64) -> Self {
+        Self::with_handler(seed, None)
+    }
+
+    fn with_handler(seed: u64, handler: Option<Handler>) -> Self {
         let (net, mut raw) = Network::new(key(seed).to_libp2p(), 1024);
         let (tx, events) = mpsc::channel(4096);
         let handles: Handles = Arc::default();
@@ -120,7 +129,9 @@ impl TestNode {
                         let Some(h) = pump_handles.lock().unwrap().get(&supernet).cloned() else {
                             continue;
                         };
-                        let handler = handler.clone();
+                        let Some(handler) = handler.clone() else {
+                            continue;
+                        };
                         tokio::spawn(async move {
                             let response =
                                 tokio::task::spawn_blocking(move || handler(peer, request))
