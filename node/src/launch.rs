@@ -115,8 +115,12 @@ impl Drop for Parts {
 /// Parameter files this node serves to peers, by digest.
 pub type ParamFiles = Arc<BTreeMap<Digest, PathBuf>>;
 
+/// Parameter chunks one peer may ask for per window (1 MiB each: about 50 MB/s).
+const CHUNKS_PER_PEER: u32 = 512;
+
 /// Hands gossip, requests and new connections to `role`, parameter chunk requests to the
-/// parameter server, and drops the rest, until `stop` is cancelled.
+/// parameter server (at most [`CHUNKS_PER_PEER`] per peer per 10 s), and drops the rest,
+/// until `stop` is cancelled.
 pub fn route(
     mut events: mpsc::Receiver<NetEvent>,
     role: mpsc::Sender<NetEvent>,
@@ -125,6 +129,8 @@ pub fn route(
     stop: CancellationToken,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
+        let mut chunks =
+            crate::net::rate::RateLimiter::new(CHUNKS_PER_PEER, std::time::Duration::from_secs(10));
         loop {
             let event = tokio::select! {
                 _ = stop.cancelled() => return,
@@ -136,6 +142,7 @@ pub fn route(
             let forward = match event {
                 NetEvent::Request {
                     token,
+                    peer,
                     request:
                         Request::ParamChunk {
                             digest,
@@ -145,6 +152,16 @@ pub fn route(
                     ..
                 } => {
                     let net = net.clone();
+                    if !chunks.allow(peer, tokio::time::Instant::now()) {
+                        net.respond(
+                            token,
+                            Response::Refused {
+                                reason: "too many parameter chunks; slow down".into(),
+                            },
+                        )
+                        .await;
+                        continue;
+                    }
                     let path = files.get(&digest).cloned();
                     tokio::spawn(async move {
                         let response = match path {

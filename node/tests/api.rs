@@ -187,3 +187,53 @@ async fn api_bad_input_gets_clear_statuses_and_the_node_keeps_serving() {
     assert_eq!(kinds.first().map(String::as_str), Some("submitted"));
     node.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_task_streams_per_client_are_bounded_and_given_back() {
+    use lagrange_node::api::MAX_WATCHES_PER_CLIENT;
+    let (node, _params) = gateway().await;
+    let url = format!("http://{}", node.grpc_addr.unwrap());
+    let mut client = GatewayClient::connect(url.clone()).await.unwrap();
+    // A task nobody proves (no prover joins): its stream stays open.
+    let task = client
+        .submit_task(query(8, pb::Category::Small))
+        .await
+        .unwrap()
+        .into_inner()
+        .task_id;
+    let watch = || pb::WatchTaskRequest {
+        task_id: task.clone(),
+        from_seq: 0,
+        snapshot: false,
+    };
+    let mut open = Vec::new();
+    for _ in 0..MAX_WATCHES_PER_CLIENT {
+        open.push(client.watch_task(watch()).await.unwrap().into_inner());
+    }
+    let err = client.watch_task(watch()).await.unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
+    // A stream the client drops gives its slot back.
+    drop(open.pop());
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match client.watch_task(watch()).await {
+            Ok(stream) => {
+                open.push(stream.into_inner());
+                break;
+            }
+            Err(e) => {
+                assert_eq!(e.code(), Code::ResourceExhausted);
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the slot never came back"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+    }
+    // Other calls are unaffected.
+    client
+        .list_tasks(pb::ListTasksRequest { limit: 5 })
+        .await
+        .unwrap();
+}

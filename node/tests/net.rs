@@ -650,3 +650,42 @@ async fn net_parameter_downloads_trust_no_claimed_length_and_drop_stale_parts() 
     let written = std::fs::metadata(params::part_path(&dest2)).map_or(0, |m| m.len());
     assert!(written <= 1 << 10, "{written} bytes written");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn net_availability_spam_is_rate_limited_without_penalty() {
+    let s = id("spam");
+    let cfg = supernet("spam", 0, None);
+    let mut gw = TestNode::new(0, refuse_all());
+    let joined = gw.join(cfg.clone(), vec![], |_| {}).await;
+    let stats = joined.handle.shared_stats();
+    let mut spammer = TestNode::new(1, refuse_all());
+    let handle = spammer
+        .join(cfg, vec![joined.addr.clone()], |c| {
+            c.publish_retry_window = Duration::from_secs(5);
+        })
+        .await
+        .handle;
+    spammer.wait_connected(&s, &[peer(0)]).await;
+    // 60 valid announcements at once (distinct, so gossip does not merge them).
+    for at in 1..=60 {
+        handle
+            .publish(GossipMessage::Availability(availability(&s, 1, at)))
+            .await
+            .unwrap();
+    }
+    // The gateway takes the first 10 of the window and ignores the rest, without striking
+    // the sender, which stays connected.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while stats.gossip_rate_limited.get() + stats.gossip_accepted.get() < 60 {
+        assert!(
+            Instant::now() < deadline,
+            "{} accepted, {} limited",
+            stats.gossip_accepted.get(),
+            stats.gossip_rate_limited.get()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(stats.gossip_accepted.get(), 10);
+    assert_eq!(stats.gossip_rate_limited.get(), 50);
+    assert!(joined.handle.connected_peers().await.contains(&peer(1)));
+}

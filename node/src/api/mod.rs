@@ -2,6 +2,8 @@
 
 pub mod server;
 
+pub use server::{MAX_WATCHES, MAX_WATCHES_PER_CLIENT};
+
 /// Generated protobuf types and the gRPC client and server stubs.
 #[allow(missing_docs, clippy::all, clippy::pedantic)]
 pub mod pb {

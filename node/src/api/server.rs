@@ -1,9 +1,11 @@
 //! The gRPC service: validates client input, hands tasks to the gateway of the right
 //! Supernet, and serves task histories and results from the store.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 
 use futures::Stream;
 use tokio::sync::mpsc;
@@ -23,16 +25,74 @@ use crate::store::{
 /// Longest deadline a client may ask for: one week.
 pub const MAX_DEADLINE_MS: u64 = 7 * 24 * 3600 * 1000;
 
+/// Most `WatchTask` streams open at once from one client address.
+pub const MAX_WATCHES_PER_CLIENT: usize = 16;
+
+/// Most `WatchTask` streams open at once in all.
+pub const MAX_WATCHES: usize = 1024;
+
 /// The `Gateway` service over the gateways this node runs, one per Supernet.
 #[derive(Clone)]
 pub struct GatewayService {
     gateways: BTreeMap<SupernetId, GatewayHandle>,
+    watches: Arc<Mutex<Watches>>,
+}
+
+/// Open `WatchTask` streams, by client address.
+#[derive(Default)]
+struct Watches {
+    total: usize,
+    by_client: HashMap<Option<IpAddr>, usize>,
+}
+
+/// One open stream's place in [`Watches`], given back when the stream ends.
+struct WatchSlot {
+    watches: Arc<Mutex<Watches>>,
+    client: Option<IpAddr>,
+}
+
+impl Drop for WatchSlot {
+    fn drop(&mut self) {
+        let mut w = self.watches.lock().unwrap_or_else(|e| e.into_inner());
+        w.total = w.total.saturating_sub(1);
+        if let Some(n) = w.by_client.get_mut(&self.client) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                w.by_client.remove(&self.client);
+            }
+        }
+    }
 }
 
 impl GatewayService {
     /// A service over these gateways.
     pub fn new(gateways: BTreeMap<SupernetId, GatewayHandle>) -> Self {
-        Self { gateways }
+        Self {
+            gateways,
+            watches: Arc::default(),
+        }
+    }
+
+    /// Takes a stream slot for `client`, or says why none is left.
+    fn watch_slot(&self, client: Option<IpAddr>) -> Result<WatchSlot, Status> {
+        let mut w = self.watches.lock().unwrap_or_else(|e| e.into_inner());
+        let mine = w.by_client.get(&client).copied().unwrap_or(0);
+        if mine >= MAX_WATCHES_PER_CLIENT {
+            return Err(Status::resource_exhausted(format!(
+                "this client already watches {mine} tasks (at most {MAX_WATCHES_PER_CLIENT} at once)"
+            )));
+        }
+        if w.total >= MAX_WATCHES {
+            return Err(Status::resource_exhausted(
+                "the gateway serves as many task streams as it can; retry later",
+            ));
+        }
+        w.total += 1;
+        *w.by_client.entry(client).or_default() += 1;
+        Ok(WatchSlot {
+            watches: self.watches.clone(),
+            client,
+        })
     }
 
     /// The tonic server for it, with its request size limit.
@@ -225,12 +285,16 @@ impl pb::gateway_server::Gateway for GatewayService {
         &self,
         request: Request<pb::WatchTaskRequest>,
     ) -> Result<Response<Self::WatchTaskStream>, Status> {
+        let client = request.remote_addr().map(|a| a.ip());
         let r = request.into_inner();
         let id = parse_task(&r.task_id)?;
         let (gateway, _) = self.find(&id)?;
+        let slot = self.watch_slot(client)?;
         let (tx, rx) = mpsc::channel(64);
         let mut seen = r.from_seq;
         tokio::spawn(async move {
+            // The slot is given back when the stream ends, however it ends.
+            let _slot = slot;
             let mut changes = gateway.changes();
             loop {
                 let events = match gateway.store().events(&id, seen) {
@@ -255,8 +319,12 @@ impl pb::gateway_server::Gateway for GatewayService {
                 if (finished || r.snapshot) && events.is_empty() {
                     return;
                 }
-                if events.is_empty() && changes.changed().await.is_err() {
-                    return;
+                if events.is_empty() {
+                    // Wait for news, or for the client to go away.
+                    tokio::select! {
+                        changed = changes.changed() => if changed.is_err() { return },
+                        () = tx.closed() => return,
+                    }
                 }
             }
         });

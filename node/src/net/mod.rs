@@ -25,6 +25,7 @@ pub mod gossip;
 mod handle;
 pub mod names;
 pub mod params;
+pub mod rate;
 pub mod rpc;
 pub mod stats;
 mod task;

@@ -25,6 +25,8 @@ pub struct NetStats {
     pub events_dropped: Counter,
     /// Gossip ignored because the validation queue was full.
     pub gossip_ignored_busy: Counter,
+    /// Valid gossip dropped for coming too often from one peer.
+    pub gossip_rate_limited: Counter,
     /// Gossip accepted after validation.
     pub gossip_accepted: Counter,
     /// Gossip rejected by validation.

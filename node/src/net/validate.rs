@@ -8,6 +8,7 @@
 //! sent back to the swarm task as a command; accepted messages go to the application.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use libp2p::PeerId;
 use libp2p::gossipsub::{MessageAcceptance, MessageId};
@@ -22,6 +23,7 @@ use lagrange_protocol::signed::SignedError;
 
 use super::event::{Command, NetEvent};
 use super::names::TopicKind;
+use super::rate::RateLimiter;
 use super::stats::NetStats;
 
 /// Most messages checked in one batch.
@@ -161,6 +163,9 @@ pub(crate) async fn run(
     events: mpsc::Sender<NetEvent>,
     stats: Arc<NetStats>,
 ) {
+    // A prover announces itself every few seconds; more than one a second is spam, dropped
+    // without penalty (the messages are valid).
+    let mut announcements = RateLimiter::new(10, Duration::from_secs(10));
     while let Some(first) = queue.recv().await {
         let mut batch = vec![first];
         while batch.len() < BATCH {
@@ -176,6 +181,15 @@ pub(crate) async fn run(
         };
         for (pending, result) in checked {
             let (acceptance, reason, accepted) = match result {
+                Ok(GossipMessage::Availability(a))
+                    if pending.source.is_some_and(|source| {
+                        !announcements.allow(source, tokio::time::Instant::now())
+                    }) =>
+                {
+                    stats.gossip_rate_limited.inc();
+                    debug!(peer = %a.signer, "availability over its rate; ignored");
+                    (MessageAcceptance::Ignore, None, None)
+                }
                 Ok(message) => (MessageAcceptance::Accept, None, Some(message)),
                 Err(reason) => {
                     debug!(peer = %pending.propagation_source, %reason, "rejecting gossip");
