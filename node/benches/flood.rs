@@ -24,9 +24,7 @@ use lagrange_node::store::{Store, TaskSpec, TaskStatus};
 use lagrange_protocol::config::{
     AuctionConfig, CategoryConfig, CircuitConfig, Deposit, EconomicsConfig, SupernetConfig,
 };
-use lagrange_protocol::messages::{
-    GossipMessage, HardwareSummary, ProverAvailability, Request,
-};
+use lagrange_protocol::messages::{GossipMessage, HardwareSummary, ProverAvailability, Request};
 use lagrange_protocol::{BatchId, JobCategory, Keypair, Signed, SupernetId};
 use serde_json::json;
 
@@ -57,8 +55,18 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(60);
+    // The child process: flood the gateway at this address, print what was sent.
+    if let Ok(target) = std::env::var("LAGRANGE_FLOOD_TARGET") {
+        let kind = std::env::var("LAGRANGE_FLOOD_KIND").unwrap_or_else(|_| "both".into());
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let sent = runtime.block_on(flood(&target, secs, &kind));
+        println!("{sent}");
+        return;
+    }
+    // What the flooders send: `gossip`, `requests` or (default) both.
+    let kind = std::env::var("LAGRANGE_FLOOD_KIND").unwrap_or_else(|_| "both".into());
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let report = runtime.block_on(run(secs));
+    let report = runtime.block_on(run(secs, &kind));
     let text = serde_json::to_string_pretty(&report).unwrap_or_default();
     println!("{text}");
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-results");
@@ -69,7 +77,7 @@ fn main() {
     }
 }
 
-async fn run(secs: u64) -> serde_json::Value {
+async fn run(secs: u64, kind: &str) -> serde_json::Value {
     let params = tempfile::tempdir().expect("tempdir");
     let dir = params.path().to_path_buf();
     let spec = circuit_for(true, JobCategory::Small);
@@ -146,66 +154,17 @@ async fn run(secs: u64) -> serde_json::Value {
     let stats = gw.net.shared_stats();
     let rss_before = rss_mib();
 
-    // The flooders.
-    let sent_gossip = Arc::new(AtomicU64::new(0));
-    let sent_requests = Arc::new(AtomicU64::new(0));
+    // The flooders run in a child process (this program again), so the memory measured
+    // here is the gateway's and the provers', not the flooders'.
+    let child = std::process::Command::new(std::env::current_exe().expect("exe"))
+        .arg("--bench")
+        .env("LAGRANGE_FLOOD_TARGET", gw.p2p_addr.to_string())
+        .env("LAGRANGE_FLOOD_SECS", secs.to_string())
+        .env("LAGRANGE_FLOOD_KIND", kind)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("flooders");
     let until = Instant::now() + Duration::from_secs(secs);
-    let mut flooders = Vec::new();
-    for f in 0..FLOODERS {
-        let seed = 100 + f;
-        let (mut net, mut events) = Network::new(key(seed).to_libp2p(), 1024);
-        let mut cfg = NetConfig::local();
-        cfg.bootnodes = vec![gw.p2p_addr.clone()];
-        let handle = net.join((*supernet).clone(), cfg).expect("join");
-        // Nobody reads a flooder's events; drain them so the swarm never stalls on them.
-        tokio::spawn(async move { while events.recv().await.is_some() {} });
-        let (gossip, requests) = (sent_gossip.clone(), sent_requests.clone());
-        let gateway = key(0).peer_id();
-        let id = supernet.id.clone();
-        flooders.push(tokio::spawn(async move {
-            let _net = net;
-            let mut at = 0u64;
-            while Instant::now() < until {
-                at += 1;
-                let a = Signed::sign(
-                    ProverAvailability {
-                        supernet: id.clone(),
-                        categories: vec![JobCategory::Small],
-                        capacity: 1000,
-                        hardware: HardwareSummary::default(),
-                        node_version: "flood".into(),
-                        announced_at: at,
-                    },
-                    &key(seed),
-                );
-                if handle
-                    .publish(GossipMessage::Availability(a))
-                    .await
-                    .is_ok()
-                {
-                    gossip.fetch_add(1, Ordering::Relaxed);
-                }
-                // Requests without waiting for answers: many in flight at once.
-                for r in [
-                    Request::CatchUp {
-                        supernet: id.clone(),
-                    },
-                    Request::Transcript {
-                        supernet: id.clone(),
-                        batch_id: BatchId([at as u8; 16]),
-                    },
-                ] {
-                    let h = handle.clone();
-                    requests.fetch_add(1, Ordering::Relaxed);
-                    tokio::spawn(async move {
-                        let _ = h.request(gateway, r).await;
-                    });
-                }
-                tokio::task::yield_now().await;
-            }
-        }));
-    }
-
     // Honest tasks, submitted while the flood runs.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let mut tasks = Vec::new();
@@ -234,9 +193,12 @@ async fn run(secs: u64) -> serde_json::Value {
         rss_peak = rss_peak.max(rss);
         samples.push(rss);
     }
-    for f in flooders {
-        let _ = f.await;
-    }
+    let sent: serde_json::Value = tokio::task::spawn_blocking(move || {
+        let out = child.wait_with_output().expect("flooders");
+        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+    })
+    .await
+    .expect("flooders");
     // The tasks finish (the flood is over by now, or they finished during it).
     let deadline = Instant::now() + Duration::from_secs(120);
     let done_during_flood = tasks
@@ -262,10 +224,8 @@ async fn run(secs: u64) -> serde_json::Value {
     json!({
         "seconds": secs,
         "flooders": FLOODERS,
-        "sent": {
-            "availability": sent_gossip.load(Ordering::Relaxed),
-            "requests": sent_requests.load(Ordering::Relaxed),
-        },
+        "kind": kind,
+        "sent": sent,
         "gateway_network": {
             "gossip_accepted": stats.gossip_accepted.get(),
             "gossip_rate_limited": stats.gossip_rate_limited.get(),
@@ -286,5 +246,89 @@ async fn run(secs: u64) -> serde_json::Value {
         },
         "rss_bound_mib": RSS_BOUND_MIB,
         "within_bound": growth <= RSS_BOUND_MIB,
+    })
+}
+
+/// Floods the gateway at `target` from [`FLOODERS`] members without stake for `secs`
+/// seconds; returns what was sent.
+async fn flood(target: &str, secs: u64, kind: &str) -> serde_json::Value {
+    let (send_gossip, send_requests) = (kind != "requests", kind != "gossip");
+    let key = Keypair::insecure_from_seed;
+    let supernet = SupernetConfig {
+        id: SupernetId::new("flood").expect("id"),
+        gateways: vec![key(0).peer_id()],
+        allowlist: None,
+        auction: AuctionConfig::default(),
+        economics: EconomicsConfig::default(),
+        categories: vec![CategoryConfig {
+            category: JobCategory::Small,
+            proving_deadline_ms: 20_000,
+            reserve_price: 1000,
+        }],
+        circuits: vec![],
+    };
+    let target: libp2p::Multiaddr = target.parse().expect("address");
+    let sent_gossip = Arc::new(AtomicU64::new(0));
+    let sent_requests = Arc::new(AtomicU64::new(0));
+    let until = Instant::now() + Duration::from_secs(secs);
+    let mut flooders = Vec::new();
+    for f in 0..FLOODERS {
+        let seed = 100 + f;
+        let (mut net, mut events) = Network::new(key(seed).to_libp2p(), 1024);
+        let mut cfg = NetConfig::local();
+        cfg.bootnodes = vec![target.clone()];
+        let handle = net.join(supernet.clone(), cfg).expect("join");
+        // Nobody reads a flooder's events; drain them so the swarm never stalls on them.
+        tokio::spawn(async move { while events.recv().await.is_some() {} });
+        let (gossip, requests) = (sent_gossip.clone(), sent_requests.clone());
+        let gateway = key(0).peer_id();
+        let id = supernet.id.clone();
+        flooders.push(tokio::spawn(async move {
+            let _net = net;
+            let mut at = 0u64;
+            while Instant::now() < until {
+                at += 1;
+                let a = Signed::sign(
+                    ProverAvailability {
+                        supernet: id.clone(),
+                        categories: vec![JobCategory::Small],
+                        capacity: 1000,
+                        hardware: HardwareSummary::default(),
+                        node_version: "flood".into(),
+                        announced_at: at,
+                    },
+                    &key(seed),
+                );
+                if send_gossip && handle.publish(GossipMessage::Availability(a)).await.is_ok() {
+                    gossip.fetch_add(1, Ordering::Relaxed);
+                }
+                if send_requests {
+                    // Requests without waiting for answers: many in flight at once.
+                    for r in [
+                        Request::CatchUp {
+                            supernet: id.clone(),
+                        },
+                        Request::Transcript {
+                            supernet: id.clone(),
+                            batch_id: BatchId([at as u8; 16]),
+                        },
+                    ] {
+                        let h = handle.clone();
+                        requests.fetch_add(1, Ordering::Relaxed);
+                        tokio::spawn(async move {
+                            let _ = h.request(gateway, r).await;
+                        });
+                    }
+                }
+                tokio::task::yield_now().await;
+            }
+        }));
+    }
+    for f in flooders {
+        let _ = f.await;
+    }
+    json!({
+        "availability": sent_gossip.load(Ordering::Relaxed),
+        "requests": sent_requests.load(Ordering::Relaxed),
     })
 }

@@ -652,7 +652,7 @@ async fn net_parameter_downloads_trust_no_claimed_length_and_drop_stale_parts() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn net_availability_spam_is_rate_limited_without_penalty() {
+async fn net_availability_spam_is_ignored_and_a_flood_cuts_its_sender_off() {
     let s = id("spam");
     let cfg = supernet("spam", 0, None);
     let mut gw = TestNode::new(0, refuse_all());
@@ -666,26 +666,45 @@ async fn net_availability_spam_is_rate_limited_without_penalty() {
         .await
         .handle;
     spammer.wait_connected(&s, &[peer(0)]).await;
-    // 60 valid announcements at once (distinct, so gossip does not merge them).
-    for at in 1..=60 {
+    let seen = |n: u64| {
+        let stats = stats.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while stats.gossip_rate_limited.get() + stats.gossip_accepted.get() < n {
+                assert!(
+                    Instant::now() < deadline,
+                    "only {} seen",
+                    stats.gossip_accepted.get()
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    // 25 valid announcements at once (distinct, so gossip does not merge them): the gateway
+    // takes the 10 of the window and ignores the rest, without blaming the sender.
+    for at in 1..=25 {
         handle
             .publish(GossipMessage::Availability(availability(&s, 1, at)))
             .await
             .unwrap();
     }
-    // The gateway takes the first 10 of the window and ignores the rest, without striking
-    // the sender, which stays connected.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while stats.gossip_rate_limited.get() + stats.gossip_accepted.get() < 60 {
-        assert!(
-            Instant::now() < deadline,
-            "{} accepted, {} limited",
-            stats.gossip_accepted.get(),
-            stats.gossip_rate_limited.get()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    seen(25).await;
+    assert_eq!(
+        (stats.gossip_accepted.get(), stats.gossip_rate_limited.get()),
+        (10, 15)
+    );
+    assert_eq!(stats.gossip_rejected.get(), 0);
+    // Past three times the rate, the flood is rejected and its sender struck until blocked.
+    for at in 26..=60 {
+        let _ = handle
+            .publish(GossipMessage::Availability(availability(&s, 1, at)))
+            .await;
     }
+    gw.wait(|e| match e {
+        NetEvent::PeerBlocked { peer: p, .. } if *p == peer(1) => Some(()),
+        _ => None,
+    })
+    .await;
     assert_eq!(stats.gossip_accepted.get(), 10);
-    assert_eq!(stats.gossip_rate_limited.get(), 50);
-    assert!(joined.handle.connected_peers().await.contains(&peer(1)));
+    assert!(stats.gossip_rejected.get() > 0);
 }

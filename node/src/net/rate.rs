@@ -31,12 +31,18 @@ impl RateLimiter {
 
     /// Counts an event of `peer` at `now`; `false` when it is over its limit.
     pub fn allow(&mut self, peer: PeerId, now: Instant) -> bool {
+        self.count(peer, now) <= self.limit
+    }
+
+    /// Counts an event of `peer` at `now` and returns its count in the current window
+    /// (`u32::MAX` when the table of peers is full).
+    pub fn count(&mut self, peer: PeerId, now: Instant) -> u32 {
         if !self.peers.contains_key(&peer) && self.peers.len() >= MAX_PEERS {
             let window = self.window;
             self.peers
                 .retain(|_, (start, _)| now.duration_since(*start) < window);
             if self.peers.len() >= MAX_PEERS {
-                return false;
+                return u32::MAX;
             }
         }
         let (start, count) = self.peers.entry(peer).or_insert((now, 0));
@@ -44,8 +50,13 @@ impl RateLimiter {
             *start = now;
             *count = 0;
         }
-        *count += 1;
-        *count <= self.limit
+        *count = count.saturating_add(1);
+        *count
+    }
+
+    /// The limit per window.
+    pub fn limit(&self) -> u32 {
+        self.limit
     }
 }
 

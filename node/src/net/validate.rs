@@ -163,8 +163,10 @@ pub(crate) async fn run(
     events: mpsc::Sender<NetEvent>,
     stats: Arc<NetStats>,
 ) {
-    // A prover announces itself every few seconds; more than one a second is spam, dropped
-    // without penalty (the messages are valid).
+    // A prover announces itself every few seconds. More than one a second from a signer is
+    // spam: ignored (the messages are valid); more than three times that, sent by the signer
+    // itself, is a flood, rejected so that gossip scoring and strikes cut the sender off (a
+    // relay is never blamed: only the signer's own deliveries are rejected).
     let mut announcements = RateLimiter::new(10, Duration::from_secs(10));
     while let Some(first) = queue.recv().await {
         let mut batch = vec![first];
@@ -180,14 +182,28 @@ pub(crate) async fn run(
             return;
         };
         for (pending, result) in checked {
+            let over = match (&result, pending.source) {
+                (Ok(GossipMessage::Availability(_)), Some(source)) => {
+                    let n = announcements.count(source, tokio::time::Instant::now());
+                    (n > announcements.limit()).then_some((n, source))
+                }
+                _ => None,
+            };
             let (acceptance, reason, accepted) = match result {
-                Ok(GossipMessage::Availability(a))
-                    if pending.source.is_some_and(|source| {
-                        !announcements.allow(source, tokio::time::Instant::now())
+                Ok(_)
+                    if over.is_some_and(|(n, source)| {
+                        n > 3 * announcements.limit() && source == pending.propagation_source
                     }) =>
                 {
                     stats.gossip_rate_limited.inc();
-                    debug!(peer = %a.signer, "availability over its rate; ignored");
+                    (
+                        MessageAcceptance::Reject,
+                        Some("availability flood".to_string()),
+                        None,
+                    )
+                }
+                Ok(_) if over.is_some() => {
+                    stats.gossip_rate_limited.inc();
                     (MessageAcceptance::Ignore, None, None)
                 }
                 Ok(message) => (MessageAcceptance::Accept, None, Some(message)),
