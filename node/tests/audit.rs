@@ -176,7 +176,8 @@ async fn audit_an_inflated_capacity_is_caught_by_the_prover_it_names() {
     let deviation = caught(
         "audit-inflate",
         |_, friend| Misbehavior {
-            inflate_capacity_of: Some((friend, 50)),
+            // More than the 2 it announced, within the 10 its stake backs.
+            inflate_capacity_of: Some((friend, 5)),
             ..Misbehavior::default()
         },
         1,
@@ -185,7 +186,7 @@ async fn audit_an_inflated_capacity_is_caught_by_the_prover_it_names() {
     assert!(
         matches!(
             deviation,
-            Deviation::CapacityInflated { prover, claimed: 50, announced: 2 }
+            Deviation::CapacityInflated { prover, claimed: 5, announced: 2 }
                 if prover == Keypair::insecure_from_seed(2).public()
         ),
         "{deviation:?}"

@@ -859,3 +859,20 @@ fn five_thousand_sybil_commits_change_no_award_and_earn_nothing() {
         .expect("the closed set was published");
     assert_eq!(closed, 3);
 }
+
+#[test]
+fn a_prover_wins_no_more_jobs_at_once_than_its_stake_backs() {
+    let mut h = Harness::new(Store::temporary().unwrap());
+    // Stake 1000 at a minimum of 100 backs 10 jobs at once, whatever it announces.
+    h.announce(1, 50);
+    let task = submit_task(&mut h, 16);
+    auction(&mut h, 11_000, &[(1, 80)]);
+    let held =
+        h.gw.store()
+            .jobs_of(&task)
+            .unwrap()
+            .iter()
+            .filter(|j| matches!(j.state, JobState::Assigned { .. }))
+            .count();
+    assert_eq!(held, 10);
+}

@@ -79,6 +79,15 @@ impl Eligibility {
     }
 }
 
+/// How many jobs at once `stake` backs: one per `min_stake` (without a minimum, no bound).
+/// A standing's free capacity never exceeds it.
+pub fn backed_slots(stake: u64, min_stake: u64) -> u32 {
+    match stake.checked_div(min_stake) {
+        Some(slots) => u32::try_from(slots).unwrap_or(u32::MAX),
+        None => u32::MAX,
+    }
+}
+
 /// One job won: who proves it and what they are paid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct AwardedJob {

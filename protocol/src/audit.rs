@@ -19,9 +19,10 @@
 //! 4. **Receipts.** A commit the gateway gave a receipt for is in the closed set
 //!    ([`Deviation::CommitOmitted`]); a reveal it gave a receipt for was used and its
 //!    signer is not named a non-revealer ([`Deviation::RevealDropped`]).
-//! 5. **Capacity.** A prover's standing names the availability announcement it comes from
-//!    (`announced_at`); its free capacity is at most what that signed announcement says
-//!    ([`Deviation::CapacityInflated`]).
+//! 5. **Capacity.** A standing's free capacity is at most what its stake backs (one job per
+//!    `min_stake`, [`Deviation::CapacityBeyondStake`]); and a standing names the
+//!    availability announcement it comes from (`announced_at`), whose signed capacity bounds
+//!    it too ([`Deviation::CapacityInflated`]).
 //!
 //! A deviation is proven by the bundle alone: a third party runs the same [`audit`] on the
 //! same bytes ([`Evidence::to_bytes`], [`Evidence::from_bytes`]) and reaches the same
@@ -29,7 +30,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::auction::Award;
+use crate::auction::{Award, backed_slots};
 use crate::codec::canonical_bytes;
 use crate::messages::{
     AuctionTranscript, BidCommit, BidKind, BidReceipt, BidReveal, ProverAvailability,
@@ -90,6 +91,16 @@ pub enum Deviation {
     RevealDropped {
         /// Its signer.
         prover: PublicKey,
+    },
+    /// A standing with more free capacity than its stake backs (one job per `min_stake`).
+    #[error("the standing of {prover} claims {claimed} free slots; its stake backs {backed}")]
+    CapacityBeyondStake {
+        /// The prover.
+        prover: PublicKey,
+        /// Free capacity in the snapshot.
+        claimed: u32,
+        /// Jobs its stake backs.
+        backed: u32,
     },
     /// A standing with more free capacity than the prover announced.
     #[error(
@@ -252,7 +263,17 @@ pub fn audit(evidence: &Evidence) -> Result<Award, AuditError> {
         }
     }
 
-    // 5. Capacity.
+    // 5. Capacity: never beyond what the stake backs, nor what the prover announced.
+    for (prover, standing) in &t.eligibility.provers {
+        let backed = backed_slots(standing.stake, t.eligibility.min_stake);
+        if standing.free_capacity > backed {
+            return Err(deviated(Deviation::CapacityBeyondStake {
+                prover: *prover,
+                claimed: standing.free_capacity,
+                backed,
+            }));
+        }
+    }
     for announcement in &evidence.availability {
         let a = &announcement.payload;
         let Some(standing) = t.eligibility.provers.get(&announcement.signer) else {

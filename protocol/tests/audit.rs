@@ -260,6 +260,36 @@ fn an_inflated_capacity_is_found() {
 }
 
 #[test]
+fn a_capacity_beyond_the_stake_is_found_from_the_snapshot_alone() {
+    let a = auction();
+    // Stake 100 at a minimum of 10 backs 10 jobs at once; the snapshot claims 11.
+    let mut eligibility = a.eligibility.clone();
+    eligibility
+        .provers
+        .get_mut(&prover(2).public())
+        .unwrap()
+        .free_capacity = 11;
+    let t = transcript(
+        &a,
+        &a.commits,
+        a.commits.clone(),
+        a.reveals.clone(),
+        eligibility,
+    );
+    // Anyone can tell, with no announcement in hand.
+    let mut evidence = evidence_of(&a, 0, t);
+    evidence.availability.clear();
+    assert_eq!(
+        deviation(&evidence),
+        Deviation::CapacityBeyondStake {
+            prover: prover(2).public(),
+            claimed: 11,
+            backed: 10
+        }
+    );
+}
+
+#[test]
 fn a_commit_after_the_closed_set_is_found() {
     let a = auction();
     // The closed set had provers 1 and 2; a friend's commit (prover 3) joined afterwards.

@@ -723,13 +723,16 @@ impl<W: Workload> GatewayCore<W> {
             let allowlisted = key
                 .peer_id()
                 .is_ok_and(|peer| self.supernet.is_allowed(&peer));
+            // Every job a prover holds at once is backed by the minimum stake.
+            let capacity = avail
+                .capacity
+                .min(backed_slots(stake, self.supernet.economics.min_stake));
             provers.insert(
                 *key,
                 ProverStanding {
                     allowlisted,
                     stake,
-                    free_capacity: avail
-                        .capacity
+                    free_capacity: capacity
                         .saturating_sub(in_flight.get(key).copied().unwrap_or(0)),
                     categories: avail.categories.iter().copied().collect(),
                     announced_at: avail.announced_at,
@@ -1364,6 +1367,11 @@ impl<W: Workload> GatewayCore<W> {
         });
         Ok(())
     }
+}
+
+/// How many jobs at once `stake` backs: one per `min_stake` (unbounded without a minimum).
+fn backed_slots(stake: u64, min_stake: u64) -> u32 {
+    lagrange_protocol::auction::backed_slots(stake, min_stake)
 }
 
 /// A reserve raised by [`RESERVE_RAISE_PERCENT`], rounded up, saturating at `u64::MAX`.
