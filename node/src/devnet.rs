@@ -381,7 +381,10 @@ pub async fn run(opts: DevnetOptions) -> Result<DevnetReport> {
             );
         }
         let w = workload.clone();
-        let spec = record.spec.clone();
+        let spec = gateway
+            .store()
+            .task_spec(&task)?
+            .context("the task's spec is gone")?;
         let answer = tokio::task::spawn_blocking(move || w.check_result(&spec, &result))
             .await?
             .map_err(|e| anyhow!("the aggregated proof does not verify: {e}"))?;

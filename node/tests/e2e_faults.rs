@@ -139,7 +139,8 @@ fn delivered_answer(
     let store = gw.gateway.store();
     let record = store.task(task).unwrap().unwrap();
     let result = store.result(task).unwrap().unwrap();
-    workload.check_result(&record.spec, &result).unwrap()
+    let spec = gw.gateway.store().task_spec(&record.id).unwrap().unwrap();
+    workload.check_result(&spec, &result).unwrap()
 }
 
 /// Submits `spec` and waits up to `secs` seconds for the task to end.

@@ -108,7 +108,7 @@ fn tasks_survive_reopen_and_resume_where_they_were() {
     let (t, jobs) = task(1, 3);
     {
         let store = Store::open(dir.path()).unwrap();
-        store.create_task(&t, &jobs).unwrap();
+        store.create_task(&t, None, &jobs).unwrap();
         let b = batch(&store, &store.open_jobs(2).unwrap());
         store.offer_batch(&b, 20).unwrap();
         // Dropped without a clean shutdown.
@@ -135,7 +135,7 @@ fn tasks_survive_reopen_and_resume_where_they_were() {
 fn a_job_is_paid_at_most_once_and_only_to_its_winner() {
     let store = Store::temporary().unwrap();
     let (t, jobs) = task(2, 2);
-    store.create_task(&t, &jobs).unwrap();
+    store.create_task(&t, None, &jobs).unwrap();
     let winner = Keypair::insecure_from_seed(1).public();
     let other = Keypair::insecure_from_seed(2).public();
     store.ensure_account(&winner, 1000).unwrap();
@@ -196,7 +196,7 @@ fn a_job_is_paid_at_most_once_and_only_to_its_winner() {
 fn failed_jobs_slash_exclude_and_reopen() {
     let store = Store::temporary().unwrap();
     let (t, jobs) = task(3, 1);
-    store.create_task(&t, &jobs).unwrap();
+    store.create_task(&t, None, &jobs).unwrap();
     let lazy = Keypair::insecure_from_seed(1).public();
     let silent = Keypair::insecure_from_seed(3).public();
     store.ensure_account(&lazy, 1000).unwrap();
@@ -280,7 +280,7 @@ fn job_counts_follow_every_state_change_and_survive_reopen() {
     {
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.job_counts().unwrap().open, 0);
-        store.create_task(&t, &jobs).unwrap();
+        store.create_task(&t, None, &jobs).unwrap();
         let b = batch(&store, &store.open_jobs(2).unwrap());
         store.offer_batch(&b, 20).unwrap();
         let c = store.job_counts().unwrap();
@@ -307,8 +307,8 @@ fn tasks_complete_or_fail_with_a_reason() {
     let store = Store::temporary().unwrap();
     let (t1, j1) = task(4, 1);
     let (t2, j2) = task(5, 2);
-    store.create_task(&t1, &j1).unwrap();
-    store.create_task(&t2, &j2).unwrap();
+    store.create_task(&t1, None, &j1).unwrap();
+    store.create_task(&t2, None, &j2).unwrap();
     store.complete_task(&t1.id, b"result", 60).unwrap();
     store.fail_task(&t2.id, "deadline passed", 70).unwrap();
     assert_eq!(store.result(&t1.id).unwrap().unwrap(), b"result");
@@ -350,4 +350,28 @@ fn a_store_in_use_is_refused_with_a_clear_error_and_opens_once_released() {
     drop(first);
     // The closing handle's flusher lets go within a flush interval; open waits for it.
     Store::open(dir.path()).unwrap();
+}
+
+#[test]
+fn a_query_tasks_rows_are_kept_apart_from_its_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut t, jobs) = task(9, 2);
+    let rows: Vec<(u64, u64)> = (0..65_536).map(|i| (i, i * 3)).collect();
+    t.spec = TaskSpec::Query {
+        rows: rows.clone(),
+        lo: 1,
+        hi: 9,
+        category: JobCategory::Small,
+    };
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store.create_task(&t, t.spec.rows_apart(), &jobs).unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    // The record, read on every tick and rewritten on every event, holds no rows...
+    let record = store.task(&t.id).unwrap().unwrap();
+    assert!(matches!(&record.spec, TaskSpec::Query { rows, lo: 1, hi: 9, .. } if rows.is_empty()));
+    // ...and the whole spec comes back with them, across a restart.
+    assert_eq!(store.task_spec(&t.id).unwrap(), Some(t.spec.clone()));
+    assert_eq!(store.unfinished_tasks().unwrap()[0].spec, record.spec);
 }

@@ -424,7 +424,7 @@ impl<W: Workload> GatewayCore<W> {
             verified: 0,
             fees: 0,
         };
-        self.store.create_task(&task, &jobs)?;
+        self.store.create_task(&task, spec.rows_apart(), &jobs)?;
         self.metrics.task_submitted();
         info!(task_id = %id, jobs = task.jobs, "task stored");
         Ok(task)
@@ -1361,6 +1361,11 @@ impl<W: Workload> GatewayCore<W> {
             proofs.push((job, input, proof));
         }
         self.aggregating.insert(*task);
+        // The aggregation needs the whole spec (a query's rows), read once, here.
+        let mut record = record;
+        if let Some(spec) = self.store.task_spec(task)? {
+            record.spec = spec;
+        }
         out.push(Output::Aggregate {
             task: record,
             proofs,

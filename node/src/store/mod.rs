@@ -382,6 +382,8 @@ pub struct Store {
     ledger: Tree,
     meta: Tree,
     prover_jobs: Tree,
+    /// A query task's rows, apart from its (small, often rewritten) record.
+    task_rows: Tree,
 }
 
 impl std::fmt::Debug for Store {
@@ -435,6 +437,7 @@ impl Store {
             ledger: db.open_tree("ledger")?,
             meta: db.open_tree("meta")?,
             prover_jobs: db.open_tree("prover_jobs")?,
+            task_rows: db.open_tree("task_rows")?,
             db,
             dir,
         };
@@ -494,8 +497,22 @@ impl Store {
 
     // ---- tasks ----
 
-    /// Stores a new task with its jobs and inputs, and its `Submitted` event.
-    pub fn create_task(&self, task: &TaskRecord, jobs: &[NewJob]) -> Result<(), StoreError> {
+    /// Stores a new task with its jobs and inputs, and its `Submitted` event. The record
+    /// holds no bulk payload ([`TaskSpec::for_storage`]); a query's `rows` are kept apart
+    /// ([`Store::task_spec`] puts them back).
+    pub fn create_task(
+        &self,
+        task: &TaskRecord,
+        rows: Option<&[(u64, u64)]>,
+        jobs: &[NewJob],
+    ) -> Result<(), StoreError> {
+        let rows = rows.map(|r| enc(&r));
+        let mut record = task.clone();
+        record.spec = task.spec.for_storage();
+        record.events = 0;
+        record.verified = 0;
+        record.fees = 0;
+        let record = enc(&record);
         (
             &self.tasks,
             &self.jobs,
@@ -503,14 +520,14 @@ impl Store {
             &self.inputs,
             &self.events,
             &self.live,
+            &self.task_rows,
         )
-            .transaction(|(tasks, jt, index, inputs, events, live)| {
+            .transaction(|(tasks, jt, index, inputs, events, live, task_rows)| {
                 live.insert(task.id.as_bytes().as_slice(), &[][..])?;
-                let mut record = task.clone();
-                record.events = 0;
-                record.verified = 0;
-                record.fees = 0;
-                tasks.insert(task.id.as_bytes().as_slice(), enc(&record))?;
+                tasks.insert(task.id.as_bytes().as_slice(), record.as_slice())?;
+                if let Some(rows) = &rows {
+                    task_rows.insert(task.id.as_bytes().as_slice(), rows.as_slice())?;
+                }
                 for job in jobs {
                     tx_put_job(jt, index, &job.record)?;
                     inputs.insert(&job_key(&job.record.id)[..], job.input.as_slice())?;
@@ -524,6 +541,20 @@ impl Store {
                 )
             })?;
         Ok(())
+    }
+
+    /// A task's whole spec: its record's, with a query's rows put back.
+    pub fn task_spec(&self, id: &TaskId) -> Result<Option<TaskSpec>, StoreError> {
+        let Some(record) = self.task(id)? else {
+            return Ok(None);
+        };
+        let mut spec = record.spec;
+        if let TaskSpec::Query { rows, .. } = &mut spec
+            && let Some(kept) = get::<Vec<(u64, u64)>>(&self.task_rows, "task rows", id.as_bytes())?
+        {
+            *rows = kept;
+        }
+        Ok(Some(spec))
     }
 
     /// A task.

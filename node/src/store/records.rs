@@ -46,8 +46,9 @@ pub enum TaskSpec {
 }
 
 impl TaskSpec {
-    /// The spec as the task record keeps it: without bulk payloads, which its jobs' inputs
-    /// hold already (the record is rewritten on every event).
+    /// The spec as the task record keeps it: without bulk payloads (the record is read on
+    /// every tick and rewritten on every event). A circom task's witnesses are in its jobs'
+    /// inputs already; a query's rows are kept apart ([`TaskSpec::rows_apart`]).
     pub fn for_storage(&self) -> TaskSpec {
         match self {
             TaskSpec::Circom { circuit, .. } => TaskSpec::Circom {
@@ -55,7 +56,23 @@ impl TaskSpec {
                 witnesses: Vec::new(),
                 inputs: Vec::new(),
             },
+            TaskSpec::Query {
+                lo, hi, category, ..
+            } => TaskSpec::Query {
+                rows: Vec::new(),
+                lo: *lo,
+                hi: *hi,
+                category: *category,
+            },
             other => other.clone(),
+        }
+    }
+
+    /// The rows a query task's record does not hold, which the store keeps apart.
+    pub fn rows_apart(&self) -> Option<&[(u64, u64)]> {
+        match self {
+            TaskSpec::Query { rows, .. } if !rows.is_empty() => Some(rows),
+            _ => None,
         }
     }
 }
