@@ -9,29 +9,15 @@ use std::time::Duration;
 
 mod common;
 
+use common::prover_settings as settings;
 use common::proving_supernet;
 use lagrange_node::clock::now_ms;
 use lagrange_node::gateway::Misbehavior;
 use lagrange_node::launch::{self, ParamFiles};
 use lagrange_node::net::NetConfig;
-use lagrange_node::prover::{CostModel, ProverSettings};
 use lagrange_node::store::{Store, TaskSpec};
 use lagrange_protocol::audit::{AuditError, Deviation};
-use lagrange_protocol::messages::HardwareSummary;
 use lagrange_protocol::{JobCategory, Keypair, PublicKey};
-
-fn settings(price_per_second: u64) -> ProverSettings {
-    ProverSettings {
-        capacity: 2,
-        cost: CostModel {
-            proving_ms: [(JobCategory::Small, 500)].into(),
-            price_per_second,
-            margin_percent: 0,
-        },
-        hardware: HardwareSummary::default(),
-        announce_every_ms: 2_000,
-    }
-}
 
 /// The first evidence file that appears in `dir`, waiting up to a minute.
 async fn evidence_in(dir: &Path) -> PathBuf {

@@ -7,11 +7,11 @@ use std::time::Duration;
 
 mod common;
 
+use common::prover_settings as settings;
 use common::{Hooked, proving_supernet};
 use lagrange_node::clock::now_ms;
 use lagrange_node::launch::{self, ParamFiles};
 use lagrange_node::net::NetConfig;
-use lagrange_node::prover::{CostModel, ProverSettings};
 use lagrange_node::store::{Store, TaskEventKind, TaskSpec, TaskStatus};
 use lagrange_protocol::messages::HardwareSummary;
 use lagrange_protocol::{JobCategory, Keypair};
@@ -29,19 +29,6 @@ async fn wait_known(gw: &launch::GatewayNode, keys: &[&Keypair]) {
             "provers never announced themselves"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-fn settings(price_per_second: u64) -> ProverSettings {
-    ProverSettings {
-        capacity: 2,
-        cost: CostModel {
-            proving_ms: [(JobCategory::Small, 500)].into(),
-            price_per_second,
-            margin_percent: 0,
-        },
-        hardware: HardwareSummary::default(),
-        announce_every_ms: 2_000,
     }
 }
 

@@ -101,6 +101,15 @@ impl GatewayService {
             .max_decoding_message_size(super::MAX_REQUEST_BYTES)
     }
 
+    /// This node's gateway of the Supernet a request names.
+    fn gateway_of(&self, supernet: &str) -> Result<&GatewayHandle, Status> {
+        let supernet = SupernetId::new(supernet)
+            .map_err(|e| Status::invalid_argument(format!("supernet: {e}")))?;
+        self.gateways.get(&supernet).ok_or_else(|| {
+            Status::not_found(format!("this node runs no gateway for supernet {supernet}"))
+        })
+    }
+
     fn find(&self, task: &TaskId) -> Result<(GatewayHandle, TaskRecord), Status> {
         for gw in self.gateways.values() {
             if let Some(record) = gw.store().task(task).map_err(internal)? {
@@ -212,11 +221,7 @@ impl pb::gateway_server::Gateway for GatewayService {
         request: Request<pb::SubmitTaskRequest>,
     ) -> Result<Response<pb::SubmitTaskResponse>, Status> {
         let r = request.into_inner();
-        let supernet = SupernetId::new(r.supernet.clone())
-            .map_err(|e| Status::invalid_argument(format!("supernet: {e}")))?;
-        let gateway = self.gateways.get(&supernet).ok_or_else(|| {
-            Status::not_found(format!("this node runs no gateway for supernet {supernet}"))
-        })?;
+        let gateway = self.gateway_of(&r.supernet)?;
         if r.max_fee_per_job == 0 {
             return Err(Status::invalid_argument("max_fee_per_job must be positive"));
         }
@@ -419,11 +424,7 @@ impl pb::gateway_server::Gateway for GatewayService {
         request: Request<pb::GetTranscriptRequest>,
     ) -> Result<Response<pb::GetTranscriptResponse>, Status> {
         let r = request.into_inner();
-        let supernet = SupernetId::new(r.supernet.clone())
-            .map_err(|e| Status::invalid_argument(format!("supernet: {e}")))?;
-        let gateway = self.gateways.get(&supernet).ok_or_else(|| {
-            Status::not_found(format!("this node runs no gateway for supernet {supernet}"))
-        })?;
+        let gateway = self.gateway_of(&r.supernet)?;
         let batch = BatchId::from_str(&r.batch_id).map_err(|e| {
             Status::invalid_argument(format!("batch_id {:?} is not a batch id: {e}", r.batch_id))
         })?;

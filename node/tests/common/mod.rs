@@ -73,6 +73,21 @@ pub fn staked(seeds: impl IntoIterator<Item = u64>) -> EconomicsConfig {
     }
 }
 
+/// A prover's settings for the end-to-end tests: two jobs at once, 500 ms a small job,
+/// priced at `price_per_second`.
+pub fn prover_settings(price_per_second: u64) -> lagrange_node::prover::ProverSettings {
+    lagrange_node::prover::ProverSettings {
+        capacity: 2,
+        cost: lagrange_node::prover::CostModel {
+            proving_ms: [(JobCategory::Small, 500)].into(),
+            price_per_second,
+            margin_percent: 0,
+        },
+        hardware: lagrange_protocol::messages::HardwareSummary::default(),
+        announce_every_ms: 2_000,
+    }
+}
+
 /// Answers a node's inbound requests. Runs on the blocking pool.
 pub type Handler = Arc<dyn Fn(PeerId, Request) -> Response + Send + Sync>;
 
