@@ -708,3 +708,53 @@ async fn net_availability_spam_is_ignored_and_a_flood_cuts_its_sender_off() {
     assert_eq!(stats.gossip_accepted.get(), 10);
     assert!(stats.gossip_rejected.get() > 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn net_a_peer_asking_too_many_parameter_chunks_is_told_to_slow_down() {
+    use lagrange_node::launch::{self, ParamFiles};
+    let net = proving_supernet("chunky", 10_000).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.params");
+    std::fs::write(&file, test_file(1 << 16)).unwrap();
+    let digest = params::digest_file(&file).unwrap();
+    let files: ParamFiles = Arc::new([(digest, file)].into());
+    let gw = launch::start_gateway(
+        &lagrange_protocol::Keypair::insecure_from_seed(0),
+        net.supernet.clone(),
+        lagrange_node::store::Store::temporary().unwrap(),
+        net.workload.clone(),
+        lagrange_node::net::NetConfig::local(),
+        None,
+        files,
+    )
+    .await
+    .unwrap();
+    let mut asker = TestNode::new(5, refuse_all());
+    let handle = asker
+        .join((*net.supernet).clone(), vec![gw.p2p_addr.clone()], |_| {})
+        .await
+        .handle;
+    asker.wait_connected(&net.supernet.id, &[peer(0)]).await;
+    let mut served = 0;
+    let mut slowed = 0;
+    let started = Instant::now();
+    for offset in 0..530u64 {
+        let request = Request::ParamChunk {
+            digest,
+            offset,
+            max_len: 1,
+        };
+        match handle.request(peer(0), request).await.unwrap() {
+            Response::ParamChunk { .. } => served += 1,
+            Response::Refused { reason } if reason.contains("slow down") => slowed += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    // 512 chunks per 10 s window: all within one window here, unless the machine is so slow
+    // that the window turned over mid-run (then the count starts again).
+    if started.elapsed() < Duration::from_secs(10) {
+        assert_eq!((served, slowed), (512, 18));
+    } else {
+        assert!(served >= 512, "{served} served, {slowed} slowed");
+    }
+}

@@ -241,3 +241,27 @@ fn bids_for_unknown_or_repeated_jobs_are_rejected() {
         Err(BidError::Reveal(RevealError::UnsortedBids(job(0))))
     );
 }
+
+#[test]
+fn a_batch_takes_at_most_its_cap_of_commits_and_closes_with_exactly_them() {
+    use lagrange_protocol::messages::MAX_COMMITS_PER_BATCH;
+    let batch = batch(2);
+    let mut book = BidBook::new(batch.payload.clone());
+    let cap = MAX_COMMITS_PER_BATCH as u64;
+    for i in 1..=cap {
+        let (c, _) = sealed(&prover(i), &batch.payload, &[(0, 10)], i as u8);
+        book.accept_commit(c, IN_COMMIT).unwrap();
+    }
+    let (late, _) = sealed(&prover(cap + 1), &batch.payload, &[(0, 10)], 1);
+    assert_eq!(book.accept_commit(late, IN_COMMIT), Err(BidError::Full));
+    // A commit already held is still taken again (over gossip and directly).
+    let (again, _) = sealed(&prover(1), &batch.payload, &[(0, 10)], 1);
+    book.accept_commit(again, IN_COMMIT).unwrap();
+    // The closed set is every commit taken, sorted by digest.
+    assert!(!book.commits_are_closed(IN_COMMIT));
+    assert!(book.commits_are_closed(IN_REVEAL));
+    let closed = book.closed_set();
+    assert_eq!(closed.commits.len(), MAX_COMMITS_PER_BATCH);
+    assert!(closed.commits.is_sorted());
+    assert!(book.commits().iter().all(|c| closed.contains(&c.digest())));
+}
