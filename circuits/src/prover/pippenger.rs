@@ -14,11 +14,12 @@
 //!    computed once, as a bit mask);
 //! 2. counting sort of the points (negated for negative digits) into bucket segments;
 //! 3. rounds of pairwise affine additions, halving every segment, until each bucket is
-//!    one point;
+//!    one point (in G2, the shared inversion runs over Fq through the norm, [`BatchInvert`]);
 //! 4. the running-sum reduction `Σ (b+1)·B_b`, in projective coordinates.
 //!
 //! The windows are then combined by doubling. Small inputs go to arkworks.
 
+use ark_bn254::{Fq, Fq2};
 use ark_ec::{
     AffineRepr, VariableBaseMSM,
     short_weierstrass::{Affine, Projective, SWCurveConfig},
@@ -36,7 +37,10 @@ const BATCH: usize = 2048;
 type Repr<P> = <<P as ark_ec::CurveConfig>::ScalarField as PrimeField>::BigInt;
 
 /// `Σ scalars[i]·bases[i]`. Extra bases or scalars beyond the shorter slice are ignored.
-pub fn msm<P: SWCurveConfig>(bases: &[Affine<P>], scalars: &[Repr<P>]) -> Projective<P> {
+pub fn msm<P: SWCurveConfig>(bases: &[Affine<P>], scalars: &[Repr<P>]) -> Projective<P>
+where
+    P::BaseField: BatchInvert,
+{
     let n = bases.len().min(scalars.len());
     let (bases, scalars) = (&bases[..n], &scalars[..n]);
     // Only the terms that contribute.
@@ -158,7 +162,10 @@ impl<P: SWCurveConfig> Default for Scratch<P> {
     }
 }
 
-impl<P: SWCurveConfig> Input<'_, P> {
+impl<P: SWCurveConfig> Input<'_, P>
+where
+    P::BaseField: BatchInvert,
+{
     /// `Σ digit_w(s_i)·P_i` for window `w`.
     fn window(&self, w: usize, s: &mut Scratch<P>) -> Projective<P> {
         let buckets = 1usize << (self.c - 1);
@@ -227,7 +234,10 @@ impl<P: SWCurveConfig> Input<'_, P> {
 }
 
 /// Adds the queued pairs `points[i] + points[i+1] → next[o]`, all with one inversion.
-fn add_pairs<P: SWCurveConfig>(s: &mut Scratch<P>) {
+fn add_pairs<P: SWCurveConfig>(s: &mut Scratch<P>)
+where
+    P::BaseField: BatchInvert,
+{
     let one = P::BaseField::ONE;
     s.dens.clear();
     for &(i, _) in &s.pairs {
@@ -245,22 +255,55 @@ fn add_pairs<P: SWCurveConfig>(s: &mut Scratch<P>) {
         };
         s.dens.push(den);
     }
-    // Montgomery's trick: prefix products, one inversion, then back.
-    s.prods.clear();
-    let mut acc = one;
-    for d in &s.dens {
-        s.prods.push(acc);
-        acc *= d;
-    }
-    let mut inv = acc.inverse().unwrap_or(one);
-    for k in (0..s.pairs.len()).rev() {
-        let (i, o) = s.pairs[k];
-        let inv_den = inv * s.prods[k];
-        inv *= s.dens[k];
+    P::BaseField::invert_all(&mut s.dens, &mut s.prods);
+    for (k, &(i, o)) in s.pairs.iter().enumerate() {
         let (p, q) = (s.points[i as usize], s.points[i as usize + 1]);
-        s.next[o as usize] = add(p, q, inv_den);
+        s.next[o as usize] = add(p, q, s.dens[k]);
     }
     s.pairs.clear();
+}
+
+/// Inverting many nonzero field elements at once.
+pub trait BatchInvert: Field {
+    /// Replaces each element of `values` (none zero) by its inverse; `scratch` is reused.
+    fn invert_all(values: &mut [Self], scratch: &mut Vec<Self>);
+}
+
+/// Montgomery's trick: prefix products, one inversion, then back: three multiplications
+/// an element.
+fn montgomery<F: Field>(values: &mut [F], scratch: &mut Vec<F>) {
+    scratch.clear();
+    let mut acc = F::ONE;
+    for v in values.iter() {
+        scratch.push(acc);
+        acc *= v;
+    }
+    let mut inv = acc.inverse().unwrap_or(F::ONE);
+    for (v, prefix) in values.iter_mut().zip(scratch.iter()).rev() {
+        let inverse = inv * prefix;
+        inv *= *v;
+        *v = inverse;
+    }
+}
+
+impl BatchInvert for Fq {
+    fn invert_all(values: &mut [Self], scratch: &mut Vec<Self>) {
+        montgomery(values, scratch);
+    }
+}
+
+impl BatchInvert for Fq2 {
+    /// `1/x = conj(x) / N(x)` with the norm `N(x)` in Fq: the batch runs over Fq, whose
+    /// multiplications cost a quarter of Fq2's.
+    fn invert_all(values: &mut [Self], _scratch: &mut Vec<Self>) {
+        let mut norms: Vec<Fq> = values.iter().map(Fq2::norm).collect();
+        let mut prefixes = Vec::with_capacity(norms.len());
+        montgomery(&mut norms, &mut prefixes);
+        for (v, n) in values.iter_mut().zip(&norms) {
+            v.conjugate_in_place();
+            v.mul_assign_by_basefield(n);
+        }
+    }
 }
 
 /// `p + q`, given the inverse of the denominator [`add_pairs`] chose for them.
@@ -308,6 +351,7 @@ mod tests {
     fn same<P>(bases: &[Affine<P>], scalars: &[Fr])
     where
         P: SWCurveConfig + ark_ec::CurveConfig<ScalarField = Fr>,
+        P::BaseField: BatchInvert,
     {
         let reprs: Vec<_> = scalars.iter().map(|s| s.into_bigint()).collect();
         assert_eq!(
@@ -358,6 +402,19 @@ mod tests {
         same(&bases, &vec![-Fr::from(1u64) - Fr::from(1u64); n]);
         let g2: Vec<G2Affine> = vec![G2Affine::generator(); 700];
         same(&g2, &vec![Fr::from(5u64); 700]);
+    }
+
+    #[test]
+    fn batch_inverses_are_inverses_in_both_fields() {
+        let mut rng = StdRng::seed_from_u64(11);
+        let xs: Vec<Fq> = (0..100).map(|_| Fq::rand(&mut rng)).collect();
+        let mut inv = xs.clone();
+        Fq::invert_all(&mut inv, &mut Vec::new());
+        assert!(xs.iter().zip(&inv).all(|(x, i)| *x * i == Fq::ONE));
+        let ys: Vec<Fq2> = (0..100).map(|_| Fq2::rand(&mut rng)).collect();
+        let mut inv = ys.clone();
+        Fq2::invert_all(&mut inv, &mut Vec::new());
+        assert!(ys.iter().zip(&inv).all(|(y, i)| *y * i == Fq2::ONE));
     }
 
     #[test]
