@@ -83,8 +83,14 @@ fn task_of(spec: &TaskSpec) -> Task<'_> {
 /// auctioned in (the network's own circuits have one per category) and its wire count.
 struct Served {
     family: Arc<dyn Family>,
-    category: Option<JobCategory>,
-    circom_wires: Option<usize>,
+    circom: Option<CircomServed>,
+}
+
+/// What only a circom circuit has.
+#[derive(Clone, Copy)]
+struct CircomServed {
+    category: JobCategory,
+    wires: usize,
 }
 
 /// Keys for the circuits a node proves or verifies, one family each.
@@ -154,8 +160,7 @@ impl CircuitWorkload {
             family.circuit().to_owned(),
             Served {
                 family,
-                category: None,
-                circom_wires: None,
+                circom: None,
             },
         );
         Ok(())
@@ -187,8 +192,7 @@ impl CircuitWorkload {
             id.to_string(),
             Served {
                 family: Arc::new(family),
-                category: Some(category),
-                circom_wires: Some(wires),
+                circom: Some(CircomServed { category, wires }),
             },
         );
         Ok(())
@@ -198,7 +202,7 @@ impl CircuitWorkload {
     /// elsewhere): it satisfies nothing, but proving it takes as long as proving a real one,
     /// which is what calibration measures.
     pub fn calibration_witness(&self, id: &CircuitId) -> Option<Vec<u8>> {
-        let wires = self.served.get(id.as_str())?.circom_wires?;
+        let wires = self.served.get(id.as_str())?.circom?.wires;
         let mut values = vec![Fr::from(0u64); wires];
         values[0] = Fr::from(1u64);
         Some(lagrange_circuits::circom::Witness { values }.to_bytes())
@@ -236,7 +240,7 @@ impl CircuitWorkload {
                 let category = self
                     .served
                     .get(circuit.as_str())
-                    .and_then(|s| s.category)
+                    .and_then(|s| s.circom.map(|c| c.category))
                     .ok_or_else(|| WorkloadError::NotServed(circuit.to_string()))?;
                 Ok((circuit.to_string(), category))
             }

@@ -260,8 +260,7 @@ pub async fn audit_batch(
     batch: &str,
     out: Option<&Path>,
 ) -> Result<Result<lagrange_protocol::Award, lagrange_protocol::audit::AuditError>> {
-    use lagrange_protocol::audit::{Evidence, MAX_EVIDENCE_BYTES};
-    use lagrange_protocol::messages::AuctionTranscript;
+    use lagrange_protocol::audit::{Evidence, transcript_from_bytes};
     let mut client = GatewayClient::connect(gateway.to_string())
         .await
         .with_context(|| format!("connecting to {gateway}"))?;
@@ -274,20 +273,9 @@ pub async fn audit_batch(
         .map_err(|s| anyhow::anyhow!("{}", s.message()))?
         .into_inner()
         .transcript;
-    let config = bincode::config::standard().with_limit::<MAX_EVIDENCE_BYTES>();
-    let (transcript, used) =
-        bincode::serde::decode_from_slice::<AuctionTranscript, _>(&bytes, config)
-            .context("the gateway sent a malformed transcript")?;
-    if used != bytes.len() {
-        anyhow::bail!("the gateway sent a transcript with trailing bytes");
-    }
-    let evidence = Evidence {
-        transcript,
-        receipts: Vec::new(),
-        commits: Vec::new(),
-        reveals: Vec::new(),
-        availability: Vec::new(),
-    };
+    let transcript =
+        transcript_from_bytes(&bytes).context("the gateway sent a malformed transcript")?;
+    let evidence = Evidence::from_transcript(transcript);
     if let Some(out) = out {
         std::fs::write(out, evidence.to_bytes())
             .with_context(|| format!("writing {}", out.display()))?;

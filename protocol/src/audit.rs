@@ -162,15 +162,36 @@ impl Evidence {
         if bytes.len() > MAX_EVIDENCE_BYTES {
             return Err(EvidenceError::TooLarge(bytes.len()));
         }
-        let body = bytes.strip_prefix(MAGIC).ok_or(EvidenceError::BadMagic)?;
-        let config = bincode::config::standard().with_limit::<MAX_EVIDENCE_BYTES>();
-        let (evidence, used) = bincode::serde::decode_from_slice::<Self, _>(body, config)
-            .map_err(|e| EvidenceError::Malformed(e.to_string()))?;
-        if used != body.len() {
-            return Err(EvidenceError::Malformed("trailing bytes".into()));
-        }
-        Ok(evidence)
+        decode_limited(bytes.strip_prefix(MAGIC).ok_or(EvidenceError::BadMagic)?)
     }
+
+    /// A bundle of a transcript alone, as any peer can fetch it: it shows the award, the
+    /// closed set and attribution (receipts and announcements are the provers' own).
+    pub fn from_transcript(transcript: AuctionTranscript) -> Self {
+        Self {
+            transcript,
+            receipts: Vec::new(),
+            commits: Vec::new(),
+            reveals: Vec::new(),
+            availability: Vec::new(),
+        }
+    }
+}
+
+/// Reads a transcript in its canonical encoding (as the gateway's API serves it), with the
+/// evidence size limit and nothing left over.
+pub fn transcript_from_bytes(bytes: &[u8]) -> Result<AuctionTranscript, EvidenceError> {
+    decode_limited(bytes)
+}
+
+fn decode_limited<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, EvidenceError> {
+    let config = bincode::config::standard().with_limit::<MAX_EVIDENCE_BYTES>();
+    let (value, used) = bincode::serde::decode_from_slice::<T, _>(bytes, config)
+        .map_err(|e| EvidenceError::Malformed(e.to_string()))?;
+    if used != bytes.len() {
+        return Err(EvidenceError::Malformed("trailing bytes".into()));
+    }
+    Ok(value)
 }
 
 /// Audits the auction of `evidence`, as described in the module docs. Returns the award

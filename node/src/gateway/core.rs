@@ -23,14 +23,13 @@ use std::sync::Arc;
 use libp2p::PeerId;
 use tracing::{debug, error, info, warn};
 
-use lagrange_protocol::auction::{Eligibility, ProverStanding};
+use lagrange_protocol::auction::{Eligibility, ProverStanding, backed_slots};
 use lagrange_protocol::book::BidBook;
 use lagrange_protocol::config::SupernetConfig;
 use lagrange_protocol::messages::MAX_ASSIGNMENTS;
 use lagrange_protocol::messages::{
-    AuctionResult, BatchAnnouncement, BidCommit, BidKind, BidReceipt, BidReveal, GossipMessage,
-    JobAssignment, JobSpec, ProofOutcome, ProofSubmission, ProofVerdict, ProverAvailability,
-    Request, Response,
+    AuctionResult, BatchAnnouncement, BidKind, BidReceipt, GossipMessage, JobAssignment, JobSpec,
+    ProofOutcome, ProofSubmission, ProofVerdict, ProverAvailability, Request, Response,
 };
 use lagrange_protocol::{
     BatchId, Digest, JobCategory, JobId, Keypair, Price, PublicKey, Signed, SignedPayload, TaskId,
@@ -1016,12 +1015,12 @@ impl<W: Workload> GatewayCore<W> {
             Request::Commit(_) | Request::Reveal(_) => {
                 let (receipt, signature_ok, bid) = match request {
                     Request::Commit(c) => (
-                        receipt(&c, BidKind::Commit),
+                        receipt(&c, c.payload.batch_id, BidKind::Commit),
                         c.verify().is_ok(),
                         GossipMessage::Commit(c),
                     ),
                     Request::Reveal(r) => (
-                        receipt(&r, BidKind::Reveal),
+                        receipt(&r, r.payload.batch_id, BidKind::Reveal),
                         r.verify().is_ok(),
                         GossipMessage::Reveal(r),
                     ),
@@ -1374,11 +1373,6 @@ impl<W: Workload> GatewayCore<W> {
     }
 }
 
-/// How many jobs at once `stake` backs: one per `min_stake` (unbounded without a minimum).
-fn backed_slots(stake: u64, min_stake: u64) -> u32 {
-    lagrange_protocol::auction::backed_slots(stake, min_stake)
-}
-
 /// A reserve raised by [`RESERVE_RAISE_PERCENT`], rounded up, saturating at `u64::MAX`.
 fn raise(current: Price) -> Price {
     let raised = (u128::from(current) * u128::from(100 + RESERVE_RAISE_PERCENT)).div_ceil(100);
@@ -1395,30 +1389,13 @@ fn task_id(gateway: &PublicKey, seq: u64, now: UnixMillis) -> TaskId {
     TaskId(id)
 }
 
-/// The receipt for a bid: who signed it, which batch, its digest.
-fn receipt<T: SignedPayload + BatchBid>(bid: &Signed<T>, kind: BidKind) -> BidReceipt {
+/// The receipt for a bid of batch `batch_id`: who signed it, its digest.
+fn receipt<T: SignedPayload>(bid: &Signed<T>, batch_id: BatchId, kind: BidKind) -> BidReceipt {
     BidReceipt {
         supernet: bid.payload.supernet().clone(),
-        batch_id: bid.payload.batch(),
+        batch_id,
         kind,
         bidder: bid.signer,
         bid: bid.digest(),
-    }
-}
-
-/// A bid names its batch.
-trait BatchBid {
-    fn batch(&self) -> BatchId;
-}
-
-impl BatchBid for BidCommit {
-    fn batch(&self) -> BatchId {
-        self.batch_id
-    }
-}
-
-impl BatchBid for BidReveal {
-    fn batch(&self) -> BatchId {
-        self.batch_id
     }
 }
