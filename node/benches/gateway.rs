@@ -10,6 +10,9 @@
 //!   fixed time, driven by the real gateway and prover state machines on a simulated clock
 //!   with the default auction timing. Reports the makespan over the ideal (jobs / provers ×
 //!   proving time).
+//! - `idle_tick`: the cost of one timer tick (every 25 ms) while nothing falls due, with few
+//!   and with many live tasks. The tick reads only what is due, so the two should be about
+//!   the same; the ratio is printed.
 //! - `auction_latency`: on the simulated clock, the time from announcement to award equals
 //!   the configured windows plus at most one tick; the real-clock figure comes from the
 //!   devnet (`lagrange-node devnet` prints both events).
@@ -498,7 +501,7 @@ fn scheduling(jobs: u32, provers: u64, proving_ms: u64) -> serde_json::Value {
                                     }),
                                 ));
                             }
-                            GOut::TaskChanged(_) => {}
+                            GOut::TaskChanged(_) | GOut::Equivocation { .. } => {}
                         }
                     }
                     if let Some(t) = gw.store().task(&task).unwrap()
@@ -624,6 +627,61 @@ fn scheduling(jobs: u32, provers: u64, proving_ms: u64) -> serde_json::Value {
     })
 }
 
+/// Mean cost of a tick that finds nothing due, with `live` unfinished tasks in the store,
+/// and the cost of reading every live task once (what each tick did before deadlines were
+/// indexed).
+fn tick_with(live: u32) -> (Duration, Duration) {
+    let cfg = supernet(64, 60_000);
+    let mut gw = GatewayCore::new(
+        cfg,
+        Keypair::insecure_from_seed(GW),
+        Store::temporary().unwrap(),
+        Arc::new(NoopVerify),
+    );
+    gw.recover(0).unwrap();
+    for _ in 0..live {
+        gw.submit(
+            TaskSpec::Synthetic {
+                jobs: 1,
+                category: JobCategory::Small,
+            },
+            1000,
+            u64::MAX / 2,
+            1_000,
+        )
+        .unwrap();
+    }
+    // The first tick announces a batch; the next ones, inside the batch interval, only look
+    // for what is due.
+    gw.handle(GIn::Tick, 1_000).unwrap();
+    let ticks = 30u64;
+    let t = Instant::now();
+    for i in 1..=ticks {
+        gw.handle(GIn::Tick, 1_000 + i * 25).unwrap();
+    }
+    let tick = t.elapsed() / ticks as u32;
+    let t = Instant::now();
+    let scanned = gw.store().unfinished_tasks().unwrap().len();
+    let scan = t.elapsed();
+    assert_eq!(scanned, live as usize);
+    (tick, scan)
+}
+
+/// Tick cost with few and with many live tasks, in the same run.
+fn idle_tick() -> serde_json::Value {
+    let (few, _) = tick_with(16);
+    let (many, scan) = tick_with(16_384);
+    json!({
+        "live_tasks_few": 16,
+        "tick_us_few": few.as_secs_f64() * 1e6,
+        "live_tasks_many": 16_384,
+        "tick_us_many": many.as_secs_f64() * 1e6,
+        "many_over_few": (many.as_secs_f64() / few.as_secs_f64() * 100.0).round() / 100.0,
+        "full_scan_us_many": scan.as_secs_f64() * 1e6,
+        "full_scan_over_tick": (scan.as_secs_f64() / many.as_secs_f64()).round(),
+    })
+}
+
 fn main() {
     // `cargo test --benches` runs this without `--bench`: do nothing then.
     if !std::env::args().any(|a| a == "--bench") {
@@ -634,10 +692,13 @@ fn main() {
     println!("throughput: {throughput}");
     let scheduling = scheduling(256, 32, 10_000);
     println!("scheduling: {scheduling}");
+    let idle_tick = idle_tick();
+    println!("idle_tick: {idle_tick}");
     let cfg = AuctionConfig::default();
     let report = json!({
         "throughput": throughput,
         "scheduling": scheduling,
+        "idle_tick": idle_tick,
         "auction_latency_simulated": {
             "windows_ms": cfg.commit_window_ms + cfg.reveal_window_ms,
             "tick_ms": 25,

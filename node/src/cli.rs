@@ -230,13 +230,27 @@ pub async fn task(gateway: &str, task_id: &str, out: Option<&Path>) -> Result<()
     show(&mut client, task_id, out).await
 }
 
-/// Runs the audit procedure on an evidence file offline: `Ok` with the recomputed award
-/// when the gateway kept every promise the file shows, the deviation or why the file binds
-/// nobody otherwise.
-pub fn audit(
-    path: &Path,
-) -> Result<Result<lagrange_protocol::Award, lagrange_protocol::audit::AuditError>> {
+/// What an evidence file shows.
+#[derive(Debug)]
+pub enum Finding {
+    /// An auction's evidence, audited: the recomputed award when the gateway kept every
+    /// promise the file shows, else the deviation or why the file binds nobody.
+    Auction(Result<lagrange_protocol::Award, lagrange_protocol::audit::AuditError>),
+    /// A prover's two commits for one batch: the prover and the batch when they are an
+    /// equivocation, else why not.
+    Equivocation(
+        Result<
+            (lagrange_protocol::PublicKey, lagrange_protocol::BatchId),
+            lagrange_protocol::equivocation::NotEquivocation,
+        >,
+    ),
+}
+
+/// Checks an evidence file offline: an auction's evidence (as a prover keeps it) or a
+/// prover's equivocation (as a gateway keeps it).
+pub fn audit(path: &Path) -> Result<Finding> {
     use lagrange_protocol::audit::{Evidence, MAX_EVIDENCE_BYTES};
+    use lagrange_protocol::equivocation::Equivocation;
     let len = std::fs::metadata(path)
         .with_context(|| format!("reading {}", path.display()))?
         .len();
@@ -247,8 +261,12 @@ pub fn audit(
         );
     }
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    if Equivocation::is_file(&bytes) {
+        let e = Equivocation::from_bytes(&bytes).with_context(|| path.display().to_string())?;
+        return Ok(Finding::Equivocation(e.check()));
+    }
     let evidence = Evidence::from_bytes(&bytes).with_context(|| path.display().to_string())?;
-    Ok(lagrange_protocol::audit::audit(&evidence))
+    Ok(Finding::Auction(lagrange_protocol::audit::audit(&evidence)))
 }
 
 /// Fetches an awarded batch's transcript from a gateway's API and audits it (without
@@ -259,7 +277,7 @@ pub async fn audit_batch(
     supernet: &str,
     batch: &str,
     out: Option<&Path>,
-) -> Result<Result<lagrange_protocol::Award, lagrange_protocol::audit::AuditError>> {
+) -> Result<Finding> {
     use lagrange_protocol::audit::{Evidence, transcript_from_bytes};
     let mut client = GatewayClient::connect(gateway.to_string())
         .await
@@ -280,7 +298,7 @@ pub async fn audit_batch(
         std::fs::write(out, evidence.to_bytes())
             .with_context(|| format!("writing {}", out.display()))?;
     }
-    Ok(lagrange_protocol::audit::audit(&evidence))
+    Ok(Finding::Auction(lagrange_protocol::audit::audit(&evidence)))
 }
 
 /// Checks a result file offline and prints what it proves.

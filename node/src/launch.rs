@@ -240,9 +240,17 @@ pub async fn join_as_gateway<W: Workload>(
         ctx.files.clone(),
         parts.stop.clone(),
     ));
-    let core = GatewayCore::new(supernet.clone(), key.clone(), store, workload.clone())
+    // Proofs of provers' equivocations go beside the store: `<supernet dir>/evidence`.
+    let evidence_dir = store
+        .dir()
+        .and_then(Path::parent)
+        .map(|d| d.join("evidence"));
+    let mut core = GatewayCore::new(supernet.clone(), key.clone(), store, workload.clone())
         .with_metrics(gateway_metrics)
         .misbehaving(misbehavior);
+    if let Some(dir) = evidence_dir {
+        core = core.with_evidence_dir(dir);
+    }
     let (gateway, task) = driver::spawn(core, workload, net.clone(), role_rx, parts.stop.clone());
     parts.tasks.push(task);
     Ok(GatewayNode {

@@ -1,5 +1,6 @@
-//! The lagrange-node library: the networking layer today; the gateway and prover roles,
-//! storage and the client API build on it.
+//! The lagrange-node library: the mesh (`net`), the gateway and prover roles over their
+//! stores, the client API, configuration and the node's wiring; `main.rs` is the command
+//! line on top.
 
 pub mod api;
 pub mod circuit_workload;
@@ -7,6 +8,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod devnet;
+pub mod evidence_files;
 pub mod gateway;
 pub mod http;
 pub mod launch;

@@ -203,10 +203,13 @@ enum Command {
     /// gateway signed (closed commit set, bid receipts, capacities). Exits 0 when the
     /// gateway kept them, 1 when the file proves a deviation, 2 when it binds nobody.
     ///
+    /// A gateway's `.equivocation` file (a prover's two different commits for one batch) is
+    /// checked too: exit 1 when it proves the equivocation, 2 when it does not.
+    ///
     /// With `--gateway`, `--supernet` and `--batch` instead, fetch that batch's transcript
     /// from the gateway's API and audit it (the award, the closed set, attribution).
     Audit {
-        /// The evidence file (as a prover keeps it under `<data>/<supernet>/evidence/`).
+        /// The evidence file (as a node keeps it under `<data>/<supernet>/evidence/`).
         #[arg(required_unless_present = "batch", conflicts_with = "batch")]
         evidence: Option<PathBuf>,
         /// The gateway's API (with --batch).
@@ -597,18 +600,30 @@ public key {}",
                 _ => anyhow::bail!("give an evidence file, or --supernet and --batch"),
             };
             match verdict {
-                Ok(award) => println!(
+                cli::Finding::Auction(Ok(award)) => println!(
                     "no deviation: the award follows the rule ({} jobs awarded, {} unawarded, {} non-revealers)",
                     award.awarded.len(),
                     award.unawarded.len(),
                     award.non_revealers.len()
                 ),
-                Err(e @ lagrange_protocol::audit::AuditError::Deviation { .. }) => {
+                cli::Finding::Auction(Err(
+                    e @ lagrange_protocol::audit::AuditError::Deviation { .. },
+                )) => {
                     println!("{e}");
                     std::process::exit(1);
                 }
-                Err(e) => {
+                cli::Finding::Equivocation(Ok((prover, batch))) => {
+                    println!(
+                        "prover {prover} equivocated in batch {batch}: two different signed commits"
+                    );
+                    std::process::exit(1);
+                }
+                cli::Finding::Auction(Err(e)) => {
                     println!("{e}");
+                    std::process::exit(2);
+                }
+                cli::Finding::Equivocation(Err(e)) => {
+                    println!("not an equivocation: {e}");
                     std::process::exit(2);
                 }
             }

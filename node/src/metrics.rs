@@ -89,6 +89,7 @@ pub struct GatewayMetrics {
     awards: Counter,
     unawarded: Counter,
     non_reveals: Counter,
+    equivocations: Counter,
     reauctions: Family<Reason, Counter>,
     slashes: Family<Reason, Counter>,
     slashed_amount: Counter,
@@ -129,6 +130,7 @@ impl GatewayMetrics {
             awards: Counter::default(),
             unawarded: Counter::default(),
             non_reveals: Counter::default(),
+            equivocations: Counter::default(),
             reauctions: Family::default(),
             slashes: Family::default(),
             slashed_amount: Counter::default(),
@@ -169,6 +171,11 @@ impl GatewayMetrics {
             "gateway_non_reveals",
             "Provers penalized for committing without revealing",
             self.non_reveals.clone(),
+        );
+        r.register(
+            "gateway_equivocations",
+            "Second, different commits by one prover for one batch (refused; kept as evidence)",
+            self.equivocations.clone(),
         );
         r.register(
             "gateway_reauctions",
@@ -234,6 +241,11 @@ impl GatewayMetrics {
             (false, true) => self.commits.inc(),
             (true, true) => self.reveals.inc(),
         };
+    }
+
+    /// A prover sent a second, different commit for a batch.
+    pub fn equivocation(&self) {
+        self.equivocations.inc();
     }
 
     /// An auction closed.

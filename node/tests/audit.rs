@@ -11,6 +11,7 @@ mod common;
 
 use common::prover_settings as settings;
 use common::proving_supernet;
+use lagrange_node::cli::Finding;
 use lagrange_node::clock::now_ms;
 use lagrange_node::gateway::Misbehavior;
 use lagrange_node::launch::{self, ParamFiles};
@@ -109,9 +110,9 @@ async fn caught(
     let file = evidence_in(&dirs[auditor].path().join("evidence")).await;
     // The third party: only the file.
     match lagrange_node::cli::audit(&file).unwrap() {
-        Err(AuditError::Deviation {
+        Finding::Auction(Err(AuditError::Deviation {
             gateway, deviation, ..
-        }) => {
+        })) => {
             assert_eq!(gateway, Keypair::insecure_from_seed(0).public());
             *deviation
         }
@@ -267,13 +268,19 @@ async fn audit_any_past_batch_of_an_honest_gateway_over_its_api() {
     let url = format!("http://{}", gw.grpc_addr.unwrap());
     let out = tempfile::tempdir().unwrap();
     let file = out.path().join("batch.evidence");
-    let award = lagrange_node::cli::audit_batch(&url, "audit-api", &batch.to_string(), Some(&file))
-        .await
-        .unwrap()
-        .expect("an honest gateway passes");
+    let Finding::Auction(Ok(award)) =
+        lagrange_node::cli::audit_batch(&url, "audit-api", &batch.to_string(), Some(&file))
+            .await
+            .unwrap()
+    else {
+        panic!("an honest gateway passes");
+    };
     assert!(!award.awarded.is_empty());
     // The fetched transcript, kept as a file, passes offline too.
-    assert!(lagrange_node::cli::audit(&file).unwrap().is_ok());
+    assert!(matches!(
+        lagrange_node::cli::audit(&file).unwrap(),
+        Finding::Auction(Ok(_))
+    ));
     // A batch the gateway never awarded is not found.
     let err = lagrange_node::cli::audit_batch(&url, "audit-api", &"00".repeat(16), None)
         .await

@@ -876,3 +876,58 @@ fn a_prover_wins_no_more_jobs_at_once_than_its_stake_backs() {
             .count();
     assert_eq!(held, 10);
 }
+
+#[test]
+fn a_second_different_commit_is_refused_kept_as_evidence_and_costs_no_stake() {
+    let mut h = Harness::new(Store::temporary().unwrap());
+    h.announce(1, 4);
+    let task = submit_task(&mut h, 1);
+    h.tick_at(11_000);
+    let reveal = h.commit(1, 90);
+    // The same prover seals other bids for the same batch.
+    let batch = h.last_batch();
+    let bids = vec![Bid {
+        job_id: batch.jobs[0].job_id,
+        price: 10,
+    }];
+    let (second, _) = seal_bids(&batch, &key(1).public(), bids, Salt([9; 32]));
+    let token = h.token();
+    let out = h.run(Input::Request {
+        peer: key(1).peer_id(),
+        token,
+        request: Request::Commit(Signed::sign(second, &key(1))),
+    });
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Respond {
+            response: Response::Refused { .. },
+            ..
+        }
+    )));
+    let evidence = out
+        .iter()
+        .find_map(|o| match o {
+            Output::Equivocation { evidence, .. } => Some(evidence.clone()),
+            _ => None,
+        })
+        .expect("the equivocation is kept");
+    // A third party checks it from its bytes alone.
+    let read = lagrange_protocol::equivocation::Equivocation::from_bytes(&evidence.to_bytes());
+    assert_eq!(
+        read.unwrap().check().unwrap(),
+        (key(1).public(), batch.batch_id)
+    );
+    // The same commit sent again is a resend, not an equivocation.
+    let first = evidence.first.clone();
+    let out = h.run(Input::Gossip(GossipMessage::Commit(first)));
+    assert!(!out.iter().any(|o| matches!(o, Output::Equivocation { .. })));
+    // The first commit stands: its reveal wins, and no stake is taken.
+    h.now = 11_350;
+    h.run(Input::Gossip(reveal));
+    h.tick_at(11_700);
+    let job = &h.gw.store().jobs_of(&task).unwrap()[0];
+    assert!(
+        matches!(job.state, JobState::Assigned { prover, price, .. } if prover == key(1).public() && price == 90)
+    );
+    assert_eq!(balances(&h)[&1].1, 1000);
+}

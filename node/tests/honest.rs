@@ -280,7 +280,7 @@ impl Sim {
                         result,
                     }));
                 }
-                GOut::TaskChanged(_) => {}
+                GOut::TaskChanged(_) | GOut::Equivocation { .. } => {}
             }
         }
     }

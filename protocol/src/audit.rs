@@ -184,7 +184,9 @@ pub fn transcript_from_bytes(bytes: &[u8]) -> Result<AuctionTranscript, Evidence
     decode_limited(bytes)
 }
 
-fn decode_limited<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, EvidenceError> {
+pub(crate) fn decode_limited<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+) -> Result<T, EvidenceError> {
     let config = bincode::config::standard().with_limit::<MAX_EVIDENCE_BYTES>();
     let (value, used) = bincode::serde::decode_from_slice::<T, _>(bytes, config)
         .map_err(|e| EvidenceError::Malformed(e.to_string()))?;

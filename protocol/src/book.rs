@@ -220,7 +220,12 @@ impl BidBook {
         Ok(())
     }
 
-    /// The accepted commits, by signer.
+    /// The accepted commit of `prover`, if any.
+    pub fn commit_of(&self, prover: &PublicKey) -> Option<&Signed<BidCommit>> {
+        self.commits.get(prover)
+    }
+
+    /// The accepted commits.
     pub fn commits(&self) -> Vec<Signed<BidCommit>> {
         self.commits.values().cloned().collect()
     }

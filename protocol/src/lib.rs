@@ -29,6 +29,7 @@ pub mod category;
 pub mod codec;
 pub mod commit;
 pub mod config;
+pub mod equivocation;
 pub mod ids;
 pub mod keys;
 pub mod messages;

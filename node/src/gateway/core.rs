@@ -18,14 +18,16 @@
 //! state, so a cancelled job is never revived or paid.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use libp2p::PeerId;
 use tracing::{debug, error, info, warn};
 
 use lagrange_protocol::auction::{Eligibility, ProverStanding, backed_slots};
-use lagrange_protocol::book::BidBook;
+use lagrange_protocol::book::{BidBook, BidError};
 use lagrange_protocol::config::SupernetConfig;
+use lagrange_protocol::equivocation::Equivocation;
 use lagrange_protocol::messages::MAX_ASSIGNMENTS;
 use lagrange_protocol::messages::{
     AuctionResult, BatchAnnouncement, BidKind, BidReceipt, GossipMessage, JobAssignment, JobSpec,
@@ -36,6 +38,7 @@ use lagrange_protocol::{
     UnixMillis,
 };
 
+use super::deadlines::{Deadlines, Due};
 use crate::metrics::{FailReason, GatewayMetrics};
 use crate::net::RequestToken;
 use crate::store::{
@@ -140,6 +143,13 @@ pub enum Output {
     },
     /// A task's history grew (watchers may want to look).
     TaskChanged(TaskId),
+    /// A prover sent two different commits for one batch: keep the proof in `dir`.
+    Equivocation {
+        /// Both commits.
+        evidence: Box<Equivocation>,
+        /// Where evidence files go (none: only logged and counted).
+        dir: Option<PathBuf>,
+    },
 }
 
 /// Why a task was refused.
@@ -177,6 +187,8 @@ pub struct GatewayCore<W: Workload> {
     books: BTreeMap<BatchId, BidBook>,
     /// Open batches whose closed commit set is signed and published.
     closed: BTreeSet<BatchId>,
+    /// Where proofs of provers' equivocations go.
+    evidence_dir: Option<PathBuf>,
     misbehavior: Misbehavior,
     provers: BTreeMap<PublicKey, ProverAvailability>,
     /// When each prover was last heard from, on the gateway's clock.
@@ -187,6 +199,8 @@ pub struct GatewayCore<W: Workload> {
     /// deadline is not held against the prover.
     unchecked: BTreeSet<JobId>,
     aggregating: BTreeSet<TaskId>,
+    /// When each live task and assigned job falls due.
+    deadlines: Deadlines,
     last_beat: UnixMillis,
     quiet_batches: u32,
     metrics: GatewayMetrics,
@@ -207,6 +221,7 @@ impl<W: Workload> GatewayCore<W> {
             workload,
             books: BTreeMap::new(),
             closed: BTreeSet::new(),
+            evidence_dir: None,
             misbehavior: Misbehavior::default(),
             provers: BTreeMap::new(),
             heard: BTreeMap::new(),
@@ -214,6 +229,7 @@ impl<W: Workload> GatewayCore<W> {
             verifying: BTreeSet::new(),
             unchecked: BTreeSet::new(),
             aggregating: BTreeSet::new(),
+            deadlines: Deadlines::default(),
             last_beat: 0,
             quiet_batches: 0,
             metrics: GatewayMetrics::default(),
@@ -223,6 +239,12 @@ impl<W: Workload> GatewayCore<W> {
     /// Reports to `metrics` (by default, to a set nobody reads).
     pub fn with_metrics(mut self, metrics: GatewayMetrics) -> Self {
         self.metrics = metrics;
+        self
+    }
+
+    /// Keeps proofs of provers' equivocations in `dir`.
+    pub fn with_evidence_dir(mut self, dir: PathBuf) -> Self {
+        self.evidence_dir = Some(dir);
         self
     }
 
@@ -285,8 +307,12 @@ impl<W: Workload> GatewayCore<W> {
         let assigned = self.store.assigned_jobs()?;
         let mut results = BTreeSet::new();
         for job in &assigned {
-            if let JobState::Assigned { batch, .. } = job.state {
+            if let JobState::Assigned {
+                batch, deadline, ..
+            } = job.state
+            {
                 results.insert(batch);
+                self.deadlines.add(deadline, Due::Job(job.id));
             }
             out.extend(self.assign(job));
         }
@@ -296,6 +322,7 @@ impl<W: Workload> GatewayCore<W> {
             }
         }
         for task in unfinished {
+            self.deadlines.add(task.deadline, Due::Task(task.id));
             self.maybe_aggregate(&task.id, &mut out)?;
         }
         Ok(out)
@@ -424,6 +451,7 @@ impl<W: Workload> GatewayCore<W> {
             fees: 0,
         };
         self.store.create_task(&task, spec.rows_apart(), &jobs)?;
+        self.deadlines.add(task.deadline, Due::Task(task.id));
         self.metrics.task_submitted();
         info!(task_id = %id, jobs = task.jobs, "task stored");
         Ok(task)
@@ -434,7 +462,7 @@ impl<W: Workload> GatewayCore<W> {
         let mut out = Vec::new();
         match input {
             Input::Tick => self.tick(now, &mut out)?,
-            Input::Gossip(message) => self.on_gossip(message, now)?,
+            Input::Gossip(message) => self.on_gossip(message, now, &mut out)?,
             Input::Request {
                 peer,
                 token,
@@ -481,42 +509,11 @@ impl<W: Workload> GatewayCore<W> {
             let heard = &self.heard;
             self.provers.retain(|k, _| heard.contains_key(k));
         }
-        // Missed proving deadlines: slash, bar, reopen. A proof that arrived in time but that
-        // the gateway could not check is not held against its prover.
-        for job in self.store.assigned_jobs()? {
-            if let JobState::Assigned {
-                prover, deadline, ..
-            } = job.state
-                && deadline < now
-                && !self.verifying.contains(&job.id)
-                && !self.unchecked.contains(&job.id)
-            {
-                warn!(job_id = %job.id, peer = %prover, "proving deadline missed");
-                self.fail_job(
-                    &job.id,
-                    &prover,
-                    FailReason::Deadline,
-                    "proving deadline missed",
-                    now,
-                )?;
-                out.push(Output::TaskChanged(job.id.task));
-            }
-        }
-        // Client deadlines.
-        for task in self.store.unfinished_tasks()? {
-            if now > task.deadline && !self.aggregating.contains(&task.id) {
-                let done = self
-                    .store
-                    .jobs_of(&task.id)?
-                    .iter()
-                    .filter(|j| matches!(j.state, JobState::Verified { .. }))
-                    .count();
-                let reason = format!("deadline passed with {done} of {} jobs proven", task.jobs);
-                warn!(task_id = %task.id, %reason, "task failed");
-                self.fail_task(&task.id, &reason, now)?;
-                self.metrics
-                    .task_finished(false, now.saturating_sub(task.created_at) as f64 / 1000.0);
-                out.push(Output::TaskChanged(task.id));
+        // Missed proving deadlines and client deadlines: only what is due is read.
+        for due in self.deadlines.take_due(now) {
+            match due {
+                Due::Job(id) => self.job_due(&id, now, out)?,
+                Due::Task(id) => self.task_due(&id, now, out)?,
             }
         }
         // Commit windows that are over: the closed set is signed and published before any
@@ -548,6 +545,82 @@ impl<W: Workload> GatewayCore<W> {
             self.next_batch_at = now + self.supernet.auction.batch_interval_ms;
             self.announce(now, out)?;
         }
+        Ok(())
+    }
+
+    /// A job whose proving deadline was due: slashed, barred and reopened if it is still
+    /// assigned and past its deadline. A proof that arrived in time but that the gateway is
+    /// checking, or could not check, is not held against its prover; the job is looked at
+    /// again a heartbeat later.
+    fn job_due(
+        &mut self,
+        id: &JobId,
+        now: UnixMillis,
+        out: &mut Vec<Output>,
+    ) -> Result<(), StoreError> {
+        let Some(job) = self.store.job(id)? else {
+            return Ok(());
+        };
+        let JobState::Assigned {
+            prover, deadline, ..
+        } = job.state
+        else {
+            return Ok(());
+        };
+        if deadline >= now {
+            self.deadlines.add(deadline, Due::Job(job.id));
+        } else if self.verifying.contains(id) || self.unchecked.contains(id) {
+            self.deadlines
+                .add(now.saturating_add(HEARTBEAT_MS), Due::Job(job.id));
+        } else {
+            warn!(job_id = %job.id, peer = %prover, "proving deadline missed");
+            self.fail_job(
+                &job.id,
+                &prover,
+                FailReason::Deadline,
+                "proving deadline missed",
+                now,
+            )?;
+            out.push(Output::TaskChanged(job.id.task));
+        }
+        Ok(())
+    }
+
+    /// A task whose client deadline was due: failed if it is still unfinished. One being
+    /// aggregated is looked at again a heartbeat later.
+    fn task_due(
+        &mut self,
+        id: &TaskId,
+        now: UnixMillis,
+        out: &mut Vec<Output>,
+    ) -> Result<(), StoreError> {
+        let Some(task) = self.store.task(id)? else {
+            return Ok(());
+        };
+        if task.status.is_final() {
+            return Ok(());
+        }
+        if task.deadline >= now {
+            self.deadlines.add(task.deadline, Due::Task(task.id));
+            return Ok(());
+        }
+        if self.aggregating.contains(id) {
+            self.deadlines
+                .add(now.saturating_add(HEARTBEAT_MS), Due::Task(task.id));
+            return Ok(());
+        }
+        let done = self
+            .store
+            .jobs_of(&task.id)?
+            .iter()
+            .filter(|j| matches!(j.state, JobState::Verified { .. }))
+            .count();
+        let reason = format!("deadline passed with {done} of {} jobs proven", task.jobs);
+        warn!(task_id = %task.id, %reason, "task failed");
+        self.fail_task(&task.id, &reason, now)?;
+        self.metrics
+            .task_finished(false, now.saturating_sub(task.created_at) as f64 / 1000.0);
+        out.push(Output::TaskChanged(task.id));
         Ok(())
     }
 
@@ -870,6 +943,9 @@ impl<W: Workload> GatewayCore<W> {
         )?;
         for won in &result.payload.award.awarded {
             if let Some(job) = self.store.job(&won.job_id)? {
+                if let JobState::Assigned { deadline, .. } = job.state {
+                    self.deadlines.add(deadline, Due::Job(job.id));
+                }
                 out.extend(self.assign(&job));
             }
         }
@@ -911,10 +987,15 @@ impl<W: Workload> GatewayCore<W> {
         }
     }
 
-    fn on_gossip(&mut self, message: GossipMessage, now: UnixMillis) -> Result<(), StoreError> {
+    fn on_gossip(
+        &mut self,
+        message: GossipMessage,
+        now: UnixMillis,
+        out: &mut Vec<Output>,
+    ) -> Result<(), StoreError> {
         match message {
             bid @ (GossipMessage::Commit(_) | GossipMessage::Reveal(_)) => {
-                if let Err(reason) = self.accept_bid(bid, now)? {
+                if let Err(reason) = self.accept_bid(bid, now, out)? {
                     debug!(%reason, "bid refused");
                 }
             }
@@ -950,10 +1031,12 @@ impl<W: Workload> GatewayCore<W> {
 
     /// Puts a commit or reveal whose signature has been checked into its batch's book and,
     /// if the book takes it, into the store. The inner result says why a bid was refused.
+    /// A second, different commit from one prover is refused and kept as evidence.
     fn accept_bid(
         &mut self,
         bid: GossipMessage,
         now: UnixMillis,
+        out: &mut Vec<Output>,
     ) -> Result<Result<(), String>, StoreError> {
         let no_auction = || Err("no open auction for this batch".to_string());
         match bid {
@@ -977,6 +1060,24 @@ impl<W: Workload> GatewayCore<W> {
                 self.metrics.bid(false, accepted.is_ok());
                 match accepted {
                     Ok(()) => self.store.put_commit(&c).map(Ok),
+                    Err(e @ BidError::Duplicate(_)) => {
+                        let held = book.commit_of(&c.signer).cloned();
+                        if let Some(evidence) =
+                            held.and_then(|held| Equivocation::new(held, c).ok())
+                        {
+                            warn!(
+                                batch_id = %evidence.first.payload.batch_id,
+                                peer = %evidence.first.signer,
+                                "prover equivocated: a second, different commit for one batch"
+                            );
+                            self.metrics.equivocation();
+                            out.push(Output::Equivocation {
+                                evidence: Box::new(evidence),
+                                dir: self.evidence_dir.clone(),
+                            });
+                        }
+                        Ok(Err(e.to_string()))
+                    }
                     Err(e) => Ok(Err(e.to_string())),
                 }
             }
@@ -1029,7 +1130,7 @@ impl<W: Workload> GatewayCore<W> {
                 let verdict = if !signed_by_peer(&receipt.bidder) || !signature_ok {
                     Err("bid not signed by its sender".to_string())
                 } else {
-                    self.accept_bid(bid, now)?
+                    self.accept_bid(bid, now, out)?
                 };
                 // An accepted bid gets a signed receipt: evidence, should the award ignore it.
                 out.push(match verdict {

@@ -340,6 +340,16 @@ pub fn spawn<W: Workload>(
                                 });
                             }
                             Output::TaskChanged(_) => changes_tx.send_modify(|n| *n += 1),
+                            Output::Equivocation { evidence, dir: Some(dir) } => {
+                                let name = format!(
+                                    "{}-{}.equivocation",
+                                    evidence.first.signer, evidence.first.payload.batch_id
+                                );
+                                tracker.spawn_blocking(move || {
+                                    crate::evidence_files::keep(&dir, &name, &evidence.to_bytes());
+                                });
+                            }
+                            Output::Equivocation { dir: None, .. } => {}
                         }
                     }
                 }

@@ -5,6 +5,7 @@
 //! the blocking pool comes with the node wiring.
 
 pub mod core;
+mod deadlines;
 pub mod driver;
 
 pub use core::{GatewayCore, Input, Misbehavior, Output, SubmitError};

@@ -291,13 +291,8 @@ fn audit(evidence: &Evidence, dir: Option<&Path>, metrics: &ProverMetrics) {
             metrics.audited("deviation");
             error!(batch_id = %batch, peer = %t.batch.signer, "{e}");
             if let Some(dir) = dir {
-                let path = dir.join(format!("{}-{batch}.evidence", t.batch.signer));
-                let written = std::fs::create_dir_all(dir)
-                    .and_then(|()| std::fs::write(&path, evidence.to_bytes()));
-                match written {
-                    Ok(()) => error!(path = %path.display(), "evidence kept"),
-                    Err(e) => warn!(error = %e, "cannot write the evidence"),
-                }
+                let name = format!("{}-{batch}.evidence", t.batch.signer);
+                crate::evidence_files::keep(dir, &name, &evidence.to_bytes());
             }
         }
     }
