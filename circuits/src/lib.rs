@@ -24,6 +24,7 @@ pub mod prover;
 pub mod snarkjs;
 pub mod synthetic;
 pub mod verify;
+pub mod zkml;
 
 pub use aggregate::{AggregateError, AggregatedProof, ChunkProof};
 pub use circuit_id::{CircuitSpec, JobError, JobInput, UnknownCircuit};

@@ -1,0 +1,235 @@
+//! zkML: ONNX models loaded and quantized, inference proven in slices with Groth16, the
+//! quantized evaluator matched exactly and tract's float evaluation within tolerance, and
+//! tampering refused.
+
+use ark_bn254::{Bn254, Fr};
+use ark_groth16::Groth16;
+use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
+use ark_snark::SNARK;
+use lagrange_circuits::zkml::{
+    QuantizedModel, SliceCircuit, SliceStatement, ZkmlError, check_chain, commit, onnx, sample,
+};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+
+/// The stated tolerance of the quantized inference against the float one: an output may
+/// differ by at most this much plus 2% of the largest float output's magnitude.
+const ABS_TOLERANCE: f32 = 0.05;
+
+fn random_input(rng: &mut ChaCha20Rng, n: usize) -> Vec<f32> {
+    (0..n).map(|_| rng.gen_range(0.0f32..1.0)).collect()
+}
+
+fn satisfied(model: &QuantizedModel, layers: std::ops::Range<usize>, input: &[i64]) -> bool {
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    SliceCircuit {
+        model,
+        model_commitment: commit::model(model),
+        layers,
+        input: Some(input.to_vec()),
+    }
+    .generate_constraints(cs.clone())
+    .unwrap();
+    cs.is_satisfied().unwrap()
+}
+
+#[test]
+fn quantized_inference_matches_the_evaluator_exactly_and_tract_within_tolerance() {
+    let mut rng = ChaCha20Rng::seed_from_u64(7);
+    for bytes in [
+        sample::mlp(1, &[64, 32, 16, 10]),
+        sample::cnn(2, 8, 4, 2, 10),
+    ] {
+        let model = onnx::load(&bytes, 8).unwrap();
+        for _ in 0..10 {
+            let x = random_input(&mut rng, model.input_len());
+            let q = model.quantize_input(&x).unwrap();
+            let out = model.evaluate(&q).unwrap();
+            assert!(satisfied(&model, 0..model.layers.len(), &q));
+            let float = onnx::float_reference(&bytes, &x).unwrap();
+            let scale = float.iter().fold(0f32, |m, v| m.max(v.abs()));
+            for (qv, fv) in out.iter().zip(&float) {
+                let diff = (model.dequantize(*qv) - fv).abs();
+                assert!(
+                    diff <= ABS_TOLERANCE + 0.02 * scale,
+                    "quantized {} vs float {fv}",
+                    model.dequantize(*qv)
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_model_proven_in_three_slices_chains_and_tampering_is_refused() {
+    let bytes = sample::mlp(3, &[32, 24, 16, 10]);
+    let model = onnx::load(&bytes, 8).unwrap();
+    let mc = commit::model(&model);
+    let mut rng = ChaCha20Rng::seed_from_u64(9);
+    let x = model
+        .quantize_input(&random_input(&mut rng, model.input_len()))
+        .unwrap();
+    let acts = model.evaluate_layers(0, 3, &x).unwrap();
+    let mut statements = Vec::new();
+    let mut keys = Vec::new();
+    for slice in 0..3 {
+        let input = if slice == 0 {
+            x.clone()
+        } else {
+            acts[slice - 1].clone()
+        };
+        let circuit = |input: Option<Vec<i64>>| SliceCircuit {
+            model: &model,
+            model_commitment: mc,
+            layers: slice..slice + 1,
+            input,
+        };
+        let (pk, vk) = Groth16::<Bn254>::circuit_specific_setup(circuit(None), &mut rng).unwrap();
+        let proof = Groth16::<Bn254>::prove(&pk, circuit(Some(input.clone())), &mut rng).unwrap();
+        let statement = SliceStatement {
+            model: mc,
+            input: commit::activations(&input),
+            output: commit::activations(&acts[slice]),
+        };
+        assert!(Groth16::<Bn254>::verify(&vk, &statement.public_inputs(), &proof).unwrap());
+        // A claimed output that is not the slice's: refused.
+        let mut forged = acts[slice].clone();
+        forged[0] += 1;
+        let lie = SliceStatement {
+            output: commit::activations(&forged),
+            ..statement
+        };
+        assert!(!Groth16::<Bn254>::verify(&vk, &lie.public_inputs(), &proof).unwrap());
+        // Nor is a tampered input activation.
+        let mut forged = input.clone();
+        forged[1] -= 1;
+        let lie = SliceStatement {
+            input: commit::activations(&forged),
+            ..statement
+        };
+        assert!(!Groth16::<Bn254>::verify(&vk, &lie.public_inputs(), &proof).unwrap());
+        statements.push(statement);
+        keys.push((pk, vk));
+    }
+    let input_c = commit::activations(&x);
+    let output = model.evaluate(&x).unwrap();
+    let output_c = commit::activations(&output);
+    check_chain(&statements, mc, input_c, output_c).unwrap();
+
+    // A broken chain link: the middle slice proven on another input.
+    let mut broken = statements.clone();
+    let mut other = acts[0].clone();
+    other[1] += 1;
+    broken[1].input = commit::activations(&other);
+    assert!(matches!(
+        check_chain(&broken, mc, input_c, output_c),
+        Err(ZkmlError::Chain(_))
+    ));
+    // Another model's slice.
+    let mut foreign = statements.clone();
+    foreign[2].model = Fr::from(1u64);
+    assert!(check_chain(&foreign, mc, input_c, output_c).is_err());
+
+    // A tampered weight: the tampered model's circuit, with the pinned model's keys, does
+    // not give a proof of the pinned statement.
+    let mut tampered = model.clone();
+    if let lagrange_circuits::zkml::Layer::Dense { weights, .. } = &mut tampered.layers[1] {
+        weights[0] += 1000;
+    }
+    assert_ne!(commit::model(&tampered), mc);
+    let forged_acts = tampered.evaluate_layers(1, 2, &acts[0]).unwrap();
+    let proof = Groth16::<Bn254>::prove(
+        &keys[1].0,
+        SliceCircuit {
+            model: &tampered,
+            model_commitment: mc,
+            layers: 1..2,
+            input: Some(acts[0].clone()),
+        },
+        &mut rng,
+    )
+    .unwrap();
+    let claim = SliceStatement {
+        model: mc,
+        input: commit::activations(&acts[0]),
+        output: commit::activations(&forged_acts[0]),
+    };
+    assert_ne!(forged_acts[0], acts[1]);
+    assert!(!Groth16::<Bn254>::verify(&keys[1].1, &claim.public_inputs(), &proof).unwrap());
+    // Nor does it prove the honest output.
+    let honest = SliceStatement {
+        output: commit::activations(&acts[1]),
+        ..claim
+    };
+    assert!(!Groth16::<Bn254>::verify(&keys[1].1, &honest.public_inputs(), &proof).unwrap());
+}
+
+#[test]
+fn out_of_range_values_are_refused_before_proving() {
+    let model = onnx::load(&sample::mlp(4, &[8, 4]), 8).unwrap();
+    let mut x = vec![10i64; 8];
+    assert!(satisfied(&model, 0..1, &x));
+    // An input outside the 16-bit range.
+    x[3] = 1 << 15;
+    assert!(matches!(
+        model.evaluate(&x),
+        Err(ZkmlError::OutOfRange { .. })
+    ));
+    // An activation that overflows: the evaluator names it, and the circuit refuses to
+    // synthesize a witness for it.
+    let loud = QuantizedModel {
+        scale_bits: 8,
+        layers: vec![lagrange_circuits::zkml::Layer::Dense {
+            inputs: 8,
+            outputs: 1,
+            weights: vec![30_000; 8],
+            bias: vec![0],
+            relu: false,
+        }],
+    };
+    let x = vec![30_000i64; 8];
+    let err = loud.evaluate(&x).unwrap_err();
+    assert!(err.to_string().contains("activation 0 of layer 0"), "{err}");
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    let refused = SliceCircuit {
+        model: &loud,
+        model_commitment: commit::model(&loud),
+        layers: 0..1,
+        input: Some(x),
+    }
+    .generate_constraints(cs);
+    assert!(refused.is_err());
+}
+
+#[test]
+fn bad_models_and_inputs_are_refused_with_their_reason() {
+    let bytes = sample::mlp(5, &[16, 8, 4]);
+    let model = onnx::load(&bytes, 8).unwrap();
+    // Wrong length, out of range.
+    assert_eq!(
+        model.quantize_input(&[0.5; 3]).unwrap_err(),
+        ZkmlError::InputLength {
+            expected: 16,
+            got: 3
+        }
+    );
+    let mut x = vec![0.5f32; 16];
+    x[2] = 1000.0;
+    assert!(matches!(
+        model.quantize_input(&x),
+        Err(ZkmlError::InputRange { index: 2, .. })
+    ));
+    // Truncated bytes.
+    assert!(matches!(
+        onnx::load(&bytes[..bytes.len() / 2], 8),
+        Err(ZkmlError::Malformed(_))
+    ));
+    // An unsupported operator, named.
+    let mut proto = <tract_onnx::pb::ModelProto as prost::Message>::decode(&bytes[..]).unwrap();
+    proto.graph.as_mut().unwrap().node[1].op_type = "Sigmoid".into();
+    let err = onnx::load(&prost::Message::encode_to_vec(&proto), 8).unwrap_err();
+    assert!(err.to_string().contains("Sigmoid"), "{err}");
+    // A model commitment names the model: another seed, another commitment.
+    let other = onnx::load(&sample::mlp(6, &[16, 8, 4]), 8).unwrap();
+    assert_ne!(commit::model(&model), commit::model(&other));
+}
