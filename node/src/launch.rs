@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
@@ -15,15 +15,15 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use lagrange_protocol::Keypair;
 use lagrange_protocol::config::SupernetConfig;
-use lagrange_protocol::messages::{Request, Response};
-use lagrange_protocol::{Digest, Keypair};
 
 use crate::api::server::GatewayService;
 use crate::gateway::driver::{self, GatewayHandle};
 use crate::gateway::{GatewayCore, Misbehavior};
 use crate::metrics::NodeMetrics;
-use crate::net::{NetConfig, NetEvent, Network, SupernetHandle, params};
+use crate::net::params::ParamServer;
+use crate::net::{NetConfig, NetEvent, Network, SupernetHandle};
 use crate::store::Store;
 use crate::workload::Workload;
 
@@ -113,14 +113,10 @@ impl Drop for Parts {
 }
 
 /// Parameter files this node serves to peers, by digest.
-pub type ParamFiles = Arc<BTreeMap<Digest, PathBuf>>;
+pub use crate::net::params::ParamFiles;
 
-/// Parameter chunks one peer may ask for per window (1 MiB each: about 50 MB/s).
-const CHUNKS_PER_PEER: u32 = 512;
-
-/// Hands gossip, requests and new connections to `role`, parameter chunk requests to the
-/// parameter server (at most [`CHUNKS_PER_PEER`] per peer per 10 s), and drops the rest,
-/// until `stop` is cancelled.
+/// Hands gossip, the roles' requests and new connections to `role`, parameter requests to
+/// the parameter server, and drops the rest, until `stop` is cancelled.
 pub fn route(
     mut events: mpsc::Receiver<NetEvent>,
     role: mpsc::Sender<NetEvent>,
@@ -129,8 +125,7 @@ pub fn route(
     stop: CancellationToken,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut chunks =
-            crate::net::rate::RateLimiter::new(CHUNKS_PER_PEER, std::time::Duration::from_secs(10));
+        let mut params = ParamServer::new(files);
         loop {
             let event = tokio::select! {
                 _ = stop.cancelled() => return,
@@ -140,44 +135,13 @@ pub fn route(
                 },
             };
             let forward = match event {
-                NetEvent::Request {
+                NetEvent::ParamRequest {
                     token,
                     peer,
-                    request:
-                        Request::ParamChunk {
-                            digest,
-                            offset,
-                            max_len,
-                        },
+                    request,
                     ..
                 } => {
-                    let net = net.clone();
-                    if !chunks.allow(peer, tokio::time::Instant::now()) {
-                        net.respond(
-                            token,
-                            Response::Refused {
-                                reason: "too many parameter chunks; slow down".into(),
-                            },
-                        )
-                        .await;
-                        continue;
-                    }
-                    let path = files.get(&digest).cloned();
-                    tokio::spawn(async move {
-                        let response = match path {
-                            Some(path) => tokio::task::spawn_blocking(move || {
-                                params::read_chunk(&path, digest, offset, max_len)
-                            })
-                            .await
-                            .unwrap_or_else(|e| Response::Refused {
-                                reason: e.to_string(),
-                            }),
-                            None => Response::Refused {
-                                reason: format!("no parameter file {digest} here"),
-                            },
-                        };
-                        net.respond(token, response).await;
-                    });
+                    params.serve(&net, peer, token, request).await;
                     continue;
                 }
                 event @ (NetEvent::Gossip { .. }

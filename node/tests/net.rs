@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use lagrange_node::net::{NetEvent, TopicKind, params};
 use lagrange_protocol::codec;
-use lagrange_protocol::messages::{GossipMessage, Request, Response};
+use lagrange_protocol::messages::{GossipMessage, ParamRequest, ParamResponse, Request, Response};
 use lagrange_protocol::{Digest, Signed, SupernetId};
 use libp2p::PeerId;
 
@@ -341,29 +341,24 @@ fn test_file(len: usize) -> Vec<u8> {
     out
 }
 
-fn chunk_server(path: std::path::PathBuf, refuse_from: Option<u64>) -> Handler {
-    Arc::new(move |_, request| match request {
-        Request::ParamChunk {
-            digest,
-            offset,
-            max_len,
-        } => {
-            if refuse_from.is_some_and(|limit| offset >= limit) {
-                return Response::Refused {
-                    reason: "going away".into(),
-                };
-            }
-            params::read_chunk(&path, digest, offset, max_len)
+fn chunk_server(path: std::path::PathBuf, refuse_from: Option<u64>) -> ParamHandler {
+    Arc::new(move |_, request: ParamRequest| {
+        if refuse_from.is_some_and(|limit| request.offset >= limit) {
+            return ParamResponse::Refused {
+                reason: "going away".into(),
+            };
         }
-        _ => Response::Refused {
-            reason: "unexpected".into(),
-        },
+        params::read_chunk(&path, request)
     })
 }
 
-async fn param_pair(s: &SupernetId, seeds: (u64, u64), serve: Handler) -> (TestNode, TestNode) {
+async fn param_pair(
+    s: &SupernetId,
+    seeds: (u64, u64),
+    serve: ParamHandler,
+) -> (TestNode, TestNode) {
     let cfg = supernet(s.as_str(), seeds.0, Some(&[seeds.0, seeds.1]));
-    let mut server = TestNode::new(seeds.0, serve);
+    let mut server = TestNode::serving_params(seeds.0, serve);
     let addr = server.join(cfg.clone(), vec![], |_| {}).await.addr;
     let mut client = TestNode::new(seeds.1, refuse_all());
     client.join(cfg, vec![addr], |_| {}).await;
@@ -630,16 +625,11 @@ async fn net_parameter_downloads_trust_no_claimed_length_and_drop_stale_parts() 
     // A peer claiming a file larger than any parameter file: refused after one chunk, and
     // nothing past that chunk is written.
     let s2 = id("params-huge");
-    let liar: Handler = Arc::new(|_, request| match request {
-        Request::ParamChunk { digest, offset, .. } => Response::ParamChunk {
-            digest,
-            total_len: params::MAX_PARAM_FILE + 1,
-            offset,
-            data: vec![0; 1 << 10],
-        },
-        _ => Response::Refused {
-            reason: "unexpected".into(),
-        },
+    let liar: ParamHandler = Arc::new(|_, request: ParamRequest| ParamResponse::Chunk {
+        digest: request.digest,
+        total_len: params::MAX_PARAM_FILE + 1,
+        offset: request.offset,
+        data: vec![0; 1 << 10],
     });
     let (_liar, victim) = param_pair(&s2, (12, 13), liar).await;
     let dest2 = dir.path().join("huge.params");
@@ -739,14 +729,14 @@ async fn net_a_peer_asking_too_many_parameter_chunks_is_told_to_slow_down() {
     let mut slowed = 0;
     let started = Instant::now();
     for offset in 0..530u64 {
-        let request = Request::ParamChunk {
+        let request = ParamRequest {
             digest,
             offset,
             max_len: 1,
         };
-        match handle.request(peer(0), request).await.unwrap() {
-            Response::ParamChunk { .. } => served += 1,
-            Response::Refused { reason } if reason.contains("slow down") => slowed += 1,
+        match handle.request_params(peer(0), request).await.unwrap() {
+            ParamResponse::Chunk { .. } => served += 1,
+            ParamResponse::Refused { reason } if reason.contains("slow down") => slowed += 1,
             other => panic!("{other:?}"),
         }
     }

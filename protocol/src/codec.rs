@@ -16,8 +16,8 @@ use serde::de::DeserializeOwned;
 use crate::PROTOCOL_VERSION;
 use crate::messages::{
     AuctionResult, BatchAnnouncement, BidCommit, BidReceipt, BidReveal, CommitsClosed,
-    GossipMessage, JobAssignment, ProofSubmission, ProofVerdict, ProverAvailability, Request,
-    Response,
+    GossipMessage, JobAssignment, ParamRequest, ParamResponse, ProofSubmission, ProofVerdict,
+    ProverAvailability, Request, Response,
 };
 use crate::signed::Signed;
 
@@ -195,6 +195,13 @@ wire!(Signed<BidReceipt>, 10, 1 << 10, "BidReceipt");
 wire!(GossipMessage, 16, 63 << 10, "GossipMessage");
 wire!(Request, 17, 128 << 10, "Request");
 wire!(Response, 18, 4 << 20, "Response");
+wire!(ParamRequest, 19, 256, "ParamRequest");
+wire!(
+    ParamResponse,
+    20,
+    MAX_PARAM_CHUNK + (4 << 10),
+    "ParamResponse"
+);
 
 #[cfg(test)]
 mod tests {

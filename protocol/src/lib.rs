@@ -45,7 +45,7 @@ pub use signed::{MessageKind, Signed, SignedPayload};
 
 /// Version of the wire protocol. It is part of every signature and every encoded frame, so
 /// peers of different versions reject each other's messages instead of misreading them.
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// Milliseconds since the Unix epoch. The protocol never reads a clock itself.
 pub type UnixMillis = u64;

@@ -461,15 +461,6 @@ pub enum Request {
     /// The gateway tells a winner of its job directly (gossip may lose the result). The
     /// winner answers [`Response::Ack`] once it holds the job.
     Assign(Signed<JobAssignment>),
-    /// One chunk of a content-addressed parameter file.
-    ParamChunk {
-        /// The file's blake3 digest.
-        digest: Digest,
-        /// Byte offset of the chunk.
-        offset: u64,
-        /// Most bytes wanted; the server may send fewer.
-        max_len: u32,
-    },
     /// Anyone asks the gateway for a past auction's transcript.
     Transcript {
         /// The Supernet.
@@ -509,20 +500,42 @@ pub enum Response {
         /// The signed assignments, with their current deadlines.
         assignments: Vec<Signed<JobAssignment>>,
     },
-    /// A chunk of a parameter file.
-    ParamChunk {
-        /// The file's digest.
-        digest: Digest,
-        /// The file's total length.
-        total_len: u64,
-        /// Offset of `data` in the file.
-        offset: u64,
-        /// The bytes.
-        #[serde(with = "serde_bytes")]
-        data: Vec<u8>,
-    },
     /// The gateway accepted a bid sent to it directly.
     Receipt(Signed<BidReceipt>),
     /// An auction's transcript.
     Transcript(Box<AuctionTranscript>),
+}
+
+/// A request on the parameter protocol (its own request-response protocol, apart from the
+/// roles' [`Request`]s): one chunk of a content-addressed parameter file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParamRequest {
+    /// The file's blake3 digest.
+    pub digest: Digest,
+    /// Byte offset of the chunk.
+    pub offset: u64,
+    /// Most bytes wanted; the server may send fewer.
+    pub max_len: u32,
+}
+
+/// The answer to a [`ParamRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ParamResponse {
+    /// A chunk of the file.
+    Chunk {
+        /// The file's digest.
+        digest: Digest,
+        /// The file's total length (a claim: a fetcher trusts only the digest).
+        total_len: u64,
+        /// Offset of `data` in the file.
+        offset: u64,
+        /// The bytes, at most [`crate::codec::MAX_PARAM_CHUNK`].
+        #[serde(with = "serde_bytes")]
+        data: Vec<u8>,
+    },
+    /// The request was refused (unknown file, bad offset, too many requests).
+    Refused {
+        /// Why.
+        reason: String,
+    },
 }

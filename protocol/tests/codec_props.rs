@@ -6,7 +6,8 @@ mod common;
 use common::*;
 use lagrange_protocol::codec::{CodecError, WireMessage, decode, encode};
 use lagrange_protocol::messages::{
-    BatchAnnouncement, BidCommit, BidReveal, GossipMessage, ProverAvailability, Request, Response,
+    BatchAnnouncement, BidCommit, BidReveal, GossipMessage, ParamRequest, ParamResponse,
+    ProverAvailability, Request, Response,
 };
 use lagrange_protocol::{Digest, Signed};
 use proptest::prelude::*;
@@ -16,6 +17,8 @@ fn decode_all_kinds(bytes: &[u8]) {
     let _ = decode::<GossipMessage>(bytes);
     let _ = decode::<Request>(bytes);
     let _ = decode::<Response>(bytes);
+    let _ = decode::<ParamRequest>(bytes);
+    let _ = decode::<ParamResponse>(bytes);
     let _ = decode::<Signed<BatchAnnouncement>>(bytes);
     let _ = decode::<Signed<BidCommit>>(bytes);
     let _ = decode::<Signed<BidReveal>>(bytes);
@@ -30,10 +33,17 @@ fn sample_frames() -> Vec<Vec<u8>> {
         encode(&GossipMessage::Commit(c.clone())).unwrap(),
         encode(&GossipMessage::Reveal(r.clone())).unwrap(),
         encode(&Request::Commit(c)).unwrap(),
-        encode(&Request::ParamChunk {
+        encode(&ParamRequest {
             digest: Digest([3; 32]),
             offset: 1 << 33,
             max_len: 1 << 20,
+        })
+        .unwrap(),
+        encode(&ParamResponse::Chunk {
+            digest: Digest([3; 32]),
+            total_len: 9,
+            offset: 4,
+            data: vec![1, 2, 3],
         })
         .unwrap(),
         encode(&Response::CatchUp {
@@ -53,7 +63,7 @@ proptest! {
 
     #[test]
     fn random_bodies_behind_a_valid_header_never_panic(
-        kind in prop_oneof![Just(16u8), Just(17), Just(18), 1u8..9],
+        kind in prop_oneof![Just(16u8), Just(17), Just(18), Just(19), Just(20), 1u8..11],
         body in proptest::collection::vec(any::<u8>(), 0..512),
     ) {
         let mut frame = vec![1, 0, kind];
@@ -62,7 +72,7 @@ proptest! {
     }
 
     #[test]
-    fn mutated_frames_never_panic(which in 0usize..6, pos in any::<usize>(), byte in any::<u8>(), cut in any::<usize>()) {
+    fn mutated_frames_never_panic(which in 0usize..7, pos in any::<usize>(), byte in any::<u8>(), cut in any::<usize>()) {
         let frames = sample_frames();
         let mut frame = frames[which].clone();
         let i = pos % frame.len();
@@ -73,7 +83,7 @@ proptest! {
     }
 
     #[test]
-    fn every_strict_prefix_and_any_extension_is_rejected(which in 0usize..6, extra in proptest::collection::vec(any::<u8>(), 1..16)) {
+    fn every_strict_prefix_and_any_extension_is_rejected(which in 0usize..7, extra in proptest::collection::vec(any::<u8>(), 1..16)) {
         let frames = sample_frames();
         let frame = &frames[which];
         let kind = frame[2];
@@ -82,6 +92,8 @@ proptest! {
                 16 => decode::<GossipMessage>(bytes).is_err(),
                 17 => decode::<Request>(bytes).is_err(),
                 18 => decode::<Response>(bytes).is_err(),
+                19 => decode::<ParamRequest>(bytes).is_err(),
+                20 => decode::<ParamResponse>(bytes).is_err(),
                 _ => unreachable!(),
             }
         };

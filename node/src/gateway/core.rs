@@ -1192,9 +1192,6 @@ impl<W: Workload> GatewayCore<W> {
                 });
             }
             Request::Assign(_) => out.push(refuse("a gateway is not assigned jobs".into())),
-            Request::ParamChunk { .. } => out.push(refuse(
-                "parameter files are served by the node, not the gateway".into(),
-            )),
         }
         Ok(())
     }

@@ -499,8 +499,3 @@ async fn deliver(net: SupernetHandle, prover: PeerId, assignment: Signed<JobAssi
         wait = (wait * 2).min(Duration::from_secs(5));
     }
 }
-
-/// Whether a request belongs to the gateway (rather than the node's parameter server).
-pub fn is_gateway_request(request: &Request) -> bool {
-    !matches!(request, Request::ParamChunk { .. })
-}

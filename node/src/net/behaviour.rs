@@ -16,6 +16,7 @@ use lagrange_protocol::config::SupernetConfig;
 
 use super::config::NetConfig;
 use super::names::{self, TopicKind};
+use super::params::ParamCodec;
 use super::rpc::RpcCodec;
 use super::{NetError, gossip};
 
@@ -35,8 +36,10 @@ pub struct Behaviour {
     pub kad: kad::Behaviour<MemoryStore>,
     /// Gossip of batches, bids, results and availability.
     pub gossipsub: gossipsub::Behaviour,
-    /// Requests: job inputs, proofs, catch-up, parameter chunks.
+    /// The roles' requests: bids, job inputs, proofs, catch-up, transcripts.
     pub rpc: request_response::Behaviour<RpcCodec>,
+    /// Parameter file chunks.
+    pub params: request_response::Behaviour<ParamCodec>,
     /// Liveness.
     pub ping: ping::Behaviour,
 }
@@ -101,8 +104,15 @@ impl Behaviour {
                 .map_err(|e| NetError::Gossip(e.to_string()))?;
         }
 
+        let params = request_response::Behaviour::with_codec(
+            ParamCodec::default(),
+            [(names::params_protocol(id), ProtocolSupport::Full)],
+            request_response::Config::default()
+                .with_request_timeout(cfg.request_timeout)
+                .with_max_concurrent_streams(16),
+        );
         let rpc = request_response::Behaviour::with_codec(
-            RpcCodec,
+            RpcCodec::default(),
             [(names::rpc_protocol(id), ProtocolSupport::Full)],
             request_response::Config::default()
                 .with_request_timeout(cfg.request_timeout)
@@ -117,6 +127,7 @@ impl Behaviour {
             kad,
             gossipsub,
             rpc,
+            params,
             ping: ping::Behaviour::default(),
         })
     }

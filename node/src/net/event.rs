@@ -5,7 +5,7 @@ use libp2p::{Multiaddr, PeerId};
 use tokio::sync::oneshot;
 
 use lagrange_protocol::SupernetId;
-use lagrange_protocol::messages::{GossipMessage, Request, Response};
+use lagrange_protocol::messages::{GossipMessage, ParamRequest, ParamResponse, Request, Response};
 
 use super::names::TopicKind;
 use super::{PublishError, RequestError};
@@ -85,6 +85,18 @@ pub enum NetEvent {
         /// The request.
         request: Request,
     },
+    /// A parameter chunk request from a member. Answer it with
+    /// [`super::SupernetHandle::respond_params`].
+    ParamRequest {
+        /// The Supernet.
+        supernet: SupernetId,
+        /// The requesting peer.
+        peer: PeerId,
+        /// The token to answer with.
+        token: RequestToken,
+        /// The request.
+        request: ParamRequest,
+    },
     /// A peer sent something invalid and was penalized.
     PeerPenalized {
         /// The Supernet.
@@ -125,6 +137,7 @@ impl NetEvent {
             | NetEvent::Subscribed { supernet, .. }
             | NetEvent::Gossip { supernet, .. }
             | NetEvent::Request { supernet, .. }
+            | NetEvent::ParamRequest { supernet, .. }
             | NetEvent::PeerPenalized { supernet, .. }
             | NetEvent::PeerBlocked { supernet, .. }
             | NetEvent::ConnectionDenied { supernet, .. } => supernet,
@@ -152,6 +165,15 @@ pub(crate) enum Command {
     Respond {
         token: RequestToken,
         response: Response,
+    },
+    RequestParams {
+        peer: PeerId,
+        request: ParamRequest,
+        reply: oneshot::Sender<Result<ParamResponse, RequestError>>,
+    },
+    RespondParams {
+        token: RequestToken,
+        response: ParamResponse,
     },
     Dial {
         address: Multiaddr,

@@ -6,7 +6,7 @@ use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{mpsc, oneshot};
 
 use lagrange_protocol::SupernetId;
-use lagrange_protocol::messages::{GossipMessage, Request, Response};
+use lagrange_protocol::messages::{GossipMessage, ParamRequest, ParamResponse, Request, Response};
 
 use super::event::{Command, RequestToken};
 use super::names::TopicKind;
@@ -84,6 +84,29 @@ impl SupernetHandle {
         let _ = self
             .commands
             .send(Command::Respond { token, response })
+            .await;
+    }
+
+    /// Asks `peer` for a parameter chunk, on the parameter protocol.
+    pub async fn request_params(
+        &self,
+        peer: PeerId,
+        request: ParamRequest,
+    ) -> Result<ParamResponse, RequestError> {
+        self.ask(|reply| Command::RequestParams {
+            peer,
+            request,
+            reply,
+        })
+        .await
+        .unwrap_or(Err(RequestError::Stopped))
+    }
+
+    /// Answers an inbound parameter request.
+    pub async fn respond_params(&self, token: RequestToken, response: ParamResponse) {
+        let _ = self
+            .commands
+            .send(Command::RespondParams { token, response })
             .await;
     }
 

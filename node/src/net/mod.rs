@@ -14,13 +14,16 @@
 //! - [`SupernetHandle`] sends commands to one swarm task (oneshot replies);
 //! - `task` owns the `Swarm` and never awaits the application;
 //! - `validate` checks gossip off the swarm task and sends verdicts back as commands;
-//! - `rpc` is the size-limited request-response codec; `params` moves parameter files.
+//! - one folder per request-response protocol, each its messages and codec over the shared
+//!   size-limited frames (`frames`): `rpc` for the roles (bids, jobs, proofs, catch-up,
+//!   transcripts) and `params` for parameter files (fetching and serving them).
 //!
 //! This layer carries messages and enforces membership. It holds no business logic.
 
 mod behaviour;
 pub mod config;
 mod event;
+mod frames;
 pub mod gossip;
 mod handle;
 pub mod names;

@@ -55,9 +55,15 @@ pub fn kad_protocol(supernet: &SupernetId) -> StreamProtocol {
     protocol(format!("/lagrange/{supernet}/kad/1.0.0"))
 }
 
-/// `/lagrange/<supernet>/rpc/1`: the request-response protocol.
+/// `/lagrange/<supernet>/rpc/1`: the roles' request-response protocol (bids, jobs,
+/// proofs, catch-up, transcripts).
 pub fn rpc_protocol(supernet: &SupernetId) -> StreamProtocol {
     protocol(format!("/lagrange/{supernet}/rpc/1"))
+}
+
+/// `/lagrange/<supernet>/params/1`: chunks of content-addressed parameter files.
+pub fn params_protocol(supernet: &SupernetId) -> StreamProtocol {
+    protocol(format!("/lagrange/{supernet}/params/1"))
 }
 
 /// The identify protocol version string, `/lagrange/<supernet>/1`.

@@ -20,9 +20,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};
 
+use lagrange_protocol::SupernetId;
 use lagrange_protocol::codec;
 use lagrange_protocol::config::SupernetConfig;
-use lagrange_protocol::messages::{Request, Response};
+use lagrange_protocol::messages::{ParamRequest, ParamResponse, Request, Response};
 
 use super::behaviour::{Behaviour, BehaviourEvent};
 use super::config::NetConfig;
@@ -50,9 +51,15 @@ pub const MAX_INBOUND_PER_PEER: usize = 32;
 /// Most inbound requests waiting for the application's answer, from all peers.
 const MAX_INBOUND: usize = 1024;
 
+/// Where an inbound request's answer goes: the protocol it came in on.
+enum Channel {
+    Rpc(ResponseChannel<Response>),
+    Params(ResponseChannel<ParamResponse>),
+}
+
 /// An inbound request waiting for the application's answer.
 struct Inbound {
-    channel: ResponseChannel<Response>,
+    channel: Channel,
     peer: PeerId,
     at: tokio::time::Instant,
 }
@@ -66,6 +73,8 @@ pub(crate) struct SwarmTask {
     validation: mpsc::Sender<Pending>,
     stats: Arc<NetStats>,
     outbound: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, RequestError>>>,
+    outbound_params:
+        HashMap<OutboundRequestId, oneshot::Sender<Result<ParamResponse, RequestError>>>,
     /// Requests the application has not answered yet. One it never answers is dropped once
     /// the requester's timeout has passed (the requester gave up by then).
     inbound: HashMap<RequestToken, Inbound>,
@@ -100,6 +109,7 @@ impl SwarmTask {
             validation,
             stats,
             outbound: HashMap::new(),
+            outbound_params: HashMap::new(),
             inbound: HashMap::new(),
             inbound_per_peer: HashMap::new(),
             next_token: 0,
@@ -318,13 +328,42 @@ impl SwarmTask {
                 self.outbound.insert(id, reply);
             }
             Command::Respond { token, response } => {
-                if let Some(inbound) = self.take_inbound(&token) {
+                if let Some(Inbound {
+                    channel: Channel::Rpc(channel),
+                    ..
+                }) = self.take_inbound(&token)
+                {
                     // Fails only if the requester went away; nothing to do then.
                     let _ = self
                         .swarm
                         .behaviour_mut()
                         .rpc
-                        .send_response(inbound.channel, response);
+                        .send_response(channel, response);
+                }
+            }
+            Command::RequestParams {
+                peer,
+                request,
+                reply,
+            } => {
+                let id = self
+                    .swarm
+                    .behaviour_mut()
+                    .params
+                    .send_request(&peer, request);
+                self.outbound_params.insert(id, reply);
+            }
+            Command::RespondParams { token, response } => {
+                if let Some(Inbound {
+                    channel: Channel::Params(channel),
+                    ..
+                }) = self.take_inbound(&token)
+                {
+                    let _ = self
+                        .swarm
+                        .behaviour_mut()
+                        .params
+                        .send_response(channel, response);
                 }
             }
             Command::Dial { address, reply } => {
@@ -507,7 +546,62 @@ impl SwarmTask {
                 }
             }
             BehaviourEvent::Rpc(event) => self.on_rpc_event(event),
+            BehaviourEvent::Params(event) => self.on_params_event(event),
             _ => {}
+        }
+    }
+
+    /// Admits an inbound request from `peer`: from a member, within the bounds on waiting
+    /// requests, and with room in the application's queue (`event` builds what it gets).
+    /// Returns the token the application answers with, or why the request is refused.
+    fn admit(
+        &mut self,
+        peer: PeerId,
+        event: impl FnOnce(SupernetId, RequestToken) -> NetEvent,
+    ) -> Result<RequestToken, String> {
+        if !self.supernet.is_allowed(&peer) {
+            self.stats.requests_refused.inc();
+            self.strike(peer, "request from a non-member".into());
+            return Err("not a member of this supernet".into());
+        }
+        let waiting = self.inbound_per_peer.get(&peer).copied().unwrap_or(0);
+        if waiting >= MAX_INBOUND_PER_PEER || self.inbound.len() >= MAX_INBOUND {
+            self.stats.requests_refused.inc();
+            return Err("too many requests in flight".into());
+        }
+        let token = RequestToken(self.next_token);
+        if self
+            .events
+            .try_send(event(self.supernet.id.clone(), token))
+            .is_err()
+        {
+            self.stats.requests_refused.inc();
+            return Err("busy".into());
+        }
+        self.next_token += 1;
+        Ok(token)
+    }
+
+    /// Keeps an admitted request's channel until the application answers.
+    fn hold(&mut self, token: RequestToken, peer: PeerId, channel: Channel) {
+        self.inbound.insert(
+            token,
+            Inbound {
+                channel,
+                peer,
+                at: tokio::time::Instant::now(),
+            },
+        );
+        *self.inbound_per_peer.entry(peer).or_default() += 1;
+        self.stats.set_inbound_pending(self.inbound.len());
+    }
+
+    /// A peer whose request didn't decode sent garbage: that is on them.
+    fn inbound_failed(&mut self, peer: PeerId, error: &request_response::InboundFailure) {
+        if let request_response::InboundFailure::Io(e) = error
+            && e.kind() == std::io::ErrorKind::InvalidData
+        {
+            self.strike(peer, format!("malformed request: {e}"));
         }
     }
 
@@ -521,57 +615,21 @@ impl SwarmTask {
                     },
                 ..
             } => {
-                if !self.supernet.is_allowed(&peer) {
-                    self.stats.requests_refused.inc();
-                    let _ = self.swarm.behaviour_mut().rpc.send_response(
-                        channel,
-                        Response::Refused {
-                            reason: "not a member of this supernet".into(),
-                        },
-                    );
-                    self.strike(peer, "request from a non-member".into());
-                    return;
-                }
-                let waiting = self.inbound_per_peer.get(&peer).copied().unwrap_or(0);
-                if waiting >= MAX_INBOUND_PER_PEER || self.inbound.len() >= MAX_INBOUND {
-                    self.stats.requests_refused.inc();
-                    let _ = self.swarm.behaviour_mut().rpc.send_response(
-                        channel,
-                        Response::Refused {
-                            reason: "too many requests in flight".into(),
-                        },
-                    );
-                    return;
-                }
-                let token = RequestToken(self.next_token);
-                self.next_token += 1;
-                let event = NetEvent::Request {
-                    supernet: self.supernet.id.clone(),
+                let admitted = self.admit(peer, |supernet, token| NetEvent::Request {
+                    supernet,
                     peer,
                     token,
                     request,
-                };
-                match self.events.try_send(event) {
-                    Ok(()) => {
-                        self.inbound.insert(
-                            token,
-                            Inbound {
-                                channel,
-                                peer,
-                                at: tokio::time::Instant::now(),
-                            },
-                        );
-                        *self.inbound_per_peer.entry(peer).or_default() += 1;
-                        self.stats.set_inbound_pending(self.inbound.len());
-                    }
-                    Err(_) => {
-                        self.stats.requests_refused.inc();
-                        let _ = self.swarm.behaviour_mut().rpc.send_response(
-                            channel,
-                            Response::Refused {
-                                reason: "busy".into(),
-                            },
-                        );
+                });
+                match admitted {
+                    Ok(token) => self.hold(token, peer, Channel::Rpc(channel)),
+                    Err(reason) => {
+                        let refused = Response::Refused { reason };
+                        let _ = self
+                            .swarm
+                            .behaviour_mut()
+                            .rpc
+                            .send_response(channel, refused);
                     }
                 }
             }
@@ -595,12 +653,61 @@ impl SwarmTask {
                 }
             }
             request_response::Event::InboundFailure { peer, error, .. } => {
-                // A peer whose request didn't decode sent garbage: that is on them.
-                if let request_response::InboundFailure::Io(e) = &error
-                    && e.kind() == std::io::ErrorKind::InvalidData
-                {
-                    self.strike(peer, format!("malformed request: {e}"));
+                self.inbound_failed(peer, &error);
+            }
+            request_response::Event::ResponseSent { .. } => {}
+        }
+    }
+
+    fn on_params_event(&mut self, event: request_response::Event<ParamRequest, ParamResponse>) {
+        match event {
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => {
+                let admitted = self.admit(peer, |supernet, token| NetEvent::ParamRequest {
+                    supernet,
+                    peer,
+                    token,
+                    request,
+                });
+                match admitted {
+                    Ok(token) => self.hold(token, peer, Channel::Params(channel)),
+                    Err(reason) => {
+                        let refused = ParamResponse::Refused { reason };
+                        let _ = self
+                            .swarm
+                            .behaviour_mut()
+                            .params
+                            .send_response(channel, refused);
+                    }
                 }
+            }
+            request_response::Event::Message {
+                message:
+                    request_response::Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => {
+                if let Some(reply) = self.outbound_params.remove(&request_id) {
+                    let _ = reply.send(Ok(response));
+                }
+            }
+            request_response::Event::OutboundFailure {
+                request_id, error, ..
+            } => {
+                if let Some(reply) = self.outbound_params.remove(&request_id) {
+                    let _ = reply.send(Err(RequestError::Failed(error.to_string())));
+                }
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                self.inbound_failed(peer, &error);
             }
             request_response::Event::ResponseSent { .. } => {}
         }

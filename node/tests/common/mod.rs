@@ -13,8 +13,8 @@ use lagrange_protocol::config::{
     AuctionConfig, CategoryConfig, CircuitConfig, Deposit, EconomicsConfig, SupernetConfig,
 };
 use lagrange_protocol::messages::{
-    BatchAnnouncement, GossipMessage, HardwareSummary, JobSpec, ProverAvailability, Request,
-    Response,
+    BatchAnnouncement, GossipMessage, HardwareSummary, JobSpec, ParamRequest, ParamResponse,
+    ProverAvailability, Request, Response,
 };
 use lagrange_protocol::{
     BatchId, CircuitId, Digest, JobCategory, JobId, Keypair, Signed, SupernetId, TaskId,
@@ -91,6 +91,9 @@ pub fn prover_settings(price_per_second: u64) -> lagrange_node::prover::ProverSe
 /// Answers a node's inbound requests. Runs on the blocking pool.
 pub type Handler = Arc<dyn Fn(PeerId, Request) -> Response + Send + Sync>;
 
+/// Answers a node's inbound parameter requests. Runs on the blocking pool.
+pub type ParamHandler = Arc<dyn Fn(PeerId, ParamRequest) -> ParamResponse + Send + Sync>;
+
 pub fn refuse_all() -> Handler {
     Arc::new(|_, _| Response::Refused {
         reason: "no handler".into(),
@@ -117,15 +120,21 @@ pub struct Joined {
 impl TestNode {
     /// A node with no Supernet yet; `handler` answers its requests.
     pub fn new(seed: u64, handler: Handler) -> Self {
-        Self::with_handler(seed, Some(handler))
+        Self::with_handler(seed, Some(handler), None)
+    }
+
+    /// A node with no Supernet yet; `params` answers its parameter requests and it refuses
+    /// every other request.
+    pub fn serving_params(seed: u64, params: ParamHandler) -> Self {
+        Self::with_handler(seed, Some(refuse_all()), Some(params))
     }
 
     /// A node that never answers a request (an application that drops them).
     pub fn silent(seed: u64) -> Self {
-        Self::with_handler(seed, None)
+        Self::with_handler(seed, None, None)
     }
 
-    fn with_handler(seed: u64, handler: Option<Handler>) -> Self {
+    fn with_handler(seed: u64, handler: Option<Handler>, params: Option<ParamHandler>) -> Self {
         let (net, mut raw) = Network::new(key(seed).to_libp2p(), 1024);
         let (tx, events) = mpsc::channel(4096);
         let handles: Handles = Arc::default();
@@ -153,6 +162,26 @@ impl TestNode {
                                     .await
                                     .unwrap();
                             h.respond(token, response).await;
+                        });
+                    }
+                    NetEvent::ParamRequest {
+                        supernet,
+                        peer,
+                        token,
+                        request,
+                    } => {
+                        let Some(h) = pump_handles.lock().unwrap().get(&supernet).cloned() else {
+                            continue;
+                        };
+                        let Some(params) = params.clone() else {
+                            continue;
+                        };
+                        tokio::spawn(async move {
+                            let response =
+                                tokio::task::spawn_blocking(move || params(peer, request))
+                                    .await
+                                    .unwrap();
+                            h.respond_params(token, response).await;
                         });
                     }
                     other => {

@@ -1,4 +1,4 @@
-//! Content-addressed transfer of circuit parameter files over request-response.
+//! Fetching a parameter file from a peer.
 //!
 //! A file is named by the blake3 digest of its bytes (the digest the Supernet config pins).
 //! The fetcher asks any peer for it in chunks of at most [`codec::MAX_PARAM_CHUNK`] bytes,
@@ -7,7 +7,6 @@
 //! to `dest` only when the digest of the whole matches; otherwise the `.part` file is deleted
 //! and the fetch fails.
 
-use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use futures::StreamExt;
@@ -16,9 +15,9 @@ use tokio::io::AsyncWriteExt;
 
 use lagrange_protocol::Digest;
 use lagrange_protocol::codec;
-use lagrange_protocol::messages::{Request, Response};
+use lagrange_protocol::messages::{ParamRequest, ParamResponse};
 
-use super::{RequestError, SupernetHandle};
+use crate::net::{RequestError, SupernetHandle};
 
 /// Chunk requests in flight at once.
 const WINDOW: usize = 4;
@@ -113,9 +112,9 @@ async fn chunk_of(
     max_len: u32,
 ) -> Result<(u64, Vec<u8>), ParamError> {
     let response = net
-        .request(
+        .request_params(
             peer,
-            Request::ParamChunk {
+            ParamRequest {
                 digest,
                 offset,
                 max_len,
@@ -123,7 +122,7 @@ async fn chunk_of(
         )
         .await?;
     match response {
-        Response::ParamChunk {
+        ParamResponse::Chunk {
             digest: d,
             total_len,
             offset: o,
@@ -145,10 +144,7 @@ async fn chunk_of(
             }
             Ok((total_len, data))
         }
-        Response::Refused { reason } => Err(ParamError::Refused(reason)),
-        other => Err(ParamError::BadChunk(format!(
-            "unexpected response {other:?}"
-        ))),
+        ParamResponse::Refused { reason } => Err(ParamError::Refused(reason)),
     }
 }
 
@@ -249,41 +245,6 @@ async fn fetch_from_part(
         total_len,
         resumed_from,
     })
-}
-
-/// Reads the chunk of `path` that a [`Request::ParamChunk`] asks for. Blocking: call it on
-/// the blocking pool.
-pub fn read_chunk(path: &Path, digest: Digest, offset: u64, max_len: u32) -> Response {
-    let refuse = |reason: String| Response::Refused { reason };
-    let mut file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) => return refuse(format!("parameter file {digest} unavailable: {e}")),
-    };
-    let total_len = match file.metadata() {
-        Ok(m) => m.len(),
-        Err(e) => return refuse(e.to_string()),
-    };
-    if offset > total_len {
-        return refuse(format!(
-            "offset {offset} beyond the file's {total_len} bytes"
-        ));
-    }
-    let len = (max_len as u64)
-        .min(codec::MAX_PARAM_CHUNK as u64)
-        .min(total_len - offset);
-    let mut data = vec![0u8; len as usize];
-    if let Err(e) = file
-        .seek(SeekFrom::Start(offset))
-        .and_then(|_| file.read_exact(&mut data))
-    {
-        return refuse(e.to_string());
-    }
-    Response::ParamChunk {
-        digest,
-        total_len,
-        offset,
-        data,
-    }
 }
 
 /// The blake3 digest of a file, streaming. Blocking.
