@@ -6,11 +6,11 @@
 //! model commitment is a public input the circuit fixes to that model's, which lets a
 //! verifier name the model a proof is about.
 //!
-//! Each input value is allocated as 16 bits (a range check, which also makes its packing
+//! Each input value is allocated as 24 bits (a range check, which also makes its packing
 //! injective) and recomposed; each output of a layer costs its accumulator constraint
-//! (`acc = 2^s·y + r`, with `r` as `s` bits and `y + 2^15` as 16 bits, so the division
+//! (`acc = 2^s·y + r`, with `r` as `s` bits and `y + 2^23` as 24 bits, so the division
 //! is exact and `y` in range) and one constraint for the ReLU (`z = sign·y`, the sign
-//! being the top bit of `y + 2^15`). The linear part, `Σ w·x + b`, is free: weights are
+//! being the top bit of `y + 2^23`). The linear part, `Σ w·x + b`, is free: weights are
 //! constants in the accumulator's linear combination.
 
 use std::ops::Range;
@@ -111,7 +111,7 @@ fn fp_of(
 }
 
 /// Commits in-circuit to activations given as their slot linear combinations
-/// (`a + 2^15` each, proven below `2^16`) and values.
+/// (`a + 2^23` each, proven below `2^24`) and values.
 fn commit_slots(
     cs: &ConstraintSystemRef<Fr>,
     slots: &[(LinearCombination<Fr>, Option<i64>)],
@@ -224,7 +224,7 @@ impl ConstraintSynthesizer<Fr> for SliceCircuit<'_> {
                     acc_lc += (signed(*w), acts[*i].var);
                 }
                 acc_lc += (signed(*bias), Variable::One);
-                // acc = 2^s · (u - 2^15) + r
+                // acc = 2^s · (u - 2^23) + r
                 let y_lc = weighted(&u_bits) - (offset, Variable::One);
                 let rhs = y_lc.clone() * scale + &weighted(&r_bits);
                 cs.enforce_r1cs_constraint(

@@ -1,6 +1,6 @@
 //! Poseidon commitments to activations and to a model, natively and in-circuit.
 //!
-//! An activation `a` is stored as the 16-bit slot `a + 2^15`; fifteen slots pack into one
+//! An activation `a` is stored as the 24-bit slot `a + 2^23`; ten slots pack into one
 //! field element (240 bits), little-endian. A commitment absorbs a domain tag, the number
 //! of values and the packed elements into the Poseidon sponge of [`crate::poseidon`] and
 //! squeezes one element. Packing is injective only for values in range, so a circuit that
@@ -19,9 +19,9 @@ use super::model::{ACT_LIMIT, Layer, QuantizedModel};
 use crate::poseidon;
 
 /// Bits of one packed slot.
-pub const SLOT_BITS: u32 = 16;
+pub const SLOT_BITS: u32 = super::model::ACT_BITS;
 /// Slots per field element.
-pub const SLOTS_PER_ELEMENT: usize = 15;
+pub const SLOTS_PER_ELEMENT: usize = 10;
 
 /// Domain tag of an activation commitment.
 const ACTIVATIONS: u64 = 0x7a6b_6d6c_0001;
@@ -37,7 +37,7 @@ pub fn signed(v: i64) -> Fr {
     }
 }
 
-/// Packs in-range values into field elements, fifteen 16-bit slots each.
+/// Packs in-range values into field elements, ten 24-bit slots each.
 pub fn pack(values: &[i64]) -> Vec<Fr> {
     values
         .chunks(SLOTS_PER_ELEMENT)

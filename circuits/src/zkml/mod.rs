@@ -67,7 +67,7 @@ pub enum ZkmlError {
         limit: f64,
     },
     /// A quantized value outside the activation range.
-    #[error("{what} is {value}, outside the 16-bit activation range")]
+    #[error("{what} is {value}, outside the 24-bit activation range")]
     OutOfRange {
         /// Which value.
         what: String,

@@ -1,7 +1,7 @@
 //! A quantized network and its reference evaluator.
 //!
 //! Fixed point with scale `2^scale_bits`: a real `v` is the integer `round(v · 2^s)`.
-//! Activations are signed integers of [`ACT_BITS`] bits, `|a| < 2^15`; weights too. A layer
+//! Activations are signed integers of [`ACT_BITS`] bits, `-2^23 <= a < 2^23`; weights too. A layer
 //! computes, for each output, the accumulator `acc = Σ w·x + b` (at scale `2^2s`; the bias
 //! is stored at that scale, plus `2^(s-1)` so that the floor below rounds half up), then
 //! `y = floor(acc / 2^s)`, which must fit the activation range, then `max(y, 0)` when the
@@ -13,11 +13,12 @@ use serde::{Deserialize, Serialize};
 
 use super::ZkmlError;
 
-/// Bits of a signed activation or weight: values lie in `[-2^15, 2^15)`.
-pub const ACT_BITS: u32 = 16;
+/// Bits of a signed activation or weight: values lie in `[-2^23, 2^23)`.
+pub const ACT_BITS: u32 = 24;
 
-/// The fixed-point scale used unless a model says otherwise: 8 fractional bits.
-pub const DEFAULT_SCALE_BITS: u32 = 8;
+/// The fixed-point scale used unless a model says otherwise: 12 fractional bits (real
+/// activations in `[-2048, 2048)`, in steps of `1/4096`).
+pub const DEFAULT_SCALE_BITS: u32 = 12;
 
 /// Largest magnitude (exclusive) of an activation or a weight.
 pub const ACT_LIMIT: i64 = 1 << (ACT_BITS - 1);
@@ -26,7 +27,7 @@ pub const ACT_LIMIT: i64 = 1 << (ACT_BITS - 1);
 /// convolution), which bounds proving memory.
 pub const MAX_MACS: usize = 1 << 24;
 
-/// Whether `v` fits a signed activation: `-2^15 <= v < 2^15`.
+/// Whether `v` fits a signed activation: `-2^23 <= v < 2^23`.
 pub fn in_range(v: i64) -> bool {
     (-ACT_LIMIT..ACT_LIMIT).contains(&v)
 }
