@@ -149,20 +149,34 @@ pub enum EvidenceError {
     Malformed(String),
 }
 
+/// An evidence file: `magic`, then the canonical encoding of `value`.
+pub(crate) fn to_file<T: Serialize>(magic: &[u8; 8], value: &T) -> Vec<u8> {
+    let mut out = magic.to_vec();
+    out.extend(canonical_bytes(value));
+    out
+}
+
+/// Reads an evidence file that starts with `magic`, with the size limit and nothing left
+/// over.
+pub(crate) fn from_file<T: serde::de::DeserializeOwned>(
+    magic: &[u8; 8],
+    bytes: &[u8],
+) -> Result<T, EvidenceError> {
+    if bytes.len() > MAX_EVIDENCE_BYTES {
+        return Err(EvidenceError::TooLarge(bytes.len()));
+    }
+    decode_limited(bytes.strip_prefix(magic).ok_or(EvidenceError::BadMagic)?)
+}
+
 impl Evidence {
     /// The file form: magic, then the canonical encoding.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = MAGIC.to_vec();
-        out.extend(canonical_bytes(self));
-        out
+        to_file(MAGIC, self)
     }
 
     /// Reads the file form, with a size limit and nothing left over.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, EvidenceError> {
-        if bytes.len() > MAX_EVIDENCE_BYTES {
-            return Err(EvidenceError::TooLarge(bytes.len()));
-        }
-        decode_limited(bytes.strip_prefix(MAGIC).ok_or(EvidenceError::BadMagic)?)
+        from_file(MAGIC, bytes)
     }
 
     /// A bundle of a transcript alone, as any peer can fetch it: it shows the award, the
@@ -184,9 +198,7 @@ pub fn transcript_from_bytes(bytes: &[u8]) -> Result<AuctionTranscript, Evidence
     decode_limited(bytes)
 }
 
-pub(crate) fn decode_limited<T: serde::de::DeserializeOwned>(
-    bytes: &[u8],
-) -> Result<T, EvidenceError> {
+fn decode_limited<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, EvidenceError> {
     let config = bincode::config::standard().with_limit::<MAX_EVIDENCE_BYTES>();
     let (value, used) = bincode::serde::decode_from_slice::<T, _>(bytes, config)
         .map_err(|e| EvidenceError::Malformed(e.to_string()))?;

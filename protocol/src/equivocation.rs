@@ -11,8 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{EvidenceError, MAX_EVIDENCE_BYTES, decode_limited};
-use crate::codec::canonical_bytes;
+use crate::audit::{EvidenceError, from_file, to_file};
 use crate::messages::BidCommit;
 use crate::signed::{Signed, SignedError};
 use crate::{BatchId, PublicKey};
@@ -83,17 +82,12 @@ impl Equivocation {
 
     /// The file form: magic, then the canonical encoding.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = MAGIC.to_vec();
-        out.extend(canonical_bytes(self));
-        out
+        to_file(MAGIC, self)
     }
 
     /// Reads the file form, with the evidence size limit and nothing left over.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, EvidenceError> {
-        if bytes.len() > MAX_EVIDENCE_BYTES {
-            return Err(EvidenceError::TooLarge(bytes.len()));
-        }
-        decode_limited(bytes.strip_prefix(MAGIC).ok_or(EvidenceError::BadMagic)?)
+        from_file(MAGIC, bytes)
     }
 
     /// Whether `bytes` start like an equivocation file.

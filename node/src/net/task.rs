@@ -21,14 +21,17 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};
 
 use lagrange_protocol::SupernetId;
-use lagrange_protocol::codec;
+use lagrange_protocol::codec::{self, WireMessage};
 use lagrange_protocol::config::SupernetConfig;
 use lagrange_protocol::messages::{ParamRequest, ParamResponse, Request, Response};
 
 use super::behaviour::{Behaviour, BehaviourEvent};
 use super::config::NetConfig;
 use super::event::{Command, NetEvent, RequestToken};
+use super::frames::FrameCodec;
 use super::names::{self, TopicKind};
+use super::params::ParamCodec;
+use super::rpc::RpcCodec;
 use super::stats::NetStats;
 use super::validate::Pending;
 use super::{PublishError, RequestError};
@@ -72,9 +75,8 @@ pub(crate) struct SwarmTask {
     events: mpsc::Sender<NetEvent>,
     validation: mpsc::Sender<Pending>,
     stats: Arc<NetStats>,
-    outbound: HashMap<OutboundRequestId, oneshot::Sender<Result<Response, RequestError>>>,
-    outbound_params:
-        HashMap<OutboundRequestId, oneshot::Sender<Result<ParamResponse, RequestError>>>,
+    outbound: Outbound<Response>,
+    outbound_params: Outbound<ParamResponse>,
     /// Requests the application has not answered yet. One it never answers is dropped once
     /// the requester's timeout has passed (the requester gave up by then).
     inbound: HashMap<RequestToken, Inbound>,
@@ -323,49 +325,14 @@ impl SwarmTask {
                 peer,
                 request,
                 reply,
-            } => {
-                let id = self.swarm.behaviour_mut().rpc.send_request(&peer, request);
-                self.outbound.insert(id, reply);
-            }
-            Command::Respond { token, response } => {
-                if let Some(Inbound {
-                    channel: Channel::Rpc(channel),
-                    ..
-                }) = self.take_inbound(&token)
-                {
-                    // Fails only if the requester went away; nothing to do then.
-                    let _ = self
-                        .swarm
-                        .behaviour_mut()
-                        .rpc
-                        .send_response(channel, response);
-                }
-            }
+            } => self.send_request::<Rpc>(peer, request, reply),
+            Command::Respond { token, response } => self.respond::<Rpc>(token, response),
             Command::RequestParams {
                 peer,
                 request,
                 reply,
-            } => {
-                let id = self
-                    .swarm
-                    .behaviour_mut()
-                    .params
-                    .send_request(&peer, request);
-                self.outbound_params.insert(id, reply);
-            }
-            Command::RespondParams { token, response } => {
-                if let Some(Inbound {
-                    channel: Channel::Params(channel),
-                    ..
-                }) = self.take_inbound(&token)
-                {
-                    let _ = self
-                        .swarm
-                        .behaviour_mut()
-                        .params
-                        .send_response(channel, response);
-                }
-            }
+            } => self.send_request::<Params>(peer, request, reply),
+            Command::RespondParams { token, response } => self.respond::<Params>(token, response),
             Command::Dial { address, reply } => {
                 let result = self
                     .swarm
@@ -545,8 +512,8 @@ impl SwarmTask {
                     }
                 }
             }
-            BehaviourEvent::Rpc(event) => self.on_rpc_event(event),
-            BehaviourEvent::Params(event) => self.on_params_event(event),
+            BehaviourEvent::Rpc(event) => self.on_request_event::<Rpc>(event),
+            BehaviourEvent::Params(event) => self.on_request_event::<Params>(event),
             _ => {}
         }
     }
@@ -596,16 +563,11 @@ impl SwarmTask {
         self.stats.set_inbound_pending(self.inbound.len());
     }
 
-    /// A peer whose request didn't decode sent garbage: that is on them.
-    fn inbound_failed(&mut self, peer: PeerId, error: &request_response::InboundFailure) {
-        if let request_response::InboundFailure::Io(e) = error
-            && e.kind() == std::io::ErrorKind::InvalidData
-        {
-            self.strike(peer, format!("malformed request: {e}"));
-        }
-    }
-
-    fn on_rpc_event(&mut self, event: request_response::Event<Request, Response>) {
+    /// An event of one of the request-response protocols.
+    fn on_request_event<P: RequestProtocol>(
+        &mut self,
+        event: request_response::Event<P::Req, P::Resp>,
+    ) {
         match event {
             request_response::Event::Message {
                 peer,
@@ -615,21 +577,14 @@ impl SwarmTask {
                     },
                 ..
             } => {
-                let admitted = self.admit(peer, |supernet, token| NetEvent::Request {
-                    supernet,
-                    peer,
-                    token,
-                    request,
+                let admitted = self.admit(peer, |supernet, token| {
+                    P::event(supernet, peer, token, request)
                 });
                 match admitted {
-                    Ok(token) => self.hold(token, peer, Channel::Rpc(channel)),
+                    Ok(token) => self.hold(token, peer, P::channel(channel)),
                     Err(reason) => {
-                        let refused = Response::Refused { reason };
-                        let _ = self
-                            .swarm
-                            .behaviour_mut()
-                            .rpc
-                            .send_response(channel, refused);
+                        let behaviour = P::behaviour(self.swarm.behaviour_mut());
+                        let _ = behaviour.send_response(channel, P::refused(reason));
                     }
                 }
             }
@@ -641,76 +596,146 @@ impl SwarmTask {
                     },
                 ..
             } => {
-                if let Some(reply) = self.outbound.remove(&request_id) {
+                if let Some(reply) = P::outbound(self).remove(&request_id) {
                     let _ = reply.send(Ok(response));
                 }
             }
             request_response::Event::OutboundFailure {
                 request_id, error, ..
             } => {
-                if let Some(reply) = self.outbound.remove(&request_id) {
+                if let Some(reply) = P::outbound(self).remove(&request_id) {
                     let _ = reply.send(Err(RequestError::Failed(error.to_string())));
                 }
             }
             request_response::Event::InboundFailure { peer, error, .. } => {
-                self.inbound_failed(peer, &error);
+                // A peer whose request didn't decode sent garbage: that is on them.
+                if let request_response::InboundFailure::Io(e) = &error
+                    && e.kind() == std::io::ErrorKind::InvalidData
+                {
+                    self.strike(peer, format!("malformed request: {e}"));
+                }
             }
             request_response::Event::ResponseSent { .. } => {}
         }
     }
 
-    fn on_params_event(&mut self, event: request_response::Event<ParamRequest, ParamResponse>) {
-        match event {
-            request_response::Event::Message {
-                peer,
-                message:
-                    request_response::Message::Request {
-                        request, channel, ..
-                    },
-                ..
-            } => {
-                let admitted = self.admit(peer, |supernet, token| NetEvent::ParamRequest {
-                    supernet,
-                    peer,
-                    token,
-                    request,
-                });
-                match admitted {
-                    Ok(token) => self.hold(token, peer, Channel::Params(channel)),
-                    Err(reason) => {
-                        let refused = ParamResponse::Refused { reason };
-                        let _ = self
-                            .swarm
-                            .behaviour_mut()
-                            .params
-                            .send_response(channel, refused);
-                    }
-                }
-            }
-            request_response::Event::Message {
-                message:
-                    request_response::Message::Response {
-                        request_id,
-                        response,
-                    },
-                ..
-            } => {
-                if let Some(reply) = self.outbound_params.remove(&request_id) {
-                    let _ = reply.send(Ok(response));
-                }
-            }
-            request_response::Event::OutboundFailure {
-                request_id, error, ..
-            } => {
-                if let Some(reply) = self.outbound_params.remove(&request_id) {
-                    let _ = reply.send(Err(RequestError::Failed(error.to_string())));
-                }
-            }
-            request_response::Event::InboundFailure { peer, error, .. } => {
-                self.inbound_failed(peer, &error);
-            }
-            request_response::Event::ResponseSent { .. } => {}
+    /// Sends a request on protocol `P`; the reply comes back on `reply`.
+    fn send_request<P: RequestProtocol>(
+        &mut self,
+        peer: PeerId,
+        request: P::Req,
+        reply: oneshot::Sender<Result<P::Resp, RequestError>>,
+    ) {
+        let id = P::behaviour(self.swarm.behaviour_mut()).send_request(&peer, request);
+        P::outbound(self).insert(id, reply);
+    }
+
+    /// Answers an inbound request of protocol `P` the application took.
+    fn respond<P: RequestProtocol>(&mut self, token: RequestToken, response: P::Resp) {
+        if let Some(channel) = self.take_inbound(&token).and_then(|i| P::take(i.channel)) {
+            // Fails only if the requester went away; nothing to do then.
+            let _ = P::behaviour(self.swarm.behaviour_mut()).send_response(channel, response);
         }
+    }
+}
+
+/// Replies awaited for requests sent on one protocol.
+type Outbound<Resp> = HashMap<OutboundRequestId, oneshot::Sender<Result<Resp, RequestError>>>;
+
+/// What differs between the swarm's request-response protocols.
+trait RequestProtocol {
+    type Req: WireMessage + Send + Sync + 'static;
+    type Resp: WireMessage + Send + Sync + 'static;
+    fn behaviour(
+        b: &mut Behaviour,
+    ) -> &mut request_response::Behaviour<FrameCodec<Self::Req, Self::Resp>>;
+    fn outbound(task: &mut SwarmTask) -> &mut Outbound<Self::Resp>;
+    fn event(
+        supernet: SupernetId,
+        peer: PeerId,
+        token: RequestToken,
+        request: Self::Req,
+    ) -> NetEvent;
+    fn channel(channel: ResponseChannel<Self::Resp>) -> Channel;
+    fn take(channel: Channel) -> Option<ResponseChannel<Self::Resp>>;
+    fn refused(reason: String) -> Self::Resp;
+}
+
+/// The roles' protocol.
+struct Rpc;
+
+impl RequestProtocol for Rpc {
+    type Req = Request;
+    type Resp = Response;
+    fn behaviour(b: &mut Behaviour) -> &mut request_response::Behaviour<RpcCodec> {
+        &mut b.rpc
+    }
+    fn outbound(task: &mut SwarmTask) -> &mut Outbound<Response> {
+        &mut task.outbound
+    }
+    fn event(
+        supernet: SupernetId,
+        peer: PeerId,
+        token: RequestToken,
+        request: Request,
+    ) -> NetEvent {
+        NetEvent::Request {
+            supernet,
+            peer,
+            token,
+            request,
+        }
+    }
+    fn channel(channel: ResponseChannel<Response>) -> Channel {
+        Channel::Rpc(channel)
+    }
+    fn take(channel: Channel) -> Option<ResponseChannel<Response>> {
+        match channel {
+            Channel::Rpc(c) => Some(c),
+            Channel::Params(_) => None,
+        }
+    }
+    fn refused(reason: String) -> Response {
+        Response::Refused { reason }
+    }
+}
+
+/// The parameter protocol.
+struct Params;
+
+impl RequestProtocol for Params {
+    type Req = ParamRequest;
+    type Resp = ParamResponse;
+    fn behaviour(b: &mut Behaviour) -> &mut request_response::Behaviour<ParamCodec> {
+        &mut b.params
+    }
+    fn outbound(task: &mut SwarmTask) -> &mut Outbound<ParamResponse> {
+        &mut task.outbound_params
+    }
+    fn event(
+        supernet: SupernetId,
+        peer: PeerId,
+        token: RequestToken,
+        request: ParamRequest,
+    ) -> NetEvent {
+        NetEvent::ParamRequest {
+            supernet,
+            peer,
+            token,
+            request,
+        }
+    }
+    fn channel(channel: ResponseChannel<ParamResponse>) -> Channel {
+        Channel::Params(channel)
+    }
+    fn take(channel: Channel) -> Option<ResponseChannel<ParamResponse>> {
+        match channel {
+            Channel::Params(c) => Some(c),
+            Channel::Rpc(_) => None,
+        }
+    }
+    fn refused(reason: String) -> ParamResponse {
+        ParamResponse::Refused { reason }
     }
 }
 

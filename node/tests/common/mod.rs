@@ -100,6 +100,32 @@ pub fn refuse_all() -> Handler {
     })
 }
 
+/// Answers one inbound request with `handler` on the blocking pool, then sends the answer
+/// with `respond` through the handle of the Supernet it came in on. Without a handle or a
+/// handler the request is left unanswered.
+fn answer<Q, A, F, Fut>(
+    handle: Option<SupernetHandle>,
+    handler: Option<Arc<dyn Fn(PeerId, Q) -> A + Send + Sync>>,
+    peer: PeerId,
+    request: Q,
+    respond: F,
+) where
+    Q: Send + 'static,
+    A: Send + 'static,
+    F: FnOnce(SupernetHandle, A) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let (Some(h), Some(handler)) = (handle, handler) else {
+        return;
+    };
+    tokio::spawn(async move {
+        let response = tokio::task::spawn_blocking(move || handler(peer, request))
+            .await
+            .unwrap();
+        respond(h, response).await;
+    });
+}
+
 /// One node in one or more Supernets.
 pub struct TestNode {
     pub seed: u64,
@@ -150,18 +176,9 @@ impl TestNode {
                         token,
                         request,
                     } => {
-                        let Some(h) = pump_handles.lock().unwrap().get(&supernet).cloned() else {
-                            continue;
-                        };
-                        let Some(handler) = handler.clone() else {
-                            continue;
-                        };
-                        tokio::spawn(async move {
-                            let response =
-                                tokio::task::spawn_blocking(move || handler(peer, request))
-                                    .await
-                                    .unwrap();
-                            h.respond(token, response).await;
+                        let h = pump_handles.lock().unwrap().get(&supernet).cloned();
+                        answer(h, handler.clone(), peer, request, move |h, r| async move {
+                            h.respond(token, r).await
                         });
                     }
                     NetEvent::ParamRequest {
@@ -170,18 +187,9 @@ impl TestNode {
                         token,
                         request,
                     } => {
-                        let Some(h) = pump_handles.lock().unwrap().get(&supernet).cloned() else {
-                            continue;
-                        };
-                        let Some(params) = params.clone() else {
-                            continue;
-                        };
-                        tokio::spawn(async move {
-                            let response =
-                                tokio::task::spawn_blocking(move || params(peer, request))
-                                    .await
-                                    .unwrap();
-                            h.respond_params(token, response).await;
+                        let h = pump_handles.lock().unwrap().get(&supernet).cloned();
+                        answer(h, params.clone(), peer, request, move |h, r| async move {
+                            h.respond_params(token, r).await
                         });
                     }
                     other => {
