@@ -245,3 +245,82 @@ fn bad_models_and_inputs_are_refused_with_their_reason() {
     let other = onnx::load(&sample::mlp(6, &[16, 8, 4]), DEFAULT_SCALE_BITS).unwrap();
     assert_ne!(commit::model(&model), commit::model(&other));
 }
+
+#[test]
+fn a_batch_proven_in_three_slices_per_input_aggregates_and_checks_offline() {
+    use ark_groth16::prepare_verifying_key;
+    use lagrange_circuits::zkml::{ServedModel, SliceJob, ZkmlResult};
+
+    let bytes = sample::mlp(8, &[32, 24, 16, 10]);
+    let model = onnx::load(&bytes, DEFAULT_SCALE_BITS).unwrap();
+    let served = ServedModel::new("mlp", model.clone(), vec![0..1, 1..2, 2..3]).unwrap();
+    assert_eq!(served.slice_id(1).unwrap(), "zkml/mlp/1-2");
+    let mut rng = ChaCha20Rng::seed_from_u64(11);
+    let keys: Vec<_> = (0..3)
+        .map(|i| {
+            Groth16::<Bn254>::circuit_specific_setup(served.circuit(i, None).unwrap(), &mut rng)
+                .unwrap()
+        })
+        .collect();
+    let pvks: Vec<_> = keys
+        .iter()
+        .map(|(_, vk)| prepare_verifying_key(vk))
+        .collect();
+    let inputs: Vec<Vec<i64>> = (0..2)
+        .map(|_| {
+            model
+                .quantize_input(&random_input(&mut rng, model.input_len()))
+                .unwrap()
+        })
+        .collect();
+    let jobs = served.split(&inputs).unwrap();
+    assert_eq!(jobs.len(), 6);
+    // Each job proven on its own, as different provers would, and checked by the gateway
+    // against the statement it computes from the job.
+    let mut proven = Vec::new();
+    for (slice, job) in &jobs {
+        let input = SliceJob::from_bytes(job).unwrap().input;
+        let circuit = served.circuit(*slice, Some(input)).unwrap();
+        let proof = Groth16::<Bn254>::prove(&keys[*slice].0, circuit, &mut rng).unwrap();
+        let (i, statement) = served.statement(job).unwrap();
+        assert_eq!(i, *slice);
+        assert!(Groth16::<Bn254>::verify(&keys[i].1, &statement.public_inputs(), &proof).unwrap());
+        proven.push((job.as_slice(), proof));
+    }
+    let result = served.aggregate(&proven).unwrap();
+    // Through JSON, as a client receives it.
+    let json = serde_json::to_vec(&result).unwrap();
+    let result: ZkmlResult = serde_json::from_slice(&json).unwrap();
+    let outputs = served.check(&result, |i| &pvks[i], Some(&inputs)).unwrap();
+    for (input, output) in inputs.iter().zip(&outputs) {
+        assert_eq!(*output, model.evaluate(input).unwrap());
+    }
+
+    // A claimed output that is not the proven one.
+    let mut lie = result.clone();
+    lie.inferences[0].output[3] += 1;
+    assert!(served.check(&lie, |i| &pvks[i], None).is_err());
+    // A slice proof from the other inference: the chain breaks.
+    let mut swapped = result.clone();
+    swapped.inferences[0].slices[1] = result.inferences[1].slices[1].clone();
+    assert!(served.check(&swapped, |i| &pvks[i], None).is_err());
+    // The inferences of other inputs.
+    let mut others = inputs.clone();
+    others.reverse();
+    assert!(served.check(&result, |i| &pvks[i], Some(&others)).is_err());
+    // Another model's result.
+    let other = ServedModel::new(
+        "mlp",
+        onnx::load(&sample::mlp(9, &[32, 24, 16, 10]), DEFAULT_SCALE_BITS).unwrap(),
+        vec![0..1, 1..2, 2..3],
+    )
+    .unwrap();
+    assert!(other.check(&result, |i| &pvks[i], None).is_err());
+    // Slices that do not cover the model, and malformed jobs.
+    assert!(ServedModel::new("mlp", model.clone(), vec![0..1, 2..3]).is_err());
+    assert!(ServedModel::new("mlp", model.clone(), vec![0..2]).is_err());
+    assert!(served.statement(&[1, 2, 3]).is_err());
+    let mut long = jobs[0].1.clone();
+    long.push(0);
+    assert!(served.statement(&long).is_err());
+}

@@ -5,16 +5,19 @@
 //! layers ([`circuit`]), each slice's proof binding the commitments to its input and output
 //! activations, so that several provers prove one deep model in parallel and the chain of
 //! commitments ([`check_chain`]) ties the slices together, as the coprocessor's chunk
-//! chain does.
+//! chain does. [`task`] turns a batch of inputs into slice jobs, their proofs into a
+//! result, and checks a result offline.
 
 pub mod circuit;
 pub mod commit;
 pub mod model;
 pub mod onnx;
 pub mod sample;
+pub mod task;
 
 pub use circuit::{SliceCircuit, SliceStatement};
 pub use model::{Layer, QuantizedModel};
+pub use task::{Inference, ServedModel, SliceJob, SliceProof, ZkmlResult};
 
 use ark_bn254::Fr;
 
@@ -74,6 +77,12 @@ pub enum ZkmlError {
         /// Its value.
         value: i64,
     },
+    /// Slices that do not cover a model, or a bad model name.
+    #[error("slices: {0}")]
+    Slices(String),
+    /// A job that does not decode or does not fit the model.
+    #[error("zkml job: {0}")]
+    Job(String),
     /// A chain of slice statements that does not link up.
     #[error("slice chain: {0}")]
     Chain(String),
