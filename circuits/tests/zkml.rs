@@ -318,7 +318,7 @@ fn a_batch_proven_in_three_slices_per_input_aggregates_and_checks_offline() {
     assert!(other.check(&result, |i| &pvks[i], None).is_err());
     // Slices that do not cover the model, and malformed jobs.
     assert!(ServedModel::new("mlp", model.clone(), vec![0..1, 2..3]).is_err());
-    let short: Vec<std::ops::Range<usize>> = [0..2].into_iter().collect();
+    let short: Vec<std::ops::Range<usize>> = std::iter::once(0..2).collect();
     assert!(ServedModel::new("mlp", model.clone(), short).is_err());
     assert!(served.statement(&[1, 2, 3]).is_err());
     let mut long = jobs[0].1.clone();
