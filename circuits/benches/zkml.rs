@@ -138,25 +138,21 @@ fn ezkl(model: &std::path::Path, inputs: &std::path::Path, work: &std::path::Pat
     }
 }
 
-fn main() {
-    // `cargo test --benches` runs this without `--bench`: do nothing then.
-    if !std::env::args().any(|a| a == "--bench") {
-        println!("zkml benchmark: run with `cargo bench -p lagrange-circuits --bench zkml`");
-        return;
-    }
-    let bytes = sample::mlp(2024, &[784, 128, 10]);
-    let model = onnx::load(&bytes, DEFAULT_SCALE_BITS).unwrap();
+/// Compares one model with ezkl: accuracy on [`INPUTS`] inputs, the whole model as one
+/// slice, and the split into two slices (the first layer, then the rest) proven at once.
+fn compare(name: &str, what: &str, bytes: &[u8], rng: &mut ChaCha20Rng) -> Value {
+    let model = onnx::load(bytes, DEFAULT_SCALE_BITS).unwrap();
     let mc = commit::model(&model);
-    let mut rng = ChaCha20Rng::seed_from_u64(1);
+    let n = model.input_len();
     let inputs: Vec<Vec<f32>> = (0..INPUTS)
-        .map(|_| (0..784).map(|_| rng.gen_range(0.0f32..1.0)).collect())
+        .map(|_| (0..n).map(|_| rng.gen_range(0.0f32..1.0)).collect())
         .collect();
 
     // Accuracy against tract's float evaluation.
     let mut floats = Vec::new();
     let (mut agree, mut worst) = (0usize, 0f32);
     for x in &inputs {
-        let f = onnx::float_reference(&bytes, x).unwrap();
+        let f = onnx::float_reference(bytes, x).unwrap();
         let q = model.evaluate(&model.quantize_input(x).unwrap()).unwrap();
         let q: Vec<f32> = q.iter().map(|v| model.dequantize(*v)).collect();
         agree += usize::from(argmax(&q) == argmax(&f));
@@ -168,17 +164,20 @@ fn main() {
     }
 
     let x = model.quantize_input(&inputs[0]).unwrap();
-    let whole = Slice::new(&model, mc, 0..model.layers.len(), &mut rng);
+    let whole = Slice::new(&model, mc, 0..model.layers.len(), rng);
     let setup = whole.setup_ms;
-    let (prove, verify, proof_bytes) = whole.prove(&x, REPS, &mut rng);
+    let (prove, verify, proof_bytes) = whole.prove(&x, REPS, rng);
     drop(whole);
-    println!("ours: setup {setup} ms, prove {prove} ms, verify {verify} ms, {proof_bytes} B");
+    println!(
+        "{name}, ours: setup {setup} ms, prove {prove} ms, verify {verify} ms, {proof_bytes} B"
+    );
 
-    // The split: one slice per layer, keys preloaded, proven at once (as two provers
-    // would; here they share this machine's cores).
+    // The split: the first layer, then the rest, keys preloaded, proven at once (as two
+    // provers would; here they share this machine's cores).
+    let layers = model.layers.len();
     let hidden = model.evaluate_layers(0, 1, &x).unwrap().remove(0);
-    let first = Slice::new(&model, mc, 0..1, &mut rng);
-    let second = Slice::new(&model, mc, 1..2, &mut rng);
+    let first = Slice::new(&model, mc, 0..1, rng);
+    let second = Slice::new(&model, mc, 1..layers, rng);
     let t = Instant::now();
     let (a, b) = rayon::join(
         || first.prove(&x, 1, &mut ChaCha20Rng::seed_from_u64(2)),
@@ -189,10 +188,11 @@ fn main() {
     let dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"))
-        .join("bench-zkml");
+        .join("bench-zkml")
+        .join(name);
     std::fs::create_dir_all(&dir).unwrap();
-    let model_path = dir.join("mlp-784-128-10.onnx");
-    std::fs::write(&model_path, &bytes).unwrap();
+    let model_path = dir.join("model.onnx");
+    std::fs::write(&model_path, bytes).unwrap();
     let inputs_path = dir.join("inputs.json");
     std::fs::write(
         &inputs_path,
@@ -200,10 +200,10 @@ fn main() {
     )
     .unwrap();
     let theirs = ezkl(&model_path, &inputs_path, &dir.join("ezkl"));
-    println!("ezkl: {theirs}");
+    println!("{name}, ezkl: {theirs}");
     let ratio = |k: &str, ours: f64| theirs[k].as_f64().map(|t| round3(t / ours));
-    let report = json!({
-        "model": {"onnx": "mlp 784-128-10, seed 2024", "scale_bits": model.scale_bits},
+    json!({
+        "model": {"onnx": what, "scale_bits": model.scale_bits},
         "inputs": INPUTS,
         "ours": {
             "setup_ms": setup,
@@ -217,7 +217,7 @@ fn main() {
         "ours_split_two_slices": {
             "wall_ms": split_wall,
             "slice_prove_ms": [a.0, b.0],
-            "note": "one slice per layer, keys preloaded, both proven at once on this machine (on two provers each would have its own cores)",
+            "note": "the first layer, then the rest; keys preloaded; both proven at once on this machine (on two provers each would have its own cores)",
         },
         "ezkl": theirs,
         "ezkl_over_ours": {
@@ -225,7 +225,32 @@ fn main() {
             "verify": ratio("verify_ms", verify),
             "setup": ratio("setup_ms", setup),
         },
-        "target": "ezkl prove time at least 10x ours",
+    })
+}
+
+fn main() {
+    // `cargo test --benches` runs this without `--bench`: do nothing then.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("zkml benchmark: run with `cargo bench -p lagrange-circuits --bench zkml`");
+        return;
+    }
+    let mut rng = ChaCha20Rng::seed_from_u64(1);
+    let mlp = compare(
+        "mlp",
+        "mlp 784-128-10, seed 2024",
+        &sample::mlp(2024, &[784, 128, 10]),
+        &mut rng,
+    );
+    let cnn = compare(
+        "cnn",
+        "cnn 1x28x28 -> conv 3x3, 4 channels, stride 2, pad 1 -> relu -> 784 -> 10, seed 2025",
+        &sample::cnn(2025, 28, 4, 2, 10),
+        &mut rng,
+    );
+    let report = json!({
+        "mlp": mlp,
+        "cnn": cnn,
+        "target": "ezkl prove time at least 10x ours, per model",
     });
     let text = serde_json::to_string_pretty(&report).unwrap();
     println!("{text}");
