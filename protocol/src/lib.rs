@@ -34,6 +34,7 @@ pub mod ids;
 pub mod keys;
 pub mod messages;
 pub mod signed;
+pub mod tokenomics;
 pub mod transcript;
 
 pub use auction::{Award, AwardedJob, Eligibility, ProverStanding, award};
