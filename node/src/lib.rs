@@ -8,6 +8,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod devnet;
+pub mod economics;
 pub mod evidence_files;
 pub mod gateway;
 pub mod http;

@@ -36,6 +36,25 @@ enum LogFormat {
 }
 
 #[derive(Debug, Subcommand)]
+enum EconomicsCommand {
+    /// Simulate Supernets with delegated stake, client demand and provers for a number of
+    /// epochs; write `economics.csv` and SVG charts (supply, client-paid share, buybacks and
+    /// pool price, prover income) into `--out`.
+    Simulate {
+        /// The scenario (TOML: a `[tokenomics]` table and `[[supernets]]`; see
+        /// docs/economics.md and docs/economics-example.toml).
+        #[arg(long)]
+        config: PathBuf,
+        /// Epochs to run.
+        #[arg(long, default_value_t = 365)]
+        epochs: u64,
+        /// Where the CSV and charts go.
+        #[arg(long, default_value = "economics")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum Command {
     /// Print the node and protocol versions.
     Version,
@@ -224,6 +243,11 @@ enum Command {
         /// Also write the fetched transcript as an evidence file here (with --batch).
         #[arg(long, requires = "batch")]
         out: Option<PathBuf>,
+    },
+    /// Token economics: run a scenario through the token rules.
+    Economics {
+        #[command(subcommand)]
+        command: EconomicsCommand,
     },
     /// Check a result file offline: every proof, the chain of chunks and the answer.
     Verify {
@@ -578,6 +602,23 @@ public key {}",
         Command::Task { id, gateway, out } => {
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(cli::task(&gateway, &id, out.as_deref()))?;
+        }
+        Command::Economics {
+            command:
+                EconomicsCommand::Simulate {
+                    config,
+                    epochs,
+                    out,
+                },
+        } => {
+            let started = std::time::Instant::now();
+            for path in lagrange_node::economics::run(&config, epochs, &out)? {
+                println!("wrote {}", path.display());
+            }
+            println!(
+                "{epochs} epochs simulated in {:.2}s",
+                started.elapsed().as_secs_f64()
+            );
         }
         Command::Audit {
             evidence,

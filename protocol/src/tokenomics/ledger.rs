@@ -405,11 +405,19 @@ impl Ledger {
         self.demand.insert(supernet.clone(), (last, demand_now));
         let grant = add(split.subsidy_native, bought_native)?;
         if grant > 0 {
-            self.vesting.entry(*prover).or_default().push(Grant {
-                total: grant,
-                released: 0,
-                start: self.epoch,
-            });
+            // One grant per prover per epoch: a job paid in the epoch of the last grant adds
+            // to it (they vest on the same schedule).
+            let grants = self.vesting.entry(*prover).or_default();
+            match grants.last_mut() {
+                Some(last) if last.start == self.epoch && last.released == 0 => {
+                    last.total = add(last.total, grant)?;
+                }
+                _ => grants.push(Grant {
+                    total: grant,
+                    released: 0,
+                    start: self.epoch,
+                }),
+            }
         }
         Ok(JobPayment {
             split,

@@ -13,12 +13,14 @@
 //! - [`pool`]: the constant-product market buybacks trade on;
 //! - [`vesting`]: cliff-and-linear release;
 //! - [`subsidy`]: how a job's price splits between the client and the emission budget;
-//! - [`ledger`]: where every token is, and the operations that move them.
+//! - [`ledger`]: where every token is, and the operations that move them;
+//! - [`simulate`]: a scenario of Supernets, demand and provers run through the ledger.
 
 pub mod emission;
 pub mod ledger;
 pub mod params;
 pub mod pool;
+pub mod simulate;
 pub mod subsidy;
 pub mod vesting;
 
