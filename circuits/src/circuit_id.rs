@@ -161,14 +161,9 @@ impl JobInput {
                 bytes.len()
             )));
         }
-        let config = bincode::config::standard().with_limit::<MAX_JOB_INPUT_BYTES>();
-        let (input, used) = bincode::serde::decode_from_slice::<JobInput, _>(bytes, config)
-            .map_err(|e| JobError::Encoding(e.to_string()))?;
-        if used != bytes.len() {
-            return Err(JobError::Encoding(
-                "trailing bytes after the job input".into(),
-            ));
-        }
+        let input: JobInput =
+            crate::encoding::bincode_exact::<_, MAX_JOB_INPUT_BYTES>(bytes, "job input")
+                .map_err(JobError::Encoding)?;
         input.validate()?;
         Ok(input)
     }

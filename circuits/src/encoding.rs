@@ -120,6 +120,21 @@ pub fn decode_verifying_key(bytes: &[u8]) -> Result<VerifyingKey<Bn254>, DecodeE
     from_bytes(bytes, "verifying key")
 }
 
+/// Decodes one bincode value (standard configuration) from `bytes`, reading at most `LIMIT`
+/// bytes and refusing anything left over. The error names `what`.
+pub fn bincode_exact<T: serde::de::DeserializeOwned, const LIMIT: usize>(
+    bytes: &[u8],
+    what: &str,
+) -> Result<T, String> {
+    let config = bincode::config::standard().with_limit::<LIMIT>();
+    let (value, used) =
+        bincode::serde::decode_from_slice::<T, _>(bytes, config).map_err(|e| e.to_string())?;
+    if used != bytes.len() {
+        return Err(format!("trailing bytes after the {what}"));
+    }
+    Ok(value)
+}
+
 /// Lower-case hex of a scalar's 32-byte compressed encoding.
 pub fn fr_to_hex(x: &Fr) -> String {
     hex::encode(to_bytes(x))

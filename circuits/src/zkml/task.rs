@@ -52,13 +52,8 @@ impl SliceJob {
 
     /// Reads a job, with a size limit and nothing left over.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ZkmlError> {
-        let config = bincode::config::standard().with_limit::<MAX_SLICE_JOB_BYTES>();
-        let (job, used) = bincode::serde::decode_from_slice::<Self, _>(bytes, config)
-            .map_err(|e| ZkmlError::Job(e.to_string()))?;
-        if used != bytes.len() {
-            return Err(ZkmlError::Job("trailing bytes".into()));
-        }
-        Ok(job)
+        encoding::bincode_exact::<_, MAX_SLICE_JOB_BYTES>(bytes, "slice job")
+            .map_err(ZkmlError::Job)
     }
 }
 
@@ -213,22 +208,28 @@ impl ServedModel {
 
     /// The statement a job's proof must prove, computed from the job alone, and its slice.
     pub fn statement(&self, job: &[u8]) -> Result<(usize, SliceStatement), ZkmlError> {
+        self.run(job).map(|(i, statement, _)| (i, statement))
+    }
+
+    /// Runs a job's slice: its index, its statement and its output.
+    fn run(&self, job: &[u8]) -> Result<(usize, SliceStatement, Vec<i64>), ZkmlError> {
         let job = SliceJob::from_bytes(job)?;
         let i = job.slice as usize;
         let s = self
             .slices
             .get(i)
             .ok_or_else(|| ZkmlError::Job(format!("no slice {i}")))?;
-        let acts = self.model.evaluate_layers(s.start, s.end, &job.input)?;
-        let output = acts.last().map_or(&[][..], Vec::as_slice);
-        Ok((
-            i,
-            SliceStatement {
-                model: self.commitment,
-                input: commit::activations(&job.input),
-                output: commit::activations(output),
-            },
-        ))
+        let output = self
+            .model
+            .evaluate_layers(s.start, s.end, &job.input)?
+            .pop()
+            .unwrap_or_default();
+        let statement = SliceStatement {
+            model: self.commitment,
+            input: commit::activations(&job.input),
+            output: commit::activations(&output),
+        };
+        Ok((i, statement, output))
     }
 
     /// The result of a task from its jobs' bytes and verified proofs, in job order (as
@@ -247,7 +248,7 @@ impl ServedModel {
             let mut output = Vec::new();
             let mut input_commitment = Fr::from(0u64);
             for (k, (bytes, proof)) in chunk.iter().enumerate() {
-                let (i, statement) = self.statement(bytes)?;
+                let (i, statement, out) = self.run(bytes)?;
                 if i != k {
                     return Err(ZkmlError::Chain(format!(
                         "job {k} of an inference is slice {i}"
@@ -256,15 +257,7 @@ impl ServedModel {
                 if k == 0 {
                     input_commitment = statement.input;
                 }
-                if k + 1 == per {
-                    let job = SliceJob::from_bytes(bytes)?;
-                    let s = &self.slices[i];
-                    output = self
-                        .model
-                        .evaluate_layers(s.start, s.end, &job.input)?
-                        .pop()
-                        .unwrap_or_default();
-                }
+                output = out;
                 slices.push(SliceProof {
                     circuit: self.slice_id(i).unwrap_or_default(),
                     input: statement.input,

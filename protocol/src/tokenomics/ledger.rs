@@ -16,7 +16,7 @@ use super::emission::{epoch_emission, pro_rata};
 use super::params::{SlashTo, TokenomicsParams};
 use super::pool::Pool;
 use super::subsidy::{self, Split};
-use super::vesting::{Grant, vested};
+use super::vesting::Grant;
 use crate::{PublicKey, SupernetId};
 
 /// How tokens are bonded to a Supernet.
@@ -254,13 +254,7 @@ impl Ledger {
         let p = &self.params;
         self.vesting.get(who).map_or((0, 0), |grants| {
             grants.iter().fold((0, 0), |(locked, ready), g| {
-                let v = vested(
-                    g.total,
-                    g.start,
-                    p.vesting_cliff_epochs,
-                    p.vesting_epochs,
-                    self.epoch,
-                );
+                let v = g.vested(p.vesting_cliff_epochs, p.vesting_epochs, self.epoch);
                 (locked + g.total - v, ready + v - g.released)
             })
         })
@@ -435,13 +429,7 @@ impl Ledger {
         };
         let mut claimed = 0u64;
         for g in grants.iter_mut() {
-            let v = vested(
-                g.total,
-                g.start,
-                p.vesting_cliff_epochs,
-                p.vesting_epochs,
-                self.epoch,
-            );
+            let v = g.vested(p.vesting_cliff_epochs, p.vesting_epochs, self.epoch);
             claimed = add(claimed, v - g.released)?;
             g.released = v;
         }

@@ -14,6 +14,13 @@ pub struct Grant {
     pub start: u64,
 }
 
+impl Grant {
+    /// How much of the grant has vested at `epoch` under `cliff` and `duration`.
+    pub fn vested(&self, cliff: u64, duration: u64, epoch: u64) -> u64 {
+        vested(self.total, self.start, cliff, duration, epoch)
+    }
+}
+
 /// How much of `total`, granted at `start`, has vested at `epoch`: nothing before
 /// `start + cliff`, `floor(total · elapsed / duration)` until `start + duration`, all after.
 /// A duration of 0 vests everything at once.
