@@ -646,7 +646,12 @@ async fn net_availability_spam_is_ignored_and_a_flood_cuts_its_sender_off() {
     let s = id("spam");
     let cfg = supernet("spam", 0, None);
     let mut gw = TestNode::new(0, refuse_all());
-    let joined = gw.join(cfg.clone(), vec![], |_| {}).await;
+    // A window long enough that a loaded machine cannot see it roll over mid-test.
+    let joined = gw
+        .join(cfg.clone(), vec![], |c| {
+            c.announcements = (10, Duration::from_secs(600));
+        })
+        .await;
     let stats = joined.handle.shared_stats();
     let mut spammer = TestNode::new(1, refuse_all());
     let handle = spammer
@@ -685,16 +690,24 @@ async fn net_availability_spam_is_ignored_and_a_flood_cuts_its_sender_off() {
     );
     assert_eq!(stats.gossip_rejected.get(), 0);
     // Past three times the rate, the flood is rejected and its sender struck until blocked.
-    for at in 26..=60 {
-        let _ = handle
-            .publish(GossipMessage::Availability(availability(&s, 1, at)))
-            .await;
-    }
+    // Once blocked, its publishes find no peer and wait out their retry window: flood from a
+    // task of its own, stopped when the gateway reports the block.
+    let flood = tokio::spawn({
+        let s = s.clone();
+        async move {
+            for at in 26..=60 {
+                let _ = handle
+                    .publish(GossipMessage::Availability(availability(&s, 1, at)))
+                    .await;
+            }
+        }
+    });
     gw.wait(|e| match e {
         NetEvent::PeerBlocked { peer: p, .. } if *p == peer(1) => Some(()),
         _ => None,
     })
     .await;
+    flood.abort();
     assert_eq!(stats.gossip_accepted.get(), 10);
     assert!(stats.gossip_rejected.get() > 0);
 }

@@ -34,8 +34,13 @@ pub struct NetConfig {
     pub command_capacity: usize,
     /// Gossip messages waiting for validation, at most; beyond it messages are ignored.
     pub validation_capacity: usize,
-    /// Invalid messages or requests from one member before it is blocked.
+    /// Invalid messages or requests from one member before it is blocked. Keep it below
+    /// [`super::gossip::INVALID_BEFORE_GRAYLIST`]: a flooding peer must reach it before gossip
+    /// scoring stops delivering its messages.
     pub max_strikes: u32,
+    /// Availability announcements one signer may make per window; more are ignored, and more
+    /// than three times as many, sent by the signer itself, are rejected as a flood.
+    pub announcements: (u32, Duration),
 }
 
 impl Default for NetConfig {
@@ -59,6 +64,7 @@ impl Default for NetConfig {
             command_capacity: 256,
             validation_capacity: 1024,
             max_strikes: 8,
+            announcements: (10, Duration::from_secs(10)),
         }
     }
 }

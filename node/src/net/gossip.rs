@@ -86,10 +86,16 @@ pub fn score_params() -> (PeerScoreParams, PeerScoreThresholds) {
     (params, PeerScoreThresholds::default())
 }
 
-/// Per-topic scoring: only invalid deliveries (P₄) count. The penalty grows with the square
-/// of the count: one invalid message puts a peer below zero, three below the gossip
-/// threshold (−10), seven below the graylist threshold (−80), after which its RPCs are
-/// ignored until the penalty decays.
+/// Invalid messages that put a peer below the graylist threshold (−80), after which its RPCs
+/// are ignored until the penalty decays. A flooding peer must reach
+/// [`super::NetConfig::max_strikes`] first: once graylisted, its messages no longer reach
+/// validation, so they can no longer add strikes, and it would stay connected.
+pub const INVALID_BEFORE_GRAYLIST: u32 = 9;
+
+/// Per-topic scoring: only invalid deliveries (P₄) count. The penalty is the square of the
+/// count: one invalid message puts a peer below zero, four below the gossip threshold (−10),
+/// eight below the publish threshold (−50) and [`INVALID_BEFORE_GRAYLIST`] below the
+/// graylist threshold (−80).
 pub fn topic_score_params() -> TopicScoreParams {
     TopicScoreParams {
         topic_weight: 1.0,
@@ -97,7 +103,7 @@ pub fn topic_score_params() -> TopicScoreParams {
         first_message_deliveries_weight: 0.0,
         mesh_message_deliveries_weight: 0.0,
         mesh_failure_penalty_weight: 0.0,
-        invalid_message_deliveries_weight: -2.0,
+        invalid_message_deliveries_weight: -1.0,
         invalid_message_deliveries_decay: 0.9,
         ..TopicScoreParams::default()
     }
@@ -134,6 +140,20 @@ mod tests {
         }
         score_params().0.validate().unwrap();
         topic_score_params().validate().unwrap();
+    }
+
+    #[test]
+    fn a_flooding_peer_is_blocked_before_it_is_graylisted() {
+        let topic = topic_score_params();
+        let graylist = score_params().1.graylist_threshold;
+        // P₄ is the squared count of invalid deliveries (which never outnumber strikes).
+        let score = |n: u32| {
+            topic.topic_weight * topic.invalid_message_deliveries_weight * f64::from(n * n)
+        };
+        let strikes = super::super::NetConfig::default().max_strikes;
+        assert!(strikes < INVALID_BEFORE_GRAYLIST);
+        assert!(score(INVALID_BEFORE_GRAYLIST - 1) >= graylist);
+        assert!(score(INVALID_BEFORE_GRAYLIST) < graylist);
     }
 
     #[test]

@@ -184,6 +184,7 @@ impl Network {
         let (validation_tx, validation_rx) = mpsc::channel(cfg.validation_capacity);
         let validator = tokio::spawn(validate::run(
             supernet.clone(),
+            cfg.announcements,
             validation_rx,
             command_tx.clone(),
             self.events.clone(),

@@ -158,16 +158,17 @@ fn check_batch(supernet: &SupernetConfig, batch: Vec<Pending>) -> Vec<Checked> {
 /// Runs until the queue closes.
 pub(crate) async fn run(
     supernet: Arc<SupernetConfig>,
+    (limit, window): (u32, Duration),
     mut queue: mpsc::Receiver<Pending>,
     commands: mpsc::Sender<Command>,
     events: mpsc::Sender<NetEvent>,
     stats: Arc<NetStats>,
 ) {
-    // A prover announces itself every few seconds. More than one a second from a signer is
-    // spam: ignored (the messages are valid); more than three times that, sent by the signer
-    // itself, is a flood, rejected so that gossip scoring and strikes cut the sender off (a
-    // relay is never blamed: only the signer's own deliveries are rejected).
-    let mut announcements = RateLimiter::new(10, Duration::from_secs(10));
+    // A prover announces itself every few seconds. More than `limit` per `window` from a signer
+    // is spam: ignored (the messages are valid); more than three times that, sent by the
+    // signer itself, is a flood, rejected so that gossip scoring and strikes cut the sender
+    // off (a relay is never blamed: only the signer's own deliveries are rejected).
+    let mut announcements = RateLimiter::new(limit, window);
     while let Some(first) = queue.recv().await {
         let mut batch = vec![first];
         while batch.len() < BATCH {
