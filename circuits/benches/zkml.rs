@@ -29,16 +29,11 @@ use rand_chacha::ChaCha20Rng;
 use serde_json::{Value, json};
 
 mod util;
+use lagrange_circuits::zkml::argmax;
 use util::{median, ms, round3, write_result};
 
 const REPS: usize = 3;
 const INPUTS: usize = 100;
-
-fn argmax(xs: &[f32]) -> usize {
-    (0..xs.len())
-        .max_by(|a, b| xs[*a].total_cmp(&xs[*b]))
-        .unwrap_or(0)
-}
 
 /// One slice's keys, and the setup time.
 struct Slice<'a> {

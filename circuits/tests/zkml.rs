@@ -291,7 +291,9 @@ fn a_batch_proven_in_three_slices_per_input_aggregates_and_checks_offline() {
     // Through JSON, as a client receives it.
     let json = serde_json::to_vec(&result).unwrap();
     let result: ZkmlResult = serde_json::from_slice(&json).unwrap();
-    let outputs = served.check(&result, |i| &pvks[i], Some(&inputs)).unwrap();
+    let outputs = served
+        .check(&result, |i| pvks.get(i), Some(&inputs))
+        .unwrap();
     for (input, output) in inputs.iter().zip(&outputs) {
         assert_eq!(*output, model.evaluate(input).unwrap());
     }
@@ -299,15 +301,19 @@ fn a_batch_proven_in_three_slices_per_input_aggregates_and_checks_offline() {
     // A claimed output that is not the proven one.
     let mut lie = result.clone();
     lie.inferences[0].output[3] += 1;
-    assert!(served.check(&lie, |i| &pvks[i], None).is_err());
+    assert!(served.check(&lie, |i| pvks.get(i), None).is_err());
     // A slice proof from the other inference: the chain breaks.
     let mut swapped = result.clone();
     swapped.inferences[0].slices[1] = result.inferences[1].slices[1].clone();
-    assert!(served.check(&swapped, |i| &pvks[i], None).is_err());
+    assert!(served.check(&swapped, |i| pvks.get(i), None).is_err());
     // The inferences of other inputs.
     let mut others = inputs.clone();
     others.reverse();
-    assert!(served.check(&result, |i| &pvks[i], Some(&others)).is_err());
+    assert!(
+        served
+            .check(&result, |i| pvks.get(i), Some(&others))
+            .is_err()
+    );
     // Another model's result.
     let other = ServedModel::new(
         "mlp",
@@ -315,7 +321,7 @@ fn a_batch_proven_in_three_slices_per_input_aggregates_and_checks_offline() {
         vec![0..1, 1..2, 2..3],
     )
     .unwrap();
-    assert!(other.check(&result, |i| &pvks[i], None).is_err());
+    assert!(other.check(&result, |i| pvks.get(i), None).is_err());
     // Slices that do not cover the model, and malformed jobs.
     assert!(ServedModel::new("mlp", model.clone(), vec![0..1, 2..3]).is_err());
     let short: Vec<std::ops::Range<usize>> = std::iter::once(0..2).collect();

@@ -134,6 +134,7 @@ async fn run() -> serde_json::Value {
                 params_digest,
                 r1cs_digest: None,
                 wasm_digest: None,
+                model: None,
             })
             .collect(),
     });

@@ -115,6 +115,7 @@ async fn run(secs: u64, kind: &str) -> serde_json::Value {
                 params_digest,
                 r1cs_digest: None,
                 wasm_digest: None,
+                model: None,
             })
             .collect(),
     });

@@ -115,6 +115,7 @@ fn supernet(max_jobs: u32, deadline_ms: u64) -> Arc<SupernetConfig> {
             params_digest: Digest([0; 32]),
             r1cs_digest: None,
             wasm_digest: None,
+            model: None,
         }],
     })
 }

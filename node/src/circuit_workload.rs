@@ -11,6 +11,10 @@
 //! - A circom task is one job per witness of a circuit the Supernet pins (`circom/<name>`),
 //!   each witness checked against the constraints at submission, delivered as snarkjs'
 //!   `proof.json` and `public.json` per job with the circuit's `verification_key.json`.
+//! - A zkML task is inferences of a model the Supernet pins (`zkml/<name>`): each input is
+//!   quantized, run through the model natively and split into one job per slice of the
+//!   model (`zkml/<name>/<from>-<to>`), each slice a circuit with its own key; the slices'
+//!   proofs are delivered with the outputs and checked, chain and all, before delivery.
 //! - The gateway verifies every proof against public inputs it computes itself from the
 //!   job's input (never the prover's claim), all waiting proofs of a circuit in one batch.
 
@@ -20,10 +24,12 @@ use std::sync::Arc;
 
 use lagrange_circuits::circom::CircomCircuit;
 use lagrange_circuits::coprocessor::{Category, Query};
+use lagrange_circuits::curve::PreparedVerifyingKey;
 use lagrange_circuits::curve::{Bn254, Fr, Proof};
 use lagrange_circuits::family::{
-    CircomFamily, CoprocessorFamily, Family, FamilyError, SyntheticFamily, Task,
+    CircomFamily, CoprocessorFamily, Family, FamilyError, SyntheticFamily, Task, ZkmlSliceFamily,
 };
+use lagrange_circuits::zkml::{ModelKeys, ServedModel, ZkmlError};
 use lagrange_circuits::{Answer, CircuitSpec, MsmBackend, Prover, encoding, params, verify};
 use lagrange_protocol::messages::ProofSubmission;
 use lagrange_protocol::{CircuitId, Digest, JobCategory};
@@ -76,6 +82,8 @@ fn task_of(spec: &TaskSpec) -> Task<'_> {
         TaskSpec::Circom {
             witnesses, inputs, ..
         } => Task::Circom { witnesses, inputs },
+        // Served by the model, never by a family.
+        TaskSpec::Zkml { .. } => Task::Synthetic { jobs: 0 },
     }
 }
 
@@ -93,9 +101,34 @@ struct CircomServed {
     wires: usize,
 }
 
+/// A zkML model served here: its slices are families of `served`, under their own ids.
+struct ZkmlServed {
+    model: Arc<ServedModel>,
+    category: JobCategory,
+    pvks: Vec<PreparedVerifyingKey<Bn254>>,
+}
+
 /// Keys for the circuits a node proves or verifies, one family each.
 pub struct CircuitWorkload {
     served: BTreeMap<String, Served>,
+    models: BTreeMap<String, ZkmlServed>,
+}
+
+/// A model commitment as a Supernet pins it (32 bytes, little-endian).
+pub fn commitment_digest(commitment: &Fr) -> Digest {
+    let bytes = encoding::to_bytes(commitment);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(&bytes[..32.min(bytes.len())]);
+    Digest(out)
+}
+
+/// Reads a client's real input (`f32` bit patterns) and quantizes it for `model`.
+fn quantize(model: &ServedModel, n: usize, bits: &[u32]) -> Result<Vec<i64>, WorkloadError> {
+    let real: Vec<f32> = bits.iter().map(|b| f32::from_bits(*b)).collect();
+    model
+        .model()
+        .quantize_input(&real)
+        .map_err(|e| WorkloadError::Family(FamilyError::Input(format!("zkml.inputs[{n}]: {e}"))))
 }
 
 impl CircuitWorkload {
@@ -114,6 +147,7 @@ impl CircuitWorkload {
     ) -> Result<Self, WorkloadError> {
         let mut workload = Self {
             served: BTreeMap::new(),
+            models: BTreeMap::new(),
         };
         for (id, digest) in circuits {
             let spec = CircuitSpec::parse(id.as_str()).map_err(WorkloadError::setup)?;
@@ -136,6 +170,7 @@ impl CircuitWorkload {
     ) -> Result<(Self, Vec<(CircuitId, Digest)>), WorkloadError> {
         let mut workload = Self {
             served: BTreeMap::new(),
+            models: BTreeMap::new(),
         };
         let mut pins = Vec::new();
         for spec in specs {
@@ -198,6 +233,131 @@ impl CircuitWorkload {
         Ok(())
     }
 
+    /// Serves the zkML model `id` (`zkml/<name>`) of `category` from its ONNX bytes and its
+    /// keys file (the caller has checked both against their pinned digests), proving with
+    /// `backend`. Refuses a model whose commitment is not `pinned`. Returns the number of
+    /// slices.
+    pub fn add_zkml(
+        &mut self,
+        id: &CircuitId,
+        category: JobCategory,
+        onnx: &[u8],
+        keys: &[u8],
+        pinned: Option<Digest>,
+        backend: Arc<dyn MsmBackend>,
+    ) -> Result<usize, WorkloadError> {
+        let name = id
+            .as_str()
+            .strip_prefix(lagrange_protocol::config::ZKML_PREFIX)
+            .ok_or_else(|| WorkloadError::Setup(format!("{id} is not a zkml/<name> id")))?;
+        let refused = |e: ZkmlError| WorkloadError::Setup(format!("model {id}: {e}"));
+        let keys = ModelKeys::from_bytes(keys).map_err(refused)?;
+        let model = ServedModel::load(name, onnx, &keys).map_err(refused)?;
+        self.serve_zkml(id, category, model, &keys, pinned, backend)
+    }
+
+    /// Serves a loaded zkML model with its keys (see [`CircuitWorkload::add_zkml`]).
+    pub fn serve_zkml(
+        &mut self,
+        id: &CircuitId,
+        category: JobCategory,
+        model: ServedModel,
+        keys: &ModelKeys,
+        pinned: Option<Digest>,
+        backend: Arc<dyn MsmBackend>,
+    ) -> Result<usize, WorkloadError> {
+        if model.id() != id.as_str() {
+            return Err(WorkloadError::Setup(format!(
+                "{} served as {id}",
+                model.id()
+            )));
+        }
+        let model = Arc::new(model);
+        let commitment = commitment_digest(&model.commitment());
+        if let Some(pinned) = pinned
+            && pinned != commitment
+        {
+            return Err(WorkloadError::Setup(format!(
+                "model {id} has commitment {commitment}, but the supernet pins {pinned}"
+            )));
+        }
+        let slices = ZkmlSliceFamily::all(&model, keys, &backend)?;
+        let count = slices.len();
+        for slice in slices {
+            self.served.insert(
+                slice.circuit().to_owned(),
+                Served {
+                    family: Arc::new(slice),
+                    circom: None,
+                },
+            );
+        }
+        self.models.insert(
+            id.to_string(),
+            ZkmlServed {
+                model,
+                category,
+                pvks: keys.prepared(),
+            },
+        );
+        Ok(count)
+    }
+
+    /// The zkML model `id`, if served here.
+    pub fn zkml_model(&self, id: &str) -> Option<&Arc<ServedModel>> {
+        self.models.get(id).map(|m| &m.model)
+    }
+
+    fn zkml(&self, id: &str) -> Result<&ZkmlServed, WorkloadError> {
+        self.models
+            .get(id)
+            .ok_or_else(|| WorkloadError::NotServed(id.to_owned()))
+    }
+
+    /// One job of each circuit that proves tasks of `category`, for calibration: a sample
+    /// query where the category has the network's own circuit, a witness of each circom
+    /// circuit, and every slice of each zkML model run on a zero input.
+    pub fn calibration_jobs(&self, category: JobCategory) -> Vec<(CircuitId, Vec<u8>)> {
+        let mut jobs = Vec::new();
+        let query = TaskSpec::Query {
+            rows: crate::devnet::sample_task(0, 8).0,
+            lo: 0,
+            hi: u64::MAX,
+            category,
+        };
+        if let Some(plan) = self.split(&query).ok().and_then(|p| p.into_iter().next()) {
+            jobs.push((plan.circuit, plan.input));
+        }
+        for (id, served) in &self.served {
+            if served.circom.is_none_or(|c| c.category != category) {
+                continue;
+            }
+            let Ok(id) = CircuitId::new(id.clone()) else {
+                continue;
+            };
+            if let Some(witness) = self.calibration_witness(&id) {
+                jobs.push((id, witness));
+            }
+        }
+        for (id, m) in &self.models {
+            let Ok(model) = CircuitId::new(id.clone()) else {
+                continue;
+            };
+            let zero = vec![0f32.to_bits(); m.model.model().input_len()];
+            let spec = TaskSpec::Zkml {
+                model,
+                inputs: vec![zero],
+                commitment: None,
+            };
+            if m.category == category
+                && let Ok(plans) = self.split(&spec)
+            {
+                jobs.extend(plans.into_iter().map(|p| (p.circuit, p.input)));
+            }
+        }
+        jobs
+    }
+
     /// A witness of the right length for circom circuit `id` (the constant one, zeros
     /// elsewhere): it satisfies nothing, but proving it takes as long as proving a real one,
     /// which is what calibration measures.
@@ -219,6 +379,13 @@ impl CircuitWorkload {
     /// returns the proven answer (a query) or the number of proofs (the others).
     pub fn check_result(&self, spec: &TaskSpec, result: &[u8]) -> Result<Answer, WorkloadError> {
         let result = TaskResult::from_json(result)?;
+        if let TaskSpec::Zkml { model, inputs, .. } = spec {
+            let outputs = self.check_zkml(model.as_str(), inputs, &result)?;
+            return Ok(Answer {
+                sum: 0,
+                count: outputs.len() as u64,
+            });
+        }
         let family = self.family(result.circuit())?;
         Ok(match family.check(&task_of(spec), &result)? {
             Checked::Query { sum, count, .. } => Answer { sum, count },
@@ -226,7 +393,36 @@ impl CircuitWorkload {
                 sum: 0,
                 count: proofs as u64,
             },
+            Checked::Zkml { outputs, .. } => Answer {
+                sum: 0,
+                count: outputs.len() as u64,
+            },
         })
+    }
+
+    /// Checks a zkML result against the task that asked for it: this model, every slice
+    /// proof, every chain, and (when the task still holds them) its inputs. Returns the
+    /// proven outputs.
+    pub fn check_zkml(
+        &self,
+        model: &str,
+        inputs: &[Vec<u32>],
+        result: &TaskResult,
+    ) -> Result<Vec<Vec<i64>>, WorkloadError> {
+        let served = self.zkml(model)?;
+        let TaskResult::Zkml(result) = result else {
+            return Err(FamilyError::Mismatch(format!("not a result of {model}")).into());
+        };
+        let quantized = inputs
+            .iter()
+            .enumerate()
+            .map(|(n, x)| quantize(&served.model, n, x))
+            .collect::<Result<Vec<_>, _>>()?;
+        let inputs = (!quantized.is_empty()).then_some(quantized.as_slice());
+        Ok(served
+            .model
+            .check(result, |i| served.pvks.get(i), inputs)
+            .map_err(FamilyError::from)?)
     }
 
     /// Which circuit proves a task's jobs, and in which category they are auctioned.
@@ -244,7 +440,63 @@ impl CircuitWorkload {
                     .ok_or_else(|| WorkloadError::NotServed(circuit.to_string()))?;
                 Ok((circuit.to_string(), category))
             }
+            TaskSpec::Zkml { model, .. } => {
+                Ok((model.to_string(), self.zkml(model.as_str())?.category))
+            }
         }
+    }
+
+    /// A zkML task's jobs: every input quantized and run through the model, one job per
+    /// slice per input, each proven by its slice's circuit.
+    fn split_zkml(
+        &self,
+        model: &CircuitId,
+        inputs: &[Vec<u32>],
+        commitment: Option<Digest>,
+    ) -> Result<Vec<JobPlan>, WorkloadError> {
+        let served = self.zkml(model.as_str())?;
+        let actual = commitment_digest(&served.model.commitment());
+        if let Some(expected) = commitment
+            && expected != actual
+        {
+            return Err(FamilyError::Mismatch(format!(
+                "{model} is committed to as {actual}, not {expected}: the Supernet serves another model"
+            ))
+            .into());
+        }
+        if inputs.len() > lagrange_circuits::zkml::task::MAX_ZKML_INPUTS {
+            return Err(FamilyError::TooMany {
+                what: "zkml inputs",
+                count: inputs.len(),
+                max: lagrange_circuits::zkml::task::MAX_ZKML_INPUTS,
+            }
+            .into());
+        }
+        let quantized = inputs
+            .iter()
+            .enumerate()
+            .map(|(n, x)| quantize(&served.model, n, x))
+            .collect::<Result<Vec<_>, _>>()?;
+        let jobs = served.model.split(&quantized).map_err(FamilyError::from)?;
+        jobs.into_iter()
+            .map(|(slice, input)| {
+                let max = lagrange_protocol::codec::MAX_JOB_INPUT;
+                if input.len() > max {
+                    return Err(FamilyError::InputTooLarge {
+                        what: format!("slice {slice}'s input"),
+                        len: input.len(),
+                        max,
+                    }
+                    .into());
+                }
+                let id = served.model.slice_id(slice).unwrap_or_default();
+                Ok(JobPlan {
+                    circuit: CircuitId::new(id).map_err(WorkloadError::setup)?,
+                    category: served.category,
+                    input,
+                })
+            })
+            .collect()
     }
 }
 
@@ -254,6 +506,14 @@ type Pending = (usize, Proof<Bn254>, Vec<Fr>);
 
 impl Workload for CircuitWorkload {
     fn split(&self, spec: &TaskSpec) -> Result<Vec<JobPlan>, WorkloadError> {
+        if let TaskSpec::Zkml {
+            model,
+            inputs,
+            commitment,
+        } = spec
+        {
+            return self.split_zkml(model, inputs, *commitment);
+        }
         let (circuit, category) = self.route(spec)?;
         let family = self.family(&circuit)?;
         let id = CircuitId::new(circuit.clone()).map_err(WorkloadError::setup)?;
@@ -339,7 +599,6 @@ impl Workload for CircuitWorkload {
         let (job, _, _) = proofs
             .first()
             .ok_or(WorkloadError::Refused("a task with no proofs".into()))?;
-        let family = self.family(job.circuit.as_str())?;
         let proofs = proofs
             .iter()
             .map(|(_, input, record)| {
@@ -347,6 +606,17 @@ impl Workload for CircuitWorkload {
                 Ok((input.as_slice(), proof))
             })
             .collect::<Result<Vec<_>, WorkloadError>>()?;
+        if let TaskSpec::Zkml { model, .. } = &task.spec {
+            let served = self.zkml(model.as_str())?;
+            let result = served.model.aggregate(&proofs).map_err(FamilyError::from)?;
+            // Checked once more, as the client will check it.
+            served
+                .model
+                .check(&result, |i| served.pvks.get(i), None)
+                .map_err(FamilyError::from)?;
+            return Ok(TaskResult::Zkml(Box::new(result)).to_json()?);
+        }
+        let family = self.family(job.circuit.as_str())?;
         let result = family.aggregate(&task_of(&task.spec), &proofs)?;
         Ok(result.to_json()?)
     }
@@ -397,22 +667,196 @@ fn verifying_key(
     param_files::load_verifying_key(params_dir, &spec, None).map_err(WorkloadError::setup)
 }
 
+/// Where a zkML model's files live in a parameter directory: `zkml/<name>.onnx` and
+/// `zkml/<name>.keys`, for id `zkml/<name>`.
+pub fn zkml_paths(params_dir: &Path, id: &str) -> ZkmlPaths {
+    let name = id
+        .strip_prefix(lagrange_protocol::config::ZKML_PREFIX)
+        .unwrap_or(id);
+    let dir = params_dir.join("zkml");
+    ZkmlPaths {
+        onnx: dir.join(format!("{name}.onnx")),
+        keys: dir.join(format!("{name}.keys")),
+    }
+}
+
+/// A zkML model's files.
+#[derive(Debug, Clone)]
+pub struct ZkmlPaths {
+    /// The model.
+    pub onnx: std::path::PathBuf,
+    /// Its slices' keys.
+    pub keys: std::path::PathBuf,
+}
+
+/// How a model's keys are made when it is prepared.
+pub enum KeySource {
+    /// A one-party setup with the operating system's randomness, forgotten afterwards.
+    Fresh,
+    /// **Insecure, devnets and tests only**: from a public seed; keys already in the
+    /// parameter directory are kept when they fit the model.
+    InsecureSeeded(u64),
+}
+
+/// A zkML model prepared to be served.
+pub struct PreparedModel {
+    /// The `[[circuits]]` entry that pins it.
+    pub entry: lagrange_protocol::config::CircuitConfig,
+    /// The model, cut into slices.
+    pub model: ServedModel,
+    /// Its slices' keys.
+    pub keys: ModelKeys,
+}
+
+/// Prepares the ONNX model `onnx` to be served as `id` (`zkml/<name>`): quantizes it
+/// (refusing what it cannot prove, by name), cuts it into slices starting at the layers in
+/// `cuts` (none: one slice per layer), makes its keys and writes `zkml/<name>.onnx` and
+/// `zkml/<name>.keys` into `params_dir`.
+pub fn prepare_zkml(
+    params_dir: &Path,
+    id: &CircuitId,
+    category: JobCategory,
+    onnx: &[u8],
+    cuts: &[usize],
+    source: KeySource,
+) -> Result<PreparedModel, WorkloadError> {
+    let name = id
+        .as_str()
+        .strip_prefix(lagrange_protocol::config::ZKML_PREFIX)
+        .ok_or_else(|| WorkloadError::Setup(format!("{id} is not a zkml/<name> id")))?;
+    let refused = |e: ZkmlError| WorkloadError::Setup(format!("model {id}: {e}"));
+    let quantized = lagrange_circuits::zkml::onnx::load(
+        onnx,
+        lagrange_circuits::zkml::model::DEFAULT_SCALE_BITS,
+    )
+    .map_err(refused)?;
+    let layers = quantized.layers.len();
+    let mut starts: Vec<usize> = if cuts.is_empty() {
+        (0..layers).collect()
+    } else {
+        std::iter::once(0).chain(cuts.iter().copied()).collect()
+    };
+    starts.dedup();
+    let slices = starts
+        .iter()
+        .zip(starts.iter().skip(1).chain([&layers]))
+        .map(|(&a, &b)| a..b)
+        .collect();
+    let model = ServedModel::new(name, quantized, slices).map_err(refused)?;
+    let paths = zkml_paths(params_dir, id.as_str());
+    let cached = match source {
+        KeySource::InsecureSeeded(_) => std::fs::read(&paths.keys)
+            .ok()
+            .and_then(|bytes| ModelKeys::from_bytes(&bytes).ok())
+            .filter(|k| k.slices == model.slices() && k.scale_bits == model.model().scale_bits),
+        KeySource::Fresh => None,
+    };
+    let keys = match (cached, source) {
+        (Some(keys), _) => keys,
+        (None, KeySource::InsecureSeeded(seed)) => {
+            ModelKeys::setup_insecure_seeded(&model, seed).map_err(refused)?
+        }
+        (None, KeySource::Fresh) => {
+            ModelKeys::setup(&model, &mut rand::rngs::OsRng).map_err(refused)?
+        }
+    };
+    let keys_bytes = keys.to_bytes();
+    for (path, bytes) in [(&paths.onnx, onnx), (&paths.keys, keys_bytes.as_slice())] {
+        write_atomically(path, bytes)
+            .map_err(|e| WorkloadError::Setup(format!("writing {}: {e}", path.display())))?;
+    }
+    let digest = |bytes: &[u8]| Digest(*blake3::hash(bytes).as_bytes());
+    let entry = lagrange_protocol::config::CircuitConfig {
+        id: id.clone(),
+        category,
+        params_digest: digest(&keys_bytes),
+        r1cs_digest: None,
+        wasm_digest: None,
+        model: Some(lagrange_protocol::config::ModelPin {
+            onnx_digest: digest(onnx),
+            commitment: commitment_digest(&model.commitment()),
+        }),
+    };
+    Ok(PreparedModel { entry, model, keys })
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    if std::fs::read(path).is_ok_and(|old| old == bytes) {
+        return Ok(());
+    }
+    let part = path.with_extension("part");
+    std::fs::write(&part, bytes)?;
+    std::fs::rename(&part, path)
+}
+
+/// A zkML model's slice keys, read from `params_dir`.
+fn zkml_keys(params_dir: &Path, model: &str) -> Result<ModelKeys, WorkloadError> {
+    let path = zkml_paths(params_dir, model).keys;
+    let bytes = std::fs::read(&path)
+        .map_err(|e| WorkloadError::Setup(format!("reading {}: {e}", path.display())))?;
+    ModelKeys::from_bytes(&bytes)
+        .map_err(|e| WorkloadError::Setup(format!("{}: {e}", path.display())))
+}
+
 /// Checks a result file offline with the verifying keys in `params_dir`: every proof, the
-/// chain of chunk statements and the combined answer.
-pub fn check_result_file(params_dir: &Path, bytes: &[u8]) -> Result<Checked, WorkloadError> {
+/// chain of chunk statements and the combined answer; for a zkML result, every slice proof
+/// with its slice's key and every inference's chain.
+///
+/// With `inputs` (real values), a zkML result must also be of those inputs.
+pub fn check_result_file(
+    params_dir: &Path,
+    bytes: &[u8],
+    inputs: Option<&[Vec<f32>]>,
+) -> Result<Checked, WorkloadError> {
     let result = TaskResult::from_json(bytes)?;
+    if let TaskResult::Zkml(zkml) = &result {
+        let keys = zkml_keys(params_dir, &zkml.model)?;
+        let quantized = inputs
+            .map(|inputs| {
+                inputs
+                    .iter()
+                    .enumerate()
+                    .map(|(n, x)| {
+                        lagrange_circuits::zkml::model::quantize(x, zkml.scale_bits).map_err(|e| {
+                            WorkloadError::Family(FamilyError::Input(format!("input {n}: {e}")))
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?;
+        return Ok(result.check_zkml(&keys.prepared(), quantized.as_deref())?);
+    }
+    if inputs.is_some() {
+        return Err(WorkloadError::Refused(
+            "inputs are checked against zkML results only".into(),
+        ));
+    }
     let vk = verifying_key(params_dir, result.circuit())?;
     Ok(result.check(&lagrange_circuits::curve::prepare(&vk))?)
 }
 
 /// Writes each proof of a result in snarkjs's formats: `<out>/<n>/verification_key.json`,
 /// `proof.json` and `public.json`. Returns how many proofs were written.
+///
+/// A zkML result's proofs are written inference by inference, slice by slice, each with its
+/// slice's key.
 pub fn export_snarkjs(params_dir: &Path, bytes: &[u8], out: &Path) -> Result<usize, WorkloadError> {
     let result = TaskResult::from_json(bytes)?;
-    let vk = verifying_key(params_dir, result.circuit())?;
+    let vks = match &result {
+        TaskResult::Zkml(zkml) => zkml_keys(params_dir, &zkml.model)?
+            .keys
+            .iter()
+            .map(|pk| pk.vk.clone())
+            .collect(),
+        _ => vec![verifying_key(params_dir, result.circuit())?],
+    };
     let statements = result.statements()?;
     for (i, (inputs, proof)) in statements.iter().enumerate() {
-        write_snarkjs(&out.join(i.to_string()), &vk, proof, inputs)
+        let vk = &vks[i % vks.len()];
+        write_snarkjs(&out.join(i.to_string()), vk, proof, inputs)
             .map_err(|e| WorkloadError::Setup(format!("writing {}: {e}", out.display())))?;
     }
     Ok(statements.len())

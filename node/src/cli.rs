@@ -105,6 +105,75 @@ pub enum Submission {
         /// `input.json` objects.
         inputs: Vec<String>,
     },
+    /// Inferences of a zkML model.
+    Zkml {
+        /// The model, `zkml/<name>`.
+        model: String,
+        /// Real inputs, flattened.
+        inputs: Vec<Vec<f32>>,
+        /// The model commitment the client expects (hex), or empty.
+        commitment: String,
+    },
+}
+
+/// Most bytes of a zkML input file.
+const MAX_INPUT_FILE: u64 = 8 << 20;
+
+/// Reads zkML inputs from a JSON file: one flat array of numbers (one input), an array of
+/// flat arrays (a batch), or ezkl's `input.json`, `{"input_data": [[...], ...]}`.
+pub fn read_zkml_inputs(path: &Path) -> Result<Vec<Vec<f32>>> {
+    let len = std::fs::metadata(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .len();
+    if len > MAX_INPUT_FILE {
+        bail!(
+            "{}: {len} bytes, more than the {MAX_INPUT_FILE} an input file may have",
+            path.display()
+        );
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    parse_zkml_inputs(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// Parses zkML inputs (see [`read_zkml_inputs`]).
+pub fn parse_zkml_inputs(text: &str) -> Result<Vec<Vec<f32>>, String> {
+    use serde_json::Value;
+    let value: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let value = match value {
+        Value::Object(mut map) => map.remove("input_data").ok_or(
+            "an object needs \"input_data\" (ezkl's input.json): [[values of input 0], ...]",
+        )?,
+        other => other,
+    };
+    let Value::Array(items) = value else {
+        return Err("expected an array of numbers, or an array of such arrays".into());
+    };
+    let numbers = |items: &[Value], which: &str| -> Result<Vec<f32>, String> {
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                v.as_f64()
+                    .map(|x| x as f32)
+                    .ok_or_else(|| format!("{which}[{i}] is {v}, not a number"))
+            })
+            .collect()
+    };
+    if items.iter().all(Value::is_array) && !items.is_empty() {
+        items
+            .iter()
+            .enumerate()
+            .map(|(n, item)| {
+                numbers(
+                    item.as_array().map_or(&[], Vec::as_slice),
+                    &format!("input {n}"),
+                )
+            })
+            .collect()
+    } else {
+        Ok(vec![numbers(&items, "input 0")?])
+    }
 }
 
 /// Submits a task; with `wait`, follows its events and writes the result to `out`.
@@ -140,6 +209,18 @@ pub async fn submit(
             circuit,
             witnesses,
             inputs,
+        }),
+        Submission::Zkml {
+            model,
+            inputs,
+            commitment,
+        } => Task::Zkml(pb::ZkmlTask {
+            model,
+            inputs: inputs
+                .into_iter()
+                .map(|values| pb::ZkmlInput { values })
+                .collect(),
+            model_commitment: commitment,
         }),
     };
     let response = client
@@ -302,11 +383,63 @@ pub async fn audit_batch(
 }
 
 /// Checks a result file offline and prints what it proves.
-pub fn verify(params_dir: &Path, result: &Path) -> Result<Checked> {
+///
+/// A zkML result is checked with its model's keys (`zkml/<name>.keys` in `params_dir`)
+/// and, given the client's `inputs` file, also against those inputs.
+pub fn verify(params_dir: &Path, result: &Path, inputs: Option<&Path>) -> Result<Checked> {
     let bytes = std::fs::read(result).with_context(|| format!("reading {}", result.display()))?;
-    let checked = check_result_file(params_dir, &bytes)
+    let inputs = inputs.map(read_zkml_inputs).transpose()?;
+    let checked = check_result_file(params_dir, &bytes, inputs.as_deref())
         .map_err(|e| anyhow::anyhow!("{}: does not verify: {e}", result.display()))?;
     Ok(checked)
+}
+
+/// Prepares an ONNX model to be served by a zkML Supernet (`lagrange-node model add`):
+/// checks and quantizes it, cuts it into slices, makes the slices' keys with a one-party
+/// setup, writes the model and keys into `params_dir` and returns the `[[circuits]]` entry
+/// to paste into the Supernet config.
+pub fn model_add(
+    name: &str,
+    category: JobCategory,
+    onnx: &Path,
+    cuts: &[usize],
+    params_dir: &Path,
+) -> Result<String> {
+    let id = lagrange_protocol::CircuitId::new(format!(
+        "{}{name}",
+        lagrange_protocol::config::ZKML_PREFIX
+    ))
+    .map_err(|e| anyhow::anyhow!("model name {name:?}: {e}"))?;
+    let bytes = std::fs::read(onnx).with_context(|| format!("reading {}", onnx.display()))?;
+    let prepared = crate::circuit_workload::prepare_zkml(
+        params_dir,
+        &id,
+        category,
+        &bytes,
+        cuts,
+        crate::circuit_workload::KeySource::Fresh,
+    )
+    .map_err(|e| anyhow::anyhow!("{}: {e}", onnx.display()))?;
+    let entry = &prepared.entry;
+    let model = entry.model.context("a prepared model has its pin")?;
+    let slices: Vec<String> = prepared
+        .model
+        .slices()
+        .iter()
+        .map(|s| format!("{}..{}", s.start, s.end))
+        .collect();
+    Ok(format!(
+        "# {name}: {} layers in slices {}, {} inputs, {} outputs, {} fractional bits;\n         # model and keys (one-party setup) written into {}\n         [[circuits]]\n         id = \"{id}\"\n         category = \"{category}\"\n         params_digest = \"{}\"\n         model = {{ onnx_digest = \"{}\", commitment = \"{}\" }}\n",
+        prepared.model.model().layers.len(),
+        slices.join(", "),
+        prepared.model.model().input_len(),
+        prepared.model.model().output_len(),
+        prepared.model.model().scale_bits,
+        params_dir.display(),
+        entry.params_digest,
+        model.onnx_digest,
+        model.commitment,
+    ))
 }
 
 /// Writes a result's proofs in snarkjs's formats.

@@ -1,6 +1,7 @@
 //! `lagrange-node devnet`: a gateway and provers in one process, on real libp2p over
-//! loopback, with a temporary sled store, proving sample coprocessor queries end to end, or
-//! (`--workload circom`) witnesses of a bundled circom circuit.
+//! loopback, with a temporary sled store, proving sample coprocessor queries end to end,
+//! (`--workload circom`) witnesses of a bundled circom circuit, or (`--workload zkml`)
+//! inferences of a bundled MNIST-size perceptron, each layer a slice proven by its own job.
 //!
 //! Keys and circuit parameters come from public seeds: **insecure**, for local use only.
 //! Parameters are cached in a directory (by default under the system temp dir), so only
@@ -19,7 +20,7 @@ use lagrange_protocol::config::{
 use lagrange_protocol::messages::HardwareSummary;
 use lagrange_protocol::{CircuitId, Digest, JobCategory, Keypair, PublicKey, SupernetId, TaskId};
 
-use crate::circuit_workload::{CircuitWorkload, circuit_for};
+use crate::circuit_workload::{CircuitWorkload, KeySource, circuit_for, prepare_zkml};
 use crate::clock::now_ms;
 use crate::gateway::driver::GatewayHandle;
 use crate::launch::{self, ParamFiles};
@@ -38,6 +39,34 @@ pub enum DevnetWorkload {
     /// `circuits/fixtures/circom`): three witnesses and one set of input signals (whose
     /// witness the gateway computes) per task, one job each.
     Circom,
+    /// The bundled zkML model (an MNIST-size perceptron, 784 → 64 → 32 → 10, made from a
+    /// fixed seed): two inputs per task, each proven in three slices, one per layer.
+    Zkml,
+}
+
+/// The bundled zkML model: its ONNX bytes are made by
+/// [`lagrange_circuits::zkml::sample::mlp`] from a fixed seed, so nothing is downloaded and
+/// every run serves the same model.
+pub mod zkml_bundle {
+    use rand::{Rng, SeedableRng};
+
+    /// Its id.
+    pub const ID: &str = "zkml/mnist-mlp";
+    /// Layer widths.
+    pub const SIZES: [usize; 4] = [784, 64, 32, 10];
+    /// Inputs per task.
+    pub const INPUTS_PER_TASK: usize = 2;
+
+    /// The ONNX model.
+    pub fn onnx() -> Vec<u8> {
+        lagrange_circuits::zkml::sample::mlp(0x6d6e6973, &SIZES)
+    }
+
+    /// Input `n` of task `t`: a 28×28 "image" of values in `[0, 1)`, from a fixed seed.
+    pub fn input(t: usize, n: usize) -> Vec<f32> {
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64((t * INPUTS_PER_TASK + n) as u64);
+        (0..SIZES[0]).map(|_| rng.r#gen::<f32>()).collect()
+    }
 }
 
 /// The bundled circom circuit, as the fixture script made it.
@@ -168,6 +197,7 @@ pub async fn run(opts: DevnetOptions) -> Result<DevnetReport> {
                     params_digest: *digest,
                     r1cs_digest: None,
                     wasm_digest: None,
+                    model: None,
                 })
                 .collect();
             (workload, circuits)
@@ -207,8 +237,49 @@ pub async fn run(opts: DevnetOptions) -> Result<DevnetReport> {
                 params_digest: digest(bundled::ZKEY),
                 r1cs_digest: Some(digest(bundled::R1CS)),
                 wasm_digest: Some(digest(bundled::WASM)),
+                model: None,
             }];
             (workload, circuits)
+        }
+        DevnetWorkload::Zkml => {
+            say(
+                start,
+                format!(
+                    "loading the bundled model {} ({:?}, insecure devnet keys, cached in {})",
+                    zkml_bundle::ID,
+                    zkml_bundle::SIZES,
+                    params_dir.display()
+                ),
+            );
+            let id = CircuitId::new(zkml_bundle::ID)?;
+            let category = opts.category;
+            let dir = params_dir.clone();
+            tokio::task::spawn_blocking(move || -> Result<(CircuitWorkload, Vec<CircuitConfig>)> {
+                let prepared = prepare_zkml(
+                    &dir,
+                    &id,
+                    category,
+                    &zkml_bundle::onnx(),
+                    &[],
+                    KeySource::InsecureSeeded(0xde),
+                )
+                .map_err(|e| anyhow!(e))?;
+                let mut w =
+                    CircuitWorkload::load_with(&dir, &[], Arc::new(lagrange_circuits::CpuMsm))
+                        .map_err(|e| anyhow!(e))?;
+                let entry = prepared.entry;
+                w.serve_zkml(
+                    &id,
+                    category,
+                    prepared.model,
+                    &prepared.keys,
+                    entry.model.map(|m| m.commitment),
+                    Arc::new(lagrange_circuits::CpuMsm),
+                )
+                .map_err(|e| anyhow!(e))?;
+                Ok((w, vec![entry]))
+            })
+            .await??
         }
     };
     let workload = Arc::new(workload);
@@ -346,6 +417,9 @@ pub async fn run(opts: DevnetOptions) -> Result<DevnetReport> {
                 inputs.len()
             ),
             TaskSpec::Synthetic { .. } => "synthetic proofs".into(),
+            TaskSpec::Zkml { model, inputs, .. } => {
+                format!("{} inferences of {model}", inputs.len())
+            }
         };
         say(
             start,
@@ -385,6 +459,9 @@ pub async fn run(opts: DevnetOptions) -> Result<DevnetReport> {
             .store()
             .task_spec(&task)?
             .context("the task's spec is gone")?;
+        if opts.workload == DevnetWorkload::Zkml {
+            report_inferences(&workload, &task_spec(&opts, t)?, &result, start)?;
+        }
         let answer = tokio::task::spawn_blocking(move || w.check_result(&spec, &result))
             .await?
             .map_err(|e| anyhow!("the aggregated proof does not verify: {e}"))?;
@@ -402,6 +479,8 @@ pub async fn run(opts: DevnetOptions) -> Result<DevnetReport> {
             }
             // Every bundled witness proven and verified, in snarkjs' format.
             DevnetWorkload::Circom => (0, bundled::WITNESSES.len() as u64 + 1),
+            // Every inference proven, its chain checked, against the client's inputs.
+            DevnetWorkload::Zkml => (0, zkml_bundle::INPUTS_PER_TASK as u64),
         };
         let outcome = TaskOutcome {
             task,
@@ -416,6 +495,10 @@ pub async fn run(opts: DevnetOptions) -> Result<DevnetReport> {
             ),
             DevnetWorkload::Circom => format!(
                 "task {task}: {} of {} proofs verified against the circuit's key (snarkjs format)",
+                answer.count, native.1
+            ),
+            DevnetWorkload::Zkml => format!(
+                "task {task}: {} of {} inferences verified, every slice proof and chain",
                 answer.count, native.1
             ),
         };
@@ -470,7 +553,66 @@ fn task_spec(opts: &DevnetOptions, t: usize) -> Result<TaskSpec> {
             witnesses: bundled::WITNESSES.iter().map(|w| w.to_vec()).collect(),
             inputs: vec![bundled::INPUTS.to_string()],
         },
+        DevnetWorkload::Zkml => TaskSpec::Zkml {
+            model: CircuitId::new(zkml_bundle::ID)?,
+            inputs: (0..zkml_bundle::INPUTS_PER_TASK)
+                .map(|n| {
+                    zkml_bundle::input(t, n)
+                        .into_iter()
+                        .map(f32::to_bits)
+                        .collect()
+                })
+                .collect(),
+            commitment: None,
+        },
     })
+}
+
+/// Checks a zkML task's result against the inputs the client sent (every slice proof,
+/// every chain, every input commitment), prints each proven inference's class next to the
+/// float reference's (tract), and fails unless the proven outputs are exactly the quantized
+/// evaluator's.
+fn report_inferences(
+    workload: &CircuitWorkload,
+    spec: &TaskSpec,
+    result: &[u8],
+    start: Instant,
+) -> Result<()> {
+    let TaskSpec::Zkml { model, inputs, .. } = spec else {
+        return Ok(());
+    };
+    let served = workload
+        .zkml_model(model.as_str())
+        .context("the bundled model is not served")?;
+    let result = crate::circuit_workload::TaskResult::from_json(result)?;
+    let proven = workload.check_zkml(model.as_str(), inputs, &result)?;
+    let onnx = zkml_bundle::onnx();
+    for (n, (bits, output)) in inputs.iter().zip(&proven).enumerate() {
+        let real: Vec<f32> = bits.iter().map(|b| f32::from_bits(*b)).collect();
+        let expected = served
+            .model()
+            .evaluate(&served.model().quantize_input(&real)?)?;
+        if *output != expected {
+            bail!("input {n}: the proven output differs from the quantized evaluator's");
+        }
+        let float = lagrange_circuits::zkml::onnx::float_reference(&onnx, &real)?;
+        let (class, float_class) = (
+            lagrange_circuits::zkml::argmax(output),
+            lagrange_circuits::zkml::argmax(&float),
+        );
+        let logits: Vec<String> = output
+            .iter()
+            .map(|v| format!("{:.3}", served.model().dequantize(*v)))
+            .collect();
+        say(
+            start,
+            format!(
+                "input {n}: predicted class {class} (float reference, tract: {float_class}); logits [{}]",
+                logits.join(", ")
+            ),
+        );
+    }
+    Ok(())
 }
 
 /// Prints a task's history as it happens, until it is done or failed.

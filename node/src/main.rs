@@ -203,6 +203,11 @@ enum Command {
         #[command(subcommand)]
         action: CircuitAction,
     },
+    /// zkML models (ONNX) a Supernet serves.
+    Model {
+        #[command(subcommand)]
+        action: ModelAction,
+    },
     /// Show a task's status; save its result if it is done.
     Task {
         /// The task id.
@@ -253,9 +258,14 @@ enum Command {
     Verify {
         /// The result file.
         result: PathBuf,
-        /// Directory with the circuits' verifying keys (`.vk` files).
+        /// Directory with the circuits' verifying keys (`.vk` files; a zkML model's
+        /// `zkml/<name>.keys`).
         #[arg(long)]
         params_dir: PathBuf,
+        /// For a zkML result: the inputs the client sent (the `submit zkml --input` file);
+        /// the result must be of them.
+        #[arg(long)]
+        input: Option<PathBuf>,
     },
     /// Write a result's proofs in snarkjs's JSON formats, one directory per proof.
     ExportSnarkjs {
@@ -294,6 +304,20 @@ enum SubmitKind {
         #[arg(long)]
         jobs: u32,
     },
+    /// Inferences of a zkML model the Supernet serves, each proven in slices.
+    Zkml {
+        /// The model, as the Supernet names it (`zkml/<name>`, or just `<name>`).
+        #[arg(long)]
+        model_id: String,
+        /// The inputs: a JSON array of numbers (one input, flattened), an array of such
+        /// arrays, or ezkl's `{"input_data": [[...]]}`.
+        #[arg(long)]
+        input: PathBuf,
+        /// The model commitment you expect (from the Supernet config); the task is refused
+        /// if the Supernet serves another model under this id.
+        #[arg(long, default_value = "")]
+        model_commitment: String,
+    },
     /// One proof per witness of a circom circuit the Supernet serves.
     Circom {
         /// The circuit, as the Supernet names it (`circom/<name>`, or just `<name>`).
@@ -326,6 +350,30 @@ enum CircuitAction {
         /// clients may send input signals instead of witnesses.
         #[arg(long)]
         wasm: Option<PathBuf>,
+        /// The category its jobs are auctioned in.
+        #[arg(long, default_value = "small")]
+        category: JobCategory,
+        /// The node's parameter directory.
+        #[arg(long, default_value = "params")]
+        params_dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ModelAction {
+    /// Checks and quantizes an ONNX model, cuts it into slices, makes each slice's keys
+    /// (one-party setup), writes the model and keys into the parameter directory and prints
+    /// the [[circuits]] entry (with their digests and the model commitment) for the
+    /// Supernet config.
+    Add {
+        /// The model's name; its id is `zkml/<name>` (letters, digits, '-').
+        name: String,
+        /// The ONNX file.
+        #[arg(long)]
+        onnx: PathBuf,
+        /// A layer where a new slice starts (repeat; none: one slice per layer).
+        #[arg(long = "cut")]
+        cuts: Vec<usize>,
         /// The category its jobs are auctioned in.
         #[arg(long, default_value = "small")]
         category: JobCategory,
@@ -385,6 +433,10 @@ fn main() -> Result<()> {
                 ),
                 devnet::DevnetWorkload::Circom => println!(
                     "devnet: {} circom task(s) proven and every proof verified",
+                    report.tasks.len()
+                ),
+                devnet::DevnetWorkload::Zkml => println!(
+                    "devnet: {} zkML task(s) proven in slices, every chain verified; every output matches the quantized evaluator",
                     report.tasks.len()
                 ),
             }
@@ -570,6 +622,23 @@ public key {}",
                         inputs,
                     }
                 }
+                SubmitKind::Zkml {
+                    model_id,
+                    input,
+                    model_commitment,
+                } => {
+                    let prefix = lagrange_protocol::config::ZKML_PREFIX;
+                    let model = if model_id.starts_with(prefix) {
+                        model_id
+                    } else {
+                        format!("{prefix}{model_id}")
+                    };
+                    cli::Submission::Zkml {
+                        model,
+                        inputs: cli::read_zkml_inputs(&input)?,
+                        commitment: model_commitment,
+                    }
+                }
             };
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(cli::submit(
@@ -597,6 +666,21 @@ public key {}",
             print!(
                 "{}",
                 cli::circuit_add(&name, category, &zkey, &r1cs, wasm.as_deref(), &params_dir)?
+            );
+        }
+        Command::Model {
+            action:
+                ModelAction::Add {
+                    name,
+                    onnx,
+                    cuts,
+                    category,
+                    params_dir,
+                },
+        } => {
+            print!(
+                "{}",
+                cli::model_add(&name, category, &onnx, &cuts, &params_dir)?
             );
         }
         Command::Task { id, gateway, out } => {
@@ -669,7 +753,11 @@ public key {}",
                 }
             }
         }
-        Command::Verify { result, params_dir } => match cli::verify(&params_dir, &result)? {
+        Command::Verify {
+            result,
+            params_dir,
+            input,
+        } => match cli::verify(&params_dir, &result, input.as_deref())? {
             Checked::Query {
                 sum,
                 count,
@@ -681,6 +769,28 @@ public key {}",
             Checked::Synthetic { proofs } => println!("valid: {proofs} synthetic proofs"),
             Checked::Circom { circuit, proofs } => {
                 println!("valid: {proofs} proofs of {circuit}")
+            }
+            Checked::Zkml {
+                model,
+                commitment,
+                scale_bits,
+                outputs,
+            } => {
+                println!(
+                    "valid: {} inference(s) of {model} (commitment {commitment}), every slice proof and chain",
+                    outputs.len()
+                );
+                for (n, output) in outputs.iter().enumerate() {
+                    let real: Vec<String> = output
+                        .iter()
+                        .map(|v| format!("{:.4}", *v as f64 / f64::from(1u32 << scale_bits)))
+                        .collect();
+                    println!(
+                        "inference {n}: class {} of outputs [{}]",
+                        lagrange_circuits::zkml::argmax(output),
+                        real.join(", ")
+                    );
+                }
             }
         },
         Command::ExportSnarkjs {

@@ -226,9 +226,10 @@ pub async fn collect(opts: &ReportOptions) -> Result<Report> {
                     .map_err(|s| anyhow::anyhow!("{}: {}", s.code(), s.message()))?
                     .into_inner();
                 let dir = dir.clone();
-                let checked =
-                    tokio::task::spawn_blocking(move || check_result_file(&dir, &result.result))
-                        .await?;
+                let checked = tokio::task::spawn_blocking(move || {
+                    check_result_file(&dir, &result.result, None)
+                })
+                .await?;
                 if let Err(e) = &checked {
                     report
                         .violations

@@ -15,7 +15,7 @@ use lagrange_protocol::{CircuitId, JobCategory, Keypair};
 
 use lagrange_circuits::{MsmChoice, MsmSelection};
 
-use crate::circuit_workload::{CircuitWorkload, circom_paths};
+use crate::circuit_workload::{CircuitWorkload, circom_paths, zkml_paths};
 use crate::config::{Membership, Role, Settings};
 use crate::gateway::Misbehavior;
 use crate::http;
@@ -25,7 +25,7 @@ use crate::launch::{
 use crate::metrics::NodeMetrics;
 use crate::net::{NetConfig, Network, params};
 use crate::prover::{CostModel, ProverSettings};
-use crate::store::{Store, TaskSpec};
+use crate::store::Store;
 use crate::workload::Workload;
 
 /// Picks the MSM backend, saying what was chosen and, for a fallback, why.
@@ -109,6 +109,20 @@ async fn ensure_params(
             }
             continue;
         }
+        if let Some(model) = c.model {
+            // A zkML model's ONNX file and its slices' keys, by their own digests.
+            let paths = zkml_paths(&s.params_dir, c.id.as_str());
+            for (digest, path) in [
+                (model.onnx_digest, paths.onnx),
+                (c.params_digest, paths.keys),
+            ] {
+                files.insert(digest, path.clone());
+                if !path.exists() {
+                    missing.push((digest, path));
+                }
+            }
+            continue;
+        }
         let spec = lagrange_circuits::CircuitSpec::parse(c.id.as_str())
             .map_err(|e| anyhow::anyhow!("supernet circuit {}: {e}", c.id))?;
         let path = crate::param_files::params_path(&s.params_dir, &spec);
@@ -134,6 +148,10 @@ async fn ensure_params(
     };
     let handle = fetcher.join(supernet.clone(), net_cfg)?;
     for (digest, dest) in missing {
+        // A circom circuit's or zkML model's files live in a folder of their own.
+        if let Some(dir) = dest.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
         let mut fetched = false;
         for boot in &m.bootnodes {
             let Some(peer) = crate::net::peer_of(boot) else {
@@ -160,44 +178,31 @@ async fn ensure_params(
     Ok(files)
 }
 
-/// Measures one proof per category, for the cost model: a sample query where the category
-/// has the network's own circuit, else a proof of its (first) circom circuit.
+/// Measures the proving time of each category, for the cost model: the slowest of one job
+/// of each circuit that proves its tasks (see [`CircuitWorkload::calibration_jobs`]).
 async fn calibrate(
     workload: &Arc<CircuitWorkload>,
     categories: &[JobCategory],
-    circom: &[CircomPin],
-    builtin: &std::collections::BTreeSet<JobCategory>,
 ) -> Result<BTreeMap<JobCategory, u64>> {
     let mut proving_ms = BTreeMap::new();
     for category in categories {
-        let plan = if builtin.contains(category) {
-            let rows = crate::devnet::sample_task(0, 8).0;
-            let plans = workload
-                .split(&TaskSpec::Query {
-                    rows,
-                    lo: 0,
-                    hi: u64::MAX,
-                    category: *category,
-                })
-                .map_err(|e| anyhow::anyhow!(e))?;
-            plans.into_iter().next().map(|p| (p.circuit, p.input))
-        } else {
-            circom
-                .iter()
-                .find(|p| p.category == *category)
-                .and_then(|p| Some((p.id.clone(), workload.calibration_witness(&p.id)?)))
-        };
-        let Some((circuit, input)) = plan else {
-            continue;
-        };
         let w = workload.clone();
-        let started = std::time::Instant::now();
-        tokio::task::spawn_blocking(move || w.prove(&circuit, &input))
-            .await?
-            .map_err(|e| anyhow::anyhow!(e))?;
-        let ms = started.elapsed().as_millis().max(1) as u64;
-        info!(%category, ms, "calibrated proving time");
-        proving_ms.insert(*category, ms);
+        let category = *category;
+        let ms = tokio::task::spawn_blocking(move || -> Result<Option<u64>> {
+            let mut slowest = None;
+            for (circuit, input) in w.calibration_jobs(category) {
+                let started = std::time::Instant::now();
+                w.prove(&circuit, &input).map_err(|e| anyhow::anyhow!(e))?;
+                let ms = started.elapsed().as_millis().max(1) as u64;
+                slowest = slowest.max(Some(ms));
+            }
+            Ok(slowest)
+        })
+        .await??;
+        if let Some(ms) = ms {
+            info!(%category, ms, "calibrated proving time");
+            proving_ms.insert(category, ms);
+        }
     }
     Ok(proving_ms)
 }
@@ -212,6 +217,54 @@ struct CircomPin {
     wasm: Option<lagrange_protocol::Digest>,
 }
 
+/// A zkML model a node serves, as its Supernet pins it.
+#[derive(Debug, Clone)]
+struct ZkmlPin {
+    id: CircuitId,
+    category: JobCategory,
+    keys: lagrange_protocol::Digest,
+    model: lagrange_protocol::config::ModelPin,
+}
+
+/// Reads a file and checks it against its pinned digest.
+fn read_pinned(path: &std::path::Path, digest: &lagrange_protocol::Digest) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let actual = blake3::hash(&bytes);
+    if actual.as_bytes() != &digest.0 {
+        bail!(
+            "{} has digest {}, but the supernet pins {digest}",
+            path.display(),
+            actual.to_hex()
+        );
+    }
+    Ok(bytes)
+}
+
+/// Reads a zkML model's ONNX file and keys, checks them and the model's commitment against
+/// their pins and serves the model from `workload` (blocking: files, parsing, hashing).
+fn load_zkml(
+    workload: &mut CircuitWorkload,
+    params_dir: &std::path::Path,
+    pin: &ZkmlPin,
+    backend: Arc<dyn lagrange_circuits::MsmBackend>,
+) -> Result<()> {
+    let paths = zkml_paths(params_dir, pin.id.as_str());
+    let onnx = read_pinned(&paths.onnx, &pin.model.onnx_digest)?;
+    let keys = read_pinned(&paths.keys, &pin.keys)?;
+    let slices = workload
+        .add_zkml(
+            &pin.id,
+            pin.category,
+            &onnx,
+            &keys,
+            Some(pin.model.commitment),
+            backend,
+        )
+        .map_err(|e| anyhow::anyhow!(e))?;
+    info!(model = %pin.id, slices, "serving zkML model");
+    Ok(())
+}
+
 /// Reads a circom circuit's artifacts, checks them against their pins and serves the
 /// circuit from `workload` (blocking: files and parsing).
 fn load_circom(
@@ -221,21 +274,9 @@ fn load_circom(
     backend: Arc<dyn lagrange_circuits::MsmBackend>,
 ) -> Result<()> {
     let paths = circom_paths(params_dir, pin.id.as_str());
-    let read = |path: &std::path::Path, digest: &lagrange_protocol::Digest| -> Result<Vec<u8>> {
-        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let actual = blake3::hash(&bytes);
-        if actual.as_bytes() != &digest.0 {
-            bail!(
-                "{} has digest {}, but the supernet pins {digest}",
-                path.display(),
-                actual.to_hex()
-            );
-        }
-        Ok(bytes)
-    };
-    let zkey = read(&paths.zkey, &pin.zkey)?;
-    let r1cs = read(&paths.r1cs, &pin.r1cs)?;
-    let wasm = pin.wasm.map(|d| read(&paths.wasm, &d)).transpose()?;
+    let zkey = read_pinned(&paths.zkey, &pin.zkey)?;
+    let r1cs = read_pinned(&paths.r1cs, &pin.r1cs)?;
+    let wasm = pin.wasm.map(|d| read_pinned(&paths.wasm, &d)).transpose()?;
     workload
         .add_circom(
             &pin.id,
@@ -271,7 +312,7 @@ pub async fn run_node(s: Settings) -> Result<()> {
     let mut files = BTreeMap::new();
     let mut pins: BTreeMap<CircuitId, lagrange_protocol::Digest> = BTreeMap::new();
     let mut circom: Vec<CircomPin> = Vec::new();
-    let mut builtin = std::collections::BTreeSet::new();
+    let mut models: Vec<ZkmlPin> = Vec::new();
     let mut proving_categories = Vec::new();
     for m in &s.memberships {
         let categories = wanted_categories(&s, m);
@@ -293,18 +334,25 @@ pub async fn run_node(s: Settings) -> Result<()> {
                     c.id
                 );
             }
-            match c.r1cs_digest {
-                Some(r1cs) if !circom.iter().any(|p| p.id == c.id) => circom.push(CircomPin {
+            if let Some(model) = c.model {
+                if !models.iter().any(|p| p.id == c.id) {
+                    models.push(ZkmlPin {
+                        id: c.id.clone(),
+                        category: c.category,
+                        keys: c.params_digest,
+                        model,
+                    });
+                }
+            } else if let Some(r1cs) = c.r1cs_digest
+                && !circom.iter().any(|p| p.id == c.id)
+            {
+                circom.push(CircomPin {
                     id: c.id.clone(),
                     category: c.category,
                     zkey: c.params_digest,
                     r1cs,
                     wasm: c.wasm_digest,
-                }),
-                Some(_) => {}
-                None => {
-                    builtin.insert(c.category);
-                }
+                });
             }
         }
     }
@@ -319,22 +367,26 @@ pub async fn run_node(s: Settings) -> Result<()> {
     let backend = msm.backend.clone();
     let pins: Vec<_> = pins
         .into_iter()
-        .filter(|(id, _)| !circom.iter().any(|p| p.id == *id))
+        .filter(|(id, _)| {
+            !circom.iter().any(|p| p.id == *id) && !models.iter().any(|p| p.id == *id)
+        })
         .collect();
-    let circom_pins = circom.clone();
     let workload = Arc::new(
         tokio::task::spawn_blocking(move || -> Result<CircuitWorkload> {
             let mut workload = CircuitWorkload::load_with(&dir, &pins, backend.clone())
                 .map_err(|e| anyhow::anyhow!(e))?;
-            for pin in &circom_pins {
+            for pin in &circom {
                 load_circom(&mut workload, &dir, pin, backend.clone())?;
+            }
+            for pin in &models {
+                load_zkml(&mut workload, &dir, pin, backend.clone())?;
             }
             Ok(workload)
         })
         .await??,
     );
     metrics.readiness.set_params_loaded();
-    let proving_ms = calibrate(&workload, &proving_categories, &circom, &builtin).await?;
+    let proving_ms = calibrate(&workload, &proving_categories).await?;
     let ctx = NodeContext {
         key: key.clone(),
         files: Arc::new(files),

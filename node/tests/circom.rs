@@ -75,6 +75,7 @@ fn served() -> (tempfile::TempDir, Arc<SupernetConfig>) {
             params_digest: digest(paths.zkey),
             r1cs_digest: Some(digest(paths.r1cs)),
             wasm_digest: Some(digest(paths.wasm)),
+            model: None,
         }],
     };
     supernet.validate().unwrap();
@@ -301,7 +302,8 @@ async fn circom_witnesses_are_proven_by_the_network_and_verified_by_snarkjs() {
     }
     // The offline checker agrees, from the parameter directory alone.
     let checked =
-        lagrange_node::circuit_workload::check_result_file(params.path(), &result.result).unwrap();
+        lagrange_node::circuit_workload::check_result_file(params.path(), &result.result, None)
+            .unwrap();
     assert!(matches!(
         checked,
         lagrange_node::circuit_workload::Checked::Circom { proofs: 4, .. }

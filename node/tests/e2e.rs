@@ -43,7 +43,7 @@ async fn e2e_multi_chunk_query_is_proven_by_several_provers_and_verified() {
     let file = results
         .path()
         .join(format!("{}.result.json", report.tasks[0].task));
-    match lagrange_node::cli::verify(params.path(), &file).unwrap() {
+    match lagrange_node::cli::verify(params.path(), &file, None).unwrap() {
         lagrange_node::circuit_workload::Checked::Query { sum, count, .. } => {
             assert_eq!((sum, count), report.tasks[0].native);
         }
@@ -63,7 +63,7 @@ async fn e2e_multi_chunk_query_is_proven_by_several_provers_and_verified() {
     bytes = tampered.into_bytes();
     let bad = results.path().join("tampered.json");
     std::fs::write(&bad, bytes).unwrap();
-    assert!(lagrange_node::cli::verify(params.path(), &bad).is_err());
+    assert!(lagrange_node::cli::verify(params.path(), &bad, None).is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,4 +87,35 @@ async fn e2e_the_devnet_proves_the_bundled_circom_circuit() {
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
     assert_eq!(json["circom"]["proofs"].as_array().unwrap().len(), 4);
     assert_eq!(json["circom"]["verification_key"]["protocol"], "groth16");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_the_devnet_proves_the_bundled_model_in_slices() {
+    let params = tempfile::tempdir().unwrap();
+    let results = tempfile::tempdir().unwrap();
+    let report = devnet::run(DevnetOptions {
+        workload: devnet::DevnetWorkload::Zkml,
+        tasks: 1,
+        params_dir: Some(params.path().to_path_buf()),
+        results_dir: Some(results.path().to_path_buf()),
+        ..DevnetOptions::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(report.tasks[0].proven, (0, 2));
+    let file = results
+        .path()
+        .join(format!("{}.result.json", report.tasks[0].task));
+    // `verify` checks it from the parameter directory the devnet filled.
+    match lagrange_node::cli::verify(params.path(), &file, None).unwrap() {
+        lagrange_node::circuit_workload::Checked::Zkml { model, outputs, .. } => {
+            assert_eq!(model, devnet::zkml_bundle::ID);
+            assert_eq!(outputs.len(), 2);
+            assert!(outputs.iter().all(|o| o.len() == 10));
+        }
+        other => panic!("{other:?}"),
+    }
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let slices = json["zkml"]["inferences"][0]["slices"].as_array().unwrap();
+    assert_eq!(slices.len(), 3);
 }

@@ -52,6 +52,7 @@ fn config() -> Arc<SupernetConfig> {
             params_digest: Digest([0; 32]),
             r1cs_digest: None,
             wasm_digest: None,
+            model: None,
         }],
     })
 }

@@ -70,6 +70,7 @@ fn config(provers: u64) -> Arc<SupernetConfig> {
             params_digest: Digest([0; 32]),
             r1cs_digest: None,
             wasm_digest: None,
+            model: None,
         }],
     })
 }

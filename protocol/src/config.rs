@@ -155,15 +155,38 @@ pub struct CircuitConfig {
     /// with which the gateway computes witnesses from clients' input signals.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wasm_digest: Option<Digest>,
+    /// For a zkML model (id `zkml/<name>`): the pinned model. Its `params_digest` is then
+    /// the digest of the model's keys file (one key per slice).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelPin>,
+}
+
+/// A zkML model as a Supernet pins it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelPin {
+    /// blake3 digest of the ONNX file.
+    pub onnx_digest: Digest,
+    /// The Poseidon commitment to the quantized model (a BN254 scalar, 32 bytes
+    /// little-endian), which every slice proof names as a public input.
+    pub commitment: Digest,
 }
 
 /// The prefix of a circom circuit's id.
 pub const CIRCOM_PREFIX: &str = "circom/";
 
+/// The prefix of a zkML model's id.
+pub const ZKML_PREFIX: &str = "zkml/";
+
 impl CircuitConfig {
     /// Whether this is a circom circuit (its id starts with `circom/`).
     pub fn is_circom(&self) -> bool {
         self.id.as_str().starts_with(CIRCOM_PREFIX)
+    }
+
+    /// Whether this is a zkML model (its id starts with `zkml/`).
+    pub fn is_zkml(&self) -> bool {
+        self.id.as_str().starts_with(ZKML_PREFIX)
     }
 }
 
@@ -369,6 +392,22 @@ impl SupernetConfig {
                         .into(),
                 );
             }
+            if c.is_zkml() != c.model.is_some() {
+                bad(
+                    &format!("circuits[{i}].model"),
+                    "a zkML model (id zkml/<name>) needs its model pin, and only it has one".into(),
+                );
+            }
+            if c.is_zkml()
+                && !c.id.as_str()[ZKML_PREFIX.len()..]
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '-')
+            {
+                bad(
+                    &format!("circuits[{i}].id"),
+                    "a zkML model's name (after zkml/) is letters, digits and '-'".into(),
+                );
+            }
         }
 
         if issues.is_empty() {
@@ -409,10 +448,25 @@ impl SupernetConfig {
         self.categories.iter().find(|c| c.category == category)
     }
 
-    /// The circuit `id`, if configured.
+    /// The circuit `id`, if configured. A zkML slice (`zkml/<name>/<from>-<to>`) is served
+    /// by its model's entry.
     pub fn circuit(&self, id: &CircuitId) -> Option<&CircuitConfig> {
-        self.circuits.iter().find(|c| &c.id == id)
+        self.circuits.iter().find(|c| &c.id == id).or_else(|| {
+            let model = zkml_model_of(id.as_str())?;
+            self.circuits
+                .iter()
+                .find(|c| c.is_zkml() && c.id.as_str() == model)
+        })
     }
+}
+
+/// The model a zkML slice belongs to: `zkml/<name>` for `zkml/<name>/<from>-<to>`.
+pub fn zkml_model_of(id: &str) -> Option<&str> {
+    let rest = id.strip_prefix(ZKML_PREFIX)?;
+    let (name, range) = rest.split_once('/')?;
+    let (from, to) = range.split_once('-')?;
+    let number = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (number(from) && number(to)).then(|| &id[..ZKML_PREFIX.len() + name.len()])
 }
 
 fn first_duplicate<T: Ord + fmt::Display>(items: impl Iterator<Item = T>) -> Option<T> {

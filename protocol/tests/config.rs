@@ -180,3 +180,36 @@ fn several_problems_are_reported_together() {
         other => panic!("unexpected {other:?}"),
     }
 }
+
+#[test]
+fn a_zkml_model_is_pinned_with_its_model_and_serves_its_slices() {
+    let model = format!(
+        "[[circuits]]\nid = \"zkml/mnist-mlp\"\ncategory = \"small\"\nparams_digest = \"{d}\"\n\
+         model = {{ onnx_digest = \"{d}\", commitment = \"{c}\" }}\n",
+        d = "cd".repeat(32),
+        c = "01".repeat(32),
+    );
+    let cfg = SupernetConfig::from_toml(&(example() + &model)).unwrap();
+    assert_eq!(SupernetConfig::from_toml(&cfg.to_toml()).unwrap(), cfg);
+    let id = |s: &str| lagrange_protocol::CircuitId::new(s).unwrap();
+    // Each slice's jobs are terms of the model's entry; nothing else is.
+    let slice = cfg.circuit(&id("zkml/mnist-mlp/1-2")).unwrap();
+    assert_eq!(slice.id.as_str(), "zkml/mnist-mlp");
+    for other in ["zkml/mnist-mlp/1", "zkml/mnist-mlp/a-2", "zkml/other/0-1"] {
+        assert!(cfg.circuit(&id(other)).is_none(), "{other}");
+    }
+    // A model needs its pin, and only a model has one.
+    let unpinned = model.replace(
+        &format!(
+            "model = {{ onnx_digest = \"{d}\", commitment = \"{c}\" }}\n",
+            d = "cd".repeat(32),
+            c = "01".repeat(32)
+        ),
+        "",
+    );
+    assert!(issues_of(&(example() + &unpinned)).contains("circuits[1].model"));
+    let misplaced = model.replace("zkml/mnist-mlp", "circom2/x");
+    assert!(issues_of(&(example() + &misplaced)).contains("only it has one"));
+    let bad_name = model.replace("zkml/mnist-mlp", "zkml/a.b");
+    assert!(issues_of(&(example() + &bad_name)).contains("letters, digits and '-'"));
+}

@@ -18,6 +18,7 @@ mod circom;
 mod coprocessor;
 mod result;
 mod synthetic;
+mod zkml;
 
 use ark_bn254::{Bn254, Fr};
 use ark_groth16::{PreparedVerifyingKey, Proof};
@@ -27,6 +28,7 @@ pub use circom::{CircomFamily, MAX_CIRCOM_JOBS};
 pub use coprocessor::{CoprocessorFamily, MAX_QUERY_ROWS};
 pub use result::{Checked, CircomProof, TaskResult};
 pub use synthetic::{MAX_SYNTHETIC_JOBS, SyntheticFamily};
+pub use zkml::ZkmlSliceFamily;
 
 use crate::{
     AggregateError, DataSetError, DecodeError, JobError, JobRejected, ProofWithInputs, Query,
@@ -137,6 +139,9 @@ pub enum FamilyError {
     /// A result that does not parse.
     #[error("malformed result: {0}")]
     Result(#[from] serde_json::Error),
+    /// A zkML model, input, job, chain or keys refused.
+    #[error(transparent)]
+    Zkml(#[from] crate::zkml::ZkmlError),
 }
 
 /// One circuit's proving math for tasks of its kind. Every method is CPU work.

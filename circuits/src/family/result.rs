@@ -1,10 +1,11 @@
 //! What a finished task delivers, and its offline check.
 //!
-//! A [`TaskResult`] is JSON, externally tagged: `{"query": {...}}`, `{"synthetic": {...}}`
-//! or `{"circom": {...}}` (an internal tag would make serde buffer the 128-bit sum, which
-//! it cannot). Anyone holding the circuit's verifying key can check it with
-//! [`TaskResult::check`]; a client who also knows what it asked uses
-//! [`super::Family::check`].
+//! A [`TaskResult`] is JSON, externally tagged: `{"query": {...}}`, `{"synthetic": {...}}`,
+//! `{"circom": {...}}` or `{"zkml": {...}}` (an internal tag would make serde buffer the
+//! 128-bit sum, which it cannot). Anyone holding the circuit's verifying key can check it
+//! with [`TaskResult::check`] (a zkML result, with its slices' keys:
+//! [`ZkmlResult::check`]); a client who also knows what it asked uses
+//! [`super::Family::check`] (a zkML client, [`crate::zkml::ServedModel::check`]).
 
 use ark_bn254::{Bn254, Fr};
 use ark_groth16::{PreparedVerifyingKey, Proof};
@@ -15,6 +16,7 @@ use crate::{
     AggregatedProof, encoding,
     snarkjs::{self, ProofJson, VerificationKeyJson},
     verify,
+    zkml::ZkmlResult,
 };
 
 /// A proof with the public inputs it proves.
@@ -42,6 +44,8 @@ pub enum TaskResult {
         /// Per job: snarkjs' `proof.json` and `public.json`.
         proofs: Vec<CircomProof>,
     },
+    /// A zkML model's inferences, each with its slices' proofs.
+    Zkml(Box<ZkmlResult>),
 }
 
 /// One circom job's proof, as snarkjs writes it.
@@ -93,6 +97,17 @@ pub enum Checked {
         /// How many.
         proofs: usize,
     },
+    /// zkML inferences, every slice proof valid and every chain linked.
+    Zkml {
+        /// The model (`zkml/<name>`).
+        model: String,
+        /// The model commitment (hex).
+        commitment: String,
+        /// Fractional bits of the outputs.
+        scale_bits: u32,
+        /// The proven outputs, quantized, one per inference.
+        outputs: Vec<Vec<i64>>,
+    },
 }
 
 impl TaskResult {
@@ -111,6 +126,7 @@ impl TaskResult {
         match self {
             TaskResult::Query(bundle) => &bundle.circuit_id,
             TaskResult::Synthetic { circuit, .. } | TaskResult::Circom { circuit, .. } => circuit,
+            TaskResult::Zkml(result) => &result.model,
         }
     }
 
@@ -134,12 +150,28 @@ impl TaskResult {
                 .iter()
                 .map(|p| p.decode().map(|(proof, public)| (public, proof)))
                 .collect(),
+            TaskResult::Zkml(result) => Ok(result
+                .inferences
+                .iter()
+                .flat_map(|inference| &inference.slices)
+                .map(|slice| {
+                    let inputs = vec![result.model_commitment, slice.input, slice.output];
+                    (inputs, slice.proof.clone())
+                })
+                .collect()),
         }
     }
 
     /// Checks every proof with the circuit's verifying key, and a query bundle's chain of
-    /// chunks and its answer against the commitment and query the bundle names.
+    /// chunks and its answer against the commitment and query the bundle names. A zkML
+    /// result has one key per slice: see [`TaskResult::check_zkml`].
     pub fn check(&self, pvk: &PreparedVerifyingKey<Bn254>) -> Result<Checked, FamilyError> {
+        if let TaskResult::Zkml(result) = self {
+            return Err(FamilyError::Mismatch(format!(
+                "{} is proven in slices, each checked with its own key",
+                result.model
+            )));
+        }
         if let TaskResult::Query(bundle) = self {
             let answer = bundle.verify(pvk, &bundle.commitment, &bundle.query)?;
             return Ok(Checked::Query {
@@ -162,6 +194,26 @@ impl TaskResult {
             _ => Checked::Synthetic {
                 proofs: statements.len(),
             },
+        })
+    }
+}
+
+impl TaskResult {
+    /// Checks a zkML result with its model's slice keys (see [`ZkmlResult::check`]).
+    pub fn check_zkml(
+        &self,
+        pvks: &[PreparedVerifyingKey<Bn254>],
+        inputs: Option<&[Vec<i64>]>,
+    ) -> Result<Checked, FamilyError> {
+        let TaskResult::Zkml(result) = self else {
+            return Err(FamilyError::Mismatch("not a zkML result".into()));
+        };
+        let outputs = result.check(pvks.len(), |i| pvks.get(i), inputs)?;
+        Ok(Checked::Zkml {
+            model: result.model.clone(),
+            commitment: encoding::fr_to_hex(&result.model_commitment),
+            scale_bits: result.scale_bits,
+            outputs,
         })
     }
 }

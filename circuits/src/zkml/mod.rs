@@ -10,12 +10,14 @@
 
 pub mod circuit;
 pub mod commit;
+pub mod keys;
 pub mod model;
 pub mod onnx;
 pub mod sample;
 pub mod task;
 
 pub use circuit::{SliceCircuit, SliceStatement};
+pub use keys::ModelKeys;
 pub use model::{Layer, QuantizedModel};
 pub use task::{Inference, ServedModel, SliceJob, SliceProof, ZkmlResult};
 
@@ -86,6 +88,20 @@ pub enum ZkmlError {
     /// A chain of slice statements that does not link up.
     #[error("slice chain: {0}")]
     Chain(String),
+    /// A keys file that does not decode or does not fit the model.
+    #[error("zkml keys: {0}")]
+    Keys(String),
+}
+
+/// The index of the largest value, the first of equals: the class logits predict.
+pub fn argmax<T: PartialOrd>(values: &[T]) -> usize {
+    let mut best = 0;
+    for (i, v) in values.iter().enumerate() {
+        if *v > values[best] {
+            best = i;
+        }
+    }
+    best
 }
 
 /// Checks that slice statements, in order, prove one inference of the model `model` from

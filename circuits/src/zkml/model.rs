@@ -27,6 +27,27 @@ pub const ACT_LIMIT: i64 = 1 << (ACT_BITS - 1);
 /// convolution), which bounds proving memory.
 pub const MAX_MACS: usize = 1 << 24;
 
+/// Quantizes real values with `scale_bits` fractional bits: `round(v · 2^s)`, each within
+/// the activation range.
+pub fn quantize(input: &[f32], scale_bits: u32) -> Result<Vec<i64>, ZkmlError> {
+    let scale = (1u64 << scale_bits.min(62)) as f64;
+    input
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let q = (f64::from(*v) * scale).round();
+            if !q.is_finite() || !in_range(q as i64) {
+                return Err(ZkmlError::InputRange {
+                    index: i,
+                    value: *v,
+                    limit: ACT_LIMIT as f64 / scale,
+                });
+            }
+            Ok(q as i64)
+        })
+        .collect()
+}
+
 /// Whether `v` fits a signed activation: `-2^23 <= v < 2^23`.
 pub fn in_range(v: i64) -> bool {
     (-ACT_LIMIT..ACT_LIMIT).contains(&v)
@@ -318,22 +339,7 @@ impl QuantizedModel {
                 got: input.len(),
             });
         }
-        let scale = (1u64 << self.scale_bits) as f64;
-        input
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                let q = (f64::from(*v) * scale).round();
-                if !q.is_finite() || !in_range(q as i64) {
-                    return Err(ZkmlError::InputRange {
-                        index: i,
-                        value: *v,
-                        limit: ACT_LIMIT as f64 / scale,
-                    });
-                }
-                Ok(q as i64)
-            })
-            .collect()
+        quantize(input, self.scale_bits)
     }
 
     /// Checks a quantized input's length and range.

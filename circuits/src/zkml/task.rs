@@ -136,6 +136,12 @@ impl ServedModel {
         })
     }
 
+    /// Serves the ONNX model `onnx` as `zkml/<name>`, quantized and cut as its `keys` say.
+    pub fn load(name: &str, onnx: &[u8], keys: &super::ModelKeys) -> Result<Self, ZkmlError> {
+        let model = super::onnx::load(onnx, keys.scale_bits)?;
+        Self::new(name, model, keys.slices.clone())
+    }
+
     /// The model's id, `zkml/<name>`.
     pub fn id(&self) -> String {
         format!("zkml/{}", self.name)
@@ -286,7 +292,7 @@ impl ServedModel {
     pub fn check<'k>(
         &self,
         result: &ZkmlResult,
-        pvk: impl Fn(usize) -> &'k PreparedVerifyingKey<Bn254>,
+        pvk: impl Fn(usize) -> Option<&'k PreparedVerifyingKey<Bn254>>,
         inputs: Option<&[Vec<i64>]>,
     ) -> Result<Vec<Vec<i64>>, ZkmlError> {
         if result.model != self.id() || result.model_commitment != self.commitment {
@@ -298,46 +304,70 @@ impl ServedModel {
                 encoding::fr_to_hex(&self.commitment)
             )));
         }
+        let outputs = result.check(self.slices.len(), pvk, inputs)?;
+        if let Some(n) = outputs
+            .iter()
+            .position(|o| o.len() != self.model.output_len())
+        {
+            return Err(ZkmlError::Chain(format!(
+                "inference {n} has {} outputs, the model writes {}",
+                outputs[n].len(),
+                self.model.output_len()
+            )));
+        }
+        Ok(outputs)
+    }
+}
+
+impl ZkmlResult {
+    /// Checks a result with its model's slice keys alone (`pvk(i)` for slice `i` of
+    /// `slices`): every slice proof, each inference's chain from its input commitment to the
+    /// commitment of its output and, when the client gives `inputs`, that the inferences
+    /// are of those inputs. The weights are constants of each slice's circuit, so a proof
+    /// that verifies names the model its key was made for: the keys are what a verifier
+    /// trusts. Returns the proven outputs.
+    pub fn check<'k>(
+        &self,
+        slices: usize,
+        pvk: impl Fn(usize) -> Option<&'k PreparedVerifyingKey<Bn254>>,
+        inputs: Option<&[Vec<i64>]>,
+    ) -> Result<Vec<Vec<i64>>, ZkmlError> {
         if let Some(inputs) = inputs
-            && inputs.len() != result.inferences.len()
+            && inputs.len() != self.inferences.len()
         {
             return Err(ZkmlError::Chain(format!(
                 "{} inferences for {} inputs",
-                result.inferences.len(),
+                self.inferences.len(),
                 inputs.len()
             )));
         }
-        let mut outputs = Vec::with_capacity(result.inferences.len());
-        for (n, inference) in result.inferences.iter().enumerate() {
-            if inference.slices.len() != self.slices.len() {
+        if self.inferences.is_empty() {
+            return Err(ZkmlError::Chain("the result has no inference".into()));
+        }
+        let mut outputs = Vec::with_capacity(self.inferences.len());
+        for (n, inference) in self.inferences.iter().enumerate() {
+            if inference.slices.len() != slices {
                 return Err(ZkmlError::Chain(format!(
-                    "inference {n} has {} slices, the model {}",
+                    "inference {n} has {} slices, the model {slices}",
                     inference.slices.len(),
-                    self.slices.len()
                 )));
             }
-            let mut statements = Vec::with_capacity(self.slices.len());
+            let mut statements = Vec::with_capacity(slices);
             for (i, slice) in inference.slices.iter().enumerate() {
                 let statement = SliceStatement {
-                    model: self.commitment,
+                    model: self.model_commitment,
                     input: slice.input,
                     output: slice.output,
                 };
-                verify::verify(pvk(i), &slice.proof, &statement.public_inputs())
+                let key = pvk(i).ok_or_else(|| ZkmlError::Keys(format!("no key for slice {i}")))?;
+                verify::verify(key, &slice.proof, &statement.public_inputs())
                     .map_err(|e| ZkmlError::Chain(format!("inference {n}, slice {i}: {e}")))?;
                 statements.push(statement);
-            }
-            if inference.output.len() != self.model.output_len() {
-                return Err(ZkmlError::Chain(format!(
-                    "inference {n} has {} outputs, the model writes {}",
-                    inference.output.len(),
-                    self.model.output_len()
-                )));
             }
             let output = commit::activations(&inference.output);
             check_chain(
                 &statements,
-                self.commitment,
+                self.model_commitment,
                 inference.input_commitment,
                 output,
             )
@@ -352,5 +382,10 @@ impl ServedModel {
             outputs.push(inference.output.clone());
         }
         Ok(outputs)
+    }
+
+    /// The result as delivered (pretty JSON).
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).unwrap_or_default()
     }
 }

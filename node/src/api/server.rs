@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use lagrange_protocol::{BatchId, CircuitId, JobCategory, SupernetId, TaskId};
+use lagrange_protocol::{BatchId, CircuitId, Digest, JobCategory, SupernetId, TaskId};
 
 use super::pb;
 use crate::clock::now_ms;
@@ -267,9 +267,31 @@ impl pb::gateway_server::Gateway for GatewayService {
                     inputs: c.inputs,
                 }
             }
+            Some(pb::submit_task_request::Task::Zkml(z)) => {
+                let model = CircuitId::new(z.model.clone())
+                    .map_err(|e| Status::invalid_argument(format!("zkml.model: {e}")))?;
+                if z.inputs.is_empty() {
+                    return Err(Status::invalid_argument("zkml.inputs is empty"));
+                }
+                let commitment = match z.model_commitment.as_str() {
+                    "" => None,
+                    hex => Some(hex.parse::<Digest>().map_err(|e| {
+                        Status::invalid_argument(format!("zkml.model_commitment: {e}"))
+                    })?),
+                };
+                TaskSpec::Zkml {
+                    model,
+                    inputs: z
+                        .inputs
+                        .into_iter()
+                        .map(|input| input.values.into_iter().map(f32::to_bits).collect())
+                        .collect(),
+                    commitment,
+                }
+            }
             None => {
                 return Err(Status::invalid_argument(
-                    "task is missing: set query, synthetic or circom",
+                    "task is missing: set query, synthetic, circom or zkml",
                 ));
             }
         };

@@ -277,6 +277,7 @@ mod tests {
                 params_digest: Digest([0; 32]),
                 r1cs_digest: None,
                 wasm_digest: None,
+                model: None,
             }],
         }
     }

@@ -43,6 +43,17 @@ pub enum TaskSpec {
         /// gateway computes each witness with the circuit's generator. Not stored either.
         inputs: Vec<String>,
     },
+    /// Inferences of a served zkML model, one per input, each proven in slices.
+    Zkml {
+        /// The model (`zkml/<name>`).
+        model: CircuitId,
+        /// The real inputs, as `f32` bit patterns (`f32::to_bits`), so that specs compare
+        /// exactly. Kept in the jobs' inputs only (quantized): the stored task holds none.
+        inputs: Vec<Vec<u32>>,
+        /// The model commitment the client expects, if it named one: a task for another
+        /// model is refused.
+        commitment: Option<Digest>,
+    },
 }
 
 impl TaskSpec {
@@ -55,6 +66,13 @@ impl TaskSpec {
                 circuit: circuit.clone(),
                 witnesses: Vec::new(),
                 inputs: Vec::new(),
+            },
+            TaskSpec::Zkml {
+                model, commitment, ..
+            } => TaskSpec::Zkml {
+                model: model.clone(),
+                inputs: Vec::new(),
+                commitment: *commitment,
             },
             TaskSpec::Query {
                 lo, hi, category, ..

@@ -54,6 +54,7 @@ pub fn supernet(name: &str, gateway: u64, allowlist: Option<&[u64]>) -> Supernet
             params_digest: Digest([0; 32]),
             r1cs_digest: None,
             wasm_digest: None,
+            model: None,
         }],
     }
 }
@@ -371,6 +372,7 @@ pub async fn proving_supernet(name: &str, proving_deadline_ms: u64) -> Proving {
                 params_digest,
                 r1cs_digest: None,
                 wasm_digest: None,
+                model: None,
             })
             .collect(),
     });
