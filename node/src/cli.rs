@@ -429,7 +429,13 @@ pub fn model_add(
         .map(|s| format!("{}..{}", s.start, s.end))
         .collect();
     Ok(format!(
-        "# {name}: {} layers in slices {}, {} inputs, {} outputs, {} fractional bits;\n         # model and keys (one-party setup) written into {}\n         [[circuits]]\n         id = \"{id}\"\n         category = \"{category}\"\n         params_digest = \"{}\"\n         model = {{ onnx_digest = \"{}\", commitment = \"{}\" }}\n",
+        "# {name}: {} layers in slices {}, {} inputs, {} outputs, {} fractional bits;\n\
+         # model and keys (one-party setup) written into {}\n\
+         [[circuits]]\n\
+         id = \"{id}\"\n\
+         category = \"{category}\"\n\
+         params_digest = \"{}\"\n\
+         model = {{ onnx_digest = \"{}\", commitment = \"{}\" }}\n",
         prepared.model.model().layers.len(),
         slices.join(", "),
         prepared.model.model().input_len(),

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use tracing::{info, warn};
@@ -152,31 +153,45 @@ async fn ensure_params(
         if let Some(dir) = dest.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
+        // A bootnode that is still starting (a gateway loading its keys) is asked again,
+        // with growing pauses, for a while.
+        let give_up = tokio::time::Instant::now() + PARAM_FETCH_PATIENCE;
+        let mut pause = Duration::from_millis(500);
         let mut fetched = false;
-        for boot in &m.bootnodes {
-            let Some(peer) = crate::net::peer_of(boot) else {
-                continue;
-            };
-            info!(%digest, %peer, "fetching parameters");
-            match params::fetch(&handle, peer, digest, &dest).await {
-                Ok(report) => {
-                    info!(%digest, bytes = report.total_len, "parameters fetched and verified");
-                    fetched = true;
-                    break;
+        while !fetched {
+            for boot in &m.bootnodes {
+                let Some(peer) = crate::net::peer_of(boot) else {
+                    continue;
+                };
+                info!(%digest, %peer, "fetching parameters");
+                match params::fetch(&handle, peer, digest, &dest).await {
+                    Ok(report) => {
+                        info!(%digest, bytes = report.total_len, "parameters fetched and verified");
+                        fetched = true;
+                        break;
+                    }
+                    Err(e) => warn!(%digest, %peer, error = %e, "parameter fetch failed"),
                 }
-                Err(e) => warn!(%digest, %peer, error = %e, "parameter fetch failed"),
             }
-        }
-        if !fetched {
-            bail!(
-                "parameters {digest} are missing from {} and no bootnode served them",
-                s.params_dir.display()
-            );
+            if !fetched && tokio::time::Instant::now() + pause > give_up {
+                bail!(
+                    "parameters {digest} are missing from {} and no bootnode served them within {}s",
+                    s.params_dir.display(),
+                    PARAM_FETCH_PATIENCE.as_secs()
+                );
+            }
+            if !fetched {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(8));
+            }
         }
     }
     fetcher.leave(&supernet.id);
     Ok(files)
 }
+
+/// How long a node keeps asking its bootnodes for missing parameters.
+const PARAM_FETCH_PATIENCE: Duration = Duration::from_secs(60);
 
 /// Measures the proving time of each category, for the cost model: the slowest of one job
 /// of each circuit that proves its tasks (see [`CircuitWorkload::calibration_jobs`]).
