@@ -285,6 +285,19 @@ async fn show(
         .await
         .map_err(|s| anyhow::anyhow!("{}: {}", s.code(), s.message()))?
         .into_inner();
+    if let Some(p) = &result.payments {
+        println!(
+            "token rules: {} jobs at {} fee units; client paid {}, the emission budget {} \
+             ({} native tokens); {} fee units bought back {} native tokens",
+            p.jobs,
+            p.price,
+            p.client_paid,
+            p.subsidized,
+            p.subsidy_native,
+            p.buyback_fee,
+            p.bought_native
+        );
+    }
     match result.status() {
         pb::TaskStatus::Done => {
             let path: PathBuf = out
@@ -301,6 +314,57 @@ async fn show(
             Ok(())
         }
     }
+}
+
+/// Prints every account of the gateway's Supernets (or of `supernet`): a prover's stake,
+/// earnings and record, and, where the Supernet runs the token rules, each account's native
+/// tokens by place.
+pub async fn accounts(gateway: &str, supernet: &str) -> Result<()> {
+    let mut client = GatewayClient::connect(gateway.to_string())
+        .await
+        .with_context(|| format!("connecting to {gateway}"))?;
+    let accounts = client
+        .list_accounts(pb::ListAccountsRequest {
+            supernet: supernet.into(),
+        })
+        .await
+        .map_err(|s| anyhow::anyhow!("{}: {}", s.code(), s.message()))?
+        .into_inner()
+        .accounts;
+    println!(
+        "{:<12} {:<54} {:>7} {:>8} {:>5} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "supernet",
+        "peer id",
+        "stake",
+        "earned",
+        "jobs",
+        "liquid",
+        "staked",
+        "delegated",
+        "unbonding",
+        "vesting",
+        "vested",
+        "fees"
+    );
+    for a in accounts {
+        let t = a.tokens.unwrap_or_default();
+        println!(
+            "{:<12} {:<54} {:>7} {:>8} {:>5} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            a.supernet,
+            a.peer_id,
+            a.stake,
+            a.balance,
+            a.jobs_paid,
+            t.liquid,
+            t.staked,
+            t.delegated,
+            t.unbonding,
+            t.vesting,
+            t.vested,
+            t.fee_balance
+        );
+    }
+    Ok(())
 }
 
 /// Prints a task's status and, if done, writes its result.

@@ -208,6 +208,21 @@ enum Command {
         #[command(subcommand)]
         action: ModelAction,
     },
+    /// List the accounts of a gateway's Supernets: stake, earnings and, where the Supernet
+    /// runs the token rules, native tokens liquid, staked, delegated, unbonding, vesting
+    /// and vested.
+    Accounts {
+        /// The gateway's gRPC address.
+        #[arg(
+            long,
+            env = "LAGRANGE_GATEWAY",
+            default_value = "http://127.0.0.1:50051"
+        )]
+        gateway: String,
+        /// Only this Supernet.
+        #[arg(long, default_value = "")]
+        supernet: String,
+    },
     /// Show a task's status; save its result if it is done.
     Task {
         /// The task id.
@@ -682,6 +697,10 @@ public key {}",
                 "{}",
                 cli::model_add(&name, category, &onnx, &cuts, &params_dir)?
             );
+        }
+        Command::Accounts { gateway, supernet } => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(cli::accounts(&gateway, &supernet))?;
         }
         Command::Task { id, gateway, out } => {
             let runtime = tokio::runtime::Runtime::new()?;

@@ -480,6 +480,9 @@ impl Collector for StoreCollector {
                 ConstGauge::new(n as i64).encode(family.encode_family(&labels)?)?;
             }
         }
+        if let Ok(Some(tokens)) = self.0.tokens() {
+            encode_tokens(&mut e, &tokens)?;
+        }
         if let Ok(bytes) = self.0.size_on_disk() {
             encode_gauge(
                 &mut e,
@@ -490,6 +493,93 @@ impl Collector for StoreCollector {
         }
         Ok(())
     }
+}
+
+/// The token ledger's figures: emissions, subsidies, buybacks, the pool's price and where
+/// the supply is.
+fn encode_tokens(e: &mut DescriptorEncoder, t: &crate::store::TokenState) -> std::fmt::Result {
+    let supply = t.ledger.supply();
+    let paid = &t.paid;
+    let counters = [
+        ("tokens_emitted", "Native tokens emitted", supply.emitted),
+        (
+            "tokens_burned",
+            "Native tokens burnt (slashes)",
+            supply.burned,
+        ),
+        (
+            "tokens_client_paid",
+            "Fee units clients paid for verified jobs",
+            paid.client_paid,
+        ),
+        (
+            "tokens_subsidized",
+            "Fee units of job prices the emission budget paid",
+            paid.subsidized,
+        ),
+        (
+            "tokens_subsidy_native",
+            "Native tokens the emission budget granted provers",
+            paid.subsidy_native,
+        ),
+        (
+            "tokens_buyback_fee",
+            "Fee units of client fees that bought native tokens back",
+            paid.buyback_fee,
+        ),
+        (
+            "tokens_bought_back",
+            "Native tokens bought back and granted to provers",
+            paid.bought_native,
+        ),
+    ];
+    for (name, help, v) in counters {
+        encode_counter(e, name, help, v)?;
+    }
+    let gauges = [
+        ("tokens_epoch", "The ledger's epoch", t.ledger.epoch()),
+        (
+            "tokens_supply",
+            "Native tokens in existence",
+            supply.total() as u64,
+        ),
+        (
+            "tokens_locked",
+            "Native tokens bonded, unbonding or vesting",
+            supply.locked() as u64,
+        ),
+        (
+            "tokens_liquid",
+            "Native tokens liquid in accounts",
+            supply.liquid,
+        ),
+        (
+            "tokens_budget",
+            "Native tokens in the emission budget",
+            supply.budgets,
+        ),
+        (
+            "tokens_pool_native",
+            "Native tokens in the pool",
+            supply.pool,
+        ),
+    ];
+    for (name, help, v) in gauges {
+        encode_gauge(e, name, help, i64::try_from(v).unwrap_or(i64::MAX))?;
+    }
+    let (fee, native) = t.ledger.pool().price();
+    let price = if native == 0 {
+        0.0
+    } else {
+        fee as f64 / native as f64
+    };
+    let g = ConstGauge::new(price);
+    g.encode(e.encode_descriptor(
+        "tokens_pool_price",
+        "Fee units per native token in the pool",
+        None,
+        g.metric_type(),
+    )?)
 }
 
 /// Whether the node is ready to serve: parameters loaded and peers found.

@@ -40,6 +40,7 @@ fn config() -> Arc<SupernetConfig> {
             slash_amount: 300,
             non_reveal_penalty: 50,
             deposits: Vec::new(),
+            tokens: None,
         },
         categories: vec![CategoryConfig {
             category: JobCategory::Small,
@@ -931,4 +932,60 @@ fn a_second_different_commit_is_refused_kept_as_evidence_and_costs_no_stake() {
         matches!(job.state, JobState::Assigned { prover, price, .. } if prover == key(1).public() && price == 90)
     );
     assert_eq!(balances(&h)[&1].1, 1000);
+}
+
+#[test]
+fn token_epochs_end_on_the_gateway_clock_and_a_slash_leaves_the_ledger_stake_equal() {
+    use lagrange_protocol::config::{Deposit, TokensConfig};
+    use lagrange_protocol::tokenomics::{Bond, TokenomicsParams};
+    let mut config = (*config()).clone();
+    config.economics.deposits = [1, 2]
+        .map(|seed| Deposit {
+            prover: key(seed).peer_id(),
+            amount: 1000,
+        })
+        .to_vec();
+    // 36,500 a year over 365 one-second epochs: 100 an epoch, all to this Supernet.
+    config.economics.tokens = Some(TokensConfig {
+        epoch_ms: 1000,
+        genesis_budget: 0,
+        rules: TokenomicsParams {
+            annual_emission: 36_500,
+            ..TokenomicsParams::default()
+        },
+        allocations: vec![],
+        delegations: vec![],
+    });
+    let id = config.id.clone();
+    let mut h = Harness::with_config(Store::temporary().unwrap(), Arc::new(config));
+    fn h_ledger(h: &Harness) -> lagrange_protocol::tokenomics::Ledger {
+        h.gw.store().tokens().unwrap().unwrap().ledger
+    }
+    let l = h_ledger(&h);
+    assert_eq!((l.epoch(), l.budget(&id)), (0, 0));
+
+    // Prover 1 wins and misses its deadline: 300 slashed from its stake, in the gateway's
+    // account and in the ledger alike (burnt, by default).
+    h.announce(1, 4);
+    h.announce(2, 4);
+    let task = submit_task(&mut h, 1);
+    auction(&mut h, 11_000, &[(1, 50), (2, 70)]);
+    h.tick_at(11_700 + 5_001);
+    assert!(
+        h.gw.store().jobs_of(&task).unwrap()[0]
+            .excluded
+            .contains(&key(1).public())
+    );
+    let account = h.gw.store().account(&key(1).public()).unwrap().unwrap();
+    let l = h_ledger(&h);
+    assert_eq!(account.stake, 700);
+    assert_eq!(l.bonded(&id, &key(1).public(), Bond::Stake), 700);
+    assert_eq!(l.supply().burned, 300);
+    assert_eq!(l.supply().total(), l.supply().placed());
+    // Genesis was at 10,000: by 16,701 six epochs are over, each emitting 100 into the
+    // budget.
+    assert_eq!(
+        (l.epoch(), l.budget(&id), l.supply().emitted),
+        (6, 600, 600)
+    );
 }

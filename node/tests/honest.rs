@@ -58,6 +58,7 @@ fn config(provers: u64) -> Arc<SupernetConfig> {
             slash_amount: 300,
             non_reveal_penalty: 50,
             deposits: Vec::new(),
+            tokens: None,
         },
         categories: vec![CategoryConfig {
             category: JobCategory::Small,

@@ -23,6 +23,13 @@
 //! prover = "12D3KooW..."
 //! amount = 5000
 //!
+//! [economics.tokens]                           # optional: the token rules (docs/economics.md)
+//! epoch_ms = 86400000
+//! genesis_budget = 1000000
+//! [economics.tokens.rules]
+//! initial_supply = 1000000000
+//! # ... every field of TokenomicsParams
+//!
 //! [[categories]]
 //! category = "small"
 //! proving_deadline_ms = 10000
@@ -43,7 +50,8 @@ use serde::{Deserialize, Serialize};
 use crate::category::JobCategory;
 use crate::ids::{CircuitId, SupernetId};
 use crate::messages::MAX_JOBS_PER_BATCH;
-use crate::{Digest, Price};
+use crate::tokenomics::TokenomicsParams;
+use crate::{Digest, Price, PublicKey};
 
 /// Auction timing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +108,42 @@ pub struct EconomicsConfig {
     /// stake there is; announcing itself gives a key none.
     #[serde(default)]
     pub deposits: Vec<Deposit>,
+    /// The token rules, if the Supernet runs them (`[economics.tokens]`): each verified job
+    /// is then also paid under them (partly from the emission budget, partly by the client,
+    /// with buybacks and vesting), stakes and slashes are in native tokens, and the ledger is
+    /// what `ListAccounts` shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<TokensConfig>,
+}
+
+/// A Supernet's token ledger: the rules and what it starts with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokensConfig {
+    /// Length of an epoch, in milliseconds: emissions, vesting and unbonding count epochs.
+    pub epoch_ms: u64,
+    /// Emission budget the Supernet starts with, moved from the treasury at genesis (what a
+    /// chain would have allocated it before the gateway started).
+    #[serde(default)]
+    pub genesis_budget: u64,
+    /// The rules.
+    pub rules: TokenomicsParams,
+    /// Liquid native tokens at genesis. Each prover's deposit is allocated and staked too.
+    #[serde(default)]
+    pub allocations: Vec<TokenAllocation>,
+    /// Delegations to this Supernet at genesis: allocated, then bonded.
+    #[serde(default)]
+    pub delegations: Vec<TokenAllocation>,
+}
+
+/// Native tokens of one account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenAllocation {
+    /// The account's peer id.
+    pub account: PeerId,
+    /// How many.
+    pub amount: u64,
 }
 
 /// A prover's recorded deposit.
@@ -121,6 +165,7 @@ impl Default for EconomicsConfig {
             slash_amount: 100,
             non_reveal_penalty: 10,
             deposits: Vec::new(),
+            tokens: None,
         }
     }
 }
@@ -362,6 +407,27 @@ impl SupernetConfig {
             }
         }
 
+        if let Some(tokens) = &self.economics.tokens {
+            if tokens.epoch_ms == 0 {
+                bad("economics.tokens.epoch_ms", "must be greater than 0".into());
+            }
+            if let Err(problem) = tokens.rules.validate() {
+                bad("economics.tokens.rules", problem);
+            }
+            for (i, a) in tokens
+                .allocations
+                .iter()
+                .chain(&tokens.delegations)
+                .enumerate()
+            {
+                if PublicKey::from_peer_id(&a.account).is_err() {
+                    bad(
+                        &format!("economics.tokens: account {i}"),
+                        format!("{} is not an ed25519 peer id", a.account),
+                    );
+                }
+            }
+        }
         if self.circuits.is_empty() {
             bad("circuits", "at least one circuit is required".into());
         }

@@ -21,6 +21,8 @@ enum Op {
     Unbond(u8, u8, bool, u64),
     Slash(u8, u8, bool, u64),
     Pay(u8, u8, u8, u64),
+    Settle(u8, u8, u8, u64),
+    Fund(u8, u64),
     Claim(u8),
     EndEpoch,
 }
@@ -36,6 +38,9 @@ fn op() -> impl Strategy<Value = Op> {
         (a.clone(), 0u8..3, any::<bool>(), 0u64..500_000)
             .prop_map(|(h, s, d, x)| Op::Slash(h, s, d, x)),
         (0u8..3, a.clone(), a.clone(), 0u64..100_000).prop_map(|(s, c, p, x)| Op::Pay(s, c, p, x)),
+        (0u8..3, a.clone(), a.clone(), 0u64..100_000)
+            .prop_map(|(s, c, p, x)| Op::Settle(s, c, p, x)),
+        (0u8..3, 0u64..200_000_000).prop_map(|(s, x)| Op::Fund(s, x)),
         a.prop_map(Op::Claim),
         Just(Op::EndEpoch),
     ]
@@ -104,6 +109,18 @@ proptest! {
                     assert_eq!(pay.split.client + pay.split.subsidy_value, x);
                     assert_eq!(pay.buyback_fee + pay.prover_fee, pay.split.client);
                 }),
+                // A client paying from outside: its part is brought in and paid out at once.
+                Op::Settle(s, c, p, x) => {
+                    let held = ledger.fees(&who(c));
+                    let quote = ledger.quote(&net(s), x);
+                    ledger.settle_job(&net(s), &who(c), &who(p), x).map(|pay| {
+                        assert_eq!(pay.split, quote);
+                        if c != p {
+                            assert_eq!(ledger.fees(&who(c)), held);
+                        }
+                    })
+                }
+                Op::Fund(s, x) => ledger.fund_budget(&net(s), x),
                 Op::Claim(h) => ledger.claim(&who(h)).map(|_| ()),
                 Op::EndEpoch => ledger.end_epoch().map(|_| ()),
             };

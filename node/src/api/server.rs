@@ -12,14 +12,16 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use lagrange_protocol::{BatchId, CircuitId, Digest, JobCategory, SupernetId, TaskId};
+use lagrange_protocol::tokenomics::{Bond, Ledger};
+use lagrange_protocol::{BatchId, CircuitId, Digest, JobCategory, PublicKey, SupernetId, TaskId};
 
 use super::pb;
 use crate::clock::now_ms;
 use crate::gateway::SubmitError;
 use crate::gateway::driver::GatewayHandle;
 use crate::store::{
-    JobState, StoreError, TaskEvent, TaskEventKind, TaskRecord, TaskSpec, TaskStatus,
+    Account, JobState, Store, StoreError, TaskEvent, TaskEventKind, TaskRecord, TaskSpec,
+    TaskStatus,
 };
 
 /// Longest deadline a client may ask for: one week.
@@ -212,6 +214,36 @@ pub fn event_to_pb(e: &TaskEvent) -> pb::TaskEvent {
     out
 }
 
+/// What a task's jobs cost under the token rules, if its Supernet runs them.
+fn payments_of(store: &Store, task: &TaskId) -> Result<Option<pb::TaskPayments>, Status> {
+    Ok(store
+        .task_payments(task)
+        .map_err(internal)?
+        .map(|p| pb::TaskPayments {
+            jobs: p.jobs,
+            price: p.price,
+            client_paid: p.client_paid,
+            subsidized: p.subsidized,
+            subsidy_native: p.subsidy_native,
+            buyback_fee: p.buyback_fee,
+            bought_native: p.bought_native,
+        }))
+}
+
+/// An account's native tokens in `supernet`'s ledger.
+fn balances(ledger: &Ledger, supernet: &SupernetId, who: &PublicKey) -> pb::TokenBalances {
+    let (vesting, vested) = ledger.vesting(who);
+    pb::TokenBalances {
+        liquid: ledger.liquid(who),
+        staked: ledger.bonded(supernet, who, Bond::Stake),
+        delegated: ledger.bonded(supernet, who, Bond::Delegation),
+        unbonding: ledger.unbonding(who),
+        vesting,
+        vested,
+        fee_balance: ledger.fees(who),
+    }
+}
+
 type EventStream = Pin<Box<dyn Stream<Item = Result<pb::TaskEvent, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -375,6 +407,7 @@ impl pb::gateway_server::Gateway for GatewayService {
             status: status.into(),
             result,
             error,
+            payments: payments_of(gateway.store(), &id)?,
         }))
     }
 
@@ -406,6 +439,7 @@ impl pb::gateway_server::Gateway for GatewayService {
                     created_at_ms: t.created_at,
                     error,
                     fees: t.fees,
+                    payments: payments_of(gw.store(), &t.id)?,
                 });
             }
         }
@@ -424,7 +458,20 @@ impl pb::gateway_server::Gateway for GatewayService {
             if !wanted.is_empty() && wanted != id.as_str() {
                 continue;
             }
-            for (key, a) in gw.store().accounts().map_err(internal)? {
+            let tokens = gw.store().tokens().map_err(internal)?;
+            let mut provers: BTreeMap<PublicKey, Account> = gw
+                .store()
+                .accounts()
+                .map_err(internal)?
+                .into_iter()
+                .collect();
+            // Every prover, and every account that holds tokens without being one.
+            let mut keys: std::collections::BTreeSet<PublicKey> = provers.keys().copied().collect();
+            if let Some(t) = &tokens {
+                keys.extend(t.ledger.accounts());
+            }
+            for key in keys {
+                let a = provers.remove(&key).unwrap_or_default();
                 accounts.push(pb::Account {
                     supernet: id.to_string(),
                     prover: key.to_string(),
@@ -435,6 +482,7 @@ impl pb::gateway_server::Gateway for GatewayService {
                     jobs_paid: a.jobs_paid,
                     failures: a.failures,
                     non_reveals: a.non_reveals,
+                    tokens: tokens.as_ref().map(|t| balances(&t.ledger, id, &key)),
                 });
             }
         }

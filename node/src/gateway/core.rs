@@ -204,6 +204,9 @@ pub struct GatewayCore<W: Workload> {
     last_beat: UnixMillis,
     quiet_batches: u32,
     metrics: GatewayMetrics,
+    /// The token ledger's epochs, when the Supernet runs the token rules, and how many the
+    /// ledger has ended.
+    tokens: Option<(super::tokens::Epochs, u64)>,
 }
 
 impl<W: Workload> GatewayCore<W> {
@@ -233,6 +236,7 @@ impl<W: Workload> GatewayCore<W> {
             last_beat: 0,
             quiet_batches: 0,
             metrics: GatewayMetrics::default(),
+            tokens: None,
         }
     }
 
@@ -296,6 +300,12 @@ impl<W: Workload> GatewayCore<W> {
         }
         self.store.beat(now)?;
         self.last_beat = now;
+        if let Some(epochs) =
+            super::tokens::Epochs::start(&self.supernet, self.key.public(), &self.store, now)?
+        {
+            let ended = self.store.tokens()?.map_or(0, |s| s.ledger.epoch());
+            self.tokens = Some((epochs, ended));
+        }
         let unfinished = self.store.unfinished_tasks()?;
         info!(
             supernet = %self.supernet.id,
@@ -508,6 +518,14 @@ impl<W: Workload> GatewayCore<W> {
             self.heard.retain(|_, at| *at >= gone);
             let heard = &self.heard;
             self.provers.retain(|k, _| heard.contains_key(k));
+        }
+        // Token epochs that are over: emissions into the budget, unbonding released.
+        if let Some((epochs, ended)) = &mut self.tokens
+            && epochs.due(*ended, now)
+        {
+            let emitted = epochs.catch_up(&self.store, now)?;
+            *ended = self.store.tokens()?.map_or(*ended, |s| s.ledger.epoch());
+            info!(epoch = *ended, emitted, "token epoch ended");
         }
         // Missed proving deadlines and client deadlines: only what is due is read.
         for due in self.deadlines.take_due(now) {
@@ -1372,7 +1390,7 @@ impl<W: Workload> GatewayCore<W> {
                     Err(StoreError::NotAssigned { .. }) => {
                         out.push(self.verdict(token, job_id, prover, ProofOutcome::NotAssigned));
                     }
-                    Err(e @ StoreError::Overflow(_)) => {
+                    Err(e @ (StoreError::Overflow(_) | StoreError::Tokens(_))) => {
                         // The gateway cannot pay: its problem, not the prover's. The proof
                         // came in time, so the deadline is not held against it.
                         error!(job_id = %job_id, peer = %prover, error = %e, "cannot pay a valid proof");

@@ -7,5 +7,6 @@
 pub mod core;
 mod deadlines;
 pub mod driver;
+pub mod tokens;
 
 pub use core::{GatewayCore, Input, Misbehavior, Output, SubmitError};

@@ -265,6 +265,7 @@ mod tests {
                 slash_amount: 1,
                 non_reveal_penalty: 1,
                 deposits: Vec::new(),
+                tokens: None,
             },
             categories: vec![CategoryConfig {
                 category: JobCategory::Small,

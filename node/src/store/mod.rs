@@ -15,6 +15,8 @@
 //! | `bids` | batch id ‖ kind (1: commit, 2: reveal) ‖ signer (32) | the signed message |
 //! | `ledger` | public key (32) | [`Account`] |
 //! | `prover_jobs` | job key | a prover's held job, opaque to the store |
+//! | `tokens` | `state` | [`TokenState`]: the token ledger, when the Supernet runs the token rules |
+//! | `tokens` | `t` ‖ task id | [`TaskPayments`]: what the task's jobs cost under them |
 //! | `meta` | name | counters, and the gateway's last heartbeat |
 //!
 //! Values are bincode. Every state change that touches several trees is one transaction, and
@@ -22,6 +24,7 @@
 //! again after a crash finds every unfinished task where it was.
 
 pub mod records;
+mod tokens;
 
 use std::path::Path;
 
@@ -42,6 +45,7 @@ use lagrange_protocol::{BatchId, JobId, Price, PublicKey, Signed, TaskId, UnixMi
 use serde::Deserialize;
 
 pub use records::*;
+pub use tokens::{TaskPayments, TokenRules, TokenState};
 
 /// How long [`Store::open`] waits for another handle to release the directory.
 pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
@@ -90,6 +94,9 @@ pub enum StoreError {
         /// The prover.
         prover: PublicKey,
     },
+    /// The token rules refused a payment or a slash (nothing was written).
+    #[error("token ledger: {0}")]
+    Tokens(lagrange_protocol::tokenomics::LedgerError),
 }
 
 impl From<TransactionError<StoreError>> for StoreError {
@@ -384,6 +391,8 @@ pub struct Store {
     prover_jobs: Tree,
     /// A query task's rows, apart from its (small, often rewritten) record.
     task_rows: Tree,
+    tokens: Tree,
+    token_rules: tokens::RulesCell,
 }
 
 impl std::fmt::Debug for Store {
@@ -438,6 +447,8 @@ impl Store {
             meta: db.open_tree("meta")?,
             prover_jobs: db.open_tree("prover_jobs")?,
             task_rows: db.open_tree("task_rows")?,
+            tokens: db.open_tree("tokens")?,
+            token_rules: Default::default(),
             db,
             dir,
         };
@@ -929,8 +940,9 @@ impl Store {
             &self.tasks,
             &self.events,
             &self.ledger,
+            &self.tokens,
         )
-            .transaction(|(batches, jt, index, tasks, events, ledger)| {
+            .transaction(|(batches, jt, index, tasks, events, ledger, tokens)| {
                 let Some(mut record) =
                     tx_get::<BatchRecord>(batches, "batch", batch_id.as_bytes())?
                 else {
@@ -1011,6 +1023,7 @@ impl Store {
                     account.slashed = account.slashed.saturating_add(penalty);
                     account.non_reveals += 1;
                     ledger.insert(prover.as_bytes().as_slice(), enc(&account))?;
+                    tokens::tx_slash(tokens, &self.token_rules, prover, penalty)?;
                 }
                 Ok(())
             })?;
@@ -1035,8 +1048,9 @@ impl Store {
             &self.ledger,
             &self.tasks,
             &self.events,
+            &self.tokens,
         )
-            .transaction(|(jt, index, proofs, ledger, tasks, events)| {
+            .transaction(|(jt, index, proofs, ledger, tasks, events, tokens)| {
                 let mut rec = tx_job(jt, job)?;
                 let JobState::Assigned { prover, price, .. } = rec.state else {
                     return abort(StoreError::NotAssigned {
@@ -1061,6 +1075,7 @@ impl Store {
                 account.balance = balance;
                 account.jobs_paid += 1;
                 ledger.insert(prover.as_bytes().as_slice(), enc(&account))?;
+                tokens::tx_pay(tokens, &self.token_rules, &job.task, &prover, price)?;
                 let Some(mut task) = tx_get::<TaskRecord>(tasks, "task", job.task.as_bytes())?
                 else {
                     return abort(StoreError::UnknownTask(job.task));
@@ -1104,8 +1119,9 @@ impl Store {
             &self.ledger,
             &self.tasks,
             &self.events,
+            &self.tokens,
         )
-            .transaction(|(jt, index, ledger, tasks, events)| {
+            .transaction(|(jt, index, ledger, tasks, events, tokens)| {
                 let mut rec = tx_job(jt, job)?;
                 match rec.state {
                     JobState::Assigned { prover: p, .. } if p == *prover => {}
@@ -1126,6 +1142,7 @@ impl Store {
                 account.slashed = account.slashed.saturating_add(cut);
                 account.failures += 1;
                 ledger.insert(prover.as_bytes().as_slice(), enc(&account))?;
+                tokens::tx_slash(tokens, &self.token_rules, prover, cut)?;
                 tx_event(
                     tasks,
                     events,

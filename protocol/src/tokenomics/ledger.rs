@@ -235,6 +235,27 @@ impl Ledger {
             .unwrap_or(0)
     }
 
+    /// Every account the ledger holds anything for.
+    pub fn accounts(&self) -> std::collections::BTreeSet<PublicKey> {
+        self.liquid
+            .keys()
+            .chain(self.fees.keys())
+            .chain(self.vesting.keys())
+            .chain(self.bonded.keys().map(|(_, who, _)| who))
+            .chain(self.unbonding.iter().map(|u| &u.holder))
+            .copied()
+            .collect()
+    }
+
+    /// What `who` has bonded as `bond`, to every Supernet.
+    pub fn bonded_total(&self, who: &PublicKey, bond: Bond) -> u64 {
+        self.bonded
+            .iter()
+            .filter(|((_, w, b), _)| w == who && *b == bond)
+            .map(|(_, v)| *v)
+            .sum()
+    }
+
     /// A Supernet's emission budget.
     pub fn budget(&self, supernet: &SupernetId) -> u64 {
         self.budgets.get(supernet).copied().unwrap_or(0)
@@ -355,6 +376,46 @@ impl Ledger {
         Ok(slashed)
     }
 
+    /// Moves `amount` from the treasury into `supernet`'s emission budget (what a chain
+    /// allocated it before the ledger started).
+    pub fn fund_budget(&mut self, supernet: &SupernetId, amount: u64) -> Result<(), LedgerError> {
+        let mut treasury = self.treasury;
+        take("treasury", &mut treasury, amount)?;
+        let budget = add(self.budget(supernet), amount)?;
+        self.treasury = treasury;
+        self.budgets.insert(supernet.clone(), budget);
+        Ok(())
+    }
+
+    /// How a job of `price` fee units would be paid now: the client's part and the budget's.
+    pub fn quote(&self, supernet: &SupernetId, price: u64) -> Split {
+        let (last, _) = self.demand.get(supernet).copied().unwrap_or((0, 0));
+        subsidy::split(
+            price,
+            self.budget(supernet),
+            last,
+            self.pool.price(),
+            self.params.max_subsidy_bps,
+        )
+    }
+
+    /// Pays a verified job whose client pays from outside the ledger (through the gateway,
+    /// or an escrow a chain holds): the client's part of the fee asset is brought in for
+    /// `client` and the job paid as [`Ledger::pay_job`] does. Changes nothing on failure.
+    pub fn settle_job(
+        &mut self,
+        supernet: &SupernetId,
+        client: &PublicKey,
+        prover: &PublicKey,
+        price: u64,
+    ) -> Result<JobPayment, LedgerError> {
+        let mut next = self.clone();
+        next.deposit_fees(client, self.quote(supernet, price).client)?;
+        let paid = next.pay_job(supernet, client, prover, price)?;
+        *self = next;
+        Ok(paid)
+    }
+
     /// Pays a verified job of `price` fee units: the budget covers its subsidized share
     /// (granted to the prover as vesting native tokens), the client pays the rest in the fee
     /// asset, of which the buyback share buys native tokens from the pool (granted to the
@@ -368,13 +429,7 @@ impl Ledger {
     ) -> Result<JobPayment, LedgerError> {
         let budget = self.budget(supernet);
         let (last, now) = self.demand.get(supernet).copied().unwrap_or((0, 0));
-        let split = subsidy::split(
-            price,
-            budget,
-            last,
-            self.pool.price(),
-            self.params.max_subsidy_bps,
-        );
+        let split = self.quote(supernet, price);
         let mut client_fees = self.fees(client);
         take("client fee balance", &mut client_fees, split.client)?;
         let buyback_fee =
