@@ -139,13 +139,33 @@ async fn a_model_split_over_three_provers_verifies_end_to_end() {
     )
     .await
     .unwrap();
-    // One job at a time each: the three slices of an inference go to three provers.
+    // One job at a time each, and none finishes before all three hold one: the cheapest
+    // prover cannot take every job, so the slices are proven by three provers, whichever
+    // jobs each drew.
+    let started = Arc::new((
+        std::sync::Mutex::new(BTreeSet::new()),
+        std::sync::Condvar::new(),
+    ));
     let provers: Vec<_> = (1..=3)
         .map(|seed| {
+            let started = started.clone();
+            let hooked = common::Hooked {
+                before: Box::new(move || {
+                    let (set, all) = &*started;
+                    let mut set = set.lock().unwrap();
+                    set.insert(seed);
+                    all.notify_all();
+                    let (set, _) = all
+                        .wait_timeout_while(set, Duration::from_secs(30), |s| s.len() < 3)
+                        .unwrap();
+                    assert!(set.len() >= 3, "three provers never held a job at once");
+                }),
+                ..common::Hooked::new(workload.clone())
+            };
             launch::start_prover(
                 &Keypair::insecure_from_seed(seed),
                 supernet.clone(),
-                workload.clone(),
+                Arc::new(hooked),
                 vec![gw.p2p_addr.clone()],
                 ProverSettings {
                     capacity: 1,
@@ -234,7 +254,12 @@ async fn a_model_split_over_three_provers_verifies_end_to_end() {
             _ => None,
         })
         .collect();
-    assert_eq!(provers_paid.len(), 3, "every prover proved a slice");
+    assert_eq!(
+        provers_paid.len(),
+        3,
+        "every prover proved a slice: {:#?}",
+        gw.gateway.store().events(&task, 0).unwrap()
+    );
 
     let result = client
         .get_result(pb::GetResultRequest {
