@@ -839,11 +839,20 @@ pub fn check_result_file(
 }
 
 /// Writes each proof of a result in snarkjs's formats: `<out>/<n>/verification_key.json`,
-/// `proof.json` and `public.json`. Returns how many proofs were written.
+/// `proof.json` and `public.json`, after checking the result with the keys in
+/// `params_dir`. Returns how many proofs were written.
 ///
 /// A zkML result's proofs are written inference by inference, slice by slice, each with its
 /// slice's key.
 pub fn export_snarkjs(params_dir: &Path, bytes: &[u8], out: &Path) -> Result<usize, WorkloadError> {
+    // Nothing is written unless the keys here verify the result: a wrong parameter
+    // directory must not produce a verification_key.json that does not match the proofs.
+    check_result_file(params_dir, bytes, None).map_err(|e| {
+        WorkloadError::Setup(format!(
+            "the keys in {} do not verify this result, so nothing was written: {e}",
+            params_dir.display()
+        ))
+    })?;
     let result = TaskResult::from_json(bytes)?;
     let vks = match &result {
         TaskResult::Zkml(zkml) => zkml_keys(params_dir, &zkml.model)?

@@ -72,6 +72,24 @@ pub fn read_rows(path: &Path) -> Result<Vec<(u64, u64)>> {
     Ok(rows)
 }
 
+/// A gateway's gRPC endpoint as given: `http://host:port`, or `host:port` as the gateway
+/// prints it (plain HTTP/2 is assumed).
+pub fn endpoint(gateway: &str) -> String {
+    if gateway.contains("://") {
+        gateway.to_string()
+    } else {
+        format!("http://{gateway}")
+    }
+}
+
+/// Connects to a gateway's API.
+async fn connect(gateway: &str) -> Result<GatewayClient<tonic::transport::Channel>> {
+    let url = endpoint(gateway);
+    GatewayClient::connect(url.clone())
+        .await
+        .with_context(|| format!("connecting to the gateway at {url}"))
+}
+
 fn category(c: JobCategory) -> pb::Category {
     match c {
         JobCategory::Small => pb::Category::Small,
@@ -188,9 +206,7 @@ pub async fn submit(
     wait: bool,
     out: Option<&Path>,
 ) -> Result<String> {
-    let mut client = GatewayClient::connect(gateway.to_string())
-        .await
-        .with_context(|| format!("connecting to {gateway}"))?;
+    let mut client = connect(gateway).await?;
     let task = match task {
         Submission::Query { rows, lo, hi } => Task::Query(pb::QueryTask {
             rows: rows
@@ -320,9 +336,7 @@ async fn show(
 /// earnings and record, and, where the Supernet runs the token rules, each account's native
 /// tokens by place.
 pub async fn accounts(gateway: &str, supernet: &str) -> Result<()> {
-    let mut client = GatewayClient::connect(gateway.to_string())
-        .await
-        .with_context(|| format!("connecting to {gateway}"))?;
+    let mut client = connect(gateway).await?;
     let accounts = client
         .list_accounts(pb::ListAccountsRequest {
             supernet: supernet.into(),
@@ -369,9 +383,7 @@ pub async fn accounts(gateway: &str, supernet: &str) -> Result<()> {
 
 /// Prints a task's status and, if done, writes its result.
 pub async fn task(gateway: &str, task_id: &str, out: Option<&Path>) -> Result<()> {
-    let mut client = GatewayClient::connect(gateway.to_string())
-        .await
-        .with_context(|| format!("connecting to {gateway}"))?;
+    let mut client = connect(gateway).await?;
     show(&mut client, task_id, out).await
 }
 
@@ -424,9 +436,7 @@ pub async fn audit_batch(
     out: Option<&Path>,
 ) -> Result<Finding> {
     use lagrange_protocol::audit::{Evidence, transcript_from_bytes};
-    let mut client = GatewayClient::connect(gateway.to_string())
-        .await
-        .with_context(|| format!("connecting to {gateway}"))?;
+    let mut client = connect(gateway).await?;
     let bytes = client
         .get_transcript(crate::api::pb::GetTranscriptRequest {
             supernet: supernet.to_string(),

@@ -307,10 +307,7 @@ impl Settings {
 fn read_supernet(origin: &str, field: &str, file: &Path) -> Result<SupernetConfig> {
     let text = std::fs::read_to_string(file)
         .with_context(|| format!("{origin}: {field}: reading {}", file.display()))?;
-    SupernetConfig::from_toml(&text).map_err(|e| {
-        let text = e.to_string().replace('\n', "; ");
-        anyhow::anyhow!("{}: {text}", file.display())
-    })
+    SupernetConfig::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
 }
 
 /// Where a TOML error is: `line N, key a.b`, from its byte offset.

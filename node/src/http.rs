@@ -43,9 +43,12 @@ pub async fn serve(
     addr: SocketAddr,
     metrics: Arc<NodeMetrics>,
 ) -> Result<(SocketAddr, JoinHandle<()>)> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("binding the metrics endpoint on {addr}"))?;
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+        format!(
+            "binding the metrics endpoint on {addr} (is another node on this host using it? \
+                 give each node its own --metrics)"
+        )
+    })?;
     let local = listener.local_addr()?;
     let app = Router::new()
         .route("/metrics", get(get_metrics))

@@ -234,14 +234,17 @@ pub async fn serve_grpc(
     gateways: BTreeMap<lagrange_protocol::SupernetId, GatewayHandle>,
     stop: CancellationToken,
 ) -> Result<(SocketAddr, JoinHandle<()>)> {
-    let listener = tokio::net::TcpListener::bind(bind)
-        .await
-        .with_context(|| format!("binding the gRPC API on {bind}"))?;
+    let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| {
+        format!(
+            "binding the gRPC API on {bind} (is another gateway on this host using it? \
+                 give each its own --grpc)"
+        )
+    })?;
     let local = listener.local_addr()?;
     let service = GatewayService::new(gateways);
     let task = tokio::spawn(async move {
         let served = tonic::transport::Server::builder()
-            .add_service(service.into_server())
+            .add_service(crate::api::SizeLimited(service.into_server()))
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop.cancelled_owned())
             .await;
         if let Err(e) = served {

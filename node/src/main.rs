@@ -398,7 +398,22 @@ enum ModelAction {
     },
 }
 
-fn main() -> Result<()> {
+/// Runs the command; an error is printed as its message and its causes, one per line, with
+/// no stack trace whatever `RUST_BACKTRACE` says (it is the user's input, not a bug).
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
     let cli = Cli::parse();
     // The constraint-system crates trace every gadget call under the `gr1cs` and `r1cs`
     // targets, formatting whole constraint systems: a proof would take minutes. Those targets
@@ -470,14 +485,14 @@ fn main() -> Result<()> {
                 anyhow::bail!("{} already exists (--force replaces it)", config.display());
             }
             let key_path = dir.join("node.key");
-            let key = if key_path.exists() {
-                cli::read_key(&key_path)?
+            let (key, key_note) = if key_path.exists() {
+                (cli::read_key(&key_path)?, "kept the existing")
             } else {
-                cli::keygen(&key_path, insecure_seed)?
+                (cli::keygen(&key_path, insecure_seed)?, "wrote")
             };
             std::fs::write(&config, NodeConfig::commented(role, &supernet, &bootnodes))?;
             println!(
-                "wrote {} and {}
+                "wrote {}; {key_note} {}
 peer id {}
 public key {}",
                 config.display(),

@@ -102,9 +102,10 @@ pub struct Report {
 }
 
 async fn connect(addr: &str) -> Result<GatewayClient<Channel>> {
-    GatewayClient::connect(addr.to_string())
+    let url = crate::cli::endpoint(addr);
+    GatewayClient::connect(url.clone())
         .await
-        .with_context(|| format!("connecting to {addr}"))
+        .with_context(|| format!("connecting to {url}"))
 }
 
 fn status_name(s: i32) -> &'static str {
@@ -348,6 +349,9 @@ fn task_line(
                 ));
             }
         }
+        // The client's fee cap was below every prover's price: the client's doing, not a
+        // loss by the network.
+        "failed" if t.error.starts_with(crate::gateway::core::FEE_CAP_TOO_LOW) => {}
         "failed" => violations.push(format!("task {id} failed: {}", t.error)),
         other => violations.push(format!("task {id} is {other}")),
     }
@@ -479,15 +483,19 @@ impl Report {
             .iter()
             .filter(|t| t.verified == Some(true))
             .count();
+        let priced_out = |t: &&TaskLine| {
+            t.status == "failed" && t.error.starts_with(crate::gateway::core::FEE_CAP_TOO_LOW)
+        };
         let lost: u32 = self
             .tasks
             .iter()
-            .filter(|t| t.status != "done")
+            .filter(|t| t.status != "done" && !priced_out(t))
             .map(|t| t.jobs)
             .sum();
+        let capped = self.tasks.iter().filter(priced_out).count();
         let _ = writeln!(
             out,
-            "results verified offline: {verified}/{}; jobs lost: {lost}; jobs paid twice: {paid_twice}; non-reveal penalties: {}",
+            "results verified offline: {verified}/{}; jobs lost: {lost}; jobs paid twice: {paid_twice}; non-reveal penalties: {}; tasks whose fee cap no prover met: {capped}",
             self.tasks.len(),
             self.accounts.iter().map(|a| a.non_reveals).sum::<u64>()
         );
@@ -554,5 +562,37 @@ mod tests {
         let mut violations = Vec::new();
         task_line(&t, honest, &BTreeSet::new(), &mut violations);
         assert!(violations.is_empty(), "{violations:?}");
+    }
+
+    #[test]
+    fn a_task_no_prover_would_take_for_its_fee_cap_is_not_a_loss() {
+        let failed = |error: &str| pb::TaskSummary {
+            task_id: "t".into(),
+            supernet: "s".into(),
+            status: pb::TaskStatus::Failed.into(),
+            jobs: 3,
+            error: error.into(),
+            ..Default::default()
+        };
+        let history = vec![event("submitted", "", 0, 100)];
+        let capped = format!(
+            "{} of 5 per job (max_fee_per_job): deadline passed with 0 of 3 jobs proven",
+            crate::gateway::core::FEE_CAP_TOO_LOW
+        );
+        let mut violations = Vec::new();
+        task_line(
+            &failed(&capped),
+            &history,
+            &BTreeSet::new(),
+            &mut violations,
+        );
+        assert!(violations.is_empty(), "{violations:?}");
+        task_line(
+            &failed("deadline passed with 0 of 3 jobs proven"),
+            &history,
+            &BTreeSet::new(),
+            &mut violations,
+        );
+        assert_eq!(violations.len(), 1, "{violations:?}");
     }
 }

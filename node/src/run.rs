@@ -142,12 +142,7 @@ async fn ensure_params(
         return Ok(files);
     }
     let (mut fetcher, _events) = Network::new(key.to_libp2p(), 64);
-    let net_cfg = NetConfig {
-        listen: vec!["/ip4/0.0.0.0/tcp/0".parse()?],
-        bootnodes: m.bootnodes.clone(),
-        ..NetConfig::default()
-    };
-    let handle = fetcher.join(supernet.clone(), net_cfg)?;
+    let handle = fetcher.join(supernet.clone(), fetcher_config(&m.bootnodes))?;
     for (digest, dest) in missing {
         // A circom circuit's or zkML model's files live in a folder of their own.
         if let Some(dir) = dest.parent() {
@@ -188,6 +183,17 @@ async fn ensure_params(
     }
     fetcher.leave(&supernet.id);
     Ok(files)
+}
+
+/// The network settings of the short-lived membership that fetches missing parameters at
+/// start: it only dials its bootnodes, so it listens nowhere (a listener would open a port
+/// the operator's `--listen` never named).
+fn fetcher_config(bootnodes: &[libp2p::Multiaddr]) -> NetConfig {
+    NetConfig {
+        listen: Vec::new(),
+        bootnodes: bootnodes.to_vec(),
+        ..NetConfig::default()
+    }
 }
 
 /// How long a node keeps asking its bootnodes for missing parameters.
@@ -509,6 +515,14 @@ mod tests {
     use super::*;
 
     const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../circuits/fixtures/circom");
+
+    #[test]
+    fn fetching_parameters_opens_no_listener() {
+        let boot: libp2p::Multiaddr = "/ip4/127.0.0.1/tcp/9000".parse().unwrap();
+        let cfg = super::fetcher_config(std::slice::from_ref(&boot));
+        assert!(cfg.listen.is_empty());
+        assert_eq!(cfg.bootnodes, vec![boot]);
+    }
 
     #[test]
     fn circom_artifacts_that_do_not_match_their_pins_are_refused_by_name() {

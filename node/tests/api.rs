@@ -54,7 +54,7 @@ async fn api_bad_input_gets_clear_statuses_and_the_node_keeps_serving() {
                 ..query(10, pb::Category::Small)
             },
             Code::NotFound,
-            "no gateway for supernet",
+            "no gateway for supernet elsewhere; it serves: api",
         ),
         (
             pb::SubmitTaskRequest {
@@ -118,13 +118,21 @@ async fn api_bad_input_gets_clear_statuses_and_the_node_keeps_serving() {
         );
     }
 
-    // A request over the size limit is refused before it is decoded.
+    // A request over the size limit is refused before it is decoded, as gRPC clients
+    // expect it.
     let huge = query(1_200_000, pb::Category::Small);
     let status = client.submit_task(huge).await.unwrap_err();
-    assert!(
-        matches!(status.code(), Code::OutOfRange | Code::ResourceExhausted),
-        "{status:?}"
-    );
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(status.message().contains("too large"), "{status:?}");
+    // Accounts of a Supernet this node does not serve: NOT_FOUND, as for a task.
+    let status = client
+        .list_accounts(pb::ListAccountsRequest {
+            supernet: "elsewhere".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    assert!(status.message().contains("it serves: api"), "{status:?}");
 
     for bad in ["zz", "00"] {
         let status = client

@@ -55,6 +55,18 @@ async fn e2e_multi_chunk_query_is_proven_by_several_provers_and_verified() {
         4
     );
     assert!(out.join("0/proof.json").exists());
+    // Keys of another setup (a wrong --params-dir) do not verify it: nothing is exported.
+    let other = tempfile::tempdir().unwrap();
+    let spec = lagrange_node::circuit_workload::circuit_for(true, JobCategory::Small);
+    lagrange_node::circuit_workload::CircuitWorkload::insecure_devnet(other.path(), &[spec], 99)
+        .unwrap();
+    let elsewhere = results.path().join("elsewhere");
+    let err = lagrange_node::cli::export(other.path(), &file, &elsewhere).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("do not verify this result"),
+        "{err:#}"
+    );
+    assert!(!elsewhere.exists());
     // A tampered result does not verify.
     let mut bytes = std::fs::read(&file).unwrap();
     let text = String::from_utf8(bytes.clone()).unwrap();

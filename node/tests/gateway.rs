@@ -487,8 +487,17 @@ fn unwon_jobs_rise_toward_the_client_fee_and_fail_at_the_deadline() {
         .id;
     auction(&mut h, 13_000, &[]);
     h.tick_at(now + 3_001);
+    // Offered at the client's cap of 120 and still unwon: the reason says the cap is the
+    // problem, so the client knows what to change.
     match h.gw.store().task(&lonely).unwrap().unwrap().status {
-        TaskStatus::Failed { reason } => assert!(reason.contains("deadline"), "{reason}"),
+        TaskStatus::Failed { reason } => {
+            assert!(reason.contains("deadline"), "{reason}");
+            assert!(
+                reason.starts_with(lagrange_node::gateway::core::FEE_CAP_TOO_LOW)
+                    && reason.contains("of 120 per job"),
+                "{reason}"
+            );
+        }
         other => panic!("unexpected {other:?}"),
     }
 }

@@ -159,3 +159,16 @@ async fn metrics_health_and_readiness_tell_an_operator_what_happened() {
     assert_eq!(get(pr_http, "/readyz").await.0, 200);
     assert_eq!(get(gw_http, "/nowhere").await.0, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metrics_port_in_use_names_the_flag_that_moves_it() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let metrics = lagrange_node::metrics::NodeMetrics::new("prover");
+    let err = http::serve(addr, metrics).await.unwrap_err();
+    let text = format!("{err:#}");
+    assert!(
+        text.contains(&addr.to_string()) && text.contains("give each node its own --metrics"),
+        "{text}"
+    );
+}

@@ -277,17 +277,13 @@ pub enum ConfigError {
     /// Not valid TOML, or a field of the wrong type, or an unknown field.
     #[error("supernet config does not parse: {0}")]
     Parse(String),
-    /// Parses, but breaks one or more rules.
-    #[error("invalid supernet config: {}", join(.0))]
+    /// Parses, but breaks one or more rules: one line each.
+    #[error("invalid supernet config:{}", lines(.0))]
     Invalid(Vec<ConfigIssue>),
 }
 
-fn join(issues: &[ConfigIssue]) -> String {
-    issues
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
+fn lines(issues: &[ConfigIssue]) -> String {
+    issues.iter().map(|i| format!("\n  - {i}")).collect()
 }
 
 impl SupernetConfig {

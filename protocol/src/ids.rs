@@ -23,7 +23,7 @@ pub enum IdError {
         /// The rejected text.
         value: String,
         /// The rule it broke.
-        rule: &'static str,
+        rule: String,
     },
     /// A byte id was not the right hex.
     #[error("invalid hex id: {0}")]
@@ -34,7 +34,7 @@ pub enum IdError {
 }
 
 fn check_name(what: &'static str, value: &str, max: usize, extra: &[char]) -> Result<(), IdError> {
-    let fail = |rule| {
+    let fail = |rule: String| {
         Err(IdError::Name {
             what,
             value: value.to_string(),
@@ -42,16 +42,22 @@ fn check_name(what: &'static str, value: &str, max: usize, extra: &[char]) -> Re
         })
     };
     if value.is_empty() || value.len() > max {
-        return fail("length must be 1 to the maximum for its kind");
+        return fail(format!(
+            "must be 1 to {max} characters long, not {}",
+            value.len()
+        ));
     }
     if !value
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || extra.contains(&c))
     {
-        return fail("only lowercase ASCII letters, digits and '-' are allowed");
+        let also: String = extra.iter().map(|c| format!(", '{c}'")).collect();
+        return fail(format!(
+            "only lowercase ASCII letters, digits and '-'{also} are allowed"
+        ));
     }
     if value.starts_with('-') || value.ends_with('-') {
-        return fail("must not start or end with '-'");
+        return fail("must not start or end with '-'".into());
     }
     Ok(())
 }
@@ -234,6 +240,14 @@ mod tests {
         assert!("zz".repeat(16).parse::<TaskId>().is_err());
         assert!("nocolon".parse::<JobId>().is_err());
         assert!(format!("{}:x", TaskId([0; 16])).parse::<JobId>().is_err());
+        // The reasons name the limits.
+        let e = SupernetId::new("").unwrap_err().to_string();
+        assert!(e.contains("must be 1 to 32 characters long, not 0"), "{e}");
+        let e = CircuitId::new("A").unwrap_err().to_string();
+        assert!(
+            e.contains("'-', '/', '.' are allowed") || e.contains("'-', '.', '/' are allowed"),
+            "{e}"
+        );
     }
 
     #[test]

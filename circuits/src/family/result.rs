@@ -111,9 +111,20 @@ pub enum Checked {
 }
 
 impl TaskResult {
-    /// Parses a result.
+    /// Parses a result. Something that is not one says what a result looks like.
     pub fn from_json(bytes: &[u8]) -> Result<Self, FamilyError> {
-        Ok(serde_json::from_slice(bytes)?)
+        serde_json::from_slice(bytes).map_err(|e| {
+            let kinds = "an object with one key, \"query\", \"synthetic\", \"circom\" or \"zkml\"";
+            match serde_json::from_slice::<serde_json::Value>(bytes) {
+                Err(_) => FamilyError::Mismatch(format!("not a result file: not JSON ({e})")),
+                Ok(serde_json::Value::Object(map)) if map.len() == 1 => {
+                    FamilyError::Mismatch(format!("malformed result: {e}"))
+                }
+                Ok(_) => FamilyError::Mismatch(format!(
+                    "not a result file: a task's result is {kinds}, as the gateway delivers it"
+                )),
+            }
+        })
     }
 
     /// The result as delivered (pretty JSON).

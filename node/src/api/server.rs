@@ -108,7 +108,11 @@ impl GatewayService {
         let supernet = SupernetId::new(supernet)
             .map_err(|e| Status::invalid_argument(format!("supernet: {e}")))?;
         self.gateways.get(&supernet).ok_or_else(|| {
-            Status::not_found(format!("this node runs no gateway for supernet {supernet}"))
+            let served: Vec<&str> = self.gateways.keys().map(SupernetId::as_str).collect();
+            Status::not_found(format!(
+                "this node runs no gateway for supernet {supernet}; it serves: {}",
+                served.join(", ")
+            ))
         })
     }
 
@@ -453,6 +457,9 @@ impl pb::gateway_server::Gateway for GatewayService {
         request: Request<pb::ListAccountsRequest>,
     ) -> Result<Response<pb::ListAccountsResponse>, Status> {
         let wanted = request.into_inner().supernet;
+        if !wanted.is_empty() {
+            self.gateway_of(&wanted)?;
+        }
         let mut accounts = Vec::new();
         for (id, gw) in &self.gateways {
             if !wanted.is_empty() && wanted != id.as_str() {

@@ -52,6 +52,10 @@ use crate::workload::{Check, Workload};
 /// and did not bid low enough; a job that waits for a busy prover keeps its price.
 pub const RESERVE_RAISE_PERCENT: u64 = 25;
 
+/// How the failure of a task that no prover would prove for its fee cap begins: the
+/// client's cap, not the network, is what failed it.
+pub const FEE_CAP_TOO_LOW: &str = "no prover bid at or below the fee cap";
+
 /// A prover not heard from for this long is not counted as able to take jobs (provers
 /// re-announce every few seconds).
 pub const AVAILABILITY_TTL_MS: u64 = 20_000;
@@ -627,13 +631,33 @@ impl<W: Workload> GatewayCore<W> {
                 .add(now.saturating_add(HEARTBEAT_MS), Due::Task(task.id));
             return Ok(());
         }
-        let done = self
-            .store
-            .jobs_of(&task.id)?
+        let jobs = self.store.jobs_of(&task.id)?;
+        let done = jobs
             .iter()
             .filter(|j| matches!(j.state, JobState::Verified { .. }))
             .count();
-        let reason = format!("deadline passed with {done} of {} jobs proven", task.jobs);
+        // Every unproven job offered at the client's own cap and still unwon: the cap is too
+        // low for every prover heard from.
+        let cap = task.max_fee_per_job;
+        let priced_out = done < jobs.len()
+            && !self.provers.is_empty()
+            && jobs
+                .iter()
+                .filter(|j| !matches!(j.state, JobState::Verified { .. }))
+                .all(|j| {
+                    matches!(j.state, JobState::Open | JobState::Auctioning { .. })
+                        && j.reserve_price >= cap
+                        && j.auctions > 0
+                });
+        let reason = if priced_out {
+            format!(
+                "{FEE_CAP_TOO_LOW} of {cap} per job (max_fee_per_job): deadline passed with \
+                 {done} of {} jobs proven; a higher cap may find provers",
+                task.jobs
+            )
+        } else {
+            format!("deadline passed with {done} of {} jobs proven", task.jobs)
+        };
         warn!(task_id = %task.id, %reason, "task failed");
         self.fail_task(&task.id, &reason, now)?;
         self.metrics
