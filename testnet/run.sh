@@ -292,6 +292,9 @@ for ((i = 0; i < COUNT; i++)); do
     "${NET[$i]}${JOINED[$i]:+,${JOINED[$i]#testnet-}}" "${PEER[$i]}" "${PIDS[${NAMES[$i]}]}" "${METRICS[$i]}" "$DIR/nodes/${NAMES[$i]}/node.log"
 done
 echo
+for ((i = 0; i < SUPERNETS; i++)); do
+  log "dashboard of ${NET[$i]}: http://127.0.0.1:${METRICS[$i]}/ (open it in a browser while the run goes on)"
+done
 
 # ---- workload ----
 GATEWAY_URLS=()

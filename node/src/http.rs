@@ -1,5 +1,6 @@
-//! The operator's HTTP endpoint: `/metrics` (Prometheus), `/healthz` (the process answers)
-//! and `/readyz` (parameters loaded and peers found; 503 with what is missing otherwise).
+//! The operator's HTTP endpoint: `/metrics` (Prometheus), `/healthz` (the process answers),
+//! `/readyz` (parameters loaded and peers found; 503 with what is missing otherwise), and the
+//! dashboard (`/`, polling `/dashboard.json`; see [`crate::dashboard`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,6 +25,27 @@ async fn get_metrics(State(m): State<Arc<NodeMetrics>>) -> impl IntoResponse {
         )],
         body,
     )
+}
+
+async fn dashboard_page() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        crate::dashboard::PAGE,
+    )
+}
+
+async fn dashboard_json(State(m): State<Arc<NodeMetrics>>) -> axum::response::Response {
+    let snapshot =
+        tokio::task::spawn_blocking(move || crate::dashboard::snapshot(&m, crate::clock::now_ms()))
+            .await;
+    match snapshot {
+        Ok(Ok(s)) => match serde_json::to_string(&s) {
+            Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+            Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        },
+        Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
 }
 
 async fn healthz() -> &'static str {
@@ -51,6 +73,8 @@ pub async fn serve(
     })?;
     let local = listener.local_addr()?;
     let app = Router::new()
+        .route("/", get(dashboard_page))
+        .route("/dashboard.json", get(dashboard_json))
         .route("/metrics", get(get_metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

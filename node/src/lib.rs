@@ -7,6 +7,7 @@ pub mod circuit_workload;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod dashboard;
 pub mod devnet;
 pub mod economics;
 pub mod evidence_files;

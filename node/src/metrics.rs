@@ -340,6 +340,9 @@ impl Default for ProverMetrics {
         for verdict in ["honest", "deviation", "unattributable", "unavailable"] {
             let _ = m.audits.get_or_create(&Verdict { verdict });
         }
+        for category in [JobCategory::Small, JobCategory::Medium, JobCategory::Large] {
+            let _ = m.prove_seconds.get_or_create(&category_label(category));
+        }
         m
     }
 }
@@ -612,6 +615,11 @@ impl Readiness {
         }
         (!missing.is_empty()).then(|| missing.trim_end_matches("; ").to_string())
     }
+
+    /// Each Supernet's swarm counters.
+    pub fn nets(&self) -> Vec<(SupernetId, Arc<NetStats>)> {
+        self.nets.lock().map(|n| n.clone()).unwrap_or_default()
+    }
 }
 
 /// The process's registry and readiness.
@@ -620,6 +628,8 @@ pub struct NodeMetrics {
     registry: Mutex<Registry>,
     /// What `/readyz` answers.
     pub readiness: Readiness,
+    /// Each gateway's store, for the dashboard.
+    gateways: Mutex<Vec<(SupernetId, Store)>>,
 }
 
 impl NodeMetrics {
@@ -637,6 +647,7 @@ impl NodeMetrics {
         Arc::new(Self {
             registry: Mutex::new(registry),
             readiness: Readiness::default(),
+            gateways: Mutex::new(Vec::new()),
         })
     }
 
@@ -660,12 +671,20 @@ impl NodeMetrics {
 
     /// Metrics for a gateway in `supernet`, reading `store` at scrape time.
     pub fn add_gateway(&self, supernet: &SupernetId, store: Store) -> GatewayMetrics {
+        if let Ok(mut gateways) = self.gateways.lock() {
+            gateways.push((supernet.clone(), store.clone()));
+        }
         let m = GatewayMetrics::default();
         self.with_supernet(supernet, |r| {
             m.register(r);
             r.register_collector(Box::new(StoreCollector(store)));
         });
         m
+    }
+
+    /// Each gateway's Supernet and store.
+    pub fn gateway_stores(&self) -> Vec<(SupernetId, Store)> {
+        self.gateways.lock().map(|g| g.clone()).unwrap_or_default()
     }
 
     /// Metrics for a prover in `supernet`.

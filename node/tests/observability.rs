@@ -172,3 +172,48 @@ async fn a_metrics_port_in_use_names_the_flag_that_moves_it() {
         "{text}"
     );
 }
+
+/// Every metric the Grafana dashboard in `testnet/grafana/` graphs is one a node exports.
+#[test]
+fn the_grafana_dashboard_graphs_only_metrics_the_node_exports() {
+    use lagrange_protocol::tokenomics::{Ledger, TokenomicsParams};
+    let id = lagrange_protocol::SupernetId::new("g").unwrap();
+    let metrics = lagrange_node::metrics::NodeMetrics::new("gateway+prover");
+    let store = lagrange_node::store::Store::temporary().unwrap();
+    store
+        .init_tokens(0, || Ledger::genesis(TokenomicsParams::default(), &[]))
+        .unwrap();
+    let _ = metrics.add_gateway(&id, store);
+    let _ = metrics.add_prover(&id);
+    metrics.add_net(&id, Default::default());
+    let exported = metrics.encode();
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../testnet/grafana/lagrange-dashboard.json"
+    );
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut names = Vec::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            for (i, _) in expr.match_indices("lagrange_") {
+                let name: String = expr[i..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                names.push(name);
+            }
+        }
+    }
+    assert!(names.len() > 10);
+    for name in names {
+        let base = name.trim_end_matches("_bucket");
+        assert!(
+            exported
+                .lines()
+                .any(|l| l.starts_with(&name) || l.starts_with(&format!("# TYPE {base} "))),
+            "{name} is graphed but not exported"
+        );
+    }
+}
