@@ -753,11 +753,17 @@ pub fn prepare_zkml(
     };
     let keys = match (cached, source) {
         (Some(keys), _) => keys,
-        (None, KeySource::InsecureSeeded(seed)) => {
-            ModelKeys::setup_insecure_seeded(&model, seed).map_err(refused)?
-        }
-        (None, KeySource::Fresh) => {
-            ModelKeys::setup(&model, &mut rand::rngs::OsRng).map_err(refused)?
+        (None, source) => {
+            let bar = param_files::spinner(format!(
+                "generating Groth16 keys for {id}'s {} slices",
+                model.slices().len()
+            ));
+            let keys = match source {
+                KeySource::InsecureSeeded(seed) => ModelKeys::setup_insecure_seeded(&model, seed),
+                KeySource::Fresh => ModelKeys::setup(&model, &mut rand::rngs::OsRng),
+            };
+            bar.finish_and_clear();
+            keys.map_err(refused)?
         }
     };
     let keys_bytes = keys.to_bytes();

@@ -312,8 +312,24 @@ pub fn file_digest(path: &Path) -> io::Result<ParamDigest> {
     Ok(ParamDigest(*hasher.finalize().as_bytes()))
 }
 
+/// A download's progress bar on stderr (drawn only on a terminal): bytes, rate and time
+/// left, for `dest`.
+pub fn download_bar(dest: &Path) -> ProgressBar {
+    let bar = ProgressBar::new(0);
+    let template = "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}";
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    let name = dest.file_name().map_or_else(
+        || dest.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    bar.set_message(format!("fetching {name}"));
+    bar
+}
+
 /// A spinner on stderr; indicatif draws nothing when stderr is not a terminal.
-fn spinner(message: String) -> ProgressBar {
+pub fn spinner(message: String) -> ProgressBar {
     let bar = ProgressBar::new_spinner();
     if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
         bar.set_style(style);

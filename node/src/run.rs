@@ -159,7 +159,15 @@ async fn ensure_params(
                     continue;
                 };
                 info!(%digest, %peer, "fetching parameters");
-                match params::fetch(&handle, peer, digest, &dest).await {
+                let bar = crate::param_files::download_bar(&dest);
+                let progress = |held: u64, total: u64| {
+                    bar.set_length(total);
+                    bar.set_position(held);
+                };
+                let fetched_now =
+                    params::fetch_with_progress(&handle, peer, digest, &dest, &progress).await;
+                bar.finish_and_clear();
+                match fetched_now {
                     Ok(report) => {
                         info!(%digest, bytes = report.total_len, "parameters fetched and verified");
                         fetched = true;
@@ -212,8 +220,13 @@ async fn calibrate(
         let ms = tokio::task::spawn_blocking(move || -> Result<Option<u64>> {
             let mut slowest = None;
             for (circuit, input) in w.calibration_jobs(category) {
+                let bar = crate::param_files::spinner(format!(
+                    "calibrating: proving one {category} job of {circuit}"
+                ));
                 let started = std::time::Instant::now();
-                w.prove(&circuit, &input).map_err(|e| anyhow::anyhow!(e))?;
+                let proven = w.prove(&circuit, &input);
+                bar.finish_and_clear();
+                proven.map_err(|e| anyhow::anyhow!(e))?;
                 let ms = started.elapsed().as_millis().max(1) as u64;
                 slowest = slowest.max(Some(ms));
             }

@@ -39,10 +39,24 @@ async fn the_dashboard_shows_a_task_move_to_done_in_a_real_browser() {
         lagrange_node::http::serve("127.0.0.1:0".parse().unwrap(), gw.metrics.clone())
             .await
             .unwrap();
+    // The prover holds its proofs until the browser has seen the task proving: a small task
+    // could otherwise be done between two of the page's polls.
+    let seen = std::sync::Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+    let hold = seen.clone();
+    let hooked = common::Hooked {
+        before: Box::new(move || {
+            let (flag, cv) = &*hold;
+            let guard = flag.lock().unwrap();
+            let _ = cv
+                .wait_timeout_while(guard, Duration::from_secs(30), |seen| !*seen)
+                .unwrap();
+        }),
+        ..common::Hooked::new(net.workload.clone())
+    };
     let prover = launch::start_prover(
         &key(1),
         net.supernet.clone(),
-        net.workload.clone(),
+        std::sync::Arc::new(hooked),
         vec![gw.p2p_addr.clone()],
         prover_settings(400),
         ParamFiles::default(),
@@ -80,8 +94,14 @@ async fn the_dashboard_shows_a_task_move_to_done_in_a_real_browser() {
         ready || std::env::var_os("CI").is_none(),
         "CI needs Chromium and node/tests/browser/node_modules (.ci/run installs them)"
     );
+    let release = || {
+        let (flag, cv) = &*seen;
+        *flag.lock().unwrap() = true;
+        cv.notify_all();
+    };
     if !ready {
         eprintln!("skipping the browser: no {chromium} or no node/tests/browser/node_modules");
+        release();
         let task = submit().await;
         gw.gateway
             .wait_final(&task.id, Duration::from_secs(60))
@@ -114,6 +134,12 @@ async fn the_dashboard_shows_a_task_move_to_done_in_a_real_browser() {
     let (first, mut lines) = first;
     assert_eq!(first.map(|l| l.unwrap()).as_deref(), Some("ready"));
     let task = submit().await;
+    // The browser has seen it proving: let the prover finish.
+    let (proving, mut lines) = tokio::task::spawn_blocking(move || (lines.next(), lines))
+        .await
+        .unwrap();
+    release();
+    assert_eq!(proving.map(|l| l.unwrap()).as_deref(), Some("proving"));
     let record = gw
         .gateway
         .wait_final(&task.id, Duration::from_secs(60))

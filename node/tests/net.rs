@@ -580,15 +580,14 @@ async fn net_requests_an_application_never_answers_are_bounded_and_expire() {
         })
         .count();
     // Those the sink kept end when its timeout drops them (libp2p also caps streams per
-    // connection, refusing some before they reach the table).
-    let waited = answers
-        .iter()
-        .filter(|a| matches!(a, Err(e) if e.to_string().contains("truncated")))
-        .count();
+    // connection, refusing some before they reach the table). A request that arrives after
+    // the first ones expired finds room again, so what counts is how many ever waited at
+    // once.
     assert!(refused > 0, "{answers:?}");
+    let peak = stats.inbound_pending_peak();
     assert!(
-        waited <= lagrange_node::net::MAX_INBOUND_PER_PEER,
-        "{waited} waited: {answers:?}"
+        peak > 0 && peak <= lagrange_node::net::MAX_INBOUND_PER_PEER as i64,
+        "{peak} waited at once: {answers:?}"
     );
     // The sink let go of the 32 once the requester's timeout passed.
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -39,6 +39,8 @@ pub struct NetStats {
     peers: AtomicI64,
     /// Inbound requests waiting for the application's answer.
     inbound_pending: AtomicI64,
+    /// The most that ever waited at once.
+    inbound_pending_peak: AtomicI64,
 }
 
 impl NetStats {
@@ -52,9 +54,15 @@ impl NetStats {
         self.inbound_pending.load(Ordering::Relaxed)
     }
 
+    /// The most inbound requests that ever waited at once.
+    pub fn inbound_pending_peak(&self) -> i64 {
+        self.inbound_pending_peak.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn set_inbound_pending(&self, n: usize) {
-        self.inbound_pending
-            .store(i64::try_from(n).unwrap_or(i64::MAX), Ordering::Relaxed);
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        self.inbound_pending.store(n, Ordering::Relaxed);
+        self.inbound_pending_peak.fetch_max(n, Ordering::Relaxed);
     }
 
     /// A peer's first connection opened (`true`) or its last one closed.

@@ -1,7 +1,8 @@
 // Drives the system's Chromium (headless) against a node's dashboard:
 //   node dashboard.mjs <url> <screenshot.png>
 // Prints "ready" once the page shows its Supernet, then waits for a task to appear as
-// proving and to become done (the caller submits it after "ready"). Fails on any console
+// proving (the caller submits it after "ready"), prints "proving", and waits for it to
+// become done (the caller lets its prover finish after "proving"). Fails on any console
 // error or page error, or if the task does not finish in time. Prints "ok" at the end.
 import { chromium } from "playwright-core";
 
@@ -20,6 +21,7 @@ try {
   await page.waitForSelector("section.supernet", { timeout: 20000 });
   console.log("ready");
   await page.waitForSelector(".pill.proving", { timeout: 30000 });
+  console.log("proving");
   await page.waitForSelector(".pill.done", { timeout: 60000 });
   // The finished task's jobs show in the charts: a price line and a proving-latency line.
   await page.waitForFunction(() => document.querySelectorAll("svg path").length >= 2, null, { timeout: 10000 });

@@ -161,11 +161,22 @@ pub async fn fetch(
     digest: Digest,
     dest: &Path,
 ) -> Result<FetchReport, ParamError> {
-    match fetch_from_part(net, peer, digest, dest).await {
+    fetch_with_progress(net, peer, digest, dest, &|_, _| {}).await
+}
+
+/// [`fetch`], telling `progress` the bytes held and the file's length after every chunk.
+pub async fn fetch_with_progress(
+    net: &SupernetHandle,
+    peer: PeerId,
+    digest: Digest,
+    dest: &Path,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<FetchReport, ParamError> {
+    match fetch_from_part(net, peer, digest, dest, progress).await {
         Err(ParamError::Stale) => {
             let part = part_path(dest);
             tokio::fs::remove_file(&part).await.map_err(io_err(&part))?;
-            fetch_from_part(net, peer, digest, dest).await
+            fetch_from_part(net, peer, digest, dest, progress).await
         }
         other => other,
     }
@@ -176,6 +187,7 @@ async fn fetch_from_part(
     peer: PeerId,
     digest: Digest,
     dest: &Path,
+    progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<FetchReport, ParamError> {
     let part = part_path(dest);
     let (mut hasher, resumed_from) = {
@@ -210,6 +222,7 @@ async fn fetch_from_part(
         hasher.update(&first);
         offset += first.len() as u64;
         file.write_all(&first).await.map_err(io_err(&part))?;
+        progress(offset, total_len);
         let next_offsets = (offset..total_len).step_by(codec::MAX_PARAM_CHUNK);
         let mut chunks = futures::stream::iter(next_offsets)
             .map(|o| chunk(net, peer, digest, o))
@@ -224,6 +237,7 @@ async fn fetch_from_part(
             hasher.update(&data);
             offset += data.len() as u64;
             file.write_all(&data).await.map_err(io_err(&part))?;
+            progress(offset, total_len);
         }
         Ok(total_len)
     }

@@ -16,7 +16,9 @@ use std::sync::Arc;
 
 pub use lagrange_protocol::messages::{ParamRequest, ParamResponse};
 
-pub use fetch::{FetchReport, MAX_PARAM_FILE, ParamError, digest_file, fetch, part_path};
+pub use fetch::{
+    FetchReport, MAX_PARAM_FILE, ParamError, digest_file, fetch, fetch_with_progress, part_path,
+};
 pub use serve::{CHUNKS_PER_PEER, ParamServer, read_chunk};
 
 use super::frames::FrameCodec;
