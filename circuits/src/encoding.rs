@@ -39,6 +39,10 @@ pub enum DecodeError {
     /// A public-input vector whose length is not a multiple of 32 or is too long.
     #[error("public inputs: bad length {0} bytes")]
     BadLength(usize),
+    /// A value that decodes but is not written the one way it encodes (a point at infinity
+    /// with stray coordinate bytes, say): refused, so one value has one encoding.
+    #[error("{0} is not in its canonical encoding")]
+    NonCanonical(&'static str),
     /// A hex string that does not decode.
     #[error("bad hex: {0}")]
     Hex(String),
@@ -67,8 +71,9 @@ pub fn to_bytes<T: CanonicalSerialize>(value: &T) -> Vec<u8> {
     out
 }
 
-/// Deserializes a compressed, validated value that must use every byte.
-pub fn from_bytes<T: CanonicalDeserialize>(
+/// Deserializes a compressed, validated value that must use every byte and be in its
+/// canonical encoding.
+pub fn from_bytes<T: CanonicalDeserialize + CanonicalSerialize>(
     bytes: &[u8],
     what: &'static str,
 ) -> Result<T, DecodeError> {
@@ -80,6 +85,9 @@ pub fn from_bytes<T: CanonicalDeserialize>(
             what,
             extra: reader.len(),
         });
+    }
+    if to_bytes(&value) != bytes {
+        return Err(DecodeError::NonCanonical(what));
     }
     Ok(value)
 }
@@ -175,7 +183,7 @@ pub mod ark_bytes {
     }
 
     /// Deserializes from hex, validating.
-    pub fn deserialize<'de, T: CanonicalDeserialize, D: Deserializer<'de>>(
+    pub fn deserialize<'de, T: CanonicalDeserialize + CanonicalSerialize, D: Deserializer<'de>>(
         d: D,
     ) -> Result<T, D::Error> {
         let s = String::deserialize(d)?;

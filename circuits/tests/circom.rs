@@ -171,3 +171,12 @@ fn witnesses_computed_from_input_signals_match_the_generators_own() {
     // Garbage is not a witness generator.
     assert!(lagrange_circuits::circom::WitnessGenerator::new(b"\0asm garbage").is_err());
 }
+
+/// Found by the `circom` fuzz target: a `.zkey` whose point is off the curve makes
+/// ark-circom's reader panic. It must come back as an error naming the file's problem.
+#[test]
+fn a_zkey_with_a_point_off_the_curve_is_an_error_not_a_crash() {
+    let bytes = include_bytes!("../fixtures/fuzz/zkey-point-off-curve.zkey");
+    let err = lagrange_circuits::circom::CircomKey::from_bytes(bytes).unwrap_err();
+    assert!(err.to_string().contains("zkey"), "{err}");
+}

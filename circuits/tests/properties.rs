@@ -66,3 +66,16 @@ proptest! {
         prop_assert_eq!((sum, count), (native.sum, native.count));
     }
 }
+
+/// Found by the `proof` fuzz target: a proof whose `B` has the infinity flag set and stray
+/// coordinate bytes decoded as infinity and re-encoded differently, so one proof had many
+/// encodings. Only the canonical one is accepted now.
+#[test]
+fn a_proof_encoding_that_is_not_canonical_is_refused() {
+    let bytes = include_bytes!("../fixtures/fuzz/proof-infinity-with-stray-bytes.bin");
+    let err = lagrange_circuits::encoding::decode_proof(bytes).unwrap_err();
+    assert!(
+        matches!(err, lagrange_circuits::DecodeError::NonCanonical(_)),
+        "{err}"
+    );
+}

@@ -331,3 +331,11 @@ fn a_batch_proven_in_three_slices_per_input_aggregates_and_checks_offline() {
     long.push(0);
     assert!(served.statement(&long).is_err());
 }
+
+/// Found by the `onnx` fuzz target: a bias too large for any fixed-point value overflowed
+/// while it was quantized. It must be refused with an error.
+#[test]
+fn a_bias_beyond_the_fixed_point_range_is_refused_not_overflowed() {
+    let bytes = include_bytes!("../fixtures/fuzz/onnx-huge-bias.onnx");
+    assert!(lagrange_circuits::zkml::onnx::load(bytes, DEFAULT_SCALE_BITS).is_err());
+}

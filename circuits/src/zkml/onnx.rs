@@ -409,7 +409,8 @@ fn quantize(layers: Vec<(FloatLayer, bool)>, scale_bits: u32) -> Result<Quantize
     let half = 1i64 << scale_bits.saturating_sub(1);
     let b = |v: &[f32]| -> Vec<i64> {
         v.iter()
-            .map(|x| (f64::from(*x) * s * s).round() as i64 + half)
+            // `as` saturates a huge or infinite value; validation then refuses it.
+            .map(|x| ((f64::from(*x) * s * s).round() as i64).saturating_add(half))
             .collect()
     };
     let layers = layers
