@@ -122,13 +122,19 @@ pub fn commitment_digest(commitment: &Fr) -> Digest {
     Digest(out)
 }
 
-/// Reads a client's real input (`f32` bit patterns) and quantizes it for `model`.
-fn quantize(model: &ServedModel, n: usize, bits: &[u32]) -> Result<Vec<i64>, WorkloadError> {
-    let real: Vec<f32> = bits.iter().map(|b| f32::from_bits(*b)).collect();
-    model
-        .model()
-        .quantize_input(&real)
-        .map_err(|e| WorkloadError::Family(FamilyError::Input(format!("zkml.inputs[{n}]: {e}"))))
+/// Reads a client's real inputs (`f32` bit patterns) and quantizes them for `model`; an
+/// error names the input.
+fn quantize_all(model: &ServedModel, inputs: &[Vec<u32>]) -> Result<Vec<Vec<i64>>, WorkloadError> {
+    inputs
+        .iter()
+        .enumerate()
+        .map(|(n, bits)| {
+            let real: Vec<f32> = bits.iter().map(|b| f32::from_bits(*b)).collect();
+            model.model().quantize_input(&real).map_err(|e| {
+                WorkloadError::Family(FamilyError::Input(format!("zkml.inputs[{n}]: {e}")))
+            })
+        })
+        .collect()
 }
 
 impl CircuitWorkload {
@@ -413,11 +419,7 @@ impl CircuitWorkload {
         let TaskResult::Zkml(result) = result else {
             return Err(FamilyError::Mismatch(format!("not a result of {model}")).into());
         };
-        let quantized = inputs
-            .iter()
-            .enumerate()
-            .map(|(n, x)| quantize(&served.model, n, x))
-            .collect::<Result<Vec<_>, _>>()?;
+        let quantized = quantize_all(&served.model, inputs)?;
         let inputs = (!quantized.is_empty()).then_some(quantized.as_slice());
         Ok(served
             .model
@@ -472,11 +474,7 @@ impl CircuitWorkload {
             }
             .into());
         }
-        let quantized = inputs
-            .iter()
-            .enumerate()
-            .map(|(n, x)| quantize(&served.model, n, x))
-            .collect::<Result<Vec<_>, _>>()?;
+        let quantized = quantize_all(&served.model, inputs)?;
         let jobs = served.model.split(&quantized).map_err(FamilyError::from)?;
         jobs.into_iter()
             .map(|(slice, input)| {
