@@ -4,8 +4,9 @@
 # New inputs go to target/fuzz-corpus/<target>, so the committed corpus stays as made by
 #   cargo run -p lagrange-node --example fuzz_corpus -- fuzz/corpus
 # Needs cargo-fuzz (cargo install cargo-fuzz); runs on the stable toolchain (no sanitizer).
-# FUZZ_SEED fixes libFuzzer's seed (CI does). Exits non-zero on the first crash, leaving
-# the input under fuzz/artifacts/<target>/.
+# FUZZ_SEED fixes libFuzzer's seed (CI does); FUZZ_RUNS stops a target after that many
+# executions if its time is not up first (the long runs: FUZZ_RUNS=10000000 fuzz/run.sh 3600).
+# Exits non-zero on the first crash, leaving the input under fuzz/artifacts/<target>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-20}
@@ -21,7 +22,7 @@ for t in "${TARGETS[@]}"; do
   status=0
   cargo fuzz run --sanitizer none "$t" "target/fuzz-corpus/$t" "fuzz/corpus/$t" -- \
     -max_total_time="$SECS" -rss_limit_mb=4096 -max_len=1048576 -print_final_stats=1 \
-    ${FUZZ_SEED:+-seed="$FUZZ_SEED"} \
+    ${FUZZ_SEED:+-seed="$FUZZ_SEED"} ${FUZZ_RUNS:+-runs="$FUZZ_RUNS"} \
     >"$log" 2>&1 || status=$?
   grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb)|#[0-9]+ +DONE +cov" "$log" || true
   if ((status != 0)); then

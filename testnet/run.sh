@@ -25,7 +25,14 @@ usage: testnet/run.sh [options]
                     the gateways'; no prover may be penalized for it
   --drop-results P  gateways drop P% of their auction results instead of gossiping them;
                     winners must learn of their jobs anyway
-  --timeout SECS    hard limit for the whole run (default 600)
+  --soak DURATION   instead of --tasks: a steady stream of tasks for DURATION (90s, 30m,
+                    1h), with a prover killed (-9) and restarted every --kill-every; samples
+                    memory, open files, store size, throughput and latency and fails on
+                    unbounded growth or a lost task (writes soak.csv and soak.svg)
+  --rate SECS       soak: seconds between tasks (default 5)
+  --sample-secs N   soak: seconds between samples (default 60)
+  --kill-every SECS soak: seconds between prover kills, 0 for none (default 300)
+  --timeout SECS    hard limit for the whole run (default 600; soak: its duration + 600)
   --base-port N     first port used (default 27000; uses N..N+399)
   --dir DIR         working directory (default target/testnet; wiped first)
   --release         build and run the release binary (default: the dev build)
@@ -35,7 +42,7 @@ EOF
 }
 
 NODES=5 TASKS=10 ROWS=100 SUPERNETS=1 INTRUDER=0 CHAOS=0 CHAOS_MODE=kill TIMEOUT=600
-SKEW=0 DROP_RESULTS=0
+SKEW=0 DROP_RESULTS=0 SOAK=0 RATE=5 SAMPLE_SECS=60 KILL_EVERY=300 TIMEOUT_SET=0
 BASE_PORT=27000 DIR="" PROFILE=debug KEEP=0 BUILD=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -49,7 +56,11 @@ while [[ $# -gt 0 ]]; do
       if [[ $# -gt 0 && $1 != --* ]]; then CHAOS_MODE="$1"; shift; fi ;;
     --skew) SKEW="$2"; shift 2 ;;
     --drop-results) DROP_RESULTS="$2"; shift 2 ;;
-    --timeout) TIMEOUT="$2"; shift 2 ;;
+    --soak) SOAK="$2"; shift 2 ;;
+    --rate) RATE="$2"; shift 2 ;;
+    --sample-secs) SAMPLE_SECS="$2"; shift 2 ;;
+    --kill-every) KILL_EVERY="$2"; shift 2 ;;
+    --timeout) TIMEOUT="$2"; TIMEOUT_SET=1; shift 2 ;;
     --base-port) BASE_PORT="$2"; shift 2 ;;
     --dir) DIR="$2"; shift 2 ;;
     --release) PROFILE=release; shift ;;
@@ -64,6 +75,17 @@ MIN_NODES=$((SUPERNETS * 2))
 ((NODES >= MIN_NODES)) || { echo "--nodes must be at least $MIN_NODES (a gateway and a prover per supernet)" >&2; exit 2; }
 ((TASKS >= 1)) || { echo "--tasks must be at least 1" >&2; exit 2; }
 [[ $CHAOS_MODE == kill || $CHAOS_MODE == gateway-outage ]] || { echo "--chaos mode must be kill or gateway-outage" >&2; exit 2; }
+# --soak 90s | 30m | 1h | 600 (seconds)
+if [[ $SOAK != 0 ]]; then
+  case "$SOAK" in
+    *h) SOAK=$((${SOAK%h} * 3600)) ;;
+    *m) SOAK=$((${SOAK%m} * 60)) ;;
+    *s) SOAK=${SOAK%s} ;;
+  esac
+  [[ $SOAK =~ ^[0-9]+$ ]] && ((SOAK >= 30)) || { echo "--soak takes a duration of at least 30s (90s, 30m, 1h)" >&2; exit 2; }
+  ((CHAOS == 0)) || { echo "--soak brings its own kills; drop --chaos" >&2; exit 2; }
+  ((TIMEOUT_SET)) || TIMEOUT=$((SOAK + 600))
+fi
 
 # A small proof takes well under a second on an idle core, but a testnet packs several
 # provers onto few cores; the deadline leaves room for that.
@@ -299,13 +321,16 @@ done
 # ---- workload ----
 GATEWAY_URLS=()
 for ((i = 0; i < SUPERNETS; i++)); do GATEWAY_URLS+=("http://127.0.0.1:${GRPC[$i]}"); done
-for ((t = 0; t < TASKS; t++)); do
-  g=$((t % SUPERNETS))
+submit_task() { # task number
+  local g=$(($1 % SUPERNETS))
   "$BIN" submit --gateway "${GATEWAY_URLS[$g]}" --supernet "${NET[$g]}" --max-fee 1000 \
     --deadline-secs "$TIMEOUT" query --sample-rows "$ROWS" --lo 100 --hi 600 \
-    | tee -a "$DIR/submitted.log" | sed 's/^/  /'
-done
-log "$TASKS tasks submitted"
+    | tee -a "$DIR/submitted.log"
+}
+if ((SOAK == 0)); then
+  for ((t = 0; t < TASKS; t++)); do submit_task "$t" | sed 's/^/  /'; done
+  log "$TASKS tasks submitted"
+fi
 
 # ---- chaos ----
 index_of_pubkey() { for ((i = 0; i < COUNT; i++)); do [[ ${PUBKEY[$i]} == "$1" ]] && echo "$i" && return; done; }
@@ -357,13 +382,90 @@ if ((CHAOS)) && [[ $CHAOS_MODE == gateway-outage ]]; then
   log "chaos: node0 restarted on its data directory"
 fi
 
+# ---- soak: a steady stream of tasks, a prover killed now and then, a sample a minute ----
+# samples.csv holds what the operating system and the gateway's /metrics say at each
+# sample; submitted.tsv when each task went in. `lagrange-node soak-check` joins them with
+# the final report into soak.csv and soak.svg and judges the run.
+VICTIMS=()
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+fds_of() { { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null || true; } | wc -l; }
+tasks_ended() { # outcome (done, failed): the sum over the gateways
+  local sum=0 i
+  for ((i = 0; i < SUPERNETS; i++)); do
+    sum=$((sum + $(metric_sum "127.0.0.1:${METRICS[$i]}" lagrange_gateway_tasks_total "outcome=\"$1\"")))
+  done
+  echo "$sum"
+}
+sample() { # elapsed seconds
+  local g_rss=0 g_fds=0 store=0 p_rss=0 p_fds=0 i pid kb
+  for ((i = 0; i < NODES; i++)); do
+    pid=${PIDS[${NAMES[$i]}]}
+    kb=$(rss_kb "$pid")
+    if [[ ${ROLE[$i]} == gateway ]]; then
+      ((kb > g_rss)) && g_rss=$kb
+      g_fds=$((g_fds + $(fds_of "$pid")))
+      kb=$({ du -sb "$DIR/nodes/${NAMES[$i]}/${NET[$i]}/store" 2>/dev/null || true; } | cut -f1)
+      store=$((store + ${kb:-0}))
+    else
+      ((kb > p_rss)) && p_rss=$kb
+      p_fds=$((p_fds + $(fds_of "$pid")))
+    fi
+  done
+  printf '%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n' "$1" "$SUBMITTED" "$(tasks_ended done)" \
+    "$(tasks_ended failed)" "$g_rss" "$g_fds" "$store" "$p_rss" "$p_fds" "${#VICTIMS[@]}" \
+    >>"$DIR/samples.csv"
+}
+if ((SOAK > 0)); then
+  log "soak: a task every ${RATE}s for ${SOAK}s, a sample every ${SAMPLE_SECS}s, a prover killed every ${KILL_EVERY}s"
+  echo "elapsed_s,submitted,done,failed,gateway_rss_kb_max,gateway_fds,store_bytes,prover_rss_kb_max,prover_fds,kills" >"$DIR/samples.csv"
+  : >"$DIR/submitted.tsv"
+  SUBMITTED=0 soak_start=$(date +%s%3N) restart_at=0 victim=""
+  next_task=0 next_sample=0 next_kill=$((KILL_EVERY > 0 ? KILL_EVERY * 1000 : -1))
+  while :; do
+    now=$(($(date +%s%3N) - soak_start))
+    ((now < SOAK * 1000)) || break
+    if ((now >= next_task)); then
+      id=$(submit_task "$SUBMITTED" | sed -n 's/^task \([0-9a-f]*\) stored.*/\1/p')
+      [[ -n $id ]] || { echo "soak: a task was refused (see $DIR/submitted.log)" >&2; exit 1; }
+      printf '%s\t%s\n' "$now" "$id" >>"$DIR/submitted.tsv"
+      SUBMITTED=$((SUBMITTED + 1)) next_task=$((next_task + RATE * 1000))
+    fi
+    if ((now >= next_sample)); then
+      sample $((now / 1000))
+      next_sample=$((next_sample + SAMPLE_SECS * 1000))
+    fi
+    if ((next_kill >= 0 && now >= next_kill && restart_at == 0)); then
+      victim=$(holder) || victim=$((SUPERNETS + RANDOM % (NODES - SUPERNETS)))
+      { kill -9 "${PIDS[${NAMES[$victim]}]}"; wait "${PIDS[${NAMES[$victim]}]}"; } 2>/dev/null || true
+      VICTIMS+=("$victim")
+      CHAOS_LOG+=("$((now / 1000))s: kill -9 ${NAMES[$victim]}")
+      log "soak: kill -9 ${NAMES[$victim]}"
+      # Back once a job it held has passed its proving deadline, as an operator would be.
+      restart_at=$((now + DEADLINE_MS + 2000)) next_kill=$((next_kill + KILL_EVERY * 1000))
+    fi
+    if ((restart_at > 0 && now >= restart_at)); then
+      start "$victim"
+      CHAOS_LOG+=("$((now / 1000))s: restart ${NAMES[$victim]}")
+      log "soak: ${NAMES[$victim]} restarted"
+      restart_at=0
+    fi
+    sleep 0.2
+  done
+  ((restart_at == 0)) || start "$victim"
+  TASKS=$SUBMITTED
+  log "soak: $SUBMITTED tasks submitted; waiting for the last ones"
+  drained() { (($(tasks_ended done) + $(tasks_ended failed) >= SUBMITTED)); }
+  wait_for "the soak's tasks to end" $((TIMEOUT - ($(date +%s) - START) - 60)) drained || true
+  sample $((($(date +%s%3N) - soak_start) / 1000))
+fi
+
 # ---- wait and audit ----
 left=$((TIMEOUT - ($(date +%s) - START) - 15))
 intruder_args=()
 ((INTRUDER)) && intruder_args=(--intruder "${PEER[$NODES]}")
 # Every prover but the intruder and a prover chaos killed is honest: none may be penalized.
 for ((i = SUPERNETS; i < NODES; i++)); do
-  [[ "$i" == "$VICTIM" ]] || intruder_args+=(--honest "${PEER[$i]}")
+  [[ "$i" == "$VICTIM" || " ${VICTIMS[*]} " == *" $i "* ]] || intruder_args+=(--honest "${PEER[$i]}")
 done
 set +e
 "$BIN" report "${GATEWAY_URLS[@]/#/--gateway=}" --params-dir "$DIR/params" --wait-secs "$left" \
@@ -373,9 +475,9 @@ set -e
 
 FAIL=0
 ((audit == 0)) || FAIL=1
-echo "== summary: $NODES nodes, $TASKS tasks, $SUPERNETS supernet(s)$( ((CHAOS)) && echo ", chaos $CHAOS_MODE")$( ((INTRUDER)) && echo ', intruder')$( ((SKEW)) && echo ", skew ±${SKEW} ms")$( ((DROP_RESULTS)) && echo ", ${DROP_RESULTS}% results dropped") =="
+echo "== summary: $NODES nodes, $TASKS tasks, $SUPERNETS supernet(s)$( ((SOAK)) && echo ", soak ${SOAK}s")$( ((CHAOS)) && echo ", chaos $CHAOS_MODE")$( ((INTRUDER)) && echo ', intruder')$( ((SKEW)) && echo ", skew ±${SKEW} ms")$( ((DROP_RESULTS)) && echo ", ${DROP_RESULTS}% results dropped") =="
 cat "$DIR/report.txt"
-if ((CHAOS)); then
+if ((${#CHAOS_LOG[@]})); then
   echo "chaos: ${#CHAOS_LOG[@]} actions"
   for c in "${CHAOS_LOG[@]}"; do echo "  - $c"; done
 fi
@@ -402,6 +504,9 @@ done
 echo "auctions audited by the provers: ${honest_audits} honest, ${deviations} deviations, ${unattributable} unattributable"
 if ((deviations > 0)); then echo "  - FAIL: an honest gateway was found deviating" >&2; FAIL=1; fi
 if ((honest_audits == 0)); then echo "  - FAIL: no auction was audited" >&2; FAIL=1; fi
+if ((SOAK > 0)); then
+  "$BIN" soak-check --dir "$DIR" || FAIL=1
+fi
 echo "took $(($(date +%s) - START))s; report: $DIR/report.json"
 if ((FAIL)); then exit 1; fi
 OK=1

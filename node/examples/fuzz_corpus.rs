@@ -1,8 +1,9 @@
 //! Writes the fuzz targets' seed corpora (`fuzz/corpus/<target>/`) from real messages and
 //! files: signed gossip and request frames, proofs and keys of a real setup, job inputs as
 //! the gateway splits them, the bundled circom fixtures, a seeded ONNX model and its keys,
-//! a Supernet config, an equivocation and a result. Each target's first input byte picks
-//! the decoder (see `fuzz/fuzz_targets/`), so seeds carry it.
+//! a Supernet config, node configs, request and response streams, an equivocation and a
+//! result. Each target's first input byte picks the decoder (see `fuzz/fuzz_targets/`), so
+//! seeds carry it.
 //!
 //!   cargo run -p lagrange-node --example fuzz_corpus -- fuzz/corpus
 
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 use lagrange_circuits::coprocessor::Category;
 use lagrange_circuits::zkml::{ModelKeys, ServedModel, sample};
 use lagrange_circuits::{CircuitSpec, encoding};
+use lagrange_node::config::{JoinConfig, NodeConfig, Role};
 use lagrange_protocol::codec::{self, WireMessage};
 use lagrange_protocol::commit::seal_bids;
 use lagrange_protocol::config::SupernetConfig;
@@ -150,6 +152,50 @@ fn main() {
     write(&out, "wire", "commit", Some(6), &frame(&commit));
     write(&out, "wire", "reveal", Some(7), &frame(&reveal));
 
+    // The same requests and responses as a peer's stream, arriving in pieces of 1, 7 and
+    // 4096 bytes: the `frames` target's header is the direction, the piece size and where
+    // to repeat the stream to (0x80 in its last byte; 0: as it is).
+    let streams = requests
+        .iter()
+        .map(|m| (0u8, frame(m)))
+        .chain(responses.iter().map(|m| (1, frame(m))))
+        .chain([(2, frame(&param_request)), (3, frame(&chunk))]);
+    for (i, ((kind, bytes), piece)) in streams.zip([1u16, 7, 4096].into_iter().cycle()).enumerate()
+    {
+        let [p0, p1] = piece.to_le_bytes();
+        let mut data = vec![p0, p1, 0, 0, 0];
+        data.extend_from_slice(&bytes);
+        write(&out, "frames", &format!("stream-{i}"), Some(kind), &data);
+    }
+    // A parameter request repeated to 8 bytes past its limit.
+    let mut data = vec![1, 0, 8, 1, 0x80];
+    data.extend_from_slice(&frame(&param_request));
+    write(&out, "frames", "oversize", Some(2), &data);
+
+    // Node configs: `init`'s commented files for each role, and one with every section.
+    let bootnode: libp2p::Multiaddr = format!("/ip4/127.0.0.1/tcp/9000/p2p/{}", gw.peer_id())
+        .parse()
+        .expect("a bootnode address");
+    for role in [Role::Gateway, Role::Prover] {
+        let text = NodeConfig::commented(role, Path::new("supernet.toml"), &[bootnode.clone()]);
+        write(&out, "node_config", role.as_str(), None, text.as_bytes());
+    }
+    let full = NodeConfig {
+        role: Some(Role::Gateway),
+        bootnodes: vec![bootnode],
+        gateway: Some(Default::default()),
+        prover: Some(Default::default()),
+        join: vec![JoinConfig {
+            role: Role::Prover,
+            supernet: "other.toml".into(),
+            listen: vec!["/ip4/127.0.0.1/tcp/0".parse().expect("an address")],
+            bootnodes: Vec::new(),
+        }],
+        ..NodeConfig::default()
+    };
+    let text = toml::to_string(&full).expect("a config writes as TOML");
+    write(&out, "node_config", "full", None, text.as_bytes());
+
     // An equivocation file.
     let equivocation = Equivocation::new(commit, other).expect("two different commits");
     write(
@@ -279,6 +325,29 @@ fn main() {
         "proving-key",
         Some(0),
         &encoding::to_bytes(smallest.as_ref()),
+    );
+    // Tiny keys too (the synthetic chain at 2^3 constraints, a one-layer model): decoding
+    // checks every point, so small seeds let a run try thousands of variants a second.
+    let tiny =
+        lagrange_circuits::params::setup_insecure_seeded(CircuitSpec::Synthetic { log2: 3 }, 5)
+            .expect("setup");
+    write(
+        &out,
+        "keys",
+        "proving-key-tiny",
+        Some(0),
+        &encoding::to_bytes(tiny.pk.as_ref()),
+    );
+    let one_layer = lagrange_circuits::zkml::onnx::load(&sample::mlp(12, &[2, 2]), 12)
+        .expect("the sample loads");
+    let one_layer = ServedModel::new("t", one_layer, vec![0..1]).expect("served");
+    let tiny_keys = ModelKeys::setup_insecure_seeded(&one_layer, 1).expect("keys");
+    write(
+        &out,
+        "keys",
+        "zkml-keys-tiny",
+        Some(1),
+        &tiny_keys.to_bytes(),
     );
     let quantized = served.model().quantize_input(&[0.25; 8]).expect("input");
     for (i, (_, job)) in served

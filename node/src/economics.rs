@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use plotters::prelude::*;
+
+use crate::chart;
 
 use lagrange_protocol::tokenomics::simulate::{EpochRow, Scenario, simulate};
 
@@ -129,58 +130,18 @@ pub fn run(config: &Path, epochs: u64, out: &Path) -> Result<Vec<PathBuf>> {
     ];
     for (file, title, unit, series) in charts {
         let path = out.join(file);
-        chart(&path, title, unit, &series)
-            .with_context(|| format!("drawing {}", path.display()))?;
+        let panel = chart::Panel {
+            title,
+            x_desc: "epoch",
+            unit,
+            x: (0..rows.len()).map(|e| e as f64).collect(),
+            series,
+        };
+        chart::write(&path, 1, &[panel]).with_context(|| format!("drawing {}", path.display()))?;
         written.push(path);
     }
     Ok(written)
 }
 
-/// Named series of one value per epoch.
-type Series<'a> = Vec<(&'a str, Vec<f64>)>;
-
-/// A chart's file, title, unit and series.
-type Chart<'a> = (&'a str, &'a str, &'a str, Series<'a>);
-
-/// One line chart of `series` over the epochs.
-fn chart(path: &Path, title: &str, unit: &str, series: &[(&str, Vec<f64>)]) -> Result<()> {
-    let n = series.first().map_or(0, |(_, v)| v.len()).max(2);
-    let hi = series
-        .iter()
-        .flat_map(|(_, v)| v.iter().copied())
-        .fold(0f64, f64::max);
-    let hi = if hi > 0.0 { hi * 1.1 } else { 1.0 };
-    let root = SVGBackend::new(path, (800, 450)).into_drawing_area();
-    let draw = |e: &dyn std::fmt::Display| anyhow::anyhow!("{e}");
-    root.fill(&WHITE).map_err(|e| draw(&e))?;
-    let mut c = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 22))
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(64)
-        .build_cartesian_2d(0f64..(n - 1) as f64, 0f64..hi)
-        .map_err(|e| draw(&e))?;
-    c.configure_mesh()
-        .x_desc("epoch")
-        .y_desc(unit)
-        .draw()
-        .map_err(|e| draw(&e))?;
-    let colors = [BLUE, RED, GREEN, MAGENTA];
-    for (i, (name, values)) in series.iter().enumerate() {
-        let color = colors[i % colors.len()];
-        c.draw_series(LineSeries::new(
-            values.iter().enumerate().map(|(x, y)| (x as f64, *y)),
-            color.stroke_width(2),
-        ))
-        .map_err(|e| draw(&e))?
-        .label(*name)
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
-    }
-    c.configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| draw(&e))?;
-    root.present().map_err(|e| draw(&e))?;
-    Ok(())
-}
+/// A chart's file, title, unit and named series of one value per epoch.
+type Chart<'a> = (&'a str, &'a str, &'a str, Vec<(&'a str, Vec<f64>)>);

@@ -3,6 +3,7 @@
 //! line on top.
 
 pub mod api;
+pub mod chart;
 pub mod circuit_workload;
 pub mod cli;
 pub mod clock;
@@ -20,5 +21,6 @@ pub mod param_files;
 pub mod prover;
 pub mod report;
 pub mod run;
+pub mod soak;
 pub mod store;
 pub mod workload;

@@ -264,6 +264,14 @@ enum Command {
         #[arg(long, requires = "batch")]
         out: Option<PathBuf>,
     },
+    /// Judge a testnet soak run (`testnet/run.sh --soak`): join its samples, submissions and
+    /// final report into soak.csv and soak.svg, and exit non-zero if a task was lost or
+    /// memory, open files, the store per task or the backlog grew without bound.
+    SoakCheck {
+        /// The run's directory (samples.csv, submitted.tsv, report.json).
+        #[arg(long)]
+        dir: PathBuf,
+    },
     /// Token economics: run a scenario through the token rules.
     Economics {
         #[command(subcommand)]
@@ -720,6 +728,19 @@ public key {}",
         Command::Task { id, gateway, out } => {
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(cli::task(&gateway, &id, out.as_deref()))?;
+        }
+        Command::SoakCheck { dir } => {
+            let outcome = lagrange_node::soak::check_dir(&dir)?;
+            for v in &outcome.verdicts {
+                let mark = if v.ok { "ok  " } else { "FAIL" };
+                println!("{mark} {}: {}", v.check, v.detail);
+            }
+            for path in &outcome.written {
+                println!("wrote {}", path.display());
+            }
+            if outcome.verdicts.iter().any(|v| !v.ok) {
+                anyhow::bail!("the soak run failed its checks");
+            }
         }
         Command::Economics {
             command:

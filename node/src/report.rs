@@ -13,7 +13,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tonic::transport::Channel;
 
 use lagrange_protocol::PublicKey;
@@ -39,7 +39,7 @@ pub struct ReportOptions {
 }
 
 /// One task, as its history tells it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TaskLine {
     /// The task.
     pub task_id: String,
@@ -72,7 +72,7 @@ pub struct TaskLine {
 }
 
 /// One prover's ledger entry at one gateway.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AccountLine {
     /// The Supernet.
     pub supernet: String,
@@ -91,7 +91,7 @@ pub struct AccountLine {
 }
 
 /// The audit.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     /// Every task.
     pub tasks: Vec<TaskLine>,

@@ -23,7 +23,7 @@
 mod behaviour;
 pub mod config;
 mod event;
-mod frames;
+pub mod frames;
 pub mod gossip;
 mod handle;
 pub mod names;
