@@ -177,7 +177,11 @@ fn main() {
         .parse()
         .expect("a bootnode address");
     for role in [Role::Gateway, Role::Prover] {
-        let text = NodeConfig::commented(role, Path::new("supernet.toml"), &[bootnode.clone()]);
+        let text = NodeConfig::commented(
+            role,
+            Path::new("supernet.toml"),
+            std::slice::from_ref(&bootnode),
+        );
         write(&out, "node_config", role.as_str(), None, text.as_bytes());
     }
     let full = NodeConfig {
@@ -340,6 +344,8 @@ fn main() {
     );
     let one_layer = lagrange_circuits::zkml::onnx::load(&sample::mlp(12, &[2, 2]), 12)
         .expect("the sample loads");
+    // One slice holding the one layer.
+    #[allow(clippy::single_range_in_vec_init)]
     let one_layer = ServedModel::new("t", one_layer, vec![0..1]).expect("served");
     let tiny_keys = ModelKeys::setup_insecure_seeded(&one_layer, 1).expect("keys");
     write(

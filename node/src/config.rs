@@ -66,12 +66,16 @@ impl FromStr for Role {
 pub struct GatewayRole {
     /// Where the gRPC client API listens.
     pub grpc: SocketAddr,
+    /// Memory for the store's page cache, MiB: the bound on what the store holds in memory
+    /// however large it grows on disk.
+    pub store_cache_mb: u64,
 }
 
 impl Default for GatewayRole {
     fn default() -> Self {
         Self {
             grpc: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            store_cache_mb: crate::store::DEFAULT_CACHE_MB,
         }
     }
 }
@@ -229,6 +233,9 @@ pub struct Overrides {
     /// Gateway: where the gRPC API listens.
     #[arg(long, env = "LAGRANGE_GRPC")]
     pub grpc: Option<SocketAddr>,
+    /// Gateway: memory for the store's page cache, MiB.
+    #[arg(long, env = "LAGRANGE_STORE_CACHE_MB")]
+    pub store_cache_mb: Option<u64>,
     /// Prover: jobs proven at once.
     #[arg(long, env = "LAGRANGE_CAPACITY")]
     pub capacity: Option<u32>,
@@ -388,6 +395,9 @@ metrics = "{metrics}"
 {gateway}[gateway]
 # The gRPC client API (LAGRANGE_GRPC, --grpc).
 {gateway}grpc = "{grpc}"
+# Memory for the store's page cache, MiB: what the store holds in memory however large it
+# grows on disk (LAGRANGE_STORE_CACHE_MB, --store-cache-mb).
+{gateway}store_cache_mb = {cache}
 
 {prover}[prover]
 # Jobs proven at once (LAGRANGE_CAPACITY, --capacity).
@@ -399,7 +409,7 @@ metrics = "{metrics}"
 # Categories to bid on; empty means all the Supernet has (LAGRANGE_CATEGORIES, --category).
 {prover}categories = []
 # MSM backend: cpu, cuda (a GPU, or fail), auto (a GPU if one works, else the CPU, saying
-# why) (LAGRANGE_MSM, --msm). cuda needs a binary built with `--features cuda`.
+# why) (LAGRANGE_MSM, --msm). `lagrange-node gpu-check` says whether this host's GPU works.
 {prover}msm = "{msm}"
 
 # More Supernets to join, each with its own role and its own libp2p port (a node runs one
@@ -419,6 +429,7 @@ metrics = "{metrics}"
             boot = list(bootnodes),
             metrics = d.metrics,
             grpc = g.grpc,
+            cache = g.store_cache_mb,
             capacity = p.capacity,
             pps = p.price_per_second,
             margin = p.margin_percent,
@@ -486,6 +497,9 @@ metrics = "{metrics}"
         if let Some(g) = over.grpc {
             gateway.grpc = g;
         }
+        if let Some(c) = over.store_cache_mb {
+            gateway.store_cache_mb = c;
+        }
         if let Some(c) = over.capacity {
             prover.capacity = c;
         }
@@ -504,6 +518,12 @@ metrics = "{metrics}"
 
         if listen.is_empty() {
             bail!("{origin}: listen: name at least one address");
+        }
+        if !(1..=1 << 20).contains(&gateway.store_cache_mb) {
+            bail!(
+                "{origin}: gateway.store_cache_mb: {} is not between 1 and 1048576 MiB",
+                gateway.store_cache_mb
+            );
         }
         for b in &bootnodes {
             if crate::net::peer_of(b).is_none() {

@@ -13,6 +13,7 @@ pub mod devnet;
 pub mod economics;
 pub mod evidence_files;
 pub mod gateway;
+pub mod gpu_check;
 pub mod http;
 pub mod launch;
 pub mod metrics;

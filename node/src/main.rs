@@ -264,6 +264,24 @@ enum Command {
         #[arg(long, requires = "batch")]
         out: Option<PathBuf>,
     },
+    /// Check this host's GPU before joining a GPU Supernet: start it as a prover would,
+    /// self-test it against the CPU (field, curve, G1 and G2 MSMs, whole proofs bit for
+    /// bit), time MSMs and proofs on both, and print a table. Without a usable GPU it says
+    /// what is missing and exits 0, or 1 with --require-gpu.
+    GpuCheck {
+        /// Exit non-zero unless a GPU is usable and passes the self-test.
+        #[arg(long)]
+        require_gpu: bool,
+        /// Fewer and smaller sizes.
+        #[arg(long)]
+        quick: bool,
+        /// The self-test's random seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Also write the report as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// Judge a testnet soak run (`testnet/run.sh --soak`): join its samples, submissions and
     /// final report into soak.csv and soak.svg, and exit non-zero if a task was lost or
     /// memory, open files, the store per task or the backlog grew without bound.
@@ -728,6 +746,26 @@ public key {}",
         Command::Task { id, gateway, out } => {
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(cli::task(&gateway, &id, out.as_deref()))?;
+        }
+        Command::GpuCheck {
+            require_gpu,
+            quick,
+            seed,
+            json,
+        } => {
+            let report =
+                lagrange_node::gpu_check::run(lagrange_node::gpu_check::Options { quick, seed });
+            print!("{}", report.text());
+            if let Some(path) = json {
+                std::fs::write(&path, serde_json::to_vec_pretty(&report)?)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            if report.gpu.is_some() && !report.passed() {
+                anyhow::bail!("the GPU failed its self-test");
+            }
+            if require_gpu && report.gpu.is_none() {
+                anyhow::bail!("no usable GPU (--require-gpu)");
+            }
         }
         Command::SoakCheck { dir } => {
             let outcome = lagrange_node::soak::check_dir(&dir)?;

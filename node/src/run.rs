@@ -440,7 +440,7 @@ pub async fn run_node(s: Settings) -> Result<()> {
         let dir = s.data_dir.join(supernet.id.as_str());
         match m.role {
             Role::Gateway => {
-                let store = open_store(dir.join("store")).await?;
+                let store = open_store(dir.join("store"), s.gateway.store_cache_mb).await?;
                 let node = join_as_gateway(
                     &ctx,
                     supernet.clone(),
@@ -476,7 +476,7 @@ pub async fn run_node(s: Settings) -> Result<()> {
                     },
                     announce_every_ms: 5_000,
                 };
-                let store = open_store(dir.join("prover")).await?;
+                let store = open_store(dir.join("prover"), crate::store::DEFAULT_CACHE_MB).await?;
                 let node = join_as_prover(
                     &ctx,
                     supernet.clone(),
@@ -515,10 +515,11 @@ pub async fn run_node(s: Settings) -> Result<()> {
 }
 
 /// Opens a membership's store off the runtime: opening may wait for the directory's lock.
-async fn open_store(dir: std::path::PathBuf) -> Result<Store> {
+async fn open_store(dir: std::path::PathBuf, cache_mb: u64) -> Result<Store> {
     tokio::task::spawn_blocking(move || {
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        Store::open(&dir).with_context(|| format!("opening the store in {}", dir.display()))
+        Store::open_with_cache(&dir, cache_mb)
+            .with_context(|| format!("opening the store in {}", dir.display()))
     })
     .await?
 }

@@ -8,7 +8,8 @@
 //! fails the run if a task was lost or anything grows without bound.
 //!
 //! "Without bound" is judged on the middle and last thirds of the samples (the first third
-//! is warm-up): memory may not rise by more than [`RSS_GROWTH`] plus [`RSS_SLACK_MB`], open
+//! is warm-up): memory may not rise by more than [`RSS_GROWTH`] plus [`RSS_SLACK_MB`] (its
+//! slope over the last two thirds is reported beside), open
 //! files by more than [`FDS_SLACK`], the store's bytes per task done by more than
 //! [`STORE_GROWTH`] plus [`STORE_SLACK_KIB`], and the backlog of tasks in flight may not
 //! keep growing.
@@ -22,10 +23,11 @@ use anyhow::{Context, Result, bail};
 use crate::chart::{self, Panel};
 use crate::report::Report;
 
-/// How much the late median of a memory series may exceed the middle one, as a fraction.
-pub const RSS_GROWTH: f64 = 0.15;
-/// And in absolute terms on top, in MiB (allocator and cache noise).
-pub const RSS_SLACK_MB: f64 = 16.0;
+/// How much the late median of a memory series may exceed the middle one, as a fraction:
+/// flat, within the allocator's noise.
+pub const RSS_GROWTH: f64 = 0.03;
+/// And in absolute terms on top, in MiB.
+pub const RSS_SLACK_MB: f64 = 2.0;
 /// How many more open files the late peak may hold than the middle one.
 pub const FDS_SLACK: f64 = 16.0;
 /// How much the store's bytes per task done may grow from the middle to the end, as a
@@ -240,6 +242,27 @@ fn median(values: impl Iterator<Item = f64>) -> f64 {
     quantile(&mut v, 0.5)
 }
 
+/// The least-squares slope of `value` over the rows' elapsed seconds (0 with fewer than two
+/// points).
+fn slope(rows: &[Row], value: fn(&Row) -> f64) -> f64 {
+    let points: Vec<(f64, f64)> = rows
+        .iter()
+        .map(|r| (r.sample.elapsed_s as f64, value(r)))
+        .filter(|(_, y)| y.is_finite())
+        .collect();
+    let n = points.len() as f64;
+    if points.len() < 2 {
+        return 0.0;
+    }
+    let (mx, my) = points
+        .iter()
+        .fold((0.0, 0.0), |(x, y), p| (x + p.0 / n, y + p.1 / n));
+    let (sxy, sxx) = points.iter().fold((0.0, 0.0), |(sxy, sxx), (x, y)| {
+        (sxy + (x - mx) * (y - my), sxx + (x - mx) * (x - mx))
+    });
+    if sxx == 0.0 { 0.0 } else { sxy / sxx }
+}
+
 fn peak(values: impl Iterator<Item = f64>) -> f64 {
     values.filter(|v| v.is_finite()).fold(f64::NAN, f64::max)
 }
@@ -286,10 +309,11 @@ pub fn judge(rows: &[Row], lost: &[String]) -> Vec<Verdict> {
             median(late.iter().map(value)),
         );
         let limit = m * (1.0 + RSS_GROWTH) + RSS_SLACK_MB;
+        let per_minute = slope(&rows[third..], value) * 60.0;
         Verdict {
             check,
             detail: format!(
-                "median {m:.1} {unit} in the middle third, {l:.1} in the last (limit {limit:.1})"
+                "median {m:.1} {unit} in the middle third, {l:.1} in the last (limit {limit:.1}); {per_minute:+.2} {unit} a minute over the last two thirds"
             ),
             ok: l <= limit,
         }

@@ -121,3 +121,29 @@ fn the_gateway_address_is_taken_as_the_gateway_prints_it() {
         "{err}"
     );
 }
+
+#[test]
+fn gpu_check_on_a_host_without_a_gpu_says_why_and_fails_only_when_required() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = node(&["gpu-check", "--quick", "--json", "gpu.json"], dir.path());
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("gpu.json")).unwrap()).unwrap();
+    if !report["gpu"].is_null() {
+        // A GPU host: gpu-check must pass its self-test there.
+        assert!(out.status.success(), "{text}{}", stderr(&out));
+        return;
+    }
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    assert!(text.contains("GPU: none usable: "), "{text}");
+    assert!(text.contains("proves on the CPU"), "{text}");
+    assert!(report["unavailable"].is_string() && report["hint"].is_string());
+
+    let required = node(&["gpu-check", "--require-gpu"], dir.path());
+    assert_eq!(required.status.code(), Some(1));
+    assert!(
+        stderr(&required).contains("no usable GPU (--require-gpu)"),
+        "{}",
+        stderr(&required)
+    );
+}

@@ -50,6 +50,9 @@ pub use tokens::{TaskPayments, TokenRules, TokenState};
 /// How long [`Store::open`] waits for another handle to release the directory.
 pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
+/// The store's page cache unless configured otherwise, MiB (`gateway.store_cache_mb`).
+pub const DEFAULT_CACHE_MB: u64 = 64;
+
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -406,9 +409,19 @@ impl Store {
     /// (one closing in this process releases it within a flush interval), it waits up to
     /// [`LOCK_WAIT`] before failing with [`StoreError::Locked`].
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with_cache(dir, DEFAULT_CACHE_MB)
+    }
+
+    /// [`Store::open`] with `cache_mb` MiB of page cache: what the store keeps in memory
+    /// however large it grows on disk (sled's own default, 1 GiB, would let a gateway's
+    /// memory grow with its store for a long time).
+    pub fn open_with_cache(dir: &Path, cache_mb: u64) -> Result<Self, StoreError> {
+        let config = sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_mb.saturating_mul(1 << 20));
         let deadline = std::time::Instant::now() + LOCK_WAIT;
         loop {
-            match sled::open(dir) {
+            match config.open() {
                 Ok(db) => return Self::from_db(db, Some(dir.to_path_buf())),
                 Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
                     if std::time::Instant::now() >= deadline {

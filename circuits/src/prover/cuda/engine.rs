@@ -35,12 +35,39 @@ fn driver(e: DriverError) -> MsmError {
     }
 }
 
-/// The launch shape for `threads` threads; `None` when there is nothing to launch (a
-/// grid of zero blocks is an error in CUDA).
-fn config(threads: u64, block: u32) -> Result<Option<LaunchConfig>, MsmError> {
+/// Threads per block the GPU runs `f` with: `wanted`, or fewer where the kernel's register
+/// and shared-memory use allow fewer on this GPU (whole warps), so a launch never asks for
+/// more than the kernel can get (CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES).
+pub(crate) fn block_for(f: &CudaFunction, wanted: u32) -> Result<u32, MsmError> {
+    const WARP: u32 = 32;
+    let max = u32::try_from(f.max_threads_per_block().map_err(driver)?).unwrap_or(0);
+    let block = wanted.min(max);
+    let block = if block >= WARP {
+        block / WARP * WARP
+    } else {
+        block
+    };
+    if block == 0 {
+        return Err(MsmError::Backend {
+            backend: "cuda",
+            message: "the kernel can run no thread on this GPU".into(),
+        });
+    }
+    Ok(block)
+}
+
+/// The launch shape for `threads` threads of `f`, in blocks of up to `wanted` threads (see
+/// [`block_for`]); `None` when there is nothing to launch (a grid of zero blocks is an error
+/// in CUDA).
+pub(crate) fn config(
+    f: &CudaFunction,
+    threads: u64,
+    wanted: u32,
+) -> Result<Option<LaunchConfig>, MsmError> {
     if threads == 0 {
         return Ok(None);
     }
+    let block = block_for(f, wanted)?;
     let blocks =
         u32::try_from(threads.div_ceil(u64::from(block))).map_err(|_| MsmError::Backend {
             backend: "cuda",
@@ -143,7 +170,7 @@ impl Engine for CudaEngine {
         counts: &mut CudaSlice<u32>,
     ) -> Result<(), MsmError> {
         let f = self.function("msm_decompose")?;
-        let Some(cfg) = config(u64::from(shape.n), BLOCK_SMALL)? else {
+        let Some(cfg) = config(f, u64::from(shape.n), BLOCK_SMALL)? else {
             return Ok(());
         };
         let mut launch = self.rt.stream.launch_builder(f);
@@ -169,7 +196,7 @@ impl Engine for CudaEngine {
         sorted: &mut CudaSlice<u32>,
     ) -> Result<(), MsmError> {
         let f = self.function("msm_scatter")?;
-        let Some(cfg) = config(shape.digits() as u64, BLOCK_SMALL)? else {
+        let Some(cfg) = config(f, shape.digits() as u64, BLOCK_SMALL)? else {
             return Ok(());
         };
         let mut launch = self.rt.stream.launch_builder(f);
@@ -210,7 +237,7 @@ impl Engine for CudaEngine {
             "g1_accumulate_affine",
             "g2_accumulate_affine",
         ))?;
-        let Some(cfg) = config(u64::from(tasks.count), BLOCK_POINTS)? else {
+        let Some(cfg) = config(f, u64::from(tasks.count), BLOCK_POINTS)? else {
             return Ok(());
         };
         let mut launch = self.rt.stream.launch_builder(f);
@@ -235,7 +262,7 @@ impl Engine for CudaEngine {
         out: Outputs<'_, CudaSlice<u64>>,
     ) -> Result<(), MsmError> {
         let f = self.function(by_curve(curve, "g1_accumulate_xyzz", "g2_accumulate_xyzz"))?;
-        let Some(cfg) = config(u64::from(tasks.count), BLOCK_POINTS)? else {
+        let Some(cfg) = config(f, u64::from(tasks.count), BLOCK_POINTS)? else {
             return Ok(());
         };
         let mut launch = self.rt.stream.launch_builder(f);
@@ -259,7 +286,7 @@ impl Engine for CudaEngine {
     ) -> Result<(), MsmError> {
         let f = self.function(by_curve(curve, "g1_bucket_reduce", "g2_bucket_reduce"))?;
         let threads = u64::from(shape.segments) * u64::from(shape.windows);
-        let Some(cfg) = config(threads, BLOCK_POINTS)? else {
+        let Some(cfg) = config(f, threads, BLOCK_POINTS)? else {
             return Ok(());
         };
         let mut launch = self.rt.stream.launch_builder(f);

@@ -9,6 +9,7 @@
 //! tested without a GPU. See `README.md` next to this file.
 
 mod backend;
+pub mod check;
 pub mod device;
 mod engine;
 
