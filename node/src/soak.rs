@@ -80,32 +80,21 @@ pub fn parse_samples(text: &str) -> Result<Vec<Sample>> {
             .map(|f| f.trim().parse::<u64>())
             .collect::<Result<_, _>>()
             .with_context(|| format!("samples.csv line {}: `{line}`", i + 1))?;
-        let [
-            elapsed_s,
-            submitted,
-            done,
-            failed,
-            gateway_rss_kb,
-            gateway_fds,
-            store_bytes,
-            prover_rss_kb,
-            prover_fds,
-            kills,
-        ] = v[..]
-        else {
+        let &[a, b, c, d, e, f, g, h, j, k] = &v[..] else {
             bail!("samples.csv line {}: {} fields, not 10", i + 1, v.len());
         };
+        // In the order of SAMPLES_HEADER.
         samples.push(Sample {
-            elapsed_s,
-            submitted,
-            done,
-            failed,
-            gateway_rss_kb,
-            gateway_fds,
-            store_bytes,
-            prover_rss_kb,
-            prover_fds,
-            kills,
+            elapsed_s: a,
+            submitted: b,
+            done: c,
+            failed: d,
+            gateway_rss_kb: e,
+            gateway_fds: f,
+            store_bytes: g,
+            prover_rss_kb: h,
+            prover_fds: j,
+            kills: k,
         });
     }
     Ok(samples)
