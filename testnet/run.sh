@@ -33,6 +33,8 @@ usage: testnet/run.sh [options]
   --sample-secs N   soak: seconds between samples (default 60)
   --kill-every SECS soak: seconds between prover kills, 0 for none (default 300)
   --store-cache-mb N the gateways' store page cache, MiB (default: the node's, 64)
+  --retention-secs N the gateways prune finished tasks and auctions N seconds after they
+                    end (default: the node's, a week)
   --timeout SECS    hard limit for the whole run (default 600; soak: its duration + 600)
   --base-port N     first port used (default 27000; uses N..N+399)
   --dir DIR         working directory (default target/testnet; wiped first)
@@ -43,7 +45,7 @@ EOF
 }
 
 NODES=5 TASKS=10 ROWS=100 SUPERNETS=1 INTRUDER=0 CHAOS=0 CHAOS_MODE=kill TIMEOUT=600
-SKEW=0 DROP_RESULTS=0 SOAK=0 RATE=5 SAMPLE_SECS=60 KILL_EVERY=300 TIMEOUT_SET=0 STORE_CACHE_MB=""
+SKEW=0 DROP_RESULTS=0 SOAK=0 RATE=5 SAMPLE_SECS=60 KILL_EVERY=300 TIMEOUT_SET=0 STORE_CACHE_MB="" RETENTION_SECS=""
 BASE_PORT=27000 DIR="" PROFILE=debug KEEP=0 BUILD=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -62,6 +64,7 @@ while [[ $# -gt 0 ]]; do
     --sample-secs) SAMPLE_SECS="$2"; shift 2 ;;
     --kill-every) KILL_EVERY="$2"; shift 2 ;;
     --store-cache-mb) STORE_CACHE_MB="$2"; shift 2 ;;
+    --retention-secs) RETENTION_SECS="$2"; shift 2 ;;
     --timeout) TIMEOUT="$2"; TIMEOUT_SET=1; shift 2 ;;
     --base-port) BASE_PORT="$2"; shift 2 ;;
     --dir) DIR="$2"; shift 2 ;;
@@ -280,6 +283,9 @@ start() { # index
   [[ ${ROLE[$i]} == gateway ]] && extra=(--grpc "127.0.0.1:${GRPC[$i]}")
   if [[ ${ROLE[$i]} == gateway && -n $STORE_CACHE_MB ]]; then
     extra+=(--store-cache-mb "$STORE_CACHE_MB")
+  fi
+  if [[ ${ROLE[$i]} == gateway && -n $RETENTION_SECS ]]; then
+    extra+=(--retention-secs "$RETENTION_SECS")
   fi
   if [[ ${ROLE[$i]} == gateway ]] && ((DROP_RESULTS > 0)); then
     extra+=(--drop-results-percent "$DROP_RESULTS")

@@ -17,8 +17,10 @@
 //!   the configured windows plus at most one tick; the real-clock figure comes from the
 //!   devnet (`lagrange-node devnet` prints both events).
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use lagrange_node::gateway::{GatewayCore, Input as GIn, Output as GOut};
@@ -37,6 +39,39 @@ use lagrange_protocol::messages::{
 };
 use lagrange_protocol::{BatchId, CircuitId, Digest, JobCategory, Keypair, Signed, SupernetId};
 use serde_json::json;
+
+/// The bytes the process has allocated and not freed, for the `history` phase.
+struct Counting;
+
+static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is passed on to the system allocator unchanged; only a count is kept.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE_BYTES.fetch_add(layout.size(), Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE_BYTES.fetch_sub(layout.size(), Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE_BYTES.fetch_add(new_size, Relaxed);
+        LIVE_BYTES.fetch_sub(layout.size(), Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// The process's resident set, MiB (Linux; 0 elsewhere).
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .map_or(0.0, |pages| pages * 4096.0 / (1 << 20) as f64)
+}
 
 /// Splits `Synthetic { jobs }` into jobs and accepts every proof without checking it.
 /// **A no-op verifier, for measuring gateway bookkeeping only.**
@@ -134,6 +169,150 @@ fn availability(cfg: &SupernetConfig, key: &Keypair, capacity: u32, at: u64) -> 
     ))
 }
 
+/// One gateway call, its time added to `timed`.
+fn run(gw: &mut GatewayCore<NoopVerify>, input: GIn, now: u64, timed: &mut Duration) -> Vec<GOut> {
+    let t = Instant::now();
+    let out = gw.handle(input, now).unwrap();
+    *timed += t.elapsed();
+    out
+}
+
+/// One auction round with simulated provers: they re-announce themselves, the gateway
+/// announces a batch, each prover commits and reveals bids on its share, the award, and the
+/// winners' proofs are checked, paid and aggregated. Returns the jobs proven.
+fn round(
+    gw: &mut GatewayCore<NoopVerify>,
+    cfg: &SupernetConfig,
+    keys: &[Keypair],
+    per_prover: u32,
+    now: &mut u64,
+    token: &mut u64,
+    timed: &mut Duration,
+) -> u32 {
+    let mut proven = 0;
+    *now += cfg.auction.batch_interval_ms;
+    // Provers re-announce themselves, as live ones do.
+    for key in keys {
+        run(
+            gw,
+            GIn::Gossip(availability(cfg, key, per_prover, *now)),
+            *now,
+            timed,
+        );
+    }
+    let out = run(gw, GIn::Tick, *now, timed);
+    let Some(batch) = out.iter().find_map(|o| match o {
+        GOut::Publish(GossipMessage::Batch(b)) => Some(b.payload.clone()),
+        _ => None,
+    }) else {
+        panic!("no batch announced");
+    };
+    // Each prover bids on its share of the batch (prover-side signing is not timed).
+    let mut reveals = Vec::new();
+    let mut commits = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        let bids: Vec<Bid> = batch
+            .jobs
+            .iter()
+            .skip(i)
+            .step_by(keys.len())
+            .map(|j| Bid {
+                job_id: j.job_id,
+                price: 100 + i as u64,
+            })
+            .collect();
+        if bids.is_empty() {
+            continue;
+        }
+        let (c, r) = seal_bids(&batch, &key.public(), bids, Salt([i as u8; 32]));
+        commits.push(GossipMessage::Commit(Signed::sign(c, key)));
+        reveals.push(GossipMessage::Reveal(Signed::sign(r, key)));
+    }
+    for c in commits {
+        run(gw, GIn::Gossip(c), *now + 1, timed);
+    }
+    for r in reveals {
+        run(gw, GIn::Gossip(r), batch.commit_deadline + 1, timed);
+    }
+    *now = batch.reveal_deadline + 1;
+    let out = run(gw, GIn::Tick, *now, timed);
+    let result = out
+        .iter()
+        .find_map(|o| match o {
+            GOut::Publish(GossipMessage::Result(r)) => Some(r.payload.award.clone()),
+            _ => None,
+        })
+        .expect("no award");
+    // Winners submit (signing untimed); the gateway checks, "verifies" (no-op), pays.
+    let by_key: BTreeMap<_, _> = keys.iter().map(|k| (k.public(), k)).collect();
+    let submissions: Vec<_> = result
+        .awarded
+        .iter()
+        .map(|w| {
+            let key = by_key[&w.prover];
+            Signed::sign(
+                ProofSubmission {
+                    supernet: cfg.id.clone(),
+                    batch_id: batch.batch_id,
+                    job_id: w.job_id,
+                    proof: vec![0; 128],
+                    public_inputs: vec![0; 64],
+                },
+                key,
+            )
+        })
+        .collect();
+    for s in submissions {
+        *token += 1;
+        let peer = s.signer.peer_id().unwrap();
+        let out = run(
+            gw,
+            GIn::Request {
+                peer,
+                token: RequestToken::for_tests(*token),
+                request: Request::SubmitProof(s),
+            },
+            *now,
+            timed,
+        );
+        for o in out {
+            if let GOut::Verify {
+                token, submission, ..
+            } = o
+            {
+                let out = run(
+                    gw,
+                    GIn::Verified {
+                        token,
+                        submission,
+                        outcome: Check::Valid,
+                    },
+                    *now,
+                    timed,
+                );
+                proven += 1;
+                for o in out {
+                    if let GOut::Aggregate { task, proofs } = o {
+                        let result = NoopVerify
+                            .aggregate(&task, &proofs)
+                            .map_err(|e| e.to_string());
+                        run(
+                            gw,
+                            GIn::Aggregated {
+                                task: task.id,
+                                result,
+                            },
+                            *now,
+                            timed,
+                        );
+                    }
+                }
+            }
+        }
+    }
+    proven
+}
+
 /// Jobs per second through the gateway core, with simulated provers.
 fn throughput(jobs_total: u32, provers: u64) -> serde_json::Value {
     let batch_size = 512u32;
@@ -149,12 +328,6 @@ fn throughput(jobs_total: u32, provers: u64) -> serde_json::Value {
     let per_prover = batch_size.div_ceil(provers as u32);
     let mut timed = Duration::ZERO;
     let mut now = 1_000u64;
-    let run = |gw: &mut GatewayCore<NoopVerify>, input: GIn, now: u64, timed: &mut Duration| {
-        let t = Instant::now();
-        let out = gw.handle(input, now).unwrap();
-        *timed += t.elapsed();
-        out
-    };
     for key in &keys {
         run(
             &mut gw,
@@ -185,131 +358,9 @@ fn throughput(jobs_total: u32, provers: u64) -> serde_json::Value {
     let mut rounds = 0u32;
     while proven < jobs_total {
         rounds += 1;
-        now += cfg.auction.batch_interval_ms;
-        // Provers re-announce themselves, as live ones do.
-        for key in &keys {
-            run(
-                &mut gw,
-                GIn::Gossip(availability(&cfg, key, per_prover, now)),
-                now,
-                &mut timed,
-            );
-        }
-        let out = run(&mut gw, GIn::Tick, now, &mut timed);
-        let Some(batch) = out.iter().find_map(|o| match o {
-            GOut::Publish(GossipMessage::Batch(b)) => Some(b.payload.clone()),
-            _ => None,
-        }) else {
-            panic!("no batch announced with {proven} of {jobs_total} jobs proven");
-        };
-        // Each prover bids on its share of the batch (prover-side signing is not timed).
-        let mut reveals = Vec::new();
-        let mut commits = Vec::new();
-        for (i, key) in keys.iter().enumerate() {
-            let bids: Vec<Bid> = batch
-                .jobs
-                .iter()
-                .skip(i)
-                .step_by(keys.len())
-                .map(|j| Bid {
-                    job_id: j.job_id,
-                    price: 100 + i as u64,
-                })
-                .collect();
-            if bids.is_empty() {
-                continue;
-            }
-            let (c, r) = seal_bids(&batch, &key.public(), bids, Salt([i as u8; 32]));
-            commits.push(GossipMessage::Commit(Signed::sign(c, key)));
-            reveals.push(GossipMessage::Reveal(Signed::sign(r, key)));
-        }
-        for c in commits {
-            run(&mut gw, GIn::Gossip(c), now + 1, &mut timed);
-        }
-        for r in reveals {
-            run(
-                &mut gw,
-                GIn::Gossip(r),
-                batch.commit_deadline + 1,
-                &mut timed,
-            );
-        }
-        now = batch.reveal_deadline + 1;
-        let out = run(&mut gw, GIn::Tick, now, &mut timed);
-        let result = out
-            .iter()
-            .find_map(|o| match o {
-                GOut::Publish(GossipMessage::Result(r)) => Some(r.payload.award.clone()),
-                _ => None,
-            })
-            .expect("no award");
-        // Winners submit (signing untimed); the gateway checks, "verifies" (no-op), pays.
-        let by_key: BTreeMap<_, _> = keys.iter().map(|k| (k.public(), k)).collect();
-        let submissions: Vec<_> = result
-            .awarded
-            .iter()
-            .map(|w| {
-                let key = by_key[&w.prover];
-                Signed::sign(
-                    ProofSubmission {
-                        supernet: cfg.id.clone(),
-                        batch_id: batch.batch_id,
-                        job_id: w.job_id,
-                        proof: vec![0; 128],
-                        public_inputs: vec![0; 64],
-                    },
-                    key,
-                )
-            })
-            .collect();
-        for s in submissions {
-            token += 1;
-            let peer = s.signer.peer_id().unwrap();
-            let out = run(
-                &mut gw,
-                GIn::Request {
-                    peer,
-                    token: RequestToken::for_tests(token),
-                    request: Request::SubmitProof(s),
-                },
-                now,
-                &mut timed,
-            );
-            for o in out {
-                if let GOut::Verify {
-                    token, submission, ..
-                } = o
-                {
-                    let out = run(
-                        &mut gw,
-                        GIn::Verified {
-                            token,
-                            submission,
-                            outcome: Check::Valid,
-                        },
-                        now,
-                        &mut timed,
-                    );
-                    proven += 1;
-                    for o in out {
-                        if let GOut::Aggregate { task, proofs } = o {
-                            let result = NoopVerify
-                                .aggregate(&task, &proofs)
-                                .map_err(|e| e.to_string());
-                            run(
-                                &mut gw,
-                                GIn::Aggregated {
-                                    task: task.id,
-                                    result,
-                                },
-                                now,
-                                &mut timed,
-                            );
-                        }
-                    }
-                }
-            }
-        }
+        proven += round(
+            &mut gw, &cfg, &keys, per_prover, &mut now, &mut token, &mut timed,
+        );
     }
     let done = gw
         .store()
@@ -683,29 +734,156 @@ fn idle_tick() -> serde_json::Value {
     })
 }
 
+/// The gateway's memory over a long history, with its store on disk, its page cache at
+/// `cache_mb` and finished tasks kept `retention_ms` (0: forever): tasks of four jobs (the
+/// soak's shape) go through every step one after another on the simulated clock, and the
+/// live heap and resident set are sampled every `every` tasks. Without retention the store
+/// grows with the history, and so does the memory its engine keeps beside the cache; with
+/// it both level off.
+fn history(tasks: u32, every: u32, cache_mb: u64, retention_ms: u64) -> serde_json::Value {
+    let cfg = supernet(64, 60_000);
+    let keys: Vec<Keypair> = (0..3).map(Keypair::insecure_from_seed).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let mut gw = GatewayCore::new(
+        cfg.clone(),
+        Keypair::insecure_from_seed(GW),
+        Store::open_with_cache(dir.path(), cache_mb).unwrap(),
+        Arc::new(NoopVerify),
+    )
+    .with_retention(retention_ms);
+    gw.recover(0).unwrap();
+    let (mut now, mut token, mut timed) = (1_000u64, 0u64, Duration::ZERO);
+    let mut samples = Vec::new();
+    let sample = |done: u32| {
+        json!({
+            "tasks_done": done,
+            "heap_mib": LIVE_BYTES.load(Relaxed) as f64 / (1 << 20) as f64,
+            "rss_mib": rss_mib(),
+        })
+    };
+    samples.push(sample(0));
+    for done in 1..=tasks {
+        gw.submit(
+            TaskSpec::Synthetic {
+                jobs: 4,
+                category: JobCategory::Small,
+            },
+            1000,
+            u64::MAX / 2,
+            now,
+        )
+        .unwrap();
+        let mut proven = 0;
+        while proven < 4 {
+            proven += round(&mut gw, &cfg, &keys, 4, &mut now, &mut token, &mut timed);
+        }
+        if done % every == 0 {
+            samples.push(sample(done));
+        }
+    }
+    let store_mib = fs_size(dir.path()) as f64 / (1 << 20) as f64;
+    // Growth between the middle and the end of the run, per thousand tasks: what a history
+    // held in memory shows as a steady slope.
+    let heap_at = |i: usize| samples[i]["heap_mib"].as_f64().unwrap_or(0.0);
+    let (mid, last) = (samples.len() / 2, samples.len() - 1);
+    let per_k = (heap_at(last) - heap_at(mid)) / f64::from(tasks - tasks / 2) * 1000.0;
+    json!({
+        "tasks": tasks,
+        "simulated_hours": ((now as f64) / 3.6e6 * 10.0).round() / 10.0,
+        "store_cache_mb": cache_mb,
+        "retention_secs": retention_ms / 1000,
+        "store_mib": (store_mib * 10.0).round() / 10.0,
+        "heap_mib_start": heap_at(0),
+        "heap_mib_mid": heap_at(mid),
+        "heap_mib_end": heap_at(last),
+        "heap_growth_mib_per_1000_tasks_second_half": (per_k * 100.0).round() / 100.0,
+        "samples": samples,
+    })
+}
+
+/// Bytes of the files under `dir`.
+fn fs_size(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => fs_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
 fn main() {
     // `cargo test --benches` runs this without `--bench`: do nothing then.
     if !std::env::args().any(|a| a == "--bench") {
         println!("gateway benchmark: run with `cargo bench -p lagrange-node --bench gateway`");
         return;
     }
-    let throughput = throughput(8192, 64);
-    println!("throughput: {throughput}");
-    let scheduling = scheduling(256, 32, 10_000);
-    println!("scheduling: {scheduling}");
-    let idle_tick = idle_tick();
-    println!("idle_tick: {idle_tick}");
+    // `cargo bench --bench gateway -- history` runs that phase alone.
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let wanted = |phase: &str| only.is_empty() || only.iter().any(|o| o == phase);
+    let mut report = serde_json::Map::new();
+    if wanted("history") {
+        // Small cache first, so that the default cache's run starts from the same heap.
+        let tasks = std::env::var("LAGRANGE_HISTORY_TASKS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(4000);
+        let default_cache = lagrange_node::store::DEFAULT_CACHE_MB;
+        // Each task takes one auction round of the simulated clock (about 1.5 s): an hour
+        // of retention holds about 2,400 tasks.
+        let runs = [
+            history(tasks, tasks / 20, default_cache, 0),
+            history(tasks, tasks / 20, 4, 0),
+            history(tasks, tasks / 20, default_cache, 3_600_000),
+            history(tasks, tasks / 20, 4, 3_600_000),
+        ];
+        for run in &runs {
+            let f = |k: &str| run[k].as_f64().unwrap_or(f64::NAN);
+            println!(
+                "history: {} tasks, store cache {} MiB, retention {} s, {:.1} MiB on disk: heap {:.1} -> {:.1} -> {:.1} MiB (start, middle, end), {:.2} MiB per 1000 tasks in the second half",
+                run["tasks"],
+                run["store_cache_mb"],
+                run["retention_secs"],
+                f("store_mib"),
+                f("heap_mib_start"),
+                f("heap_mib_mid"),
+                f("heap_mib_end"),
+                f("heap_growth_mib_per_1000_tasks_second_half")
+            );
+        }
+        report.insert("history".into(), json!(runs));
+    }
+    if wanted("throughput") {
+        let throughput = throughput(8192, 64);
+        println!("throughput: {throughput}");
+        report.insert("throughput".into(), throughput);
+    }
+    if wanted("scheduling") {
+        let scheduling = scheduling(256, 32, 10_000);
+        println!("scheduling: {scheduling}");
+        report.insert("scheduling".into(), scheduling);
+    }
+    if wanted("idle_tick") {
+        let idle_tick = idle_tick();
+        println!("idle_tick: {idle_tick}");
+        report.insert("idle_tick".into(), idle_tick);
+    }
     let cfg = AuctionConfig::default();
-    let report = json!({
-        "throughput": throughput,
-        "scheduling": scheduling,
-        "idle_tick": idle_tick,
-        "auction_latency_simulated": {
+    report.insert(
+        "auction_latency_simulated".into(),
+        json!({
             "windows_ms": cfg.commit_window_ms + cfg.reveal_window_ms,
             "tick_ms": 25,
             "note": "announcement to award = commit + reveal windows + at most one tick; see the devnet output for wall-clock figures",
-        },
-    });
+        }),
+    );
+    let report = serde_json::Value::Object(report);
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-results");
     let _ = std::fs::create_dir_all(&dir);
     let path = dir.join("gateway.json");

@@ -60,15 +60,26 @@ impl FromStr for Role {
     }
 }
 
+/// How long a gateway keeps finished tasks and auctions unless configured otherwise: a week.
+pub const DEFAULT_RETENTION_SECS: u64 = 7 * 24 * 3600;
+
+/// The shortest retention a gateway accepts (other than 0, forever), seconds: time for
+/// clients to fetch results and provers to fetch transcripts.
+pub const MIN_RETENTION_SECS: u64 = 60;
+
 /// The gateway role's settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GatewayRole {
     /// Where the gRPC client API listens.
     pub grpc: SocketAddr,
-    /// Memory for the store's page cache, MiB: the bound on what the store holds in memory
-    /// however large it grows on disk.
+    /// Memory for the store's page cache, MiB. The store's engine counts its cache in
+    /// stored bytes and holds a few times that in memory, beside structures that grow with
+    /// the store itself (which `retention_secs` bounds).
     pub store_cache_mb: u64,
+    /// How long a finished task (its result, proofs, jobs and events) and an auction
+    /// (its bids and transcript) are kept, seconds; 0 keeps them forever.
+    pub retention_secs: u64,
 }
 
 impl Default for GatewayRole {
@@ -76,6 +87,7 @@ impl Default for GatewayRole {
         Self {
             grpc: SocketAddr::from(([127, 0, 0, 1], 50051)),
             store_cache_mb: crate::store::DEFAULT_CACHE_MB,
+            retention_secs: DEFAULT_RETENTION_SECS,
         }
     }
 }
@@ -236,6 +248,9 @@ pub struct Overrides {
     /// Gateway: memory for the store's page cache, MiB.
     #[arg(long, env = "LAGRANGE_STORE_CACHE_MB")]
     pub store_cache_mb: Option<u64>,
+    /// Gateway: seconds a finished task and an auction are kept (0: forever).
+    #[arg(long, env = "LAGRANGE_RETENTION_SECS")]
+    pub retention_secs: Option<u64>,
     /// Prover: jobs proven at once.
     #[arg(long, env = "LAGRANGE_CAPACITY")]
     pub capacity: Option<u32>,
@@ -395,9 +410,13 @@ metrics = "{metrics}"
 {gateway}[gateway]
 # The gRPC client API (LAGRANGE_GRPC, --grpc).
 {gateway}grpc = "{grpc}"
-# Memory for the store's page cache, MiB: what the store holds in memory however large it
-# grows on disk (LAGRANGE_STORE_CACHE_MB, --store-cache-mb).
+# Memory for the store's page cache, MiB (LAGRANGE_STORE_CACHE_MB, --store-cache-mb). The
+# store holds a few times this in memory once the cache is warm.
 {gateway}store_cache_mb = {cache}
+# Seconds a finished task (result, proofs, events) and an auction (bids, transcript) are
+# kept before they are pruned; 0 keeps them forever, and memory and disk then grow with the
+# history (LAGRANGE_RETENTION_SECS, --retention-secs).
+{gateway}retention_secs = {retention}
 
 {prover}[prover]
 # Jobs proven at once (LAGRANGE_CAPACITY, --capacity).
@@ -430,6 +449,7 @@ metrics = "{metrics}"
             metrics = d.metrics,
             grpc = g.grpc,
             cache = g.store_cache_mb,
+            retention = g.retention_secs,
             capacity = p.capacity,
             pps = p.price_per_second,
             margin = p.margin_percent,
@@ -500,6 +520,9 @@ metrics = "{metrics}"
         if let Some(c) = over.store_cache_mb {
             gateway.store_cache_mb = c;
         }
+        if let Some(r) = over.retention_secs {
+            gateway.retention_secs = r;
+        }
         if let Some(c) = over.capacity {
             prover.capacity = c;
         }
@@ -523,6 +546,12 @@ metrics = "{metrics}"
             bail!(
                 "{origin}: gateway.store_cache_mb: {} is not between 1 and 1048576 MiB",
                 gateway.store_cache_mb
+            );
+        }
+        if (1..MIN_RETENTION_SECS).contains(&gateway.retention_secs) {
+            bail!(
+                "{origin}: gateway.retention_secs: {} is too short: 0 (keep forever) or at least {MIN_RETENTION_SECS}",
+                gateway.retention_secs
             );
         }
         for b in &bootnodes {

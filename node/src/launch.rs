@@ -171,14 +171,16 @@ pub struct NodeContext {
     pub metrics: Arc<NodeMetrics>,
 }
 
-/// Joins `supernet` as its gateway: recovers the store and starts the gateway. Serves no
-/// gRPC; see [`serve_grpc`].
+/// Joins `supernet` as its gateway: recovers the store and starts the gateway, which prunes
+/// finished tasks and auctions `retention_ms` after they ended (0: never). Serves no gRPC;
+/// see [`serve_grpc`].
 pub async fn join_as_gateway<W: Workload>(
     ctx: &NodeContext,
     supernet: Arc<SupernetConfig>,
     store: Store,
     workload: Arc<W>,
     net_cfg: NetConfig,
+    retention_ms: u64,
     misbehavior: Misbehavior,
 ) -> Result<GatewayNode> {
     let key = &ctx.key;
@@ -211,6 +213,7 @@ pub async fn join_as_gateway<W: Workload>(
         .map(|d| d.join("evidence"));
     let mut core = GatewayCore::new(supernet.clone(), key.clone(), store, workload.clone())
         .with_metrics(gateway_metrics)
+        .with_retention(retention_ms)
         .misbehaving(misbehavior);
     if let Some(dir) = evidence_dir {
         core = core.with_evidence_dir(dir);
@@ -305,6 +308,7 @@ pub async fn start_misbehaving_gateway<W: Workload>(
         store,
         workload,
         net_cfg,
+        0,
         misbehavior,
     )
     .await?;

@@ -90,6 +90,8 @@ pub struct GatewayMetrics {
     unawarded: Counter,
     non_reveals: Counter,
     equivocations: Counter,
+    pruned_tasks: Counter,
+    pruned_batches: Counter,
     reauctions: Family<Reason, Counter>,
     slashes: Family<Reason, Counter>,
     slashed_amount: Counter,
@@ -131,6 +133,8 @@ impl GatewayMetrics {
             unawarded: Counter::default(),
             non_reveals: Counter::default(),
             equivocations: Counter::default(),
+            pruned_tasks: Counter::default(),
+            pruned_batches: Counter::default(),
             reauctions: Family::default(),
             slashes: Family::default(),
             slashed_amount: Counter::default(),
@@ -176,6 +180,16 @@ impl GatewayMetrics {
             "gateway_equivocations",
             "Second, different commits by one prover for one batch (refused; kept as evidence)",
             self.equivocations.clone(),
+        );
+        r.register(
+            "gateway_pruned_tasks",
+            "Finished tasks removed from the store after the retention period",
+            self.pruned_tasks.clone(),
+        );
+        r.register(
+            "gateway_pruned_batches",
+            "Auctions removed from the store after the retention period",
+            self.pruned_batches.clone(),
         );
         r.register(
             "gateway_reauctions",
@@ -246,6 +260,12 @@ impl GatewayMetrics {
     /// A prover sent a second, different commit for a batch.
     pub fn equivocation(&self) {
         self.equivocations.inc();
+    }
+
+    /// Tasks and batches pruned after the retention period.
+    pub fn pruned(&self, tasks: usize, batches: usize) {
+        self.pruned_tasks.inc_by(tasks as u64);
+        self.pruned_batches.inc_by(batches as u64);
     }
 
     /// An auction closed.

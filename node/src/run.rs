@@ -447,6 +447,7 @@ pub async fn run_node(s: Settings) -> Result<()> {
                     store,
                     workload.clone(),
                     net_cfg,
+                    s.gateway.retention_secs.saturating_mul(1000),
                     Misbehavior::default(),
                 )
                 .await?;

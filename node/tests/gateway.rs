@@ -998,3 +998,61 @@ fn token_epochs_end_on_the_gateway_clock_and_a_slash_leaves_the_ledger_stake_equ
         (6, 600, 600)
     );
 }
+
+#[test]
+fn a_finished_task_and_its_auction_are_pruned_after_the_retention_period_and_a_live_one_never() {
+    let retention = 60_000;
+    let mut h = Harness::new(Store::temporary().unwrap());
+    h.gw = GatewayCore::new(
+        config(),
+        key(GW),
+        h.gw.store().clone(),
+        Arc::new(StandIn::default()),
+    )
+    .with_retention(retention);
+    h.gw.recover(h.now).unwrap();
+    h.announce(1, 4);
+    let done = submit_task(&mut h, 1);
+    auction(&mut h, 11_000, &[(1, 80)]);
+    let batch = h.last_batch().batch_id;
+    assert_eq!(
+        h.submit(1, done, 0, b"valid"),
+        ProofOutcome::Accepted { paid: 80 }
+    );
+    let finished_at = h.now;
+    // A task still proving when the first one's retention runs out.
+    let live = {
+        let now = h.now;
+        h.gw.submit(
+            TaskSpec::Synthetic {
+                jobs: 1,
+                category: JobCategory::Small,
+            },
+            150,
+            now + 10 * retention,
+            now,
+        )
+        .unwrap()
+        .id
+    };
+    // Just inside the period, everything is there, for the client and for auditors.
+    h.tick_at(finished_at + retention - 1_000);
+    let store = h.gw.store().clone();
+    assert!(store.task(&done).unwrap().is_some());
+    assert!(store.result(&done).unwrap().is_some());
+    assert!(store.transcript(&batch).unwrap().is_some());
+    // A heartbeat after it, the task and its auction are gone whole; the paid prover's
+    // account is not touched.
+    h.tick_at(finished_at + retention + 2_000);
+    assert!(store.task(&done).unwrap().is_none());
+    assert!(store.result(&done).unwrap().is_none());
+    assert!(store.jobs_of(&done).unwrap().is_empty());
+    assert!(store.events(&done, 0).unwrap().is_empty());
+    assert!(store.batch(&batch).unwrap().is_none());
+    assert!(store.transcript(&batch).unwrap().is_none());
+    assert_eq!(balances(&h)[&1], (80, 1000));
+    // Live tasks are never pruned, however old.
+    h.tick_at(finished_at + 5 * retention);
+    assert!(store.task(&live).unwrap().is_some());
+    assert_eq!(store.unfinished_tasks().unwrap().len(), 1);
+}

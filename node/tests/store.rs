@@ -375,3 +375,122 @@ fn a_query_tasks_rows_are_kept_apart_from_its_record() {
     assert_eq!(store.task_spec(&t.id).unwrap(), Some(t.spec.clone()));
     assert_eq!(store.unfinished_tasks().unwrap()[0].spec, record.spec);
 }
+
+#[test]
+fn pruning_removes_a_finished_task_whole_keeps_live_ones_and_spares_running_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (done, done_jobs) = task(20, 2);
+    let (failed, failed_jobs) = task(21, 1);
+    let (live, live_jobs) = task(22, 1);
+    for (t, j) in [
+        (&done, &done_jobs),
+        (&failed, &failed_jobs),
+        (&live, &live_jobs),
+    ] {
+        store.create_task(t, None, j).unwrap();
+    }
+    let old = batch(&store, &store.open_jobs(1).unwrap());
+    store.offer_batch(&old, 20).unwrap();
+    let running = batch(&store, &store.open_jobs(1).unwrap());
+    store.offer_batch(&running, 20).unwrap();
+    store.complete_task(&done.id, b"result", 60).unwrap();
+    store.fail_task(&failed.id, "deadline passed", 70).unwrap();
+    let keep: BTreeSet<BatchId> = [running.payload.batch_id].into();
+
+    // Before the cutoff: nothing of the task that finished at 60 is left, in any tree.
+    let pruned = store.prune(65, 65, &keep, 10).unwrap();
+    assert_eq!((pruned.tasks, pruned.batches), (1, 1));
+    assert!(store.task(&done.id).unwrap().is_none());
+    assert!(store.result(&done.id).unwrap().is_none());
+    assert!(store.jobs_of(&done.id).unwrap().is_empty());
+    assert!(store.events(&done.id, 0).unwrap().is_empty());
+    for j in &done_jobs {
+        assert!(store.input(&j.record.id).unwrap().is_none());
+        assert!(store.job(&j.record.id).unwrap().is_none());
+    }
+    assert!(store.batch(&old.payload.batch_id).unwrap().is_none());
+    // The task that failed later, the live one and the running auction are all there.
+    assert!(store.task(&failed.id).unwrap().is_some());
+    assert!(store.task(&live.id).unwrap().is_some());
+    assert!(store.batch(&running.payload.batch_id).unwrap().is_some());
+    // The per-state counts still match the jobs held.
+    let all: Vec<JobRecord> = [&failed, &live]
+        .iter()
+        .flat_map(|t| store.jobs_of(&t.id).unwrap())
+        .collect();
+    let c = store.job_counts().unwrap();
+    assert_eq!(
+        c.open + c.auctioning + c.assigned + c.verified + c.cancelled,
+        all.len() as u64
+    );
+
+    // However late the cutoff, a live task stays; a batch in `keep` too.
+    let pruned = store.prune(u64::MAX, u64::MAX, &keep, 10).unwrap();
+    assert_eq!((pruned.tasks, pruned.batches), (1, 0));
+    assert_eq!(store.unfinished_tasks().unwrap().len(), 1);
+    assert!(store.task(&live.id).unwrap().is_some());
+    assert!(store.batch(&running.payload.batch_id).unwrap().is_some());
+    // Once it is no longer running, it goes too.
+    let pruned = store
+        .prune(u64::MAX, u64::MAX, &BTreeSet::new(), 10)
+        .unwrap();
+    assert_eq!((pruned.tasks, pruned.batches), (0, 1));
+}
+
+#[test]
+fn pruning_goes_a_bounded_number_at_a_time_oldest_first() {
+    let store = Store::temporary().unwrap();
+    let ids: Vec<TaskId> = (30..35u8)
+        .map(|i| {
+            let (t, j) = task(i, 1);
+            store.create_task(&t, None, &j).unwrap();
+            // Finished in the reverse order of their ids.
+            store
+                .complete_task(&t.id, b"r", 1_000 - u64::from(i))
+                .unwrap();
+            t.id
+        })
+        .collect();
+    let pruned = store.prune(u64::MAX, 0, &BTreeSet::new(), 2).unwrap();
+    assert_eq!(pruned.tasks, 2);
+    // The two that finished first are the two gone.
+    let left: Vec<bool> = ids
+        .iter()
+        .map(|id| store.task(id).unwrap().is_some())
+        .collect();
+    assert_eq!(left, [true, true, true, false, false]);
+    assert_eq!(
+        store
+            .prune(u64::MAX, 0, &BTreeSet::new(), 10)
+            .unwrap()
+            .tasks,
+        3
+    );
+}
+
+#[test]
+fn a_store_written_before_retention_gets_its_finished_tasks_filed_once_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (t, j) = task(40, 1);
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store.create_task(&t, None, &j).unwrap();
+        store.complete_task(&t.id, b"r", 500).unwrap();
+    }
+    // As an older version left it: no expiry entries, no mark that they were made.
+    {
+        let db = sled::open(dir.path()).unwrap();
+        db.open_tree("expiry").unwrap().clear().unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .remove("expiry_indexed")
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    // Filed at its last event's time (500): not before it, but after.
+    assert_eq!(store.prune(500, 0, &BTreeSet::new(), 10).unwrap().tasks, 0);
+    assert_eq!(store.prune(501, 0, &BTreeSet::new(), 10).unwrap().tasks, 1);
+    assert!(store.task(&t.id).unwrap().is_none());
+}

@@ -122,7 +122,9 @@ impl GatewayService {
                 return Ok((gw.clone(), record));
             }
         }
-        Err(Status::not_found(format!("no task {task}")))
+        Err(Status::not_found(format!(
+            "no task {task}: unknown here, or finished longer ago than the gateway keeps tasks (gateway.retention_secs)"
+        )))
     }
 }
 
@@ -512,7 +514,7 @@ impl pb::gateway_server::Gateway for GatewayService {
             .map_err(internal)?
             .ok_or_else(|| {
                 Status::not_found(format!(
-                    "no transcript for batch {batch}: unknown, or not awarded"
+                    "no transcript for batch {batch}: unknown, not awarded, or older than the gateway keeps auctions (gateway.retention_secs)"
                 ))
             })?;
         Ok(Response::new(pb::GetTranscriptResponse {

@@ -63,6 +63,9 @@ pub const AVAILABILITY_TTL_MS: u64 = 20_000;
 /// How often the gateway records that it is alive, to measure an outage after a crash.
 pub const HEARTBEAT_MS: u64 = 1_000;
 
+/// The most finished tasks (and, apart, batches) pruned in one heartbeat.
+const PRUNE_PER_BEAT: usize = 64;
+
 /// After a restart, every assigned job has at least this long left: a proof that arrived
 /// in time but was being checked when the gateway died is submitted again, not slashed.
 pub const RECOVERY_GRACE_MS: u64 = 10_000;
@@ -211,6 +214,8 @@ pub struct GatewayCore<W: Workload> {
     /// The token ledger's epochs, when the Supernet runs the token rules, and how many the
     /// ledger has ended.
     tokens: Option<(super::tokens::Epochs, u64)>,
+    /// How long finished tasks and auctions are kept, ms (0: forever).
+    retention_ms: u64,
 }
 
 impl<W: Workload> GatewayCore<W> {
@@ -241,12 +246,19 @@ impl<W: Workload> GatewayCore<W> {
             quiet_batches: 0,
             metrics: GatewayMetrics::default(),
             tokens: None,
+            retention_ms: 0,
         }
     }
 
     /// Reports to `metrics` (by default, to a set nobody reads).
     pub fn with_metrics(mut self, metrics: GatewayMetrics) -> Self {
         self.metrics = metrics;
+        self
+    }
+
+    /// Prunes finished tasks and auctions `retention_ms` after they ended (0: never).
+    pub fn with_retention(mut self, retention_ms: u64) -> Self {
+        self.retention_ms = retention_ms;
         self
     }
 
@@ -522,6 +534,7 @@ impl<W: Workload> GatewayCore<W> {
             self.heard.retain(|_, at| *at >= gone);
             let heard = &self.heard;
             self.provers.retain(|k, _| heard.contains_key(k));
+            self.prune(now)?;
         }
         // Token epochs that are over: emissions into the budget, unbonding released.
         if let Some((epochs, ended)) = &mut self.tokens
@@ -566,6 +579,41 @@ impl<W: Workload> GatewayCore<W> {
         if now >= self.next_batch_at {
             self.next_batch_at = now + self.supernet.auction.batch_interval_ms;
             self.announce(now, out)?;
+        }
+        Ok(())
+    }
+
+    /// Forgets finished tasks and auctions older than the retention period, a bounded number
+    /// a heartbeat (a backlog, after retention is first turned on, goes over a few beats).
+    fn prune(&mut self, now: UnixMillis) -> Result<(), StoreError> {
+        if self.retention_ms == 0 {
+            return Ok(());
+        }
+        let cutoff = now.saturating_sub(self.retention_ms);
+        // An auction is kept at least as long as a job won in it can still be proven (its
+        // result is published again on recovery while one is).
+        let a = &self.supernet.auction;
+        let longest = self
+            .supernet
+            .categories
+            .iter()
+            .map(|c| c.proving_deadline_ms)
+            .max()
+            .unwrap_or(0)
+            .saturating_add(a.reveal_grace_ms)
+            .saturating_add(HEARTBEAT_MS);
+        let batch_cutoff = cutoff.min(now.saturating_sub(longest));
+        let running: BTreeSet<BatchId> = self.books.keys().copied().collect();
+        let pruned = self
+            .store
+            .prune(cutoff, batch_cutoff, &running, PRUNE_PER_BEAT)?;
+        if pruned.tasks + pruned.batches > 0 {
+            self.metrics.pruned(pruned.tasks, pruned.batches);
+            debug!(
+                tasks = pruned.tasks,
+                batches = pruned.batches,
+                "pruned what ended before the retention period"
+            );
         }
         Ok(())
     }
@@ -1189,7 +1237,9 @@ impl<W: Workload> GatewayCore<W> {
                         token,
                         response: Response::Transcript(Box::new(t)),
                     },
-                    None => refuse(format!("no transcript for batch {batch_id} (not awarded)")),
+                    None => refuse(format!(
+                        "no transcript for batch {batch_id} (not awarded, or past the retention period)"
+                    )),
                 });
             }
             Request::JobInput { job_id, .. } => {

@@ -18,12 +18,14 @@
 //! | `tokens` | `state` | [`TokenState`]: the token ledger, when the Supernet runs the token rules |
 //! | `tokens` | `t` ‖ task id | [`TaskPayments`]: what the task's jobs cost under them |
 //! | `meta` | name | counters, and the gateway's last heartbeat |
+//! | `expiry` | `t` or `b` ‖ time (u64 BE) ‖ id | empty: finished tasks and batches by age, for pruning ([`Store::prune`]) |
 //!
 //! Values are bincode. Every state change that touches several trees is one transaction, and
 //! callers [`Store::flush`] before they acknowledge anything to a client. Opening the store
 //! again after a crash finds every unfinished task where it was.
 
 pub mod records;
+mod retention;
 mod tokens;
 
 use std::path::Path;
@@ -45,6 +47,7 @@ use lagrange_protocol::{BatchId, JobId, Price, PublicKey, Signed, TaskId, UnixMi
 use serde::Deserialize;
 
 pub use records::*;
+pub use retention::Pruned;
 pub use tokens::{TaskPayments, TokenRules, TokenState};
 
 /// How long [`Store::open`] waits for another handle to release the directory.
@@ -395,6 +398,8 @@ pub struct Store {
     /// A query task's rows, apart from its (small, often rewritten) record.
     task_rows: Tree,
     tokens: Tree,
+    /// Finished tasks and batches by age, for [`Store::prune`].
+    expiry: Tree,
     token_rules: tokens::RulesCell,
 }
 
@@ -461,11 +466,13 @@ impl Store {
             prover_jobs: db.open_tree("prover_jobs")?,
             task_rows: db.open_tree("task_rows")?,
             tokens: db.open_tree("tokens")?,
+            expiry: db.open_tree("expiry")?,
             token_rules: Default::default(),
             db,
             dir,
         };
         store.count_jobs_once()?;
+        store.index_expiry_once()?;
         Ok(store)
     }
 
@@ -613,18 +620,24 @@ impl Store {
         result: &[u8],
         at: UnixMillis,
     ) -> Result<(), StoreError> {
-        (&self.tasks, &self.results, &self.events, &self.live).transaction(
-            |(tasks, results, events, live)| {
+        (
+            &self.tasks,
+            &self.results,
+            &self.events,
+            &self.live,
+            &self.expiry,
+        )
+            .transaction(|(tasks, results, events, live, expiry)| {
                 let Some(mut record) = tx_get::<TaskRecord>(tasks, "task", id.as_bytes())? else {
                     return abort(StoreError::UnknownTask(*id));
                 };
                 live.remove(id.as_bytes().as_slice())?;
+                expiry.insert(&retention::task_expiry(id, at)[..], &[][..])?;
                 record.status = TaskStatus::Done;
                 tasks.insert(id.as_bytes().as_slice(), enc(&record))?;
                 results.insert(id.as_bytes().as_slice(), result)?;
                 tx_event(tasks, events, id, at, TaskEventKind::Completed)
-            },
-        )?;
+            })?;
         Ok(())
     }
 
@@ -637,12 +650,14 @@ impl Store {
             &self.job_index,
             &self.events,
             &self.live,
+            &self.expiry,
         )
-            .transaction(|(tasks, jt, index, events, live)| {
+            .transaction(|(tasks, jt, index, events, live, expiry)| {
                 let Some(mut record) = tx_get::<TaskRecord>(tasks, "task", id.as_bytes())? else {
                     return abort(StoreError::UnknownTask(*id));
                 };
                 live.remove(id.as_bytes().as_slice())?;
+                expiry.insert(&retention::task_expiry(id, at)[..], &[][..])?;
                 record.status = TaskStatus::Failed {
                     reason: reason.to_string(),
                 };
@@ -800,9 +815,15 @@ impl Store {
             &self.job_index,
             &self.tasks,
             &self.events,
+            &self.expiry,
         )
-            .transaction(|(batches, jt, index, tasks, events)| {
+            .transaction(|(batches, jt, index, tasks, events, expiry)| {
                 batches.insert(batch.payload.batch_id.as_bytes().as_slice(), enc(&record))?;
+                let b = &batch.payload;
+                expiry.insert(
+                    &retention::batch_expiry(&b.batch_id, b.reveal_deadline)[..],
+                    &[][..],
+                )?;
                 for spec in &batch.payload.jobs {
                     let mut job = tx_job(jt, &spec.job_id)?;
                     job.state = JobState::Auctioning {

@@ -81,7 +81,7 @@ impl TaskPayments {
     }
 }
 
-fn task_key(task: &TaskId) -> Vec<u8> {
+pub(super) fn task_key(task: &TaskId) -> Vec<u8> {
     let mut key = vec![TASK];
     key.extend_from_slice(task.as_bytes());
     key
