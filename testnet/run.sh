@@ -332,10 +332,11 @@ done
 # ---- workload ----
 GATEWAY_URLS=()
 for ((i = 0; i < SUPERNETS; i++)); do GATEWAY_URLS+=("http://127.0.0.1:${GRPC[$i]}"); done
-submit_task() { # task number
+submit_task() { # task number [submit flags]
   local g=$(($1 % SUPERNETS))
+  shift
   "$BIN" submit --gateway "${GATEWAY_URLS[$g]}" --supernet "${NET[$g]}" --max-fee 1000 \
-    --deadline-secs "$TIMEOUT" query --sample-rows "$ROWS" --lo 100 --hi 600 \
+    --deadline-secs "$TIMEOUT" "$@" query --sample-rows "$ROWS" --lo 100 --hi 600 \
     | tee -a "$DIR/submitted.log"
 }
 if ((SOAK == 0)); then
@@ -430,14 +431,28 @@ if ((SOAK > 0)); then
   log "soak: a task every ${RATE}s for ${SOAK}s, a sample every ${SAMPLE_SECS}s, a prover killed every ${KILL_EVERY}s"
   echo "elapsed_s,submitted,done,failed,gateway_rss_kb_max,gateway_fds,store_bytes,prover_rss_kb_max,prover_fds,kills" >"$DIR/samples.csv"
   : >"$DIR/submitted.tsv"
+  : >"$DIR/completed.tsv"
+  mkdir -p "$DIR/results"
   SUBMITTED=0 soak_start=$(date +%s%3N) restart_at=0 victim=""
   next_task=0 next_sample=0 next_kill=$((KILL_EVERY > 0 ? KILL_EVERY * 1000 : -1))
   while :; do
     now=$(($(date +%s%3N) - soak_start))
     ((now < SOAK * 1000)) || break
     if ((now >= next_task)); then
-      id=$(submit_task "$SUBMITTED" | sed -n 's/^task \([0-9a-f]*\) stored.*/\1/p')
-      [[ -n $id ]] || { echo "soak: a task was refused (see $DIR/submitted.log)" >&2; exit 1; }
+      # The client follows its task and saves the result as it ends, as a real one would:
+      # a gateway with a short retention prunes it soon after. completed.tsv: when.
+      tn=$SUBMITTED
+      (
+        submit_task "$tn" --wait --out "$DIR/results/$tn.json" >"$DIR/results/$tn.log" 2>&1
+        printf '%s\t%s\n' "$(($(date +%s%3N) - soak_start))" "$tn" >>"$DIR/completed.tsv"
+      ) &
+      id=""
+      for _ in $(seq 200); do # its id, printed once the gateway has stored it
+        id=$(sed -n 's/^task \([0-9a-f]*\) stored.*/\1/p' "$DIR/results/$tn.log" 2>/dev/null)
+        [[ -n $id ]] && break
+        sleep 0.05
+      done
+      [[ -n $id ]] || { echo "soak: a task was refused (see $DIR/results/$tn.log)" >&2; exit 1; }
       printf '%s\t%s\n' "$now" "$id" >>"$DIR/submitted.tsv"
       SUBMITTED=$((SUBMITTED + 1)) next_task=$((next_task + RATE * 1000))
     fi

@@ -90,13 +90,32 @@ pub struct AccountLine {
     pub non_reveals: u64,
 }
 
+/// What one gateway pruned after its retention period: tasks no longer listed, whose
+/// payments the ledger still holds.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PrunedLine {
+    /// The Supernet.
+    pub supernet: String,
+    /// Finished tasks pruned.
+    pub tasks: u64,
+    /// Of them, done.
+    pub done: u64,
+    /// Their paid jobs.
+    pub jobs_paid: u64,
+    /// What those were paid.
+    pub paid: u64,
+}
+
 /// The audit.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
-    /// Every task.
+    /// Every task the gateways still hold.
     pub tasks: Vec<TaskLine>,
     /// Every ledger account.
     pub accounts: Vec<AccountLine>,
+    /// Tasks the gateways pruned after their retention period, per Supernet.
+    #[serde(default)]
+    pub pruned: Vec<PrunedLine>,
     /// What failed; empty when the run passes.
     pub violations: Vec<String>,
 }
@@ -117,7 +136,8 @@ fn status_name(s: i32) -> &'static str {
     }
 }
 
-async fn list(addr: &str) -> Result<Vec<pb::TaskSummary>> {
+/// A gateway's tasks, and how many it has pruned.
+async fn list(addr: &str) -> Result<(Vec<pb::TaskSummary>, u64)> {
     let mut client = connect(addr).await?;
     let tasks = client
         .list_tasks(pb::ListTasksRequest { limit: 10_000 })
@@ -125,7 +145,21 @@ async fn list(addr: &str) -> Result<Vec<pb::TaskSummary>> {
         .map_err(|s| anyhow::anyhow!("{addr}: {}: {}", s.code(), s.message()))?
         .into_inner()
         .tasks;
-    Ok(tasks)
+    Ok((tasks, pruned_count(&mut client, addr).await?))
+}
+
+/// How many tasks a gateway has pruned after its retention period.
+async fn pruned_count(client: &mut GatewayClient<Channel>, addr: &str) -> Result<u64> {
+    let pruned = client
+        .list_accounts(pb::ListAccountsRequest::default())
+        .await
+        .map_err(|s| anyhow::anyhow!("{addr}: {}: {}", s.code(), s.message()))?
+        .into_inner()
+        .pruned
+        .iter()
+        .map(|p| p.tasks)
+        .sum();
+    Ok(pruned)
 }
 
 /// A task's history so far.
@@ -150,18 +184,22 @@ async fn events(client: &mut GatewayClient<Channel>, task: &str) -> Result<Vec<p
     Ok(out)
 }
 
-/// Polls the gateways until every listed task has ended and at least `expect` are listed,
-/// riding out gateways that are down for a while. Returns the last listing of each.
+/// Polls the gateways until every listed task has ended and at least `expect` are listed
+/// or pruned, riding out gateways that are down for a while. Returns the last listing of
+/// each.
 async fn wait_final(opts: &ReportOptions) -> Vec<(String, Vec<pb::TaskSummary>)> {
     let deadline = tokio::time::Instant::now() + opts.wait;
     let mut last: BTreeMap<String, Vec<pb::TaskSummary>> = BTreeMap::new();
+    let mut pruned: BTreeMap<String, u64> = BTreeMap::new();
     loop {
         for gw in &opts.gateways {
-            if let Ok(tasks) = list(gw).await {
+            if let Ok((tasks, gone)) = list(gw).await {
                 last.insert(gw.clone(), tasks);
+                pruned.insert(gw.clone(), gone);
             }
         }
-        let listed: usize = last.values().map(Vec::len).sum();
+        let listed =
+            last.values().map(Vec::len).sum::<usize>() + pruned.values().sum::<u64>() as usize;
         let all_final = last.len() == opts.gateways.len()
             && last
                 .values()
@@ -182,13 +220,42 @@ fn peer_of_key(hex_key: &str) -> Option<String> {
         .map(|p| p.to_string())
 }
 
-/// Runs the audit.
+/// Runs the audit. A gateway that prunes while it runs (a task listed, then pruned before
+/// its result is read, or its payments counted twice, in its history and in the pruned
+/// totals) makes a reading inconsistent: the audit is then taken again, until the gateways'
+/// pruned totals are the same before and after it.
 pub async fn collect(opts: &ReportOptions) -> Result<Report> {
+    const ATTEMPTS: usize = 30;
+    for attempt in 1.. {
+        let before = pruned_tasks(opts).await;
+        let report = collect_once(opts).await;
+        if pruned_tasks(opts).await == before || attempt == ATTEMPTS {
+            return report;
+        }
+    }
+    unreachable!("the loop returns on its last attempt")
+}
+
+/// Tasks each gateway has pruned so far (`None` for one that did not answer).
+async fn pruned_tasks(opts: &ReportOptions) -> Vec<Option<u64>> {
+    let mut out = Vec::new();
+    for gw in &opts.gateways {
+        let count = match connect(gw).await {
+            Ok(mut client) => pruned_count(&mut client, gw).await.ok(),
+            Err(_) => None,
+        };
+        out.push(count);
+    }
+    out
+}
+
+async fn collect_once(opts: &ReportOptions) -> Result<Report> {
     let listings = wait_final(opts).await;
     let intruders: BTreeSet<&str> = opts.intruders.iter().map(String::as_str).collect();
     let mut report = Report {
         tasks: Vec::new(),
         accounts: Vec::new(),
+        pruned: Vec::new(),
         violations: Vec::new(),
     };
     for gw in &opts.gateways {
@@ -199,9 +266,15 @@ pub async fn collect(opts: &ReportOptions) -> Result<Report> {
         }
     }
     let listed: usize = listings.iter().map(|(_, t)| t.len()).sum();
-    if listed < opts.expect_tasks {
+    let mut pruned_tasks = 0usize;
+    for (gw, _) in &listings {
+        if let Ok((_, gone)) = list(gw).await {
+            pruned_tasks += gone as usize;
+        }
+    }
+    if listed + pruned_tasks < opts.expect_tasks {
         report.violations.push(format!(
-            "{listed} tasks listed, {} expected",
+            "{listed} tasks listed and {pruned_tasks} pruned, {} expected",
             opts.expect_tasks
         ));
     }
@@ -240,12 +313,33 @@ pub async fn collect(opts: &ReportOptions) -> Result<Report> {
             }
             report.tasks.push(line);
         }
-        let accounts = client
+        let pb::ListAccountsResponse { accounts, pruned } = client
             .list_accounts(pb::ListAccountsRequest::default())
             .await
             .map_err(|s| anyhow::anyhow!("{gw}: {}: {}", s.code(), s.message()))?
-            .into_inner()
-            .accounts;
+            .into_inner();
+        // Pruned tasks' payments stay in the ledger: count them with the histories.
+        for p in pruned {
+            let entry = paid_jobs.entry(p.supernet.clone()).or_default();
+            entry.0 += p.jobs_paid;
+            entry.1 += p.paid;
+            if p.tasks > p.tasks_done {
+                report.violations.push(format!(
+                    "supernet {}: {} of the tasks pruned after the retention period had failed",
+                    p.supernet,
+                    p.tasks - p.tasks_done
+                ));
+            }
+            if p.tasks > 0 {
+                report.pruned.push(PrunedLine {
+                    supernet: p.supernet,
+                    tasks: p.tasks,
+                    done: p.tasks_done,
+                    jobs_paid: p.jobs_paid,
+                    paid: p.paid,
+                });
+            }
+        }
         let mut ledger: BTreeMap<String, (u64, u64)> = BTreeMap::new();
         for a in accounts {
             let e = ledger.entry(a.supernet.clone()).or_default();
@@ -279,7 +373,7 @@ pub async fn collect(opts: &ReportOptions) -> Result<Report> {
             let (h_jobs, h_amount) = paid_jobs.get(supernet).copied().unwrap_or_default();
             if (*jobs, *amount) != (h_jobs, h_amount) {
                 report.violations.push(format!(
-                    "supernet {supernet}: the ledger paid {amount} for {jobs} jobs, the task histories {h_amount} for {h_jobs}"
+                    "supernet {supernet}: the ledger paid {amount} for {jobs} jobs, the task histories (with the pruned tasks' totals) {h_amount} for {h_jobs}"
                 ));
             }
         }
@@ -375,7 +469,7 @@ fn task_line(
 pub async fn holders(gateway: &str) -> Result<Vec<String>> {
     let mut client = connect(gateway).await?;
     let mut held: BTreeMap<String, String> = BTreeMap::new();
-    for t in list(gateway).await? {
+    for t in list(gateway).await?.0 {
         if status_name(t.status) != "proving" {
             continue;
         }
@@ -472,6 +566,13 @@ impl Report {
         }
         if rows.len() > 1 {
             render("total", &all);
+        }
+        for p in &self.pruned {
+            let _ = writeln!(
+                out,
+                "{}: {} tasks pruned after the retention period ({} done), {} jobs paid {} (in the ledger check)",
+                p.supernet, p.tasks, p.done, p.jobs_paid, p.paid
+            );
         }
         let paid_twice = self
             .violations

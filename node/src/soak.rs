@@ -100,18 +100,20 @@ pub fn parse_samples(text: &str) -> Result<Vec<Sample>> {
     Ok(samples)
 }
 
-/// Parses `submitted.tsv`: milliseconds since the soak began, a tab, the task id.
-pub fn parse_submitted(text: &str) -> Result<Vec<(u64, String)>> {
+/// Parses `submitted.tsv` (milliseconds since the soak began, a tab, the task id) or
+/// `completed.tsv` (the same, with the task's number in the soak instead of its id), named
+/// `name` in errors.
+pub fn parse_timed(name: &str, text: &str) -> Result<Vec<(u64, String)>> {
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .enumerate()
         .map(|(i, line)| {
             let (ms, id) = line
                 .split_once('\t')
-                .with_context(|| format!("submitted.tsv line {}: no tab", i + 1))?;
+                .with_context(|| format!("{name} line {}: no tab", i + 1))?;
             let ms = ms
                 .parse()
-                .with_context(|| format!("submitted.tsv line {}: `{ms}`", i + 1))?;
+                .with_context(|| format!("{name} line {}: `{ms}`", i + 1))?;
             Ok((ms, id.trim().to_string()))
         })
         .collect()
@@ -424,6 +426,12 @@ pub struct Outcome {
     pub verdicts: Vec<Verdict>,
 }
 
+/// Whether the result the soak's client saved for its `n`th task verifies offline.
+fn client_result_verifies(dir: &Path, params: &Path, n: usize) -> bool {
+    std::fs::read(dir.join("results").join(format!("{n}.json")))
+        .is_ok_and(|bytes| crate::circuit_workload::check_result_file(params, &bytes, None).is_ok())
+}
+
 /// Reads a soak run's directory, writes `soak.csv` and `soak.svg` beside its inputs, and
 /// judges it.
 pub fn check_dir(dir: &Path) -> Result<Outcome> {
@@ -432,7 +440,17 @@ pub fn check_dir(dir: &Path) -> Result<Outcome> {
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
     };
     let samples = parse_samples(&read("samples.csv")?)?;
-    let submitted = parse_submitted(&read("submitted.tsv")?)?;
+    let submitted = parse_timed("submitted.tsv", &read("submitted.tsv")?)?;
+    // When the client saw each task end and saved its result (`results/<n>.json`): a
+    // gateway with a short retention has pruned the older tasks by the final report.
+    let completed: HashMap<String, u64> = match read("completed.tsv") {
+        Ok(text) => parse_timed("completed.tsv", &text)?
+            .into_iter()
+            .map(|(ms, n)| (n, ms))
+            .collect(),
+        Err(_) => HashMap::new(),
+    };
+    let params = dir.join("params");
     let report: Report =
         serde_json::from_str(&read("report.json")?).context("report.json is not a report")?;
     let tasks: HashMap<&str, _> = report
@@ -442,13 +460,20 @@ pub fn check_dir(dir: &Path) -> Result<Outcome> {
         .collect();
     let mut ended = Vec::new();
     let mut lost = Vec::new();
-    for (at_ms, id) in &submitted {
+    for (n, (at_ms, id)) in submitted.iter().enumerate() {
         match tasks.get(id.as_str()) {
             Some(t) if t.status == "done" && t.verified == Some(true) => {
                 let latency = t.latency_ms.unwrap_or(0);
                 ended.push((at_ms + latency, latency as f64 / 1000.0));
             }
-            _ => lost.push(id.clone()),
+            Some(_) => lost.push(id.clone()),
+            // Pruned by the gateway: the client's saved result must verify.
+            None => match completed.get(&n.to_string()) {
+                Some(&end) if client_result_verifies(dir, &params, n) => {
+                    ended.push((end, end.saturating_sub(*at_ms) as f64 / 1000.0));
+                }
+                _ => lost.push(id.clone()),
+            },
         }
     }
     let rows = rows(&samples, &ended);
@@ -528,7 +553,7 @@ mod tests {
         assert!(failed(&judge(&short, &[])).is_empty());
         assert!(parse_samples("elapsed_s\n1\n").is_err());
         assert!(parse_samples(&format!("{SAMPLES_HEADER}\n1,2,3\n")).is_err());
-        assert!(parse_submitted("12 abc\n").is_err());
+        assert!(parse_timed("submitted.tsv", "12 abc\n").is_err());
         let ok = parse_samples(&format!(
             "{SAMPLES_HEADER}\n60,12,9,0,1024,40,5000,2048,90,1\n"
         ))

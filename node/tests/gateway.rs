@@ -1051,6 +1051,12 @@ fn a_finished_task_and_its_auction_are_pruned_after_the_retention_period_and_a_l
     assert!(store.batch(&batch).unwrap().is_none());
     assert!(store.transcript(&batch).unwrap().is_none());
     assert_eq!(balances(&h)[&1], (80, 1000));
+    // The ledger keeps the payment; the totals of what was pruned account for it.
+    let totals = store.pruned_totals().unwrap();
+    assert_eq!(
+        (totals.tasks, totals.done, totals.jobs_paid, totals.paid),
+        (1, 1, 1, 80)
+    );
     // Live tasks are never pruned, however old.
     h.tick_at(finished_at + 5 * retention);
     assert!(store.task(&live).unwrap().is_some());

@@ -425,9 +425,15 @@ fn pruning_removes_a_finished_task_whole_keeps_live_ones_and_spares_running_batc
         all.len() as u64
     );
 
+    // What was pruned is counted, for audits that reconcile the ledger.
+    let totals = store.pruned_totals().unwrap();
+    assert_eq!((totals.tasks, totals.done), (1, 1));
+
     // However late the cutoff, a live task stays; a batch in `keep` too.
     let pruned = store.prune(u64::MAX, u64::MAX, &keep, 10).unwrap();
     assert_eq!((pruned.tasks, pruned.batches), (1, 0));
+    let totals = store.pruned_totals().unwrap();
+    assert_eq!((totals.tasks, totals.done), (2, 1));
     assert_eq!(store.unfinished_tasks().unwrap().len(), 1);
     assert!(store.task(&live.id).unwrap().is_some());
     assert!(store.batch(&running.payload.batch_id).unwrap().is_some());

@@ -463,10 +463,19 @@ impl pb::gateway_server::Gateway for GatewayService {
             self.gateway_of(&wanted)?;
         }
         let mut accounts = Vec::new();
+        let mut pruned = Vec::new();
         for (id, gw) in &self.gateways {
             if !wanted.is_empty() && wanted != id.as_str() {
                 continue;
             }
+            let totals = gw.store().pruned_totals().map_err(internal)?;
+            pruned.push(pb::PrunedTotals {
+                supernet: id.to_string(),
+                tasks: totals.tasks,
+                tasks_done: totals.done,
+                jobs_paid: totals.jobs_paid,
+                paid: totals.paid,
+            });
             let tokens = gw.store().tokens().map_err(internal)?;
             let mut provers: BTreeMap<PublicKey, Account> = gw
                 .store()
@@ -495,7 +504,7 @@ impl pb::gateway_server::Gateway for GatewayService {
                 });
             }
         }
-        Ok(Response::new(pb::ListAccountsResponse { accounts }))
+        Ok(Response::new(pb::ListAccountsResponse { accounts, pruned }))
     }
 
     async fn get_transcript(

@@ -47,7 +47,7 @@ use lagrange_protocol::{BatchId, JobId, Price, PublicKey, Signed, TaskId, UnixMi
 use serde::Deserialize;
 
 pub use records::*;
-pub use retention::Pruned;
+pub use retention::{Pruned, PrunedTotals};
 pub use tokens::{TaskPayments, TokenRules, TokenState};
 
 /// How long [`Store::open`] waits for another handle to release the directory.

@@ -14,11 +14,12 @@
 
 use std::collections::BTreeSet;
 
+use serde::{Deserialize, Serialize};
 use sled::Transactional;
 
 use super::{
-    JobRecord, Store, StoreError, TaskRecord, TaskStatus, dec, job_key, state_code, tx_bump_count,
-    tx_get,
+    JobRecord, Store, StoreError, TaskRecord, TaskStatus, dec, enc, get, job_key, state_code,
+    tx_bump_count, tx_get,
 };
 use lagrange_protocol::{BatchId, TaskId, UnixMillis};
 
@@ -26,6 +27,8 @@ const TASK: u8 = b't';
 const BATCH: u8 = b'b';
 /// Set in `meta` once every finished task and every batch of an older store is filed.
 const INDEXED: &[u8] = b"expiry_indexed";
+/// [`PrunedTotals`] in `meta`.
+const TOTALS: &[u8] = b"pruned";
 
 pub(super) fn expiry_key(kind: u8, at: UnixMillis, id: &[u8; 16]) -> [u8; 25] {
     let mut k = [0u8; 25];
@@ -41,6 +44,20 @@ pub(super) fn task_expiry(task: &TaskId, finished_at: UnixMillis) -> [u8; 25] {
 
 pub(super) fn batch_expiry(batch: &BatchId, reveal_deadline: UnixMillis) -> [u8; 25] {
     expiry_key(BATCH, reveal_deadline, batch.as_bytes())
+}
+
+/// Everything pruned so far, kept so that an audit still reconciles the ledger (which keeps
+/// every payment) with the task histories that are left.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrunedTotals {
+    /// Finished tasks removed.
+    pub tasks: u64,
+    /// Of them, tasks that were done.
+    pub done: u64,
+    /// Jobs of theirs that were verified and paid.
+    pub jobs_paid: u64,
+    /// What those jobs were paid, in fee units.
+    pub paid: u64,
 }
 
 /// What one [`Store::prune`] removed.
@@ -109,6 +126,11 @@ impl Store {
         Ok(pruned)
     }
 
+    /// Everything pruned so far.
+    pub fn pruned_totals(&self) -> Result<PrunedTotals, StoreError> {
+        Ok(get(&self.meta, "pruned totals", TOTALS)?.unwrap_or_default())
+    }
+
     /// Up to `limit` expiry keys of `kind` filed before `cutoff`, oldest first.
     fn due(&self, kind: u8, cutoff: UnixMillis, limit: usize) -> Result<Vec<[u8; 25]>, StoreError> {
         let from = expiry_key(kind, 0, &[0; 16]);
@@ -143,15 +165,26 @@ impl Store {
             &self.events,
             &self.tokens,
             &self.expiry,
+            &self.meta,
         )
             .transaction(
-                |(tasks, rows, jt, index, inputs, proofs, results, ev, tokens, exp)| {
+                |(tasks, rows, jt, index, inputs, proofs, results, ev, tokens, exp, meta)| {
+                    let task = tx_get::<TaskRecord>(tasks, "task", id.as_bytes())?;
                     // Finished tasks only: a task that is live again (never, today) stays.
-                    if let Some(task) = tx_get::<TaskRecord>(tasks, "task", id.as_bytes())?
+                    if let Some(task) = &task
                         && !matches!(task.status, TaskStatus::Done | TaskStatus::Failed { .. })
                     {
                         exp.remove(&expiry[..])?;
                         return Ok(());
+                    }
+                    if let Some(task) = &task {
+                        let mut totals: PrunedTotals =
+                            tx_get(meta, "pruned totals", TOTALS)?.unwrap_or_default();
+                        totals.tasks += 1;
+                        totals.done += u64::from(task.status == TaskStatus::Done);
+                        totals.jobs_paid += u64::from(task.verified);
+                        totals.paid = totals.paid.saturating_add(task.fees);
+                        meta.insert(TOTALS, enc(&totals))?;
                     }
                     tasks.remove(id.as_bytes().as_slice())?;
                     rows.remove(id.as_bytes().as_slice())?;
