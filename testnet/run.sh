@@ -448,7 +448,8 @@ if ((SOAK > 0)); then
       ) &
       id=""
       for _ in $(seq 200); do # its id, printed once the gateway has stored it
-        id=$(sed -n 's/^task \([0-9a-f]*\) stored.*/\1/p' "$DIR/results/$tn.log" 2>/dev/null)
+        # (The client may not have opened its log yet: no file is no id, not an error.)
+        id=$(sed -n 's/^task \([0-9a-f]*\) stored.*/\1/p' "$DIR/results/$tn.log" 2>/dev/null || true)
         [[ -n $id ]] && break
         sleep 0.05
       done
