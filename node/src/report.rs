@@ -266,12 +266,7 @@ async fn collect_once(opts: &ReportOptions) -> Result<Report> {
         }
     }
     let listed: usize = listings.iter().map(|(_, t)| t.len()).sum();
-    let mut pruned_tasks = 0usize;
-    for (gw, _) in &listings {
-        if let Ok((_, gone)) = list(gw).await {
-            pruned_tasks += gone as usize;
-        }
-    }
+    let pruned_tasks = pruned_tasks(opts).await.into_iter().flatten().sum::<u64>() as usize;
     if listed + pruned_tasks < opts.expect_tasks {
         report.violations.push(format!(
             "{listed} tasks listed and {pruned_tasks} pruned, {} expected",
