@@ -49,7 +49,7 @@ fn market() -> Market {
                 stake: 100,
                 free_capacity: 8,
                 categories: [JobCategory::Small].into(),
-                announced_at: 0,
+                announcement: lagrange_protocol::Digest([0; 32]),
             },
         );
     }

@@ -9,9 +9,12 @@
 //! 1. **Openings.** A reveal counts only if its signer has a commit in the input, it opens
 //!    that commit ([`crate::commit::check_opening`]) and its bids are sorted, unique and for
 //!    jobs of the batch. Every committer without a counting reveal is a *non-revealer*.
+//!    A reveal with no bids opens nothing: its committer is a non-revealer too (a commit
+//!    that holds a slot must be a real offer).
 //! 2. **Valid bids.** A bid `(job, price)` of revealer `p` is valid when `p` is eligible
 //!    (allowlisted, stake ≥ `min_stake`, free capacity > 0), serves the job's category, is not
-//!    excluded from that job (an earlier failure on it), and `price ≤ reserve_price`.
+//!    excluded from that job (an earlier failure on it, or the job was cancelled), and
+//!    `price ≤ reserve_price`.
 //! 3. **Order.** Valid bids are sorted by `(price, tie-break, job id, prover key)`, lowest
 //!    first. The tie-break is `blake3(seed ‖ job id ‖ prover key)`, where the seed hashes the
 //!    batch id and the salts of all counting reveals. Salts are fixed in commits before any
@@ -36,7 +39,7 @@ use crate::keys::PublicKey;
 use crate::messages::{BatchAnnouncement, BidCommit, BidReveal};
 use crate::signed::Signed;
 use crate::transcript::transcript_hash;
-use crate::{Digest, Price, UnixMillis};
+use crate::{Digest, Price};
 
 /// What the gateway knows about one prover when it awards a batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,9 +52,11 @@ pub struct ProverStanding {
     pub free_capacity: u32,
     /// Categories it announced.
     pub categories: BTreeSet<JobCategory>,
-    /// `announced_at` of the signed availability announcement this standing comes from:
-    /// an auditor holding that announcement checks the capacity against it.
-    pub announced_at: UnixMillis,
+    /// Digest ([`Signed::digest`]) of the signed availability announcement this standing
+    /// comes from: an auditor holding that very announcement checks the capacity against
+    /// it. (A time alone would not do: a prover could sign two announcements with one time
+    /// and different capacities, and hold the gateway to the one it never sent.)
+    pub announcement: Digest,
 }
 
 /// The eligibility snapshot an award is computed against. It is part of the transcript.
@@ -63,6 +68,9 @@ pub struct Eligibility {
     pub provers: BTreeMap<PublicKey, ProverStanding>,
     /// Provers barred from particular jobs (they failed them before).
     pub excluded: BTreeMap<JobId, BTreeSet<PublicKey>>,
+    /// Jobs of the batch that left the auction while it ran (their task ended): barred to
+    /// every prover, listed once however many provers there are.
+    pub cancelled: BTreeSet<JobId>,
 }
 
 impl Eligibility {
@@ -73,9 +81,11 @@ impl Eligibility {
     }
 
     fn is_excluded(&self, job: &JobId, prover: &PublicKey) -> bool {
-        self.excluded
-            .get(job)
-            .is_some_and(|set| set.contains(prover))
+        self.cancelled.contains(job)
+            || self
+                .excluded
+                .get(job)
+                .is_some_and(|set| set.contains(prover))
     }
 }
 

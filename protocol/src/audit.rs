@@ -9,31 +9,39 @@
 //! 1. **Attribution.** The batch, the closed set and the result are signed by one gateway
 //!    key and name the same batch; otherwise nothing in the bundle can be held against the
 //!    gateway ([`AuditError::Unattributable`]).
-//! 2. **The award.** [`verify_award`] recomputes the transcript hash (which the gateway
-//!    signed in its result) and the award. A transcript that does not hash to the signed
-//!    result proves nothing (the gateway's answer to a transcript request is not signed);
-//!    one that does, with an award the rule does not give, is a deviation.
+//! 2. **The award.** [`verify_award`] first recomputes the transcript hash, which the
+//!    gateway signed in its result. A transcript that does not hash to it proves nothing
+//!    (the gateway's answer to a transcript request is not signed, and anyone can change the
+//!    bytes of a copy). Only then are the messages themselves judged: in a transcript the
+//!    gateway signed, a bad signature, a duplicate or an award the rule does not give is a
+//!    deviation.
 //! 3. **The closed set.** Every commit the award used is in the signed closed set
 //!    ([`Deviation::CommitAfterClose`]), and every commit of the set was used
 //!    ([`Deviation::CommitDropped`]).
-//! 4. **Receipts.** A commit the gateway gave a receipt for is in the closed set
-//!    ([`Deviation::CommitOmitted`]); a reveal it gave a receipt for was used and its
-//!    signer is not named a non-revealer ([`Deviation::RevealDropped`]).
+//! 4. **Receipts.** A commit the gateway gave a receipt for is in the closed set, unless the
+//!    set is full of commits of better slot rank ([`crate::book::slot_rank`]), which may push
+//!    a receipted commit out ([`Deviation::CommitOmitted`]); a reveal it gave a receipt for
+//!    was used and its signer is not named a non-revealer ([`Deviation::RevealDropped`]).
 //! 5. **Capacity.** A standing's free capacity is at most what its stake backs (one job per
-//!    `min_stake`, [`Deviation::CapacityBeyondStake`]); and a standing names the
-//!    availability announcement it comes from (`announced_at`), whose signed capacity bounds
-//!    it too ([`Deviation::CapacityInflated`]).
+//!    `min_stake`, [`Deviation::CapacityBeyondStake`]); and a standing names the digest of
+//!    the availability announcement it comes from, whose signed capacity bounds it too
+//!    ([`Deviation::CapacityInflated`]).
 //!
-//! A deviation is proven by the bundle alone: a third party runs the same [`audit`] on the
-//! same bytes ([`Evidence::to_bytes`], [`Evidence::from_bytes`]) and reaches the same
-//! verdict.
+//! **The rule of evidence.** Only what the gateway signed can prove that it deviated: its
+//! batch, closed set, result (and with it the transcript hash) and receipts. Whatever does
+//! not check against those is [`AuditError::Unattributable`], never a deviation, so no copy
+//! of an honest gateway's transcript, however it is altered, frames it. A deviation is
+//! proven by the bundle alone: a third party runs the same [`audit`] on the same bytes
+//! ([`Evidence::to_bytes`], [`Evidence::from_bytes`]) and reaches the same verdict.
 
 use serde::{Deserialize, Serialize};
 
 use crate::auction::{Award, backed_slots};
+use crate::book::slot_rank;
 use crate::codec::canonical_bytes;
 use crate::messages::{
-    AuctionTranscript, BidCommit, BidKind, BidReceipt, BidReveal, ProverAvailability,
+    AuctionTranscript, BidCommit, BidKind, BidReceipt, BidReveal, MAX_COMMITS_PER_BATCH,
+    ProverAvailability,
 };
 use crate::signed::Signed;
 use crate::transcript::{AwardAuditError, verify_award};
@@ -80,7 +88,8 @@ pub enum Deviation {
         /// Its signer, when the auditor holds the commit; else the gateway's own key.
         prover: PublicKey,
     },
-    /// A commit the gateway acknowledged is missing from the closed set.
+    /// A commit the gateway acknowledged is missing from the closed set, which had room for
+    /// it (it was not full, or held a commit of worse slot rank).
     #[error("the commit of {prover} has the gateway's receipt but is not in the closed set")]
     CommitOmitted {
         /// Its signer.
@@ -272,7 +281,10 @@ pub fn audit(evidence: &Evidence) -> Result<Award, AuditError> {
         }
     }
 
-    // 4. Receipts.
+    // 4. Receipts. A full set may have pushed out a receipted commit of worse slot rank.
+    let seed = t.batch.digest();
+    let worst_rank = t.commits.iter().map(|c| slot_rank(&seed, &c.signer)).max();
+    let full = closed.commits.len() >= MAX_COMMITS_PER_BATCH;
     for receipt in &evidence.receipts {
         let r = &receipt.payload;
         if receipt.signer != gateway
@@ -284,7 +296,8 @@ pub fn audit(evidence: &Evidence) -> Result<Award, AuditError> {
         }
         match r.kind {
             BidKind::Commit => {
-                if !closed.contains(&r.bid) {
+                let outranked = full && worst_rank.is_some_and(|w| slot_rank(&seed, &r.bidder) > w);
+                if !closed.contains(&r.bid) && !outranked {
                     return Err(deviated(Deviation::CommitOmitted { prover: r.bidder }));
                 }
             }
@@ -315,7 +328,7 @@ pub fn audit(evidence: &Evidence) -> Result<Award, AuditError> {
             continue;
         };
         if a.supernet != t.batch.payload.supernet
-            || standing.announced_at != a.announced_at
+            || standing.announcement != announcement.digest()
             || announcement.verify().is_err()
         {
             continue;

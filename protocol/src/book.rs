@@ -8,15 +8,20 @@
 //! close as soon as every commit is revealed ([`BidBook::can_close`]). Time is passed in by
 //! the caller.
 //!
-//! At most [`MAX_COMMITS_PER_BATCH`] commits are taken. When the commit window is over the
-//! gateway signs [`BidBook::closed_set`] and gossips it before any reveal counts.
+//! At most [`MAX_COMMITS_PER_BATCH`] commits are held. Slots do not go to whoever commits
+//! first: each prover has a **slot rank** in each batch ([`slot_rank`], a hash of the signed
+//! batch announcement and the prover's key, unknown to anyone before the batch is out), and
+//! a full book takes a new commit only if it ranks better than the worst one held, which
+//! then leaves. The book's commits are therefore the best-ranked of all that arrived in the
+//! window, whatever the order they came in, and an auditor checks any omission against the
+//! ranks ([`crate::audit`]). When the commit window is over the gateway signs
+//! [`BidBook::closed_set`] and gossips it before any reveal counts.
 //!
 //! `accept_*` check signatures one at a time; a gateway that batch-verifies signatures off its
 //! event loop calls the `*_preverified` variants instead.
 
 use std::collections::BTreeMap;
 
-use crate::UnixMillis;
 use crate::auction::{AuctionError, Award, Eligibility, award};
 use crate::commit::{RevealError, check_reveal};
 use crate::keys::PublicKey;
@@ -24,6 +29,18 @@ use crate::messages::{
     BatchAnnouncement, BidCommit, BidReveal, CommitsClosed, MAX_COMMITS_PER_BATCH,
 };
 use crate::signed::{Signed, SignedError};
+use crate::{Digest, UnixMillis};
+
+/// The rank of `prover`'s commit slot in the batch whose signed announcement has digest
+/// `batch` ([`Signed::digest`]): lower ranks keep their slots when a batch's commits
+/// overflow. It is fixed by the gateway's signature over the batch, so no prover knows it
+/// before the batch is announced, and no key can be made to rank well in advance.
+pub fn slot_rank(batch: &Digest, prover: &PublicKey) -> Digest {
+    let mut h = blake3::Hasher::new_derive_key("lagrange-node v1 commit slot rank");
+    h.update(batch.as_bytes());
+    h.update(prover.as_bytes());
+    Digest(*h.finalize().as_bytes())
+}
 
 /// Why a commit or reveal was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -67,8 +84,8 @@ pub enum BidError {
     /// A reveal that does not open its commit.
     #[error(transparent)]
     Reveal(#[from] RevealError),
-    /// The batch already holds [`MAX_COMMITS_PER_BATCH`] commits.
-    #[error("the batch already holds {MAX_COMMITS_PER_BATCH} commits")]
+    /// The batch already holds [`MAX_COMMITS_PER_BATCH`] commits, all ranked better.
+    #[error("the batch already holds {MAX_COMMITS_PER_BATCH} commits, all of better slot rank")]
     Full,
 }
 
@@ -76,6 +93,8 @@ pub enum BidError {
 #[derive(Debug, Clone)]
 pub struct BidBook {
     batch: BatchAnnouncement,
+    /// Digest of the signed batch: the seed of the slot ranks.
+    seed: Digest,
     grace: UnixMillis,
     commits: BTreeMap<PublicKey, Signed<BidCommit>>,
     reveals: BTreeMap<PublicKey, Signed<BidReveal>>,
@@ -83,9 +102,10 @@ pub struct BidBook {
 
 impl BidBook {
     /// An empty book for `batch`.
-    pub fn new(batch: BatchAnnouncement) -> Self {
+    pub fn new(batch: &Signed<BatchAnnouncement>) -> Self {
         Self {
-            batch,
+            batch: batch.payload.clone(),
+            seed: batch.digest(),
             grace: 0,
             commits: BTreeMap::new(),
             reveals: BTreeMap::new(),
@@ -120,17 +140,19 @@ impl BidBook {
         &mut self,
         commit: Signed<BidCommit>,
         now: UnixMillis,
-    ) -> Result<(), BidError> {
+    ) -> Result<Option<PublicKey>, BidError> {
         commit.verify()?;
         self.accept_commit_preverified(commit, now)
     }
 
-    /// Accepts a commit whose signature the caller has already verified.
+    /// Accepts a commit whose signature the caller has already verified. When the book is
+    /// full and the commit ranks better than the worst held, that one leaves the book and
+    /// its signer is returned.
     pub fn accept_commit_preverified(
         &mut self,
         commit: Signed<BidCommit>,
         now: UnixMillis,
-    ) -> Result<(), BidError> {
+    ) -> Result<Option<PublicKey>, BidError> {
         let c = &commit.payload;
         if c.supernet != self.batch.supernet || c.batch_id != self.batch.batch_id {
             return Err(BidError::WrongBatch);
@@ -143,16 +165,32 @@ impl BidBook {
         }
         if let Some(held) = self.commits.get(&commit.signer) {
             return if *held == commit {
-                Ok(())
+                Ok(None)
             } else {
                 Err(BidError::Duplicate(commit.signer))
             };
         }
+        let mut evicted = None;
         if self.commits.len() >= MAX_COMMITS_PER_BATCH {
-            return Err(BidError::Full);
+            let worst = self
+                .commits
+                .keys()
+                .copied()
+                .max_by_key(|p| slot_rank(&self.seed, p))
+                .ok_or(BidError::Full)?;
+            if slot_rank(&self.seed, &commit.signer) >= slot_rank(&self.seed, &worst) {
+                return Err(BidError::Full);
+            }
+            self.commits.remove(&worst);
+            evicted = Some(worst);
         }
         self.commits.insert(commit.signer, commit);
-        Ok(())
+        Ok(evicted)
+    }
+
+    /// The slot rank of `prover` in this batch ([`slot_rank`]).
+    pub fn slot_rank(&self, prover: &PublicKey) -> Digest {
+        slot_rank(&self.seed, prover)
     }
 
     /// Whether the commit window is over at `now` (no commit can join any more).

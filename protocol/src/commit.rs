@@ -41,6 +41,10 @@ pub enum RevealError {
     /// Bids not sorted by job id, or two bids for one job.
     #[error("bids are not sorted by job id or bid twice on job {0}")]
     UnsortedBids(JobId),
+    /// A reveal with no bids: it offers nothing, so it counts as no reveal (a commit slot
+    /// held without an offer is squatted, and pays the non-reveal penalty).
+    #[error("the reveal holds no bids")]
+    NoBids,
 }
 
 /// The commitment to `bids` by `prover` for `batch_id` in `supernet`.
@@ -104,8 +108,12 @@ pub fn check_opening(
     Ok(())
 }
 
-/// Checks that `bids` are sorted by job id, one per job, and only for jobs of `batch`.
+/// Checks that `bids` are not empty, sorted by job id, one per job, and only for jobs of
+/// `batch`.
 pub fn check_bids(batch: &BatchAnnouncement, bids: &[Bid]) -> Result<(), RevealError> {
+    if bids.is_empty() {
+        return Err(RevealError::NoBids);
+    }
     for pair in bids.windows(2) {
         if pair[0].job_id >= pair[1].job_id {
             return Err(RevealError::UnsortedBids(pair[1].job_id));

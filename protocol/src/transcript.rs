@@ -8,7 +8,7 @@
 //!
 //! Commits and reveals are hashed sorted by signer, then by message digest, so the hash does
 //! not depend on arrival order. An [`AuctionResult`] carries this hash; [`verify_award`]
-//! recomputes both hash and award from the messages and reports any deviation.
+//! checks first that the messages hash to it, then recomputes the award from them.
 
 use crate::auction::{AuctionError, Award, Eligibility, award};
 use crate::codec::canonical_bytes;
@@ -86,8 +86,18 @@ pub enum AwardAuditError {
 }
 
 /// Checks a gateway's signed [`AuctionResult`] against the signed batch, commits and reveals
-/// and the eligibility snapshot: every signature, the transcript hash, and the award itself.
-/// Returns the recomputed award when everything matches.
+/// and the eligibility snapshot. Returns the recomputed award when everything matches.
+///
+/// The order of the checks is what makes the verdict safe to publish: first what binds the
+/// gateway (its signatures on the batch and the result, the same batch, and the transcript
+/// hash it signed, recomputed from the messages), and only then what the messages say. So
+/// any change a third party makes to the messages (a flipped bit in a prover's signature, a
+/// repeated or dropped reveal) ends in [`AwardAuditError::TranscriptMismatch`], which proves
+/// nothing, and the errors after it ([`AwardAuditError::Signature`] on a commit or reveal,
+/// [`AwardAuditError::Inputs`], [`AwardAuditError::AwardMismatch`]) are about inputs the
+/// gateway itself signed. Every signature is checked with the strict single-message rule, as
+/// the gateway checks the bids it takes: a batch check is randomized on crafted signatures,
+/// and a verdict must not depend on the draw.
 pub fn verify_award(
     batch: &Signed<BatchAnnouncement>,
     commits: &[Signed<BidCommit>],
@@ -109,17 +119,23 @@ pub fn verify_award(
     {
         return Err(AwardAuditError::WrongBatch);
     }
-    Signed::verify_batch(commits).map_err(sig("commits"))?;
-    Signed::verify_batch(reveals).map_err(sig("reveals"))?;
-
-    let expected = award(&batch.payload, commits, reveals, eligibility)?;
     let claimed = &result.payload.award;
-    if expected.transcript_hash != claimed.transcript_hash {
+    let computed = transcript_hash(&batch.payload, commits, reveals, eligibility);
+    if computed != claimed.transcript_hash {
         return Err(AwardAuditError::TranscriptMismatch {
             claimed: claimed.transcript_hash,
-            computed: expected.transcript_hash,
+            computed,
         });
     }
+
+    // From here on the messages are the ones the gateway signed for.
+    for commit in commits {
+        commit.verify().map_err(sig("commits"))?;
+    }
+    for reveal in reveals {
+        reveal.verify().map_err(sig("reveals"))?;
+    }
+    let expected = award(&batch.payload, commits, reveals, eligibility)?;
     if expected != *claimed {
         return Err(AwardAuditError::AwardMismatch {
             expected: Box::new(expected),

@@ -68,7 +68,7 @@ fn scenario(max_capacity: u32) -> impl Strategy<Value = Scenario> {
                             stake,
                             free_capacity,
                             categories,
-                            announced_at: 0,
+                            announcement: lagrange_protocol::Digest([0; 32]),
                         },
                         bids,
                         commits,
@@ -222,9 +222,9 @@ proptest! {
                 );
             }
         }
-        // Non-revealers are exactly the committers without a reveal.
+        // Non-revealers are exactly the committers without a reveal that offers something.
         let expected: BTreeSet<PublicKey> = s.provers.iter().enumerate()
-            .filter(|(_, p)| p.commits && !p.reveals)
+            .filter(|(_, p)| p.commits && (!p.reveals || p.bids.is_empty()))
             .map(|(i, _)| prover(i as u64).public())
             .collect();
         prop_assert_eq!(a.non_revealers.iter().copied().collect::<BTreeSet<_>>(), expected);
@@ -315,7 +315,7 @@ fn audit_errors_name_the_deviation() {
                     stake: 100,
                     free_capacity: 2,
                     categories: [JobCategory::Small].into(),
-                    announced_at: 0,
+                    announcement: lagrange_protocol::Digest([0; 32]),
                 },
                 bids: [(0, 10 + i), (1, 20 - i)].into(),
                 commits: true,
@@ -375,7 +375,7 @@ fn ties_are_broken_by_the_salted_seed_not_by_key_order() {
         stake: 1,
         free_capacity: n,
         categories: [JobCategory::Small].into(),
-        announced_at: 0,
+        announcement: lagrange_protocol::Digest([0; 32]),
     };
     let prices: Vec<(u32, u64)> = (0..n).map(|j| (j, 7)).collect();
     let mut winners_by_salt = Vec::new();

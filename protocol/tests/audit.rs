@@ -57,7 +57,7 @@ fn auction() -> Auction {
                 stake: 100,
                 free_capacity: 1,
                 categories: [JobCategory::Small].into(),
-                announced_at: a.payload.announced_at,
+                announcement: a.digest(),
             },
         );
         announcements.push(a);
@@ -69,7 +69,7 @@ fn auction() -> Auction {
         eligibility: Eligibility {
             min_stake: 10,
             provers,
-            excluded: BTreeMap::new(),
+            ..Default::default()
         },
         announcements,
     }

@@ -14,7 +14,7 @@ const IN_REVEAL: u64 = COMMIT_DEADLINE + 1;
 #[test]
 fn honest_commit_and_reveal_are_accepted() {
     let batch = batch(4);
-    let mut book = BidBook::new(batch.payload.clone());
+    let mut book = BidBook::new(&batch);
     let (c, r) = sealed(&prover(1), &batch.payload, &[(0, 10), (2, 20)], 7);
     book.accept_commit(c, IN_COMMIT).unwrap();
     book.accept_reveal(r, IN_REVEAL).unwrap();
@@ -26,7 +26,7 @@ fn honest_commit_and_reveal_are_accepted() {
 fn tampered_reveal_is_rejected() {
     let batch = batch(4);
     let key = prover(1);
-    let mut book = BidBook::new(batch.payload.clone());
+    let mut book = BidBook::new(&batch);
     let (c, r) = sealed(&key, &batch.payload, &[(0, 10), (2, 20)], 7);
     book.accept_commit(c, IN_COMMIT).unwrap();
 
@@ -61,7 +61,7 @@ fn tampered_reveal_is_rejected() {
 #[test]
 fn late_commit_is_rejected() {
     let batch = batch(2);
-    let mut book = BidBook::new(batch.payload.clone());
+    let mut book = BidBook::new(&batch);
     let (c, _) = sealed(&prover(1), &batch.payload, &[(0, 10)], 1);
     assert!(matches!(
         book.accept_commit(c.clone(), COMMIT_DEADLINE + 1),
@@ -74,7 +74,7 @@ fn late_commit_is_rejected() {
 #[test]
 fn reveal_without_commit_is_rejected() {
     let batch = batch(2);
-    let mut book = BidBook::new(batch.payload.clone());
+    let mut book = BidBook::new(&batch);
     let (_, r) = sealed(&prover(1), &batch.payload, &[(0, 10)], 1);
     assert_eq!(
         book.accept_reveal(r, IN_REVEAL),
@@ -85,7 +85,7 @@ fn reveal_without_commit_is_rejected() {
 #[test]
 fn reveal_by_another_signer_is_rejected() {
     let batch = batch(2);
-    let mut book = BidBook::new(batch.payload.clone());
+    let mut book = BidBook::new(&batch);
     let (c1, r1) = sealed(&prover(1), &batch.payload, &[(0, 10)], 1);
     let (c2, _) = sealed(&prover(2), &batch.payload, &[(0, 50)], 2);
     book.accept_commit(c1, IN_COMMIT).unwrap();
@@ -109,7 +109,7 @@ fn reveal_by_another_signer_is_rejected() {
 #[test]
 fn early_late_and_conflicting_bids_are_rejected_and_resends_accepted() {
     let batch = batch(2);
-    let mut book = BidBook::new(batch.payload.clone());
+    let mut book = BidBook::new(&batch);
     let (c, r) = sealed(&prover(1), &batch.payload, &[(0, 10)], 1);
     let (other_c, other_r) = sealed(&prover(1), &batch.payload, &[(0, 11)], 9);
     book.accept_commit(c.clone(), IN_COMMIT).unwrap();
@@ -138,7 +138,7 @@ fn early_late_and_conflicting_bids_are_rejected_and_resends_accepted() {
 #[test]
 fn a_grace_counts_late_reveals_and_a_fully_revealed_book_closes_early() {
     let batch = batch(2);
-    let mut book = BidBook::new(batch.payload.clone()).with_reveal_grace(500);
+    let mut book = BidBook::new(&batch).with_reveal_grace(500);
     let (c1, r1) = sealed(&prover(1), &batch.payload, &[(0, 10)], 1);
     let (c2, r2) = sealed(&prover(2), &batch.payload, &[(1, 10)], 2);
     assert!(!book.can_close(IN_COMMIT));
@@ -154,7 +154,7 @@ fn a_grace_counts_late_reveals_and_a_fully_revealed_book_closes_early() {
     book.accept_reveal(r2.clone(), REVEAL_DEADLINE + 500)
         .unwrap();
     assert!(book.can_close(REVEAL_DEADLINE + 1));
-    let mut strict = BidBook::new(batch.payload.clone()).with_reveal_grace(500);
+    let mut strict = BidBook::new(&batch).with_reveal_grace(500);
     strict
         .accept_commit(
             sealed(&prover(2), &batch.payload, &[(1, 10)], 2).0,
@@ -191,7 +191,7 @@ fn bids_cannot_be_replayed_into_another_batch_or_supernet() {
     let (c, r) = sealed(&key, &b1.payload, &[(0, 10)], 1);
 
     for target in [&b2, &other] {
-        let mut book = BidBook::new(target.payload.clone());
+        let mut book = BidBook::new(target);
         assert_eq!(
             book.accept_commit(c.clone(), IN_COMMIT),
             Err(BidError::WrongBatch)
@@ -225,7 +225,7 @@ fn bids_cannot_be_replayed_into_another_batch_or_supernet() {
 fn bids_for_unknown_or_repeated_jobs_are_rejected() {
     let batch = batch(2);
     let key = prover(1);
-    let mut book = BidBook::new(batch.payload.clone());
+    let mut book = BidBook::new(&batch);
     let (c, r) = sealed(&key, &batch.payload, &[(0, 10), (7, 10)], 1);
     book.accept_commit(c, IN_COMMIT).unwrap();
     assert_eq!(
@@ -243,25 +243,85 @@ fn bids_for_unknown_or_repeated_jobs_are_rejected() {
 }
 
 #[test]
-fn a_batch_takes_at_most_its_cap_of_commits_and_closes_with_exactly_them() {
+fn a_full_batch_keeps_the_best_ranked_commits_whatever_their_order() {
     use lagrange_protocol::messages::MAX_COMMITS_PER_BATCH;
     let batch = batch(2);
-    let mut book = BidBook::new(batch.payload.clone());
     let cap = MAX_COMMITS_PER_BATCH as u64;
-    for i in 1..=cap {
-        let (c, _) = sealed(&prover(i), &batch.payload, &[(0, 10)], i as u8);
-        book.accept_commit(c, IN_COMMIT).unwrap();
+    // More committers than slots: the first comers are not the ones that keep them.
+    let commits: Vec<_> = (1..=cap + 40)
+        .map(|i| sealed(&prover(i), &batch.payload, &[(0, 10)], i as u8).0)
+        .collect();
+    let mut book = BidBook::new(&batch);
+    let mut refused = 0;
+    for c in &commits {
+        match book.accept_commit(c.clone(), IN_COMMIT) {
+            Ok(_) => {}
+            Err(BidError::Full) => refused += 1,
+            Err(e) => panic!("{e}"),
+        }
     }
-    let (late, _) = sealed(&prover(cap + 1), &batch.payload, &[(0, 10)], 1);
-    assert_eq!(book.accept_commit(late, IN_COMMIT), Err(BidError::Full));
+    assert!(
+        refused > 0,
+        "some late commits rank worse than every one held"
+    );
+    assert_eq!(book.commits().len(), MAX_COMMITS_PER_BATCH);
+    let mut ranked: Vec<_> = commits
+        .iter()
+        .map(|c| (book.slot_rank(&c.signer), c.signer))
+        .collect();
+    ranked.sort();
+    let best: std::collections::BTreeSet<_> = ranked[..MAX_COMMITS_PER_BATCH]
+        .iter()
+        .map(|(_, p)| *p)
+        .collect();
+    let held: std::collections::BTreeSet<_> = book.commits().iter().map(|c| c.signer).collect();
+    assert_eq!(held, best);
+    // At least one of the first `cap` comers was pushed out by a later, better-ranked one.
+    assert!(
+        commits[..MAX_COMMITS_PER_BATCH]
+            .iter()
+            .any(|c| !held.contains(&c.signer))
+    );
+
+    // Arrival order changes nothing.
+    let mut reversed = BidBook::new(&batch);
+    for c in commits.iter().rev() {
+        let _ = reversed.accept_commit(c.clone(), IN_COMMIT);
+    }
+    assert_eq!(reversed.closed_set(), book.closed_set());
+
     // A commit already held is still taken again (over gossip and directly).
-    let (again, _) = sealed(&prover(1), &batch.payload, &[(0, 10)], 1);
-    book.accept_commit(again, IN_COMMIT).unwrap();
-    // The closed set is every commit taken, sorted by digest.
+    let keeper = commits.iter().find(|c| held.contains(&c.signer)).unwrap();
+    assert_eq!(book.accept_commit(keeper.clone(), IN_COMMIT), Ok(None));
+    // The closed set is every commit held, sorted by digest.
     assert!(!book.commits_are_closed(IN_COMMIT));
     assert!(book.commits_are_closed(IN_REVEAL));
     let closed = book.closed_set();
     assert_eq!(closed.commits.len(), MAX_COMMITS_PER_BATCH);
     assert!(closed.commits.is_sorted());
     assert!(book.commits().iter().all(|c| closed.contains(&c.digest())));
+}
+
+/// Issue 25, item 9: a reveal with no bids opens nothing. Its committer holds a slot without
+/// an offer, and is a non-revealer (penalized) in the award.
+#[test]
+fn an_empty_reveal_is_refused_and_its_committer_is_a_non_revealer() {
+    let batch = batch(2);
+    let squatter = prover(1);
+    let mut book = BidBook::new(&batch);
+    let (c, r) = sealed(&squatter, &batch.payload, &[], 1);
+    book.accept_commit(c.clone(), IN_COMMIT).unwrap();
+    assert_eq!(
+        book.accept_reveal(r.clone(), IN_REVEAL),
+        Err(BidError::Reveal(RevealError::NoBids))
+    );
+    // Even handed to the rule directly, the empty reveal does not count.
+    let award = lagrange_protocol::auction::award(
+        &batch.payload,
+        &[c],
+        &[r],
+        &lagrange_protocol::auction::Eligibility::default(),
+    )
+    .unwrap();
+    assert_eq!(award.non_revealers, vec![squatter.public()]);
 }

@@ -197,7 +197,8 @@ pub struct GatewayCore<W: Workload> {
     /// Where proofs of provers' equivocations go.
     evidence_dir: Option<PathBuf>,
     misbehavior: Misbehavior,
-    provers: BTreeMap<PublicKey, ProverAvailability>,
+    /// Each prover's latest signed announcement: a standing names its digest.
+    provers: BTreeMap<PublicKey, Signed<ProverAvailability>>,
     /// When each prover was last heard from, on the gateway's clock.
     heard: BTreeMap<PublicKey, UnixMillis>,
     next_batch_at: UnixMillis,
@@ -285,8 +286,8 @@ impl<W: Workload> GatewayCore<W> {
         &self.store
     }
 
-    /// Provers that have announced themselves.
-    pub fn provers(&self) -> &BTreeMap<PublicKey, ProverAvailability> {
+    /// Provers that have announced themselves, with their latest announcement.
+    pub fn provers(&self) -> &BTreeMap<PublicKey, Signed<ProverAvailability>> {
         &self.provers
     }
 
@@ -750,7 +751,7 @@ impl<W: Workload> GatewayCore<W> {
     fn live_provers(
         &self,
         now: UnixMillis,
-    ) -> impl Iterator<Item = (&PublicKey, &ProverAvailability)> {
+    ) -> impl Iterator<Item = (&PublicKey, &Signed<ProverAvailability>)> {
         self.provers.iter().filter(move |(key, _)| {
             self.heard
                 .get(*key)
@@ -786,9 +787,10 @@ impl<W: Workload> GatewayCore<W> {
                 continue;
             }
             let free = avail
+                .payload
                 .capacity
                 .saturating_sub(in_flight.get(key).copied().unwrap_or(0));
-            for category in &avail.categories {
+            for category in &avail.payload.categories {
                 *budget.entry(*category).or_default() += free as usize;
             }
         }
@@ -862,17 +864,17 @@ impl<W: Workload> GatewayCore<W> {
         out.extend(tasks.into_iter().map(Output::TaskChanged));
         self.books.insert(
             batch.payload.batch_id,
-            BidBook::new(batch.payload.clone())
-                .with_reveal_grace(self.supernet.auction.reveal_grace_ms),
+            BidBook::new(&batch).with_reveal_grace(self.supernet.auction.reveal_grace_ms),
         );
         out.push(Output::Publish(GossipMessage::Batch(batch)));
         Ok(())
     }
 
     /// The eligibility snapshot for `batch`: standing of every live prover, and the provers
-    /// barred from each job. A job that left the auction while it ran (its task failed) is
-    /// barred to everyone, so the rule itself leaves it unawarded and any peer recomputing
-    /// the award agrees.
+    /// barred from each job. A job that left the auction while it ran (its task ended) is
+    /// listed once as cancelled, barred to everyone, so the rule itself leaves it unawarded
+    /// and any peer recomputing the award agrees (and the transcript does not grow with the
+    /// number of provers).
     fn eligibility(
         &self,
         batch: &BatchAnnouncement,
@@ -887,6 +889,7 @@ impl<W: Workload> GatewayCore<W> {
                 .is_ok_and(|peer| self.supernet.is_allowed(&peer));
             // Every job a prover holds at once is backed by the minimum stake.
             let capacity = avail
+                .payload
                 .capacity
                 .min(backed_slots(stake, self.supernet.economics.min_stake));
             provers.insert(
@@ -896,8 +899,8 @@ impl<W: Workload> GatewayCore<W> {
                     stake,
                     free_capacity: capacity
                         .saturating_sub(in_flight.get(key).copied().unwrap_or(0)),
-                    categories: avail.categories.iter().copied().collect(),
-                    announced_at: avail.announced_at,
+                    categories: avail.payload.categories.iter().copied().collect(),
+                    announcement: avail.digest(),
                 },
             );
         }
@@ -907,6 +910,7 @@ impl<W: Workload> GatewayCore<W> {
             standing.free_capacity = room;
         }
         let mut excluded = BTreeMap::new();
+        let mut cancelled = BTreeSet::new();
         for spec in &batch.jobs {
             let Some(job) = self.store.job(&spec.job_id)? else {
                 continue;
@@ -916,7 +920,7 @@ impl<W: Workload> GatewayCore<W> {
                     batch: batch.batch_id,
                 })
             {
-                excluded.insert(spec.job_id, provers.keys().copied().collect());
+                cancelled.insert(spec.job_id);
             } else if !job.excluded.is_empty() {
                 excluded.insert(spec.job_id, job.excluded);
             }
@@ -925,6 +929,7 @@ impl<W: Workload> GatewayCore<W> {
             min_stake: self.supernet.economics.min_stake,
             provers,
             excluded,
+            cancelled,
         })
     }
 
@@ -1102,13 +1107,13 @@ impl<W: Workload> GatewayCore<W> {
                 let newer = self
                     .provers
                     .get(&a.signer)
-                    .is_none_or(|old| old.announced_at < a.payload.announced_at);
+                    .is_none_or(|old| old.payload.announced_at < a.payload.announced_at);
                 // Liveness is judged on the gateway's clock: any signed announcement counts,
                 // even one whose (prover-chosen) time went backwards.
                 self.heard.insert(a.signer, now);
                 if newer {
                     self.store.ensure_account(&a.signer, initial)?;
-                    self.provers.insert(a.signer, a.payload);
+                    self.provers.insert(a.signer, a);
                 }
             }
             // Other gateways' batches, closed sets and results are for provers and auditors.
@@ -1146,10 +1151,19 @@ impl<W: Workload> GatewayCore<W> {
                         "stake {stake} is below the minimum {min_stake}: no commit taken"
                     )));
                 }
-                let accepted = book.accept_commit_preverified(c.clone(), now);
+                // The strict signature check, whatever checked the message before: only a
+                // bid every auditor accepts the same way goes into a transcript.
+                let accepted = book.accept_commit(c.clone(), now);
                 self.metrics.bid(false, accepted.is_ok());
                 match accepted {
-                    Ok(()) => self.store.put_commit(&c).map(Ok),
+                    Ok(evicted) => {
+                        // A full batch keeps its best-ranked commits: one of worse rank left.
+                        if let Some(out) = evicted {
+                            debug!(batch_id = %c.payload.batch_id, peer = %out, "commit outranked");
+                            self.store.remove_commit(&c.payload.batch_id, &out)?;
+                        }
+                        self.store.put_commit(&c).map(Ok)
+                    }
                     Err(e @ BidError::Duplicate(_)) => {
                         let held = book.commit_of(&c.signer).cloned();
                         if let Some(evidence) =
@@ -1178,7 +1192,7 @@ impl<W: Workload> GatewayCore<W> {
                 if self.misbehavior.drop_reveals_of == Some(r.signer) {
                     return Ok(Ok(()));
                 }
-                let accepted = book.accept_reveal_preverified(r.clone(), now);
+                let accepted = book.accept_reveal(r.clone(), now);
                 self.metrics.bid(true, accepted.is_ok());
                 match accepted {
                     Ok(()) => self.store.put_reveal(&r).map(Ok),

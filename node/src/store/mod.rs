@@ -918,6 +918,13 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets the commit of `prover` in `batch` (a full batch's commit outranked by
+    /// another).
+    pub fn remove_commit(&self, batch: &BatchId, prover: &PublicKey) -> Result<(), StoreError> {
+        self.bids.remove(bid_key(batch, COMMIT, prover))?;
+        Ok(())
+    }
+
     /// Stores an accepted reveal.
     pub fn put_reveal(&self, r: &Signed<BidReveal>) -> Result<(), StoreError> {
         self.bids

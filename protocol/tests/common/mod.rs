@@ -93,3 +93,5 @@ pub fn sealed(
     let (c, r) = seal_bids(batch, &key.public(), bids, Salt([salt_seed; 32]));
     (Signed::sign(c, key), Signed::sign(r, key))
 }
+
+pub mod honest;
