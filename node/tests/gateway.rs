@@ -1225,9 +1225,15 @@ fn an_on_time_proof_under_a_signed_assignment_is_paid_after_its_task_failed() {
         JobState::Cancelled
     );
     let silent = h.gw.store().account(&key(2).public()).unwrap().unwrap();
-    assert_eq!((silent.stake, silent.failures, silent.balance), (1000, 0, 0));
+    assert_eq!(
+        (silent.stake, silent.failures, silent.balance),
+        (1000, 0, 0)
+    );
     let counts = h.gw.store().job_counts().unwrap();
-    assert_eq!((counts.assigned, counts.verified, counts.cancelled), (0, 1, 1));
+    assert_eq!(
+        (counts.assigned, counts.verified, counts.cancelled),
+        (0, 1, 1)
+    );
 }
 
 #[test]

@@ -563,7 +563,9 @@ impl<W: Workload> GatewayCore<W> {
                 submission,
                 outcome,
             } => self.on_verified(token, submission, outcome, now, &mut out)?,
-            Input::Aggregated { task, result } => self.on_aggregated(task, result, now, &mut out)?,
+            Input::Aggregated { task, result } => {
+                self.on_aggregated(task, result, now, &mut out)?
+            }
         }
         Ok(out)
     }
@@ -881,7 +883,9 @@ impl<W: Workload> GatewayCore<W> {
             details.push(format!("{proving} still being proven"));
         }
         if capped > 0 {
-            details.push(format!("{capped} drew no bid at or below the fee cap of {cap}"));
+            details.push(format!(
+                "{capped} drew no bid at or below the fee cap of {cap}"
+            ));
         }
         if rising > 0 {
             details.push(format!(
@@ -930,11 +934,7 @@ impl<W: Workload> GatewayCore<W> {
         now: UnixMillis,
         lost: Option<&JobId>,
     ) -> Result<(), StoreError> {
-        if self
-            .store
-            .task(task)?
-            .is_none_or(|t| t.status.is_final())
-        {
+        if self.store.task(task)?.is_none_or(|t| t.status.is_final()) {
             return Ok(());
         }
         let mut kept = BTreeSet::new();
@@ -949,7 +949,8 @@ impl<W: Workload> GatewayCore<W> {
             }
         }
         self.store.fail_task_keeping(task, reason, now, &kept)?;
-        self.unchecked.retain(|j| j.task != *task || kept.contains(j));
+        self.unchecked
+            .retain(|j| j.task != *task || kept.contains(j));
         self.retries.remove(task);
         self.forget_jobs_of(task);
         if !kept.is_empty() {

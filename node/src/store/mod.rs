@@ -677,8 +677,8 @@ impl Store {
                 tasks.insert(id.as_bytes().as_slice(), enc(&record))?;
                 for job in &jobs {
                     let mut job = tx_job(jt, &job.id)?;
-                    let kept = keep.contains(&job.id)
-                        && matches!(job.state, JobState::Assigned { .. });
+                    let kept =
+                        keep.contains(&job.id) && matches!(job.state, JobState::Assigned { .. });
                     if !kept && !matches!(job.state, JobState::Verified { .. }) {
                         job.state = JobState::Cancelled;
                         tx_put_job(jt, index, &job)?;

@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 use sled::Transactional;
 
 use super::{
-    JobRecord, JobState, Store, StoreError, TaskRecord, TaskStatus, dec, enc, get, job_key, state_code,
-    tx_bump_count, tx_get,
+    JobRecord, JobState, Store, StoreError, TaskRecord, TaskStatus, dec, enc, get, job_key,
+    state_code, tx_bump_count, tx_get,
 };
 use lagrange_protocol::{BatchId, TaskId, UnixMillis};
 
