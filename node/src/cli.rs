@@ -303,17 +303,19 @@ async fn show(
         .into_inner();
     if let Some(p) = &result.payments {
         println!(
-            "token rules: {} jobs at {} fee units; client paid {}, the emission budget {} \
-             ({} native tokens); {} fee units bought back {} native tokens",
+            "token rules: {} jobs at {} fee units; client paid {}, the gateway {}, the emission \
+             budget {} ({} native tokens); {} fee units bought back {} native tokens",
             p.jobs,
             p.price,
             p.client_paid,
+            p.gateway_paid,
             p.subsidized,
             p.subsidy_native,
             p.buyback_fee,
             p.bought_native
         );
     }
+    println!("billed: {}", result.billed);
     match result.status() {
         pb::TaskStatus::Done => {
             let path: PathBuf = out
@@ -324,7 +326,10 @@ async fn show(
             println!("task {task_id} done; result written to {}", path.display());
             Ok(())
         }
-        pb::TaskStatus::Failed => bail!("task {task_id} failed: {}", result.error),
+        pb::TaskStatus::Failed => bail!(
+            "task {task_id} failed (no result; not billed): {}",
+            result.error
+        ),
         _ => {
             println!("task {task_id} is still proving");
             Ok(())

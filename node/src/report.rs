@@ -456,6 +456,14 @@ fn task_line(
             t.fees
         ));
     }
+    // A failed task is not billed; any other is billed what its proofs were paid.
+    let owed = if line.status == "failed" { 0 } else { t.fees };
+    if t.billed != owed {
+        violations.push(format!(
+            "task {id}: billed {} where {owed} is owed ({})",
+            t.billed, line.status
+        ));
+    }
     line
 }
 
@@ -638,6 +646,7 @@ mod tests {
             status: pb::TaskStatus::Done.into(),
             jobs: 1,
             fees: 10,
+            billed: 10,
             ..Default::default()
         };
         let history = vec![

@@ -61,6 +61,7 @@ fn config() -> Arc<SupernetConfig> {
 /// A gateway and a clock.
 struct Harness {
     gw: GatewayCore<StandIn>,
+    workload: Arc<StandIn>,
     now: u64,
     next_token: u64,
     published: Vec<GossipMessage>,
@@ -72,11 +73,18 @@ impl Harness {
     }
 
     fn with_config(store: Store, config: Arc<SupernetConfig>) -> Self {
-        let mut gw = GatewayCore::new(config, key(GW), store, Arc::new(StandIn::default()));
-        gw.recover(10_000).unwrap();
+        Self::started_at(store, config, 10_000)
+    }
+
+    /// A gateway (re)started at `now`.
+    fn started_at(store: Store, config: Arc<SupernetConfig>, now: u64) -> Self {
+        let workload = Arc::new(StandIn::default());
+        let mut gw = GatewayCore::new(config, key(GW), store, workload.clone());
+        gw.recover(now).unwrap();
         Self {
             gw,
-            now: 10_000,
+            workload,
+            now,
             next_token: 0,
             published: vec![],
         }
@@ -89,7 +97,8 @@ impl Harness {
             match o {
                 Output::Publish(m) => self.published.push(m),
                 Output::Aggregate { task, proofs } => {
-                    let result = StandIn::default()
+                    let result = self
+                        .workload
                         .aggregate(&task, &proofs)
                         .map_err(|e| e.to_string());
                     rest.extend(self.run(Input::Aggregated {
@@ -637,25 +646,27 @@ fn a_job_cancelled_during_its_auction_is_never_awarded_reoffered_or_paid() {
                 category: JobCategory::Small,
             },
             150,
-            11_100,
+            12_500,
             now,
         )
         .unwrap()
         .id;
-    // The batch opens at 11 000; the client's deadline passes at 11 100, inside the auction.
+    // The batch opens at 11 000 (its reveals are due at 11 600, leaving the task time to be
+    // proven); the reveal is late, so the auction waits through its grace, and the client's
+    // deadline passes at 12 500, inside the auction.
     h.tick_at(11_000);
     let reveal = h.commit(1, 50);
-    h.tick_at(11_101);
+    h.tick_at(12_501);
     assert!(h.gw.store().task(&task).unwrap().unwrap().status.is_final());
-    h.now = 11_350;
+    h.now = 12_550;
     h.run(Input::Gossip(reveal));
-    h.tick_at(11_700);
+    h.tick_at(12_600);
     for job in h.gw.store().jobs_of(&task).unwrap() {
         assert_eq!(job.state, JobState::Cancelled, "{:?}", job.id);
     }
     // Later batches offer nothing; nobody is paid and the client owes nothing.
     h.published.clear();
-    for t in [12_000, 13_000, 14_000] {
+    for t in [13_000, 14_000, 15_000] {
         h.tick_at(t);
     }
     assert!(
@@ -1061,4 +1072,298 @@ fn a_finished_task_and_its_auction_are_pruned_after_the_retention_period_and_a_l
     h.tick_at(finished_at + 5 * retention);
     assert!(store.task(&live).unwrap().is_some());
     assert_eq!(store.unfinished_tasks().unwrap().len(), 1);
+}
+
+// ---- the task's deadline, its assignments and its bill (issue 25, items 5, 6 and 13) ----
+
+/// The test Supernet with a proving window of `window_ms`.
+fn config_with_window(window_ms: u64) -> Arc<SupernetConfig> {
+    let mut c = (*config()).clone();
+    c.categories[0].proving_deadline_ms = window_ms;
+    Arc::new(c)
+}
+
+/// A synthetic task of `jobs` jobs with fee cap `cap`, due at `deadline`.
+fn submit_due(h: &mut Harness, jobs: u32, cap: u64, deadline: u64) -> TaskId {
+    let now = h.now;
+    h.gw.submit(
+        TaskSpec::Synthetic {
+            jobs,
+            category: JobCategory::Small,
+        },
+        cap,
+        deadline,
+        now,
+    )
+    .unwrap()
+    .id
+}
+
+fn failure(h: &Harness, task: &TaskId) -> String {
+    match h.gw.store().task(task).unwrap().unwrap().status {
+        TaskStatus::Failed { reason } => reason,
+        other => panic!("task {task} is {other:?}, not failed"),
+    }
+}
+
+/// Submits a valid proof for every assigned job of `tasks`, from its prover.
+fn prove_assigned(h: &mut Harness, tasks: &[TaskId]) {
+    for task in tasks {
+        for job in h.gw.store().jobs_of(task).unwrap() {
+            if let JobState::Assigned { prover, price, .. } = job.state {
+                let seed = (1..=5).find(|s| key(*s).public() == prover).unwrap();
+                assert_eq!(
+                    h.submit(seed, *task, job.id.index, b"valid"),
+                    ProofOutcome::Accepted { paid: price }
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn an_assignment_never_outlives_its_task_so_an_on_time_proof_completes_it() {
+    let mut h = Harness::new(Store::temporary().unwrap());
+    h.announce(1, 4);
+    // Due at 13 000; the window is 5 000, the auction's reveals are due at 11 600.
+    let task = submit_due(&mut h, 1, 150, 13_000);
+    auction(&mut h, 11_000, &[(1, 50)]);
+    // The batch announced the window the task leaves, and the signed assignment ends with
+    // the task: the task cannot fail while the prover still has time under the gateway's
+    // word.
+    assert_eq!(h.last_batch().jobs[0].proving_window_ms, 1_400);
+    let job = &h.gw.store().jobs_of(&task).unwrap()[0];
+    match job.state {
+        JobState::Assigned { deadline, .. } => assert!(deadline <= 13_000, "{deadline}"),
+        ref other => panic!("{other:?}"),
+    }
+    h.now = 12_900;
+    assert_eq!(
+        h.submit(1, task, 0, b"valid"),
+        ProofOutcome::Accepted { paid: 50 }
+    );
+    assert_eq!(
+        h.gw.store().task(&task).unwrap().unwrap().status,
+        TaskStatus::Done
+    );
+}
+
+#[test]
+fn a_job_is_not_offered_when_its_task_leaves_no_time_to_prove_it() {
+    let mut h = Harness::new(Store::temporary().unwrap());
+    h.announce(1, 4);
+    h.now = 11_000;
+    // 300 ms would be left after the auction: under a tenth of the 5 000 ms window.
+    let task = submit_due(&mut h, 1, 150, 11_900);
+    h.tick_at(11_000);
+    assert!(
+        !h.published
+            .iter()
+            .any(|m| matches!(m, GossipMessage::Batch(_))),
+        "a job was offered that could not be proven in time"
+    );
+    h.tick_at(11_901);
+    let reason = failure(&h, &task);
+    assert!(
+        !reason.starts_with(lagrange_node::gateway::core::FEE_CAP_TOO_LOW),
+        "{reason}"
+    );
+    assert!(reason.contains("room"), "{reason}");
+    assert_eq!(balances(&h)[&1], (0, 1000));
+}
+
+#[test]
+fn an_on_time_proof_under_a_signed_assignment_is_paid_after_its_task_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let task;
+    {
+        let mut h = Harness::new(Store::open(dir.path()).unwrap());
+        h.announce(1, 1);
+        h.announce(2, 1);
+        task = submit_due(&mut h, 2, 150, 18_000);
+        auction(&mut h, 11_000, &[(1, 40), (2, 40)]);
+        for job in h.gw.store().jobs_of(&task).unwrap() {
+            assert!(matches!(job.state, JobState::Assigned { .. }), "{job:?}");
+        }
+        // The gateway dies.
+    }
+    // Back after an outage: the assignments' deadlines move later by it (the gateway could
+    // take no proof meanwhile), past the client's deadline, which does not move.
+    let mut h = Harness::started_at(Store::open(dir.path()).unwrap(), config(), 15_000);
+    h.announce(1, 1);
+    h.announce(2, 1);
+    h.tick_at(18_001);
+    let reason = failure(&h, &task);
+    assert!(reason.contains("still being proven"), "{reason}");
+    let held_by = |h: &Harness, seed: u64| {
+        h.gw.store()
+            .jobs_of(&task)
+            .unwrap()
+            .into_iter()
+            .find(|j| matches!(j.state, JobState::Assigned { prover, .. } if prover == key(seed).public()))
+            .unwrap()
+    };
+    let (first, second) = (held_by(&h, 1), held_by(&h, 2));
+    // Prover 1's proof comes in time under its signed assignment: it is paid.
+    h.now = 18_500;
+    assert_eq!(
+        h.submit(1, task, first.id.index, b"valid"),
+        ProofOutcome::Accepted { paid: 40 }
+    );
+    assert_eq!(balances(&h)[&1], (40, 1000));
+    let record = h.gw.store().task(&task).unwrap().unwrap();
+    assert!(matches!(record.status, TaskStatus::Failed { .. }));
+    assert_eq!(record.fees, 40);
+    // Prover 2 never proves: its assignment ends, the job is cancelled and, the task being
+    // over, nobody is slashed for it.
+    let JobState::Assigned { deadline, .. } = second.state else {
+        unreachable!()
+    };
+    h.tick_at(deadline + 1);
+    assert_eq!(
+        h.gw.store().job(&second.id).unwrap().unwrap().state,
+        JobState::Cancelled
+    );
+    let silent = h.gw.store().account(&key(2).public()).unwrap().unwrap();
+    assert_eq!(
+        (silent.stake, silent.failures, silent.balance),
+        (1000, 0, 0)
+    );
+    let counts = h.gw.store().job_counts().unwrap();
+    assert_eq!(
+        (counts.assigned, counts.verified, counts.cancelled),
+        (0, 1, 1)
+    );
+}
+
+#[test]
+fn a_failed_task_is_not_billed_and_a_done_one_is_billed_what_its_proofs_cost() {
+    let mut h = Harness::new(Store::temporary().unwrap());
+    h.announce(1, 1);
+    h.announce(2, 1);
+    let failed = submit_due(&mut h, 3, 150, 13_000);
+    auction(&mut h, 11_000, &[(1, 40), (2, 60)]);
+    prove_assigned(&mut h, &[failed]);
+    h.tick_at(13_001);
+    let record = h.gw.store().task(&failed).unwrap().unwrap();
+    assert!(matches!(record.status, TaskStatus::Failed { .. }));
+    // The provers were paid for the two proofs; the client, who gets no result, owes
+    // nothing: the gateway bears the 100.
+    assert_eq!((record.fees, record.billed()), (100, 0));
+    assert_eq!(balances(&h)[&1].0 + balances(&h)[&2].0, 100);
+    let done = submit_due(&mut h, 1, 150, 30_000);
+    auction(&mut h, 15_000, &[(1, 40)]);
+    prove_assigned(&mut h, &[done]);
+    let record = h.gw.store().task(&done).unwrap().unwrap();
+    assert_eq!(record.status, TaskStatus::Done);
+    assert_eq!((record.fees, record.billed()), (40, 40));
+}
+
+#[test]
+fn a_failed_aggregation_is_retried_before_the_task_fails() {
+    let mut h = Harness::new(Store::temporary().unwrap());
+    h.announce(1, 4);
+    // The aggregator fails once, then works.
+    h.workload.fail_aggregations(1);
+    let task = submit_task(&mut h, 1);
+    auction(&mut h, 11_000, &[(1, 50)]);
+    assert_eq!(
+        h.submit(1, task, 0, b"valid"),
+        ProofOutcome::Accepted { paid: 50 }
+    );
+    assert_eq!(
+        h.gw.store().task(&task).unwrap().unwrap().status,
+        TaskStatus::Proving,
+        "one failed aggregation failed a fully proven task"
+    );
+    for t in [12_000, 13_000, 14_000] {
+        h.tick_at(t);
+    }
+    assert_eq!(
+        h.gw.store().task(&task).unwrap().unwrap().status,
+        TaskStatus::Done
+    );
+    assert_eq!(h.gw.store().result(&task).unwrap().unwrap(), b"1 proofs");
+
+    // An aggregator that keeps failing fails the task, after a bounded number of tries.
+    h.workload.fail_aggregations(u32::MAX);
+    let stuck = submit_task(&mut h, 1);
+    auction(&mut h, 15_000, &[(1, 50)]);
+    assert_eq!(
+        h.submit(1, stuck, 0, b"valid"),
+        ProofOutcome::Accepted { paid: 50 }
+    );
+    for t in (16_000..=30_000).step_by(1_000) {
+        h.tick_at(t);
+    }
+    let reason = failure(&h, &stuck);
+    assert!(reason.starts_with("aggregation failed 3 times"), "{reason}");
+    h.workload.fail_aggregations(0);
+}
+
+#[test]
+fn six_tasks_short_of_capacity_before_their_deadline_are_not_blamed_on_their_fee_cap() {
+    // The issue's run: six 2-job tasks due in 5 s with a fee cap of 50, two provers (room
+    // for one job each) bidding 35.
+    let mut h = Harness::with_config(Store::temporary().unwrap(), config_with_window(3_000));
+    h.announce(1, 1);
+    h.announce(2, 1);
+    let tasks: Vec<TaskId> = (0..6).map(|_| submit_due(&mut h, 2, 50, 15_000)).collect();
+    for t in [10_000, 11_000, 12_000, 13_000, 14_000] {
+        auction(&mut h, t, &[(1, 35), (2, 35)]);
+        prove_assigned(&mut h, &tasks);
+    }
+    h.tick_at(15_000);
+    h.tick_at(15_001);
+    let statuses: Vec<TaskStatus> = tasks
+        .iter()
+        .map(|t| h.gw.store().task(t).unwrap().unwrap().status)
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == TaskStatus::Done).count(),
+        5,
+        "{statuses:?}"
+    );
+    let sixth = tasks
+        .iter()
+        .find(|t| h.gw.store().task(t).unwrap().unwrap().status != TaskStatus::Done)
+        .unwrap();
+    // Provers bid 35 under the cap of 50: what the sixth lacked was room before its
+    // deadline, and the reason says so.
+    let reason = failure(&h, sixth);
+    assert!(
+        !reason.starts_with(lagrange_node::gateway::core::FEE_CAP_TOO_LOW),
+        "{reason}"
+    );
+    assert!(
+        reason.starts_with("no prover had room for its jobs before the deadline"),
+        "{reason}"
+    );
+    assert!(reason.contains("0 of 2 jobs proven"), "{reason}");
+}
+
+#[test]
+fn bids_within_the_fee_cap_that_found_no_room_are_not_called_a_priced_out_task() {
+    let mut h = Harness::new(Store::temporary().unwrap());
+    // Prover 1 has room for one job; prover 3 has room but never bids.
+    h.announce(1, 1);
+    h.announce(3, 1);
+    let task = submit_due(&mut h, 2, 50, 15_000);
+    // Prover 1 bids 35 on both jobs and wins one: the other drew a bid within the cap.
+    auction(&mut h, 10_000, &[(1, 35)]);
+    // Prover 1 is slow: it proves its job just before the deadline, while the other job is
+    // offered again and again to a prover that does not bid.
+    for t in [11_000, 12_000, 13_000, 14_000] {
+        auction(&mut h, t, &[]);
+    }
+    h.now = 14_900;
+    prove_assigned(&mut h, &[task]);
+    h.tick_at(15_001);
+    let reason = failure(&h, &task);
+    assert!(
+        !reason.starts_with(lagrange_node::gateway::core::FEE_CAP_TOO_LOW),
+        "{reason}"
+    );
+    assert!(reason.contains("room"), "{reason}");
+    assert!(reason.contains("1 of 2 jobs proven"), "{reason}");
 }

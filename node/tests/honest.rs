@@ -3,8 +3,8 @@
 //! time, auction results can be lost, provers' clocks disagree with the gateway's, the gateway
 //! can be down for longer than a proving window and come back on its store, and its verifier
 //! can fail. Every prover here is honest, so none may ever be slashed or penalized; every job
-//! is paid at most once, only for a verified proof, never after its task ended; and every
-//! task ends done or failed with a reason.
+//! is paid at most once, only for a verified proof, after its task ended only under an
+//! assignment it held then; and every task ends done or failed with a reason.
 //!
 //! Proof checking is a stand-in (a proof is valid when its bytes say "valid"); the real
 //! Groth16 path is exercised by the end-to-end tests.
@@ -434,7 +434,8 @@ impl Sim {
         }
     }
 
-    /// Runs until every task is final, or panics after `limit` ms.
+    /// Runs until every task is final and every assignment a failed task honoured has
+    /// ended, or panics after `limit` ms.
     fn finish(&mut self, tasks: &[TaskId], limit: u64) {
         let end = self.now + limit;
         while !tasks.iter().all(|t| {
@@ -442,7 +443,8 @@ impl Sim {
                 .task(t)
                 .unwrap()
                 .is_some_and(|r| r.status.is_final())
-        }) {
+        }) || self.store.job_counts().unwrap().assigned > 0
+        {
             assert!(self.now < end, "tasks still running after {limit} ms");
             let next = self.now + 1_000;
             self.run_until(next);
@@ -471,17 +473,31 @@ impl Sim {
                         )),
                         "a failed task with live jobs: {jobs:?}"
                     );
-                    // Nothing is paid after the task ended.
+                    // After the task ended, only a job then assigned (its signed assignment
+                    // honoured) is paid, and the client is billed nothing.
                     let end = events
                         .iter()
                         .position(|e| matches!(e.kind, TaskEventKind::Aborted { .. }))
                         .expect("a failed task has its Aborted event");
-                    assert!(
-                        !events[end..]
-                            .iter()
-                            .any(|e| matches!(e.kind, TaskEventKind::Proven { .. })),
-                        "paid after the task failed"
-                    );
+                    let mut held = std::collections::BTreeSet::new();
+                    for e in &events[..end] {
+                        match e.kind {
+                            TaskEventKind::Awarded { job, .. } => {
+                                held.insert(job);
+                            }
+                            TaskEventKind::Proven { job, .. }
+                            | TaskEventKind::Failed { job, .. } => {
+                                held.remove(&job);
+                            }
+                            _ => {}
+                        }
+                    }
+                    for e in &events[end..] {
+                        if let TaskEventKind::Proven { job, .. } = e.kind {
+                            assert!(held.contains(&job), "{job} paid after the task failed");
+                        }
+                    }
+                    assert_eq!(record.billed(), 0, "a failed task was billed");
                 }
                 TaskStatus::Proving => panic!("task {task} never ended"),
             }

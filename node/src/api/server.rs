@@ -220,19 +220,22 @@ pub fn event_to_pb(e: &TaskEvent) -> pb::TaskEvent {
     out
 }
 
-/// What a task's jobs cost under the token rules, if its Supernet runs them.
-fn payments_of(store: &Store, task: &TaskId) -> Result<Option<pb::TaskPayments>, Status> {
+/// What a task's jobs cost under the token rules, if its Supernet runs them. A failed task
+/// is not billed: the client's part of its verified jobs is the gateway's.
+fn payments_of(store: &Store, task: &TaskRecord) -> Result<Option<pb::TaskPayments>, Status> {
+    let failed = matches!(task.status, TaskStatus::Failed { .. });
     Ok(store
-        .task_payments(task)
+        .task_payments(&task.id)
         .map_err(internal)?
         .map(|p| pb::TaskPayments {
             jobs: p.jobs,
             price: p.price,
-            client_paid: p.client_paid,
+            client_paid: if failed { 0 } else { p.client_paid },
             subsidized: p.subsidized,
             subsidy_native: p.subsidy_native,
             buyback_fee: p.buyback_fee,
             bought_native: p.bought_native,
+            gateway_paid: if failed { p.client_paid } else { 0 },
         }))
 }
 
@@ -413,7 +416,8 @@ impl pb::gateway_server::Gateway for GatewayService {
             status: status.into(),
             result,
             error,
-            payments: payments_of(gateway.store(), &id)?,
+            payments: payments_of(gateway.store(), &record)?,
+            billed: record.billed(),
         }))
     }
 
@@ -445,7 +449,8 @@ impl pb::gateway_server::Gateway for GatewayService {
                     created_at_ms: t.created_at,
                     error,
                     fees: t.fees,
-                    payments: payments_of(gw.store(), &t.id)?,
+                    payments: payments_of(gw.store(), &t)?,
+                    billed: t.billed(),
                 });
             }
         }

@@ -10,6 +10,16 @@
 //! every prover able to take it is barred from it, its bars are lifted, so it is not stuck
 //! forever.
 //!
+//! A signed assignment is the gateway's promise. A job is offered only while its task's
+//! deadline leaves time to prove it ([`MIN_PROVING_PERCENT`] of its window after the
+//! auction), its announced window and its proving deadline end no later than the task's
+//! deadline, and a valid proof that comes in time under its assignment is paid even if the
+//! task has failed meanwhile. A failed task is not billed to its client: the gateway bears
+//! what it paid for the proofs it cannot deliver ([`crate::store::TaskRecord::billed`]). An
+//! aggregation that fails (the gateway's own fault) is retried before the task fails, and a
+//! task that fails says why: priced out by its fee cap, no prover with room before its
+//! deadline, or jobs still being proven.
+//!
 //! No honest prover pays for the network's faults. Winners are told directly
 //! ([`Output::Assign`]) as well as over gossip, and can ask for their assignments at any
 //! time; deadlines are extended by the gateway's own outage; reveals are counted with a
@@ -55,6 +65,29 @@ pub const RESERVE_RAISE_PERCENT: u64 = 25;
 /// How the failure of a task that no prover would prove for its fee cap begins: the
 /// client's cap, not the network, is what failed it.
 pub const FEE_CAP_TOO_LOW: &str = "no prover bid at or below the fee cap";
+
+/// How the failure of a task whose jobs could not all be placed begins when the cause was
+/// capacity, not price: provers bid within the cap (or never had room to bid), but none had
+/// room for the job before the task's deadline.
+pub const NO_ROOM_BEFORE_DEADLINE: &str = "no prover had room for its jobs before the deadline";
+
+/// A job is offered only while its task's deadline leaves, after the batch's auction, at
+/// least this percentage of the job's proving window (a prover could hardly prove it in
+/// less, and would hold capacity for nothing); the window announced, and the proving
+/// deadline assigned, never run past the task's deadline.
+pub const MIN_PROVING_PERCENT: u64 = 10;
+
+/// Times the gateway tries to aggregate a task whose proofs are all verified before it fails
+/// the task (aggregation failing is the gateway's fault, not the client's).
+pub const AGGREGATION_ATTEMPTS: u32 = 3;
+
+/// Wait before the first retry of a failed aggregation, doubled for each further one; retries
+/// start on the heartbeat.
+pub const AGGREGATION_BACKOFF_MS: u64 = 1_000;
+
+/// How long past its deadline the job of a failed task whose proof came in time, but could
+/// not be checked, stays assigned for the proof to be submitted again.
+pub const UNCHECKED_GRACE_MS: u64 = 60_000;
 
 /// A prover not heard from for this long is not counted as able to take jobs (provers
 /// re-announce every few seconds).
@@ -185,6 +218,31 @@ pub struct Misbehavior {
     pub late_commit_of: Option<PublicKey>,
 }
 
+/// Why a job was left unawarded by its last auction, to name the cause if its task fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unplaced {
+    /// Nobody bid at or below its reserve while a prover able to take it had room.
+    Priced {
+        /// The reserve it goes on at (raised toward the client's fee cap).
+        reserve: Price,
+    },
+    /// Bids at or below its reserve came in but their provers had no room left, or no
+    /// prover able to take it had room.
+    NoRoom {
+        /// Whether some bid was at or below the reserve.
+        bid_within: bool,
+    },
+}
+
+/// A failed aggregation waiting to be tried again.
+#[derive(Debug, Clone, Copy)]
+struct AggregationRetry {
+    /// Attempts failed so far.
+    failures: u32,
+    /// When to try again.
+    at: UnixMillis,
+}
+
 /// The gateway of one Supernet.
 pub struct GatewayCore<W: Workload> {
     supernet: Arc<SupernetConfig>,
@@ -207,6 +265,10 @@ pub struct GatewayCore<W: Workload> {
     /// deadline is not held against the prover.
     unchecked: BTreeSet<JobId>,
     aggregating: BTreeSet<TaskId>,
+    /// Tasks whose aggregation failed and will be tried again.
+    retries: BTreeMap<TaskId, AggregationRetry>,
+    /// Why each open job of a live task went unawarded in its last auction.
+    unplaced: BTreeMap<JobId, Unplaced>,
     /// When each live task and assigned job falls due.
     deadlines: Deadlines,
     last_beat: UnixMillis,
@@ -242,6 +304,8 @@ impl<W: Workload> GatewayCore<W> {
             verifying: BTreeSet::new(),
             unchecked: BTreeSet::new(),
             aggregating: BTreeSet::new(),
+            retries: BTreeMap::new(),
+            unplaced: BTreeMap::new(),
             deadlines: Deadlines::default(),
             last_beat: 0,
             quiet_batches: 0,
@@ -350,7 +414,7 @@ impl<W: Workload> GatewayCore<W> {
         }
         for task in unfinished {
             self.deadlines.add(task.deadline, Due::Task(task.id));
-            self.maybe_aggregate(&task.id, &mut out)?;
+            self.maybe_aggregate(&task.id, now, &mut out)?;
         }
         Ok(out)
     }
@@ -501,29 +565,63 @@ impl<W: Workload> GatewayCore<W> {
                 outcome,
             } => self.on_verified(token, submission, outcome, now, &mut out)?,
             Input::Aggregated { task, result } => {
-                self.aggregating.remove(&task);
-                let created = self.store.task(&task)?.map_or(now, |t| t.created_at);
-                let secs = now.saturating_sub(created) as f64 / 1000.0;
-                match result {
-                    Ok(bytes) => {
-                        self.store.complete_task(&task, &bytes, now)?;
-                        self.metrics.task_finished(true, secs);
-                        info!(task_id = %task, "task complete");
-                    }
-                    Err(reason) => {
-                        warn!(task_id = %task, %reason, "aggregation failed");
-                        self.store.fail_task(
-                            &task,
-                            &format!("aggregation failed: {reason}"),
-                            now,
-                        )?;
-                        self.metrics.task_finished(false, secs);
-                    }
-                }
-                out.push(Output::TaskChanged(task));
+                self.on_aggregated(task, result, now, &mut out)?
             }
         }
         Ok(out)
+    }
+
+    /// An aggregation came back: the task is done, or the aggregation is tried again after a
+    /// backoff, up to [`AGGREGATION_ATTEMPTS`] in all, before the task fails.
+    fn on_aggregated(
+        &mut self,
+        task: TaskId,
+        result: Result<Vec<u8>, String>,
+        now: UnixMillis,
+        out: &mut Vec<Output>,
+    ) -> Result<(), StoreError> {
+        self.aggregating.remove(&task);
+        let Some(record) = self.store.task(&task)? else {
+            self.retries.remove(&task);
+            return Ok(());
+        };
+        if record.status.is_final() {
+            // Failed meanwhile (the gateway lost an input): a result no longer changes it.
+            self.retries.remove(&task);
+            return Ok(());
+        }
+        let secs = now.saturating_sub(record.created_at) as f64 / 1000.0;
+        match result {
+            Ok(bytes) => {
+                self.retries.remove(&task);
+                self.store.complete_task(&task, &bytes, now)?;
+                self.forget_jobs_of(&task);
+                self.metrics.task_finished(true, secs);
+                info!(task_id = %task, "task complete");
+            }
+            Err(reason) => {
+                let failures = self.retries.get(&task).map_or(0, |r| r.failures) + 1;
+                if failures < AGGREGATION_ATTEMPTS {
+                    let wait = AGGREGATION_BACKOFF_MS.saturating_mul(1 << (failures - 1).min(16));
+                    warn!(task_id = %task, %reason, failures, retry_in_ms = wait, "aggregation failed; trying again");
+                    self.retries.insert(
+                        task,
+                        AggregationRetry {
+                            failures,
+                            at: now.saturating_add(wait),
+                        },
+                    );
+                    return Ok(());
+                }
+                self.retries.remove(&task);
+                let reason = format!("aggregation failed {failures} times: {reason}");
+                warn!(task_id = %task, %reason, "task failed");
+                self.fail_task(&task, &reason, now, None)?;
+                self.metrics.task_finished(false, secs);
+            }
+        }
+        out.push(Output::TaskChanged(task));
+        Ok(())
     }
 
     fn tick(&mut self, now: UnixMillis, out: &mut Vec<Output>) -> Result<(), StoreError> {
@@ -536,6 +634,16 @@ impl<W: Workload> GatewayCore<W> {
             let heard = &self.heard;
             self.provers.retain(|k, _| heard.contains_key(k));
             self.prune(now)?;
+            // Failed aggregations whose backoff is over are tried again.
+            let due: Vec<TaskId> = self
+                .retries
+                .iter()
+                .filter(|(_, r)| r.at <= now)
+                .map(|(t, _)| *t)
+                .collect();
+            for task in due {
+                self.maybe_aggregate(&task, now, out)?;
+            }
         }
         // Token epochs that are over: emissions into the budget, unbonding released.
         if let Some((epochs, ended)) = &mut self.tokens
@@ -622,7 +730,9 @@ impl<W: Workload> GatewayCore<W> {
     /// A job whose proving deadline was due: slashed, barred and reopened if it is still
     /// assigned and past its deadline. A proof that arrived in time but that the gateway is
     /// checking, or could not check, is not held against its prover; the job is looked at
-    /// again a heartbeat later.
+    /// again a heartbeat later. Nobody is slashed for an assignment whose deadline was the
+    /// task's own (the task is over, and fails now), nor for one of a task already finished:
+    /// that job is cancelled.
     fn job_due(
         &mut self,
         id: &JobId,
@@ -640,25 +750,55 @@ impl<W: Workload> GatewayCore<W> {
         };
         if deadline >= now {
             self.deadlines.add(deadline, Due::Job(job.id));
-        } else if self.verifying.contains(id) || self.unchecked.contains(id) {
+            return Ok(());
+        }
+        let task = self.store.task(&id.task)?;
+        // A proof that came in time and could not be checked may be submitted again; for a
+        // task already over, only for a while.
+        let waiting = self.verifying.contains(id)
+            || (self.unchecked.contains(id)
+                && (task.as_ref().is_some_and(|t| !t.status.is_final())
+                    || now <= deadline.saturating_add(UNCHECKED_GRACE_MS)));
+        if waiting {
             self.deadlines
                 .add(now.saturating_add(HEARTBEAT_MS), Due::Job(job.id));
-        } else {
-            warn!(job_id = %job.id, peer = %prover, "proving deadline missed");
-            self.fail_job(
-                &job.id,
-                &prover,
-                FailReason::Deadline,
-                "proving deadline missed",
-                now,
-            )?;
-            out.push(Output::TaskChanged(job.id.task));
+            return Ok(());
+        }
+        self.unchecked.remove(id);
+        match task {
+            Some(task) if !task.status.is_final() && task.deadline <= deadline => {
+                // The assignment ended with its task: the task fails, the job with it.
+                self.task_due(&task.id, now, out)?;
+                if self.store.cancel_job(id)? {
+                    out.push(Output::TaskChanged(id.task));
+                }
+            }
+            Some(task) if !task.status.is_final() => {
+                warn!(job_id = %job.id, peer = %prover, "proving deadline missed");
+                self.fail_job(
+                    &job.id,
+                    &prover,
+                    FailReason::Deadline,
+                    "proving deadline missed",
+                    now,
+                )?;
+                self.unplaced.remove(id);
+                out.push(Output::TaskChanged(job.id.task));
+            }
+            _ => {
+                // Its task failed while the assignment ran; no proof came: nobody needs it.
+                info!(job_id = %job.id, peer = %prover, "assignment of a failed task ended unproven; cancelled");
+                if self.store.cancel_job(id)? {
+                    out.push(Output::TaskChanged(id.task));
+                }
+            }
         }
         Ok(())
     }
 
-    /// A task whose client deadline was due: failed if it is still unfinished. One being
-    /// aggregated is looked at again a heartbeat later.
+    /// A task whose client deadline was due: failed if it is still unfinished, with the
+    /// cause named. One being aggregated (or waiting to be again), or whose last proofs are
+    /// being checked, is looked at again a heartbeat later.
     fn task_due(
         &mut self,
         id: &TaskId,
@@ -675,44 +815,95 @@ impl<W: Workload> GatewayCore<W> {
             self.deadlines.add(task.deadline, Due::Task(task.id));
             return Ok(());
         }
-        if self.aggregating.contains(id) {
+        let jobs = self.store.jobs_of(&task.id)?;
+        let unproven: Vec<&JobRecord> = jobs
+            .iter()
+            .filter(|j| !matches!(j.state, JobState::Verified { .. }))
+            .collect();
+        // Every proof is in and the result is being made, or the last proofs came in time
+        // and are being checked: the task is not late.
+        if self.aggregating.contains(id)
+            || self.retries.contains_key(id)
+            || (!unproven.is_empty() && unproven.iter().all(|j| self.verifying.contains(&j.id)))
+        {
             self.deadlines
                 .add(now.saturating_add(HEARTBEAT_MS), Due::Task(task.id));
             return Ok(());
         }
-        let jobs = self.store.jobs_of(&task.id)?;
-        let done = jobs
-            .iter()
-            .filter(|j| matches!(j.state, JobState::Verified { .. }))
-            .count();
-        // Every unproven job offered at the client's own cap and still unwon: the cap is too
-        // low for every prover heard from.
-        let cap = task.max_fee_per_job;
-        let priced_out = done < jobs.len()
-            && !self.provers.is_empty()
-            && jobs
-                .iter()
-                .filter(|j| !matches!(j.state, JobState::Verified { .. }))
-                .all(|j| {
-                    matches!(j.state, JobState::Open | JobState::Auctioning { .. })
-                        && j.reserve_price >= cap
-                        && j.auctions > 0
-                });
-        let reason = if priced_out {
-            format!(
-                "{FEE_CAP_TOO_LOW} of {cap} per job (max_fee_per_job): deadline passed with \
-                 {done} of {} jobs proven; a higher cap may find provers",
-                task.jobs
-            )
-        } else {
-            format!("deadline passed with {done} of {} jobs proven", task.jobs)
-        };
+        let reason = self.failure_reason(&task, &unproven);
         warn!(task_id = %task.id, %reason, "task failed");
-        self.fail_task(&task.id, &reason, now)?;
+        self.fail_task(&task.id, &reason, now, None)?;
         self.metrics
             .task_finished(false, now.saturating_sub(task.created_at) as f64 / 1000.0);
         out.push(Output::TaskChanged(task.id));
         Ok(())
+    }
+
+    /// Why a task whose deadline passed with `unproven` jobs failed: priced out by its own
+    /// fee cap only when every one of them drew no bid at or below the cap while a prover
+    /// had room; otherwise the lack of room before the deadline, jobs still being proven,
+    /// or a reserve still rising toward the cap, whichever applies, with counts.
+    fn failure_reason(&self, task: &TaskRecord, unproven: &[&JobRecord]) -> String {
+        let cap = task.max_fee_per_job;
+        let done = task.jobs as usize - unproven.len().min(task.jobs as usize);
+        let passed = format!("deadline passed with {done} of {} jobs proven", task.jobs);
+        let (mut capped, mut rising, mut no_room, mut bid_within, mut proving, mut other) =
+            (0, 0, 0, 0, 0, 0);
+        for job in unproven {
+            match (&job.state, self.unplaced.get(&job.id)) {
+                (JobState::Assigned { .. }, _) => proving += 1,
+                (_, Some(Unplaced::Priced { reserve })) if *reserve >= cap => capped += 1,
+                (_, Some(Unplaced::Priced { .. })) => rising += 1,
+                (_, Some(Unplaced::NoRoom { bid_within: b })) => {
+                    no_room += 1;
+                    bid_within += usize::from(*b);
+                }
+                // Never offered: no prover had room for it while the deadline allowed.
+                (JobState::Open, None) if job.auctions == 0 => no_room += 1,
+                _ => other += 1,
+            }
+        }
+        let n = unproven.len();
+        if capped == n && n > 0 && !self.provers.is_empty() {
+            return format!(
+                "{FEE_CAP_TOO_LOW} of {cap} per job (max_fee_per_job): {passed}; a higher cap \
+                 may find provers"
+            );
+        }
+        let mut details = Vec::new();
+        if no_room > 0 {
+            let mut d = format!("{no_room} waited for a prover with room");
+            if bid_within > 0 {
+                d.push_str(&format!(
+                    " ({bid_within} drew bids at or below the fee cap of {cap})"
+                ));
+            }
+            details.push(d);
+        }
+        if proving > 0 {
+            details.push(format!("{proving} still being proven"));
+        }
+        if capped > 0 {
+            details.push(format!(
+                "{capped} drew no bid at or below the fee cap of {cap}"
+            ));
+        }
+        if rising > 0 {
+            details.push(format!(
+                "{rising} drew no bid within a reserve still rising toward the fee cap of {cap}"
+            ));
+        }
+        if other > 0 {
+            details.push(format!("{other} not placed"));
+        }
+        let details = details.join(", ");
+        if no_room > 0 {
+            format!("{NO_ROOM_BEFORE_DEADLINE}: {passed}; {details}; a later deadline may fit")
+        } else if details.is_empty() {
+            passed
+        } else {
+            format!("{passed}; {details}")
+        }
     }
 
     /// Signs, stores and publishes the closed commit set of an open batch.
@@ -734,16 +925,49 @@ impl<W: Workload> GatewayCore<W> {
         Ok(())
     }
 
-    /// Fails a task and forgets its jobs' in-memory marks.
+    /// Fails a task (once). Its assignments still running, or whose proof came in time and
+    /// is being (or could not be) checked, are kept: a valid proof under them is still paid.
+    /// `lost` is an assigned job that cannot be proven (its input is gone): it is cancelled.
     fn fail_task(
         &mut self,
         task: &TaskId,
         reason: &str,
         now: UnixMillis,
+        lost: Option<&JobId>,
     ) -> Result<(), StoreError> {
-        self.store.fail_task(task, reason, now)?;
-        self.unchecked.retain(|j| j.task != *task);
+        if self.store.task(task)?.is_none_or(|t| t.status.is_final()) {
+            return Ok(());
+        }
+        let mut kept = BTreeSet::new();
+        for job in self.store.jobs_of(task)? {
+            if let JobState::Assigned { deadline, .. } = job.state
+                && Some(&job.id) != lost
+                && (deadline >= now
+                    || self.verifying.contains(&job.id)
+                    || self.unchecked.contains(&job.id))
+            {
+                kept.insert(job.id);
+            }
+        }
+        self.store.fail_task_keeping(task, reason, now, &kept)?;
+        self.unchecked
+            .retain(|j| j.task != *task || kept.contains(j));
+        self.retries.remove(task);
+        self.forget_jobs_of(task);
+        if !kept.is_empty() {
+            info!(task_id = %task, jobs = kept.len(), "task failed; its running assignments are honoured");
+        }
         Ok(())
+    }
+
+    /// Forgets why a finished task's jobs went unawarded.
+    fn forget_jobs_of(&mut self, task: &TaskId) {
+        let first = JobId::new(*task, 0);
+        let last = JobId::new(*task, u32::MAX);
+        let ids: Vec<JobId> = self.unplaced.range(first..=last).map(|(j, _)| *j).collect();
+        for id in ids {
+            self.unplaced.remove(&id);
+        }
     }
 
     /// Provers heard from recently, on the allowlist and with enough stake: the ones that
@@ -810,22 +1034,53 @@ impl<W: Workload> GatewayCore<W> {
         if budget.values().all(|n| *n == 0) {
             return Ok(());
         }
-        // Look past jobs of a category nobody has room for, so they do not hold back one
-        // that somebody can take.
-        let jobs =
-            self.store
-                .open_jobs_where(OFFER_SCAN, max, |j| match budget.get_mut(&j.category) {
-                    Some(n) if *n > 0 => {
-                        *n -= 1;
-                        true
+        let commit_deadline = now + self.supernet.auction.commit_window_ms;
+        let reveal_deadline = commit_deadline + self.supernet.auction.reveal_window_ms;
+        // The proving window each job can be given: its category's, cut to what its task's
+        // deadline leaves after the auction; none (not offered) below the minimum share.
+        let supernet = self.supernet.clone();
+        let store = &self.store;
+        let mut task_deadlines: BTreeMap<TaskId, Option<UnixMillis>> = BTreeMap::new();
+        let mut read_error = None;
+        let mut window_of = |j: &JobRecord| -> Option<u64> {
+            let full = supernet.category(j.category)?.proving_deadline_ms;
+            let deadline = (*task_deadlines.entry(j.id.task).or_insert_with(|| {
+                match store.task(&j.id.task) {
+                    Ok(t) => t.filter(|t| !t.status.is_final()).map(|t| t.deadline),
+                    Err(e) => {
+                        read_error.get_or_insert(e);
+                        None
                     }
-                    _ => false,
-                })?;
+                }
+            }))?;
+            let left = deadline.saturating_sub(reveal_deadline);
+            let least = (full.saturating_mul(MIN_PROVING_PERCENT) / 100).max(1);
+            (left >= least).then_some(left.min(full))
+        };
+        let mut windows = BTreeMap::new();
+        // Look past jobs of a category nobody has room for (or whose task's deadline is too
+        // near), so they do not hold back one that somebody can take.
+        let jobs = self.store.open_jobs_where(OFFER_SCAN, max, |j| {
+            match budget.get_mut(&j.category) {
+                Some(n) if *n > 0 => {}
+                _ => return false,
+            }
+            let Some(window) = window_of(j) else {
+                return false;
+            };
+            if let Some(n) = budget.get_mut(&j.category) {
+                *n -= 1;
+            }
+            windows.insert(j.id, window);
+            true
+        })?;
+        if let Some(e) = read_error {
+            return Err(e);
+        }
         if jobs.is_empty() {
             return Ok(());
         }
         let seq = self.store.next_batch_seq()?;
-        let commit_deadline = now + self.supernet.auction.commit_window_ms;
         let specs = jobs
             .iter()
             .map(|j| JobSpec {
@@ -833,10 +1088,7 @@ impl<W: Workload> GatewayCore<W> {
                 circuit: j.circuit.clone(),
                 category: j.category,
                 reserve_price: j.reserve_price,
-                proving_window_ms: self
-                    .supernet
-                    .category(j.category)
-                    .map_or(0, |c| c.proving_deadline_ms),
+                proving_window_ms: windows.get(&j.id).copied().unwrap_or(0),
                 input_digest: j.input_digest,
                 input_size: j.input_size,
             })
@@ -849,7 +1101,7 @@ impl<W: Workload> GatewayCore<W> {
                 jobs: specs,
                 announced_at: now,
                 commit_deadline,
-                reveal_deadline: commit_deadline + self.supernet.auction.reveal_window_ms,
+                reveal_deadline,
             },
             &self.key,
         );
@@ -966,17 +1218,32 @@ impl<W: Workload> GatewayCore<W> {
             .iter()
             .map(|(k, s)| (*k, s.free_capacity))
             .collect();
+        // The lowest price revealed for each job.
+        let mut lowest_bid: BTreeMap<JobId, Price> = BTreeMap::new();
+        for r in book.reveals() {
+            for b in &r.payload.bids {
+                let p = lowest_bid.entry(b.job_id).or_insert(b.price);
+                *p = (*p).min(b.price);
+            }
+        }
         let mut outcomes = Vec::new();
         for won in &award.awarded {
             if let Some(n) = room.get_mut(&won.prover) {
                 *n = n.saturating_sub(1);
             }
             let window = batch.job(&won.job_id).map_or(0, |s| s.proving_window_ms);
+            // The assignment never outlives its task: a task cannot fail while a prover
+            // still has time under the gateway's word.
+            let task_deadline = self
+                .store
+                .task(&won.job_id.task)?
+                .map_or(UnixMillis::MAX, |t| t.deadline);
+            self.unplaced.remove(&won.job_id);
             outcomes.push(AwardOutcome::Assigned {
                 job: won.job_id,
                 prover: won.prover,
                 price: won.price,
-                deadline: now.saturating_add(window),
+                deadline: now.saturating_add(window).min(task_deadline),
             });
             info!(
                 batch_id = %batch.batch_id,
@@ -987,7 +1254,9 @@ impl<W: Workload> GatewayCore<W> {
             );
         }
         for job in &award.unawarded {
-            let max_fee = self.store.task(&job.task)?.map_or(0, |t| t.max_fee_per_job);
+            let task = self.store.task(&job.task)?;
+            let live = task.as_ref().is_some_and(|t| !t.status.is_final());
+            let max_fee = task.map_or(0, |t| t.max_fee_per_job);
             let current = batch.job(job).map_or(0, |s| s.reserve_price);
             let category = batch.job(job).map(|s| s.category);
             let barred = eligibility.excluded.get(job);
@@ -1004,6 +1273,25 @@ impl<W: Workload> GatewayCore<W> {
             } else {
                 current
             };
+            // Once a prover bid within the reserve, the price is not the problem (a reserve
+            // only rises).
+            let bid_within = lowest_bid.get(job).is_some_and(|p| *p <= current)
+                || matches!(
+                    self.unplaced.get(job),
+                    Some(Unplaced::NoRoom { bid_within: true })
+                );
+            if live {
+                self.unplaced.insert(
+                    *job,
+                    if priced_out && !bid_within {
+                        Unplaced::Priced {
+                            reserve: next_reserve,
+                        }
+                    } else {
+                        Unplaced::NoRoom { bid_within }
+                    },
+                );
+            }
             // A job every prover that could take it has failed once would never be awarded
             // again: lift its bars. Those provers were slashed already, and stake below
             // the minimum keeps a repeat offender out for good.
@@ -1329,7 +1617,7 @@ impl<W: Workload> GatewayCore<W> {
             // The gateway lost it: its fault, so the task fails and the prover is free.
             let reason = format!("the gateway lost the input of job {job_id}");
             error!(job_id = %job_id, "job input missing from the store; failing its task");
-            self.fail_task(&job_id.task, &reason, now)?;
+            self.fail_task(&job_id.task, &reason, now, Some(&job_id))?;
             out.push(Output::TaskChanged(job_id.task));
             return Ok(refuse(&reason));
         };
@@ -1413,7 +1701,7 @@ impl<W: Workload> GatewayCore<W> {
                     // the task fails and the prover keeps its stake.
                     let reason = format!("the gateway lost the input of job {job_id}");
                     error!(job_id = %job_id, "job input missing from the store; failing its task");
-                    self.fail_task(&job_id.task, &reason, now)?;
+                    self.fail_task(&job_id.task, &reason, now, Some(&job_id))?;
                     out.push(Output::TaskChanged(job_id.task));
                     out.push(Output::Respond {
                         token,
@@ -1473,7 +1761,7 @@ impl<W: Workload> GatewayCore<W> {
                             ProofOutcome::Accepted { paid },
                         ));
                         out.push(Output::TaskChanged(job_id.task));
-                        self.maybe_aggregate(&job_id.task, out)?;
+                        self.maybe_aggregate(&job_id.task, now, out)?;
                     }
                     Err(StoreError::NotAssigned { .. }) => {
                         out.push(self.verdict(token, job_id, prover, ProofOutcome::NotAssigned));
@@ -1538,13 +1826,22 @@ impl<W: Workload> GatewayCore<W> {
         Ok(())
     }
 
-    fn maybe_aggregate(&mut self, task: &TaskId, out: &mut Vec<Output>) -> Result<(), StoreError> {
+    /// Asks for a task's aggregation once all its jobs are verified (and, after a failed
+    /// aggregation, once its backoff is over).
+    fn maybe_aggregate(
+        &mut self,
+        task: &TaskId,
+        now: UnixMillis,
+        out: &mut Vec<Output>,
+    ) -> Result<(), StoreError> {
         let Some(record) = self.store.task(task)? else {
+            self.retries.remove(task);
             return Ok(());
         };
         if record.status.is_final()
             || self.aggregating.contains(task)
             || record.verified < record.jobs
+            || self.retries.get(task).is_some_and(|r| r.at > now)
         {
             return Ok(());
         }

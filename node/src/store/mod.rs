@@ -643,6 +643,19 @@ impl Store {
 
     /// Fails a task and cancels its unproven jobs.
     pub fn fail_task(&self, id: &TaskId, reason: &str, at: UnixMillis) -> Result<(), StoreError> {
+        self.fail_task_keeping(id, reason, at, &std::collections::BTreeSet::new())
+    }
+
+    /// Fails a task and cancels its unproven jobs, except the assigned jobs in `keep`, which
+    /// stay assigned (a proof under their assignment can still be paid) until
+    /// [`Store::cancel_job`] or [`Store::credit_proof`].
+    pub fn fail_task_keeping(
+        &self,
+        id: &TaskId,
+        reason: &str,
+        at: UnixMillis,
+        keep: &std::collections::BTreeSet<JobId>,
+    ) -> Result<(), StoreError> {
         let jobs = self.jobs_of(id)?;
         (
             &self.tasks,
@@ -664,7 +677,9 @@ impl Store {
                 tasks.insert(id.as_bytes().as_slice(), enc(&record))?;
                 for job in &jobs {
                     let mut job = tx_job(jt, &job.id)?;
-                    if !matches!(job.state, JobState::Verified { .. }) {
+                    let kept =
+                        keep.contains(&job.id) && matches!(job.state, JobState::Assigned { .. });
+                    if !kept && !matches!(job.state, JobState::Verified { .. }) {
                         job.state = JobState::Cancelled;
                         tx_put_job(jt, index, &job)?;
                     }
@@ -1141,6 +1156,21 @@ impl Store {
                 Ok(price)
             })?;
         Ok(price)
+    }
+
+    /// Cancels an assigned job (one its failed task kept, whose assignment ended without a
+    /// proof): no slash, no pay. Returns whether it was assigned.
+    pub fn cancel_job(&self, job: &JobId) -> Result<bool, StoreError> {
+        let cancelled = (&self.jobs, &self.job_index).transaction(|(jt, index)| {
+            let mut rec = tx_job(jt, job)?;
+            if !matches!(rec.state, JobState::Assigned { .. }) {
+                return Ok(false);
+            }
+            rec.state = JobState::Cancelled;
+            tx_put_job(jt, index, &rec)?;
+            Ok(true)
+        })?;
+        Ok(cancelled)
     }
 
     /// A job's assigned prover failed it (invalid proof or missed deadline): slash it, pay

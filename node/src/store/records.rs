@@ -139,8 +139,21 @@ pub struct TaskRecord {
     pub events: u64,
     /// Jobs verified and paid so far.
     pub verified: u32,
-    /// Fees owed by the client so far: the sum of the prices paid for its verified jobs.
+    /// The sum of the prices paid to provers for its verified jobs. The client is billed
+    /// this once the task is done, and nothing if it fails ([`TaskRecord::billed`]).
     pub fees: u64,
+}
+
+impl TaskRecord {
+    /// What the client is billed: the prices of its verified jobs, unless the task failed.
+    /// A failed task delivers no result, so its client pays nothing; the gateway bears what
+    /// it paid provers for proofs that came in (provers are paid all the same).
+    pub fn billed(&self) -> u64 {
+        match self.status {
+            TaskStatus::Failed { .. } => 0,
+            TaskStatus::Proving | TaskStatus::Done => self.fees,
+        }
+    }
 }
 
 /// Where a job stands.

@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 use sled::Transactional;
 
 use super::{
-    JobRecord, Store, StoreError, TaskRecord, TaskStatus, dec, enc, get, job_key, state_code,
-    tx_bump_count, tx_get,
+    JobRecord, JobState, Store, StoreError, TaskRecord, TaskStatus, dec, enc, get, job_key,
+    state_code, tx_bump_count, tx_get,
 };
 use lagrange_protocol::{BatchId, TaskId, UnixMillis};
 
@@ -109,8 +109,9 @@ impl Store {
     ) -> Result<Pruned, StoreError> {
         let mut pruned = Pruned::default();
         for key in self.due(TASK, task_cutoff, limit)? {
-            self.prune_task(&TaskId(id_of(&key)), &key)?;
-            pruned.tasks += 1;
+            if self.prune_task(&TaskId(id_of(&key)), &key)? {
+                pruned.tasks += 1;
+            }
         }
         for key in self.due(BATCH, batch_cutoff, limit + keep.len())? {
             let id = BatchId(id_of(&key));
@@ -145,8 +146,10 @@ impl Store {
         Ok(out)
     }
 
-    /// Everything a finished task holds, in one transaction with its expiry entry.
-    fn prune_task(&self, id: &TaskId, expiry: &[u8; 25]) -> Result<(), StoreError> {
+    /// Everything a finished task holds, in one transaction with its expiry entry. A failed
+    /// task with an assignment still running (a proof under it is still paid) is filed again
+    /// at that assignment's deadline instead. Returns whether the task was removed.
+    fn prune_task(&self, id: &TaskId, expiry: &[u8; 25]) -> Result<bool, StoreError> {
         let jobs: Vec<JobRecord> = self.jobs_of(id)?;
         let events: Vec<sled::IVec> = self
             .events
@@ -175,7 +178,22 @@ impl Store {
                         && !matches!(task.status, TaskStatus::Done | TaskStatus::Failed { .. })
                     {
                         exp.remove(&expiry[..])?;
-                        return Ok(());
+                        return Ok(false);
+                    }
+                    let mut held_until: Option<UnixMillis> = None;
+                    for job in &jobs {
+                        if let Some(JobRecord {
+                            state: JobState::Assigned { deadline, .. },
+                            ..
+                        }) = tx_get::<JobRecord>(jt, "job", &job_key(&job.id))?
+                        {
+                            held_until = Some(held_until.map_or(deadline, |h| h.max(deadline)));
+                        }
+                    }
+                    if let Some(until) = held_until {
+                        exp.remove(&expiry[..])?;
+                        exp.insert(&task_expiry(id, until)[..], &[][..])?;
+                        return Ok(false);
                     }
                     if let Some(task) = &task {
                         let mut totals: PrunedTotals =
@@ -205,10 +223,10 @@ impl Store {
                     }
                     tokens.remove(payments.as_slice())?;
                     exp.remove(&expiry[..])?;
-                    Ok(())
+                    Ok(true)
                 },
-            )?;
-        Ok(())
+            )
+            .map_err(StoreError::from)
     }
 
     /// A batch's record and bids, with its expiry entry.

@@ -1,8 +1,9 @@
 //! A stand-in workload for tests of the state machines (the real Groth16 path is exercised
 //! by the end-to-end tests): `Synthetic { jobs }` splits into that many jobs, a proof is
-//! valid when its bytes say "valid", and while `blind` the gateway's side can check nothing.
+//! valid when its bytes say "valid", while `blind` the gateway's side can check nothing, and
+//! the next `fail_aggregations` aggregations fail.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use lagrange_node::store::{JobRecord, ProofRecord, TaskRecord, TaskSpec};
 use lagrange_node::workload::{Check, JobPlan, ProofBytes, Workload};
@@ -13,12 +14,22 @@ use lagrange_protocol::messages::ProofSubmission;
 #[derive(Default)]
 pub struct StandIn {
     blind: AtomicBool,
+    fail_aggregations: AtomicU32,
 }
 
 impl StandIn {
     /// One whose verifier is broken from the start.
     pub fn blind() -> Self {
-        Self { blind: true.into() }
+        Self {
+            blind: true.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Makes the next `n` aggregations fail.
+    #[allow(dead_code)]
+    pub fn fail_aggregations(&self, n: u32) {
+        self.fail_aggregations.store(n, Ordering::Relaxed);
     }
 
     /// Breaks (or mends) the verifier.
@@ -71,6 +82,15 @@ impl Workload for StandIn {
         _: &TaskRecord,
         proofs: &[(JobRecord, Vec<u8>, ProofRecord)],
     ) -> Result<Vec<u8>, lagrange_node::workload::WorkloadError> {
+        let failing = self
+            .fail_aggregations
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok();
+        if failing {
+            return Err(lagrange_node::workload::WorkloadError::Refused(
+                "the aggregator is down".into(),
+            ));
+        }
         Ok(format!("{} proofs", proofs.len()).into_bytes())
     }
 }
