@@ -100,14 +100,19 @@ DIR="${DIR:-$ROOT/target/testnet}"
 START=$(date +%s)
 log() { printf '[%4ss] %s\n' "$(($(date +%s) - START))" "$*"; }
 
-# ---- teardown: every process we start is recorded in PIDS and killed on any exit ----
+# ---- teardown: every process we start runs in the background of this shell (the nodes,
+# recorded in PIDS, and helpers: the watchdog, the soak's clients) and is killed on any
+# exit: pass, failure, Ctrl-C or the hard timeout. Helpers keep their output away from
+# ours, so nothing left running could hold a caller's pipe open. ----
 declare -A PIDS=()
 CHAOS_LOG=()
 OK=0
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  [[ -n "${WATCHDOG:-}" ]] && kill "$WATCHDOG" 2>/dev/null || true
+  # Every background child still running; a helper stops its own child when told to
+  # (stop_with_children).
+  for pid in $(jobs -pr); do kill -TERM "$pid" 2>/dev/null || true; done
   for name in "${!PIDS[@]}"; do kill -TERM "${PIDS[$name]}" 2>/dev/null || true; done
   for name in "${!PIDS[@]}"; do
     for _ in $(seq 50); do kill -0 "${PIDS[$name]}" 2>/dev/null || break; sleep 0.1; done
@@ -121,8 +126,19 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "testnet: interrupted" >&2; exit 130' INT
 trap 'echo "testnet: hard timeout of ${TIMEOUT}s reached" >&2; exit 124' TERM
-( sleep "$TIMEOUT"; kill -TERM $$ 2>/dev/null ) &
-WATCHDOG=$!
+# Runs a command as a child of this subshell and waits for it; a TERM to the subshell stops
+# the child too, so killing a helper never leaves its child behind. For helpers' subshells
+# only: in the script itself it would replace the TERM trap above.
+stop_with_children() {
+  local child
+  trap '[[ -n ${child:-} ]] && kill -TERM "$child" 2>/dev/null; exit 143' TERM
+  "$@" &
+  child=$!
+  wait "$child"
+}
+# The hard timeout: TERM to this script once it has run for TIMEOUT seconds.
+MAIN_PID=$$
+( stop_with_children sleep "$TIMEOUT" && kill -TERM "$MAIN_PID" 2>/dev/null ) </dev/null >/dev/null 2>&1 &
 
 # ---- build once ----
 cd "$ROOT"
@@ -332,12 +348,15 @@ done
 # ---- workload ----
 GATEWAY_URLS=()
 for ((i = 0; i < SUPERNETS; i++)); do GATEWAY_URLS+=("http://127.0.0.1:${GRPC[$i]}"); done
-submit_task() { # task number [submit flags]
+submit_cmd() { # task number [submit flags]: sets SUBMIT to the command that submits it
   local g=$(($1 % SUPERNETS))
   shift
-  "$BIN" submit --gateway "${GATEWAY_URLS[$g]}" --supernet "${NET[$g]}" --max-fee 1000 \
-    --deadline-secs "$TIMEOUT" "$@" query --sample-rows "$ROWS" --lo 100 --hi 600 \
-    | tee -a "$DIR/submitted.log"
+  SUBMIT=("$BIN" submit --gateway "${GATEWAY_URLS[$g]}" --supernet "${NET[$g]}" --max-fee 1000
+    --deadline-secs "$TIMEOUT" "$@" query --sample-rows "$ROWS" --lo 100 --hi 600)
+}
+submit_task() { # task number [submit flags]
+  submit_cmd "$@"
+  "${SUBMIT[@]}" | tee -a "$DIR/submitted.log"
 }
 if ((SOAK == 0)); then
   for ((t = 0; t < TASKS; t++)); do submit_task "$t" | sed 's/^/  /'; done
@@ -442,10 +461,11 @@ if ((SOAK > 0)); then
       # The client follows its task and saves the result as it ends, as a real one would:
       # a gateway with a short retention prunes it soon after. completed.tsv: when.
       tn=$SUBMITTED
+      submit_cmd "$tn" --wait --out "$DIR/results/$tn.json"
       (
-        submit_task "$tn" --wait --out "$DIR/results/$tn.json" >"$DIR/results/$tn.log" 2>&1
+        stop_with_children "${SUBMIT[@]}" >"$DIR/results/$tn.log" 2>&1
         printf '%s\t%s\n' "$(($(date +%s%3N) - soak_start))" "$tn" >>"$DIR/completed.tsv"
-      ) &
+      ) </dev/null >/dev/null 2>&1 &
       id=""
       for _ in $(seq 200); do # its id, printed once the gateway has stored it
         # (The client may not have opened its log yet: no file is no id, not an error.)

@@ -34,12 +34,17 @@ pub struct NetConfig {
     pub command_capacity: usize,
     /// Gossip messages waiting for validation, at most; beyond it messages are ignored.
     pub validation_capacity: usize,
-    /// Invalid messages or requests from one member before it is blocked. Keep it below
-    /// [`super::gossip::INVALID_BEFORE_GRAYLIST`]: a flooding peer must reach it before gossip
-    /// scoring stops delivering its messages.
+    /// Invalid messages or requests from one member (strikes) before it is blocked, for good.
+    /// Keep it below [`super::gossip::INVALID_BEFORE_GRAYLIST`]: a flooding peer must reach
+    /// it before gossip scoring stops delivering its messages.
     pub max_strikes: u32,
+    /// One strike is forgiven per this long without a new one, so a member with a rare fault
+    /// (one per interval or rarer) is never blocked. Keep it longer than gossip scoring's
+    /// memory of invalid messages, so that strikes still come before the graylist.
+    pub strike_decay: Duration,
     /// Availability announcements one signer may make per window; more are ignored, and more
-    /// than three times as many, sent by the signer itself, are rejected as a flood.
+    /// than three times as many, sent by the signer itself, are rejected as a flood. Signers
+    /// are counted in a bounded table that never refuses a new one (see [`super::rate`]).
     pub announcements: (u32, Duration),
 }
 
@@ -64,6 +69,7 @@ impl Default for NetConfig {
             command_capacity: 256,
             validation_capacity: 1024,
             max_strikes: 8,
+            strike_decay: Duration::from_secs(60),
             announcements: (10, Duration::from_secs(10)),
         }
     }

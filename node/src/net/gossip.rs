@@ -150,10 +150,17 @@ mod tests {
         let score = |n: u32| {
             topic.topic_weight * topic.invalid_message_deliveries_weight * f64::from(n * n)
         };
-        let strikes = super::super::NetConfig::default().max_strikes;
+        let cfg = super::super::NetConfig::default();
+        let strikes = cfg.max_strikes;
         assert!(strikes < INVALID_BEFORE_GRAYLIST);
         assert!(score(INVALID_BEFORE_GRAYLIST - 1) >= graylist);
         assert!(score(INVALID_BEFORE_GRAYLIST) < graylist);
+        // Strikes decay more slowly than the count of invalid deliveries: in the time that
+        // forgives one strike, a peer at the strike limit loses more than one from its count.
+        let intervals =
+            cfg.strike_decay.as_secs_f64() / score_params().0.decay_interval.as_secs_f64();
+        let kept = topic.invalid_message_deliveries_decay.powf(intervals);
+        assert!(f64::from(strikes) * kept < f64::from(strikes) - 1.0);
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub mod params;
 pub mod rate;
 pub mod rpc;
 pub mod stats;
+pub mod strikes;
 mod task;
 pub mod validate;
 

@@ -1,5 +1,11 @@
 //! Per-peer rate limits for traffic that is valid but excessive (availability announcements,
 //! parameter chunks): a fixed window per peer, and a bounded table of peers.
+//!
+//! A full table never refuses a peer for others being many: it drops expired windows, and
+//! if every window is still live it evicts the least active one (fewest events, then the
+//! oldest). Forgetting a window only ever gives that peer a fresh count, so eviction can
+//! make the limiter more lenient, never stricter, and a peer over its limit, being among the
+//! most active, is the last to be forgotten.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -7,9 +13,8 @@ use std::time::Duration;
 use libp2p::PeerId;
 use tokio::time::Instant;
 
-/// Peers tracked at most; the table is swept of expired windows when it is full, and a new
-/// peer is refused while it stays full.
-const MAX_PEERS: usize = 4096;
+/// Peers tracked at most.
+pub const MAX_PEERS: usize = 4096;
 
 /// Allows each peer at most `limit` events per `window`.
 #[derive(Debug)]
@@ -34,16 +39,11 @@ impl RateLimiter {
         self.count(peer, now) <= self.limit
     }
 
-    /// Counts an event of `peer` at `now` and returns its count in the current window
-    /// (`u32::MAX` when the table of peers is full).
+    /// Counts an event of `peer` at `now` and returns its count in the current window. A new
+    /// peer always starts at one, however full the table (see the module's comment).
     pub fn count(&mut self, peer: PeerId, now: Instant) -> u32 {
         if !self.peers.contains_key(&peer) && self.peers.len() >= MAX_PEERS {
-            let window = self.window;
-            self.peers
-                .retain(|_, (start, _)| now.duration_since(*start) < window);
-            if self.peers.len() >= MAX_PEERS {
-                return u32::MAX;
-            }
+            self.make_room(now);
         }
         let (start, count) = self.peers.entry(peer).or_insert((now, 0));
         if now.duration_since(*start) >= self.window {
@@ -52,6 +52,24 @@ impl RateLimiter {
         }
         *count = count.saturating_add(1);
         *count
+    }
+
+    /// Frees at least one slot of a full table: expired windows go, else the least active.
+    fn make_room(&mut self, now: Instant) {
+        let window = self.window;
+        self.peers
+            .retain(|_, (start, _)| now.duration_since(*start) < window);
+        if self.peers.len() < MAX_PEERS {
+            return;
+        }
+        let least_active = self
+            .peers
+            .iter()
+            .min_by_key(|(_, (start, count))| (*count, *start))
+            .map(|(peer, _)| *peer);
+        if let Some(peer) = least_active {
+            self.peers.remove(&peer);
+        }
     }
 
     /// The limit per window.
@@ -76,16 +94,34 @@ mod tests {
     }
 
     #[test]
-    fn the_table_of_peers_is_bounded() {
-        let mut r = RateLimiter::new(1, Duration::from_secs(10));
+    fn a_full_table_still_counts_a_new_peer_from_one() {
+        let mut r = RateLimiter::new(3, Duration::from_secs(10));
         let t0 = Instant::now();
-        for _ in 0..MAX_PEERS {
-            assert!(r.allow(PeerId::random(), t0));
+        // A peer well over its limit, then the table filled with live windows of one event.
+        let flooder = PeerId::random();
+        for _ in 0..10 {
+            r.count(flooder, t0);
         }
-        // Full of live windows: a new peer waits.
-        assert!(!r.allow(PeerId::random(), t0));
-        // Once those windows expire, new peers are tracked again.
-        assert!(r.allow(PeerId::random(), t0 + Duration::from_secs(11)));
+        for _ in 1..MAX_PEERS {
+            assert_eq!(r.count(PeerId::random(), t0), 1);
+        }
+        assert_eq!(r.peers.len(), MAX_PEERS);
+        // A new peer gets its limit like any other: others being many is not its doing.
+        let honest = PeerId::random();
+        let t1 = t0 + Duration::from_secs(1);
+        for n in 1..=3 {
+            assert_eq!(r.count(honest, t1), n);
+        }
+        assert!(!r.allow(honest, t1));
         assert!(r.peers.len() <= MAX_PEERS);
+        // A churn of new peers evicts the least active windows, never the flooder's: it stays
+        // over its limit.
+        for _ in 0..256 {
+            assert!(r.allow(PeerId::random(), t0 + Duration::from_secs(2)));
+            assert!(r.peers.len() <= MAX_PEERS);
+        }
+        assert_eq!(r.count(flooder, t0 + Duration::from_secs(3)), 11);
+        // Once the windows expire, a peer starts a fresh one.
+        assert_eq!(r.count(flooder, t0 + Duration::from_secs(11)), 1);
     }
 }

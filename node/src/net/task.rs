@@ -33,6 +33,7 @@ use super::names::{self, TopicKind};
 use super::params::ParamCodec;
 use super::rpc::RpcCodec;
 use super::stats::NetStats;
+use super::strikes::{Strikes, Struck};
 use super::validate::Pending;
 use super::{PublishError, RequestError};
 
@@ -83,7 +84,8 @@ pub(crate) struct SwarmTask {
     inbound_per_peer: HashMap<PeerId, usize>,
     next_token: u64,
     queued: VecDeque<QueuedPublish>,
-    strikes: HashMap<PeerId, u32>,
+    /// Strikes per peer: forgiven with time, bounded; the block list holds blocked peers.
+    strikes: Strikes,
     connected: HashSet<PeerId>,
     topics: HashMap<TopicHash, TopicKind>,
 }
@@ -102,6 +104,7 @@ impl SwarmTask {
             .into_iter()
             .map(|k| (names::topic(&supernet.id, k).hash(), k))
             .collect();
+        let strikes = Strikes::new(cfg.max_strikes, cfg.strike_decay);
         Self {
             swarm,
             supernet,
@@ -116,7 +119,7 @@ impl SwarmTask {
             inbound_per_peer: HashMap::new(),
             next_token: 0,
             queued: VecDeque::new(),
-            strikes: HashMap::new(),
+            strikes,
             connected: HashSet::new(),
             topics,
         }
@@ -288,10 +291,14 @@ impl SwarmTask {
         }
     }
 
+    /// Counts a strike against `peer` (see [`Strikes`] for how strikes decay and are
+    /// bounded) and blocks it, for good, at the strike limit. A blocked peer's late messages
+    /// add nothing.
     fn strike(&mut self, peer: PeerId, reason: String) {
-        let strikes = self.strikes.entry(peer).or_insert(0);
-        *strikes += 1;
-        let strikes = *strikes;
+        if self.swarm.behaviour().block.blocked_peers().contains(&peer) {
+            return;
+        }
+        let Struck { strikes, block } = self.strikes.strike(peer, Instant::now());
         warn!(supernet = %self.supernet.id, %peer, %reason, strikes, "peer penalized");
         self.emit(NetEvent::PeerPenalized {
             supernet: self.supernet.id.clone(),
@@ -299,7 +306,7 @@ impl SwarmTask {
             reason,
             strikes,
         });
-        if strikes >= self.cfg.max_strikes {
+        if block {
             self.swarm.behaviour_mut().block.block_peer(peer);
             self.swarm.behaviour_mut().gossipsub.blacklist_peer(&peer);
             self.emit(NetEvent::PeerBlocked {

@@ -167,7 +167,9 @@ pub(crate) async fn run(
     // A prover announces itself every few seconds. More than `limit` per `window` from a signer
     // is spam: ignored (the messages are valid); more than three times that, sent by the
     // signer itself, is a flood, rejected so that gossip scoring and strikes cut the sender
-    // off (a relay is never blamed: only the signer's own deliveries are rejected).
+    // off (a relay is never blamed: only the signer's own deliveries are rejected). The
+    // table of signers is bounded but never refuses a new one, so the count is always the
+    // signer's own: many other signers never make one look like a flood.
     let mut announcements = RateLimiter::new(limit, window);
     while let Some(first) = queue.recv().await {
         let mut batch = vec![first];
@@ -296,6 +298,62 @@ mod tests {
             &Keypair::insecure_from_seed(seed),
         );
         codec::encode(&GossipMessage::Availability(msg)).unwrap()
+    }
+
+    /// More signers than the rate table holds, each announcing once within its window and
+    /// delivering its own message: none of them is flooding, so every one is accepted (no
+    /// reject, no strike), however full the table is.
+    #[tokio::test]
+    async fn a_full_rate_table_never_rejects_a_new_signer() {
+        let signers = super::super::rate::MAX_PEERS as u64 + 8;
+        let mut open = cfg(&[]);
+        open.allowlist = None;
+        let (queue_tx, queue) = mpsc::channel(signers as usize);
+        let (commands, mut verdicts) = mpsc::channel(signers as usize);
+        let (events, mut accepted) = mpsc::channel(signers as usize);
+        for seed in 1..=signers {
+            let data = availability(seed);
+            let signer = Keypair::insecure_from_seed(seed).peer_id();
+            queue_tx
+                .try_send(Pending {
+                    message_id: super::super::gossip::content_id(&data),
+                    propagation_source: signer,
+                    source: Some(signer),
+                    topic: Some(TopicKind::Provers),
+                    data,
+                })
+                .unwrap();
+        }
+        drop(queue_tx);
+        // A window far longer than the test: every window stays live throughout.
+        let validator = run(
+            Arc::new(open),
+            (10, Duration::from_secs(3600)),
+            queue,
+            commands,
+            events,
+            Arc::new(NetStats::default()),
+        );
+        tokio::time::timeout(Duration::from_secs(120), validator)
+            .await
+            .expect("the validator finishes its queue");
+        let mut n = 0;
+        while let Ok(Command::Verdict {
+            acceptance, reason, ..
+        }) = verdicts.try_recv()
+        {
+            assert!(
+                matches!(acceptance, MessageAcceptance::Accept),
+                "verdict {n}: {acceptance:?} ({reason:?})"
+            );
+            n += 1;
+        }
+        assert_eq!(n, signers);
+        let mut delivered = 0;
+        while accepted.try_recv().is_ok() {
+            delivered += 1;
+        }
+        assert_eq!(delivered, signers);
     }
 
     #[test]
