@@ -5,7 +5,7 @@
 //! on the time: the gateway judges every deadline on its own clock, and a prover turns the
 //! gateway's times into its own by the offset it observes ([`Offset`]).
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lagrange_protocol::UnixMillis;
@@ -27,6 +27,27 @@ pub fn now_ms() -> UnixMillis {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
     wall.saturating_add_signed(SKEW_MS.load(Ordering::Relaxed))
+}
+
+/// The wall clock ([`now_ms`]) made monotonic: never earlier than a time it has read
+/// before, so a clock stepped back holds still until it catches up. The gateway's driver
+/// stamps arriving messages with it and hands the same time to its core, so a stamp is
+/// never later than the time the core handles the message at.
+#[derive(Debug, Default)]
+pub struct Monotonic {
+    last: AtomicU64,
+}
+
+impl Monotonic {
+    /// The time: the wall clock, or the latest time read before if that is later.
+    pub fn now(&self) -> UnixMillis {
+        self.at(now_ms())
+    }
+
+    /// [`Monotonic::now`] for a wall clock reading `wall`.
+    pub fn at(&self, wall: UnixMillis) -> UnixMillis {
+        self.last.fetch_max(wall, Ordering::SeqCst).max(wall)
+    }
 }
 
 /// How far a peer's clock is behind ours, as seen through messages that carry the peer's
@@ -66,6 +87,15 @@ impl Offset {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_monotonic_clock_holds_still_while_the_wall_clock_is_behind() {
+        let clock = Monotonic::default();
+        assert_eq!(clock.at(5_000), 5_000);
+        assert_eq!(clock.at(4_000), 5_000);
+        assert_eq!(clock.at(5_001), 5_001);
+        assert!(clock.now() >= 5_001);
+    }
 
     #[test]
     fn the_offset_is_the_fastest_sample_and_maps_remote_times() {

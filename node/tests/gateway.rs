@@ -79,7 +79,12 @@ impl Harness {
     /// A gateway (re)started at `now`.
     fn started_at(store: Store, config: Arc<SupernetConfig>, now: u64) -> Self {
         let workload = Arc::new(StandIn::default());
-        let mut gw = GatewayCore::new(config, key(GW), store, workload.clone());
+        // The fake clock moves in leaps: they are not stalls.
+        let gw = GatewayCore::new(config, key(GW), store, workload.clone()).with_stall_limit(None);
+        Self::with_core(gw, workload, now)
+    }
+
+    fn with_core(mut gw: GatewayCore<StandIn>, workload: Arc<StandIn>, now: u64) -> Self {
         gw.recover(now).unwrap();
         Self {
             gw,
@@ -1020,7 +1025,8 @@ fn a_finished_task_and_its_auction_are_pruned_after_the_retention_period_and_a_l
         h.gw.store().clone(),
         Arc::new(StandIn::default()),
     )
-    .with_retention(retention);
+    .with_retention(retention)
+    .with_stall_limit(None);
     h.gw.recover(h.now).unwrap();
     h.announce(1, 4);
     let done = submit_task(&mut h, 1);
@@ -1366,4 +1372,254 @@ fn bids_within_the_fee_cap_that_found_no_room_are_not_called_a_priced_out_task()
     );
     assert!(reason.contains("room"), "{reason}");
     assert!(reason.contains("1 of 2 jobs proven"), "{reason}");
+}
+
+/// The commits-closed set published last.
+fn last_closed_set(h: &Harness) -> lagrange_protocol::messages::CommitsClosed {
+    h.published
+        .iter()
+        .rev()
+        .find_map(|m| match m {
+            GossipMessage::CommitsClosed(c) => Some(c.payload.clone()),
+            _ => None,
+        })
+        .expect("no closed set published")
+}
+
+#[test]
+fn a_clock_stepped_back_takes_no_commit_the_signed_closed_set_left_out() {
+    let mut h = Harness::new(Store::temporary().unwrap());
+    h.announce(1, 4);
+    h.announce(2, 4);
+    let task = submit_task(&mut h, 1);
+    h.tick_at(11_000);
+    let first = h.commit(1, 50);
+    // The commit window (300 ms) is over: the closed set is signed with prover 1 alone.
+    h.tick_at(11_301);
+    assert_eq!(last_closed_set(&h).commits.len(), 1);
+    // The wall clock steps back 200 ms: prover 2's commit would look in time.
+    h.now = 11_100;
+    let second = h.commit(2, 40);
+    h.now = 11_350;
+    h.run(Input::Gossip(first));
+    h.run(Input::Gossip(second));
+    h.tick_at(11_700);
+    // The award agrees with what the gateway signed: prover 2 committed after the set
+    // closed and wins nothing.
+    let job = &h.gw.store().jobs_of(&task).unwrap()[0];
+    assert!(
+        matches!(job.state, JobState::Assigned { prover, price: 50, .. } if prover == key(1).public()),
+        "{:?}",
+        job.state
+    );
+}
+
+#[test]
+fn a_restart_with_its_clock_set_back_never_signs_an_earlier_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let first;
+    {
+        let mut h = Harness::new(Store::open(dir.path()).unwrap());
+        h.announce(1, 4);
+        submit_task(&mut h, 1);
+        // Announced between two heartbeats.
+        h.tick_at(10_500);
+        first = h.last_batch();
+    }
+    // The gateway restarts with its clock set back by a few hundred milliseconds (its
+    // harness recovers at 10,000).
+    let mut h = Harness::new(Store::open(dir.path()).unwrap());
+    h.now = 10_100;
+    h.announce(1, 4);
+    h.tick_at(10_200);
+    let second = h.last_batch();
+    assert_ne!(second.batch_id, first.batch_id);
+    assert!(
+        second.announced_at >= first.announced_at
+            && second.commit_deadline >= first.commit_deadline,
+        "batch {} announced at {} after one announced at {}",
+        second.seq,
+        second.announced_at,
+        first.announced_at
+    );
+}
+
+/// Prover `seed`'s signed submission of `proof` for job `index` of `task`.
+fn submission(h: &Harness, seed: u64, task: TaskId, index: u32, proof: &[u8]) -> Request {
+    let job_id = lagrange_protocol::JobId::new(task, index);
+    let batch_id = match h.gw.store().job(&job_id).unwrap().map(|j| j.state) {
+        Some(JobState::Assigned { batch, .. }) => batch,
+        other => panic!("job not assigned: {other:?}"),
+    };
+    Request::SubmitProof(Signed::sign(
+        ProofSubmission {
+            supernet: config().id.clone(),
+            batch_id,
+            job_id,
+            proof: proof.to_vec(),
+            public_inputs: vec![],
+        },
+        &key(seed),
+    ))
+}
+
+#[test]
+fn a_proof_that_arrived_in_time_is_accepted_however_late_the_gateway_gets_to_it() {
+    let mut h = Harness::new(Store::temporary().unwrap());
+    h.announce(1, 4);
+    let task = submit_task(&mut h, 1);
+    auction(&mut h, 11_000, &[(1, 50)]);
+    // The proving deadline is 16,700. A tick queued at 16,650 and the proof that arrived at
+    // 16,680 are handled two seconds late, by a gateway that fell behind.
+    let out = h.gw.handle_arrived(Input::Tick, 16_650, 18_700).unwrap();
+    assert!(
+        !out.iter().any(|o| matches!(o, Output::TaskChanged(_))),
+        "{out:?}"
+    );
+    let request = submission(&h, 1, task, 0, b"valid");
+    let token = h.token();
+    let out =
+        h.gw.handle_arrived(
+            Input::Request {
+                peer: key(1).peer_id(),
+                token,
+                request,
+            },
+            16_680,
+            18_710,
+        )
+        .unwrap();
+    let Some(Output::Verify {
+        token,
+        job,
+        input,
+        submission,
+    }) = out.into_iter().find(|o| matches!(o, Output::Verify { .. }))
+    else {
+        panic!("a proof that arrived in time was not checked");
+    };
+    let outcome = StandIn::default()
+        .verify(&[(job, input, submission.payload.clone())])
+        .remove(0);
+    h.now = 18_720;
+    let out = h.run(Input::Verified {
+        token,
+        submission,
+        outcome,
+    });
+    assert!(
+        out.iter().any(|o| matches!(
+            o,
+            Output::Respond { response: Response::Verdict(v), .. }
+                if v.payload.outcome == ProofOutcome::Accepted { paid: 50 }
+        )),
+        "{out:?}"
+    );
+    assert_eq!(balances(&h)[&1], (50, 1000));
+}
+
+#[test]
+fn a_stall_longer_than_the_proving_window_slashes_nobody() {
+    // Stalls are noticed, as in a running gateway.
+    let workload = Arc::new(StandIn::default());
+    let gw = GatewayCore::new(
+        config(),
+        key(GW),
+        Store::temporary().unwrap(),
+        workload.clone(),
+    );
+    let mut h = Harness::with_core(gw, workload, 10_000);
+    h.announce(1, 4);
+    let task = submit_task(&mut h, 1);
+    auction(&mut h, 11_000, &[(1, 50)]);
+    // The gateway stalls (or its machine sleeps) for ten seconds, twice the proving window
+    // of the job it just assigned (deadline 16,700).
+    let out = h.tick_at(21_700);
+    let job = &h.gw.store().jobs_of(&task).unwrap()[0];
+    let JobState::Assigned {
+        prover, deadline, ..
+    } = job.state
+    else {
+        panic!("the stall cost the prover its job: {:?}", job.state);
+    };
+    assert_eq!(prover, key(1).public());
+    assert!(deadline > 21_700, "deadline {deadline}");
+    // The winner is told its new deadline.
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Assign { assignment, .. } if assignment.payload.proving_deadline == deadline
+    )));
+    h.now = 21_750;
+    assert_eq!(
+        h.submit(1, task, 0, b"valid"),
+        ProofOutcome::Accepted { paid: 50 }
+    );
+    assert_eq!(balances(&h)[&1], (50, 1000));
+}
+
+#[test]
+fn transcripts_and_assignment_lists_are_answered_apart_from_the_core() {
+    let mut h = Harness::new(Store::temporary().unwrap());
+    h.announce(1, 4);
+    h.announce(2, 4);
+    let task = submit_task(&mut h, 2);
+    auction(&mut h, 11_000, &[(1, 50)]);
+    let batch_id = h.last_batch().batch_id;
+    let reader = h.gw.reader();
+    let supernet = config().id.clone();
+    // Answered on a thread of its own while the core goes on with its inputs here.
+    let asked = {
+        let supernet = supernet.clone();
+        std::thread::spawn(move || {
+            let ask = |seed: u64, request: Request| {
+                reader
+                    .answer(key(seed).peer_id(), &request)
+                    .unwrap()
+                    .expect("a read")
+            };
+            let assignments = |seed| {
+                ask(
+                    seed,
+                    Request::Assignments {
+                        supernet: supernet.clone(),
+                    },
+                )
+            };
+            let transcript = ask(
+                2,
+                Request::Transcript {
+                    supernet: supernet.clone(),
+                    batch_id,
+                },
+            );
+            (assignments(1), assignments(2), transcript)
+        })
+    };
+    h.tick_at(11_725);
+    let (mine, theirs, transcript) = asked.join().unwrap();
+    // Each prover sees only its own assignments; anyone sees an awarded batch's transcript.
+    let Response::Assignments { assignments } = mine else {
+        panic!("{mine:?}")
+    };
+    assert_eq!(assignments.len(), 2);
+    assert!(
+        assignments
+            .iter()
+            .all(|a| a.payload.prover == key(1).public()
+                && a.payload.job_id.task == task
+                && a.verify().is_ok())
+    );
+    assert!(matches!(theirs, Response::Assignments { assignments } if assignments.is_empty()));
+    assert!(matches!(transcript, Response::Transcript(t) if t.batch.payload.batch_id == batch_id));
+    // The core gives the same answers to a caller that hands it these requests.
+    let token = h.token();
+    let out = h.run(Input::Request {
+        peer: key(1).peer_id(),
+        token,
+        request: Request::Assignments { supernet },
+    });
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Respond { response: Response::Assignments { assignments }, .. } if assignments.len() == 2
+    )));
 }

@@ -96,6 +96,10 @@ pub const AVAILABILITY_TTL_MS: u64 = 20_000;
 /// How often the gateway records that it is alive, to measure an outage after a crash.
 pub const HEARTBEAT_MS: u64 = 1_000;
 
+/// A gap between two inputs longer than this (three heartbeats, where a driver ticks every
+/// few tens of milliseconds) means the gateway stalled or was suspended: taken as an outage.
+pub const STALL_LIMIT_MS: u64 = 3 * HEARTBEAT_MS;
+
 /// The most finished tasks (and, apart, batches) pruned in one heartbeat.
 const PRUNE_PER_BEAT: usize = 64;
 
@@ -272,6 +276,13 @@ pub struct GatewayCore<W: Workload> {
     /// When each live task and assigned job falls due.
     deadlines: Deadlines,
     last_beat: UnixMillis,
+    /// The latest time the core has been given: its clock never goes back from here, so a
+    /// wall clock stepped back cannot make it sign times earlier than ones it has signed.
+    last_now: UnixMillis,
+    /// When the core last took an input, to notice a stall.
+    last_input: UnixMillis,
+    /// A gap between inputs longer than this is a stall, taken as an outage (none: never).
+    stall_limit_ms: Option<u64>,
     quiet_batches: u32,
     metrics: GatewayMetrics,
     /// The token ledger's epochs, when the Supernet runs the token rules, and how many the
@@ -308,6 +319,9 @@ impl<W: Workload> GatewayCore<W> {
             unplaced: BTreeMap::new(),
             deadlines: Deadlines::default(),
             last_beat: 0,
+            last_now: 0,
+            last_input: 0,
+            stall_limit_ms: Some(STALL_LIMIT_MS),
             quiet_batches: 0,
             metrics: GatewayMetrics::default(),
             tokens: None,
@@ -324,6 +338,15 @@ impl<W: Workload> GatewayCore<W> {
     /// Prunes finished tasks and auctions `retention_ms` after they ended (0: never).
     pub fn with_retention(mut self, retention_ms: u64) -> Self {
         self.retention_ms = retention_ms;
+        self
+    }
+
+    /// Takes a gap of more than `limit_ms` between two inputs as a stall of the gateway's own
+    /// (none: never). A driver ticks the core every few tens of milliseconds, so the default
+    /// ([`STALL_LIMIT_MS`]) only sees a gateway that stopped; a test that moves a fake clock
+    /// in long leaps turns it off.
+    pub fn with_stall_limit(mut self, limit_ms: Option<u64>) -> Self {
+        self.stall_limit_ms = limit_ms;
         self
     }
 
@@ -369,6 +392,10 @@ impl<W: Workload> GatewayCore<W> {
         let reopened = self.store.reopen_interrupted_auctions()?;
         let since = self.store.last_beat()?.unwrap_or(now);
         let outage = now.saturating_sub(since);
+        // The last beat is never earlier than a time the gateway signed (it beats whenever
+        // it announces or awards): a clock set back while it was down moves nothing back.
+        let now = self.clock(now.max(since));
+        self.last_input = now;
         let extended =
             self.store
                 .extend_deadlines(since, outage, now.saturating_add(RECOVERY_GRACE_MS))?;
@@ -379,8 +406,7 @@ impl<W: Workload> GatewayCore<W> {
                 "proving deadlines extended by the gateway's outage"
             );
         }
-        self.store.beat(now)?;
-        self.last_beat = now;
+        self.beat(now)?;
         if let Some(epochs) =
             super::tokens::Epochs::start(&self.supernet, self.key.public(), &self.store, now)?
         {
@@ -419,30 +445,33 @@ impl<W: Workload> GatewayCore<W> {
         Ok(out)
     }
 
+    /// The core's clock at `now` (the caller's wall clock): never earlier than a time it
+    /// was given before.
+    fn clock(&mut self, now: UnixMillis) -> UnixMillis {
+        self.last_now = self.last_now.max(now);
+        self.last_now
+    }
+
+    /// Records the time the gateway is about to sign, so that a restart, whatever its clock
+    /// says, never signs an earlier one.
+    fn beat(&mut self, now: UnixMillis) -> Result<(), StoreError> {
+        self.store.beat(now)?;
+        self.last_beat = now;
+        Ok(())
+    }
+
     /// The signed assignment of an assigned job.
     fn assignment(&self, job: &JobRecord) -> Option<Signed<JobAssignment>> {
-        let JobState::Assigned {
-            batch,
-            prover,
-            price,
-            deadline,
-        } = job.state
-        else {
-            return None;
-        };
-        Some(Signed::sign(
-            JobAssignment {
-                supernet: self.supernet.id.clone(),
-                batch_id: batch,
-                job_id: job.id,
-                circuit: job.circuit.clone(),
-                prover,
-                price,
-                input_digest: job.input_digest,
-                proving_deadline: deadline,
-            },
-            &self.key,
-        ))
+        sign_assignment(&self.supernet.id, &self.key, job)
+    }
+
+    /// What answers the requests that only read the store, away from the core's thread.
+    pub fn reader(&self) -> Reader {
+        Reader {
+            supernet: self.supernet.id.clone(),
+            key: self.key.clone(),
+            store: self.store.clone(),
+        }
     }
 
     /// Tells an assigned job's prover of it directly.
@@ -479,6 +508,7 @@ impl<W: Workload> GatewayCore<W> {
         deadline: UnixMillis,
         now: UnixMillis,
     ) -> Result<TaskRecord, SubmitError> {
+        let now = self.clock(now);
         if max_fee_per_job == 0 {
             return Err(SubmitError::Invalid(
                 "max_fee_per_job must be positive".into(),
@@ -548,17 +578,45 @@ impl<W: Workload> GatewayCore<W> {
         Ok(task)
     }
 
-    /// Reacts to one input.
+    /// Reacts to one input that arrived as it is handled, at `now`: [`GatewayCore::handle_arrived`]
+    /// with both times the same.
     pub fn handle(&mut self, input: Input, now: UnixMillis) -> Result<Vec<Output>, StoreError> {
+        self.handle_arrived(input, now, now)
+    }
+
+    /// Reacts to one input that arrived at `arrived` and is handled at `now` (the caller's
+    /// wall clock). Lateness (of a proof, a commit, a reveal; a tick's deadlines) is judged
+    /// by when the input arrived, never later than `now`, so a gateway that is behind holds
+    /// nothing against a peer that was in time. The core never lets its own time go back (a
+    /// clock stepped back leaves it where it was until the clock catches up), and a gap
+    /// between inputs longer than the stall limit (see [`GatewayCore::with_stall_limit`]) is
+    /// taken as an outage of the gateway's own: proving deadlines running during it are
+    /// moved later by its length, as after a restart.
+    pub fn handle_arrived(
+        &mut self,
+        input: Input,
+        arrived: UnixMillis,
+        now: UnixMillis,
+    ) -> Result<Vec<Output>, StoreError> {
+        let now = self.clock(now);
+        let arrived = arrived.min(now);
         let mut out = Vec::new();
+        let since = self.last_input;
+        self.last_input = now;
+        if let Some(limit) = self.stall_limit_ms
+            && since > 0
+            && now.saturating_sub(since) > limit
+        {
+            self.stalled(since, now, &mut out)?;
+        }
         match input {
-            Input::Tick => self.tick(now, &mut out)?,
-            Input::Gossip(message) => self.on_gossip(message, now, &mut out)?,
+            Input::Tick => self.tick(arrived, now, &mut out)?,
+            Input::Gossip(message) => self.on_gossip(message, arrived, now, &mut out)?,
             Input::Request {
                 peer,
                 token,
                 request,
-            } => self.on_request(peer, token, request, now, &mut out)?,
+            } => self.on_request(peer, token, request, arrived, now, &mut out)?,
             Input::Verified {
                 token,
                 submission,
@@ -624,10 +682,45 @@ impl<W: Workload> GatewayCore<W> {
         Ok(())
     }
 
-    fn tick(&mut self, now: UnixMillis, out: &mut Vec<Output>) -> Result<(), StoreError> {
+    /// The gateway took no input from `since` to `now`, longer than it ever should (a stall
+    /// or a suspension): like an outage, nobody could hand it a proof meanwhile, so every
+    /// proving deadline still running at `since` moves later by the gap, to at least
+    /// [`RECOVERY_GRACE_MS`] from now, and the winners are told their new deadlines.
+    fn stalled(
+        &mut self,
+        since: UnixMillis,
+        now: UnixMillis,
+        out: &mut Vec<Output>,
+    ) -> Result<(), StoreError> {
+        let gap = now.saturating_sub(since);
+        let extended =
+            self.store
+                .extend_deadlines(since, gap, now.saturating_add(RECOVERY_GRACE_MS))?;
+        warn!(
+            gap_ms = gap,
+            jobs = extended.len(),
+            "the gateway stalled; proving deadlines extended by the gap"
+        );
+        for job in &extended {
+            if let JobState::Assigned { deadline, .. } = job.state {
+                self.deadlines.add(deadline, Due::Job(job.id));
+            }
+            out.extend(self.assign(job));
+        }
+        Ok(())
+    }
+
+    /// Time passed: `arrived` is when the tick was queued (deadlines are judged by it, so a
+    /// proof queued before it is always handled before its deadline is), `now` when it is
+    /// handled.
+    fn tick(
+        &mut self,
+        arrived: UnixMillis,
+        now: UnixMillis,
+        out: &mut Vec<Output>,
+    ) -> Result<(), StoreError> {
         if now >= self.last_beat.saturating_add(HEARTBEAT_MS) {
-            self.store.beat(now)?;
-            self.last_beat = now;
+            self.beat(now)?;
             // Forget provers long gone, so the maps stay the size of the live network.
             let gone = now.saturating_sub(10 * AVAILABILITY_TTL_MS);
             self.heard.retain(|_, at| *at >= gone);
@@ -654,10 +747,10 @@ impl<W: Workload> GatewayCore<W> {
             info!(epoch = *ended, emitted, "token epoch ended");
         }
         // Missed proving deadlines and client deadlines: only what is due is read.
-        for due in self.deadlines.take_due(now) {
+        for due in self.deadlines.take_due(arrived) {
             match due {
-                Due::Job(id) => self.job_due(&id, now, out)?,
-                Due::Task(id) => self.task_due(&id, now, out)?,
+                Due::Job(id) => self.job_due(&id, arrived, now, out)?,
+                Due::Task(id) => self.task_due(&id, arrived, now, out)?,
             }
         }
         // Commit windows that are over: the closed set is signed and published before any
@@ -736,6 +829,7 @@ impl<W: Workload> GatewayCore<W> {
     fn job_due(
         &mut self,
         id: &JobId,
+        due_at: UnixMillis,
         now: UnixMillis,
         out: &mut Vec<Output>,
     ) -> Result<(), StoreError> {
@@ -748,7 +842,7 @@ impl<W: Workload> GatewayCore<W> {
         else {
             return Ok(());
         };
-        if deadline >= now {
+        if deadline >= due_at {
             self.deadlines.add(deadline, Due::Job(job.id));
             return Ok(());
         }
@@ -768,7 +862,7 @@ impl<W: Workload> GatewayCore<W> {
         match task {
             Some(task) if !task.status.is_final() && task.deadline <= deadline => {
                 // The assignment ended with its task: the task fails, the job with it.
-                self.task_due(&task.id, now, out)?;
+                self.task_due(&task.id, due_at, now, out)?;
                 if self.store.cancel_job(id)? {
                     out.push(Output::TaskChanged(id.task));
                 }
@@ -802,6 +896,7 @@ impl<W: Workload> GatewayCore<W> {
     fn task_due(
         &mut self,
         id: &TaskId,
+        due_at: UnixMillis,
         now: UnixMillis,
         out: &mut Vec<Output>,
     ) -> Result<(), StoreError> {
@@ -811,7 +906,7 @@ impl<W: Workload> GatewayCore<W> {
         if task.status.is_final() {
             return Ok(());
         }
-        if task.deadline >= now {
+        if task.deadline >= due_at {
             self.deadlines.add(task.deadline, Due::Task(task.id));
             return Ok(());
         }
@@ -1080,6 +1175,9 @@ impl<W: Workload> GatewayCore<W> {
         if jobs.is_empty() {
             return Ok(());
         }
+        if now > self.last_beat {
+            self.beat(now)?;
+        }
         let seq = self.store.next_batch_seq()?;
         let specs = jobs
             .iter()
@@ -1192,6 +1290,9 @@ impl<W: Workload> GatewayCore<W> {
         out: &mut Vec<Output>,
     ) -> Result<(), StoreError> {
         let batch = book.batch().clone();
+        if now > self.last_beat {
+            self.beat(now)?;
+        }
         let eligibility = self.eligibility(&batch, now)?;
         let award = match book.award(&eligibility) {
             Ok(a) => a,
@@ -1373,12 +1474,13 @@ impl<W: Workload> GatewayCore<W> {
     fn on_gossip(
         &mut self,
         message: GossipMessage,
+        arrived: UnixMillis,
         now: UnixMillis,
         out: &mut Vec<Output>,
     ) -> Result<(), StoreError> {
         match message {
             bid @ (GossipMessage::Commit(_) | GossipMessage::Reveal(_)) => {
-                if let Err(reason) = self.accept_bid(bid, now, out)? {
+                if let Err(reason) = self.accept_bid(bid, arrived, out)? {
                     debug!(%reason, "bid refused");
                 }
             }
@@ -1414,11 +1516,14 @@ impl<W: Workload> GatewayCore<W> {
 
     /// Puts a commit or reveal whose signature has been checked into its batch's book and,
     /// if the book takes it, into the store. The inner result says why a bid was refused.
-    /// A second, different commit from one prover is refused and kept as evidence.
+    /// A second, different commit from one prover is refused and kept as evidence. `arrived`
+    /// is when the bid reached the gateway; a commit that comes after the batch's closed set
+    /// was signed is refused whenever it arrived, so the award never counts a commit the
+    /// signed set left out.
     fn accept_bid(
         &mut self,
         bid: GossipMessage,
-        now: UnixMillis,
+        arrived: UnixMillis,
         out: &mut Vec<Output>,
     ) -> Result<Result<(), String>, StoreError> {
         let no_auction = || Err("no open auction for this batch".to_string());
@@ -1429,6 +1534,9 @@ impl<W: Workload> GatewayCore<W> {
                 };
                 if self.misbehavior.omit_commits_of == Some(c.signer) {
                     return Ok(Ok(()));
+                }
+                if self.closed.contains(&c.payload.batch_id) {
+                    return Ok(Err("the batch's commit set is already closed".into()));
                 }
                 // Only staked provers fill the batch's commit slots.
                 let min_stake = self.supernet.economics.min_stake;
@@ -1441,7 +1549,7 @@ impl<W: Workload> GatewayCore<W> {
                 }
                 // The strict signature check, whatever checked the message before: only a
                 // bid every auditor accepts the same way goes into a transcript.
-                let accepted = book.accept_commit(c.clone(), now);
+                let accepted = book.accept_commit(c.clone(), arrived);
                 self.metrics.bid(false, accepted.is_ok());
                 match accepted {
                     Ok(evicted) => {
@@ -1480,7 +1588,7 @@ impl<W: Workload> GatewayCore<W> {
                 if self.misbehavior.drop_reveals_of == Some(r.signer) {
                     return Ok(Ok(()));
                 }
-                let accepted = book.accept_reveal(r.clone(), now);
+                let accepted = book.accept_reveal(r.clone(), arrived);
                 self.metrics.bid(true, accepted.is_ok());
                 match accepted {
                     Ok(()) => self.store.put_reveal(&r).map(Ok),
@@ -1496,6 +1604,7 @@ impl<W: Workload> GatewayCore<W> {
         peer: PeerId,
         token: RequestToken,
         request: Request,
+        arrived: UnixMillis,
         now: UnixMillis,
         out: &mut Vec<Output>,
     ) -> Result<(), StoreError> {
@@ -1522,7 +1631,7 @@ impl<W: Workload> GatewayCore<W> {
                 let verdict = if !signed_by_peer(&receipt.bidder) || !signature_ok {
                     Err("bid not signed by its sender".to_string())
                 } else {
-                    self.accept_bid(bid, now, out)?
+                    self.accept_bid(bid, arrived, out)?
                 };
                 // An accepted bid gets a signed receipt: evidence, should the award ignore it.
                 out.push(match verdict {
@@ -1533,16 +1642,12 @@ impl<W: Workload> GatewayCore<W> {
                     Err(reason) => refuse(reason),
                 });
             }
-            Request::Transcript { batch_id, .. } => {
-                out.push(match self.store.transcript(&batch_id)? {
-                    Some(t) => Output::Respond {
-                        token,
-                        response: Response::Transcript(Box::new(t)),
-                    },
-                    None => refuse(format!(
-                        "no transcript for batch {batch_id} (not awarded, or past the retention period)"
-                    )),
-                });
+            Request::Transcript { .. } | Request::Assignments { .. } => {
+                // A driver serves these itself (see [`Reader`]); a caller that hands them to
+                // the core gets the same answer.
+                if let Some(response) = self.reader().answer(peer, &request)? {
+                    out.push(Output::Respond { token, response });
+                }
             }
             Request::JobInput { job_id, .. } => {
                 let answer = self.job_input(peer, token, job_id, now, out)?;
@@ -1553,7 +1658,7 @@ impl<W: Workload> GatewayCore<W> {
                     out.push(refuse("submission not signed by its sender".into()));
                     return Ok(());
                 }
-                self.on_submission(token, submission, now, out)?;
+                self.on_submission(token, submission, arrived, now, out)?;
             }
             Request::CatchUp { .. } => {
                 // The gateway re-signs nothing: it serves its own signed announcements.
@@ -1566,23 +1671,6 @@ impl<W: Workload> GatewayCore<W> {
                 out.push(Output::Respond {
                     token,
                     response: Response::CatchUp { batches },
-                });
-            }
-            Request::Assignments { .. } => {
-                let mut assignments = Vec::new();
-                for job in self.store.assigned_jobs()? {
-                    if matches!(job.state, JobState::Assigned { prover, .. } if signed_by_peer(&prover))
-                        && let Some(a) = self.assignment(&job)
-                    {
-                        assignments.push(a);
-                        if assignments.len() == MAX_ASSIGNMENTS {
-                            break;
-                        }
-                    }
-                }
-                out.push(Output::Respond {
-                    token,
-                    response: Response::Assignments { assignments },
                 });
             }
             Request::Assign(_) => out.push(refuse("a gateway is not assigned jobs".into())),
@@ -1651,10 +1739,13 @@ impl<W: Workload> GatewayCore<W> {
         }
     }
 
+    /// A proof that `arrived` at the gateway: late only if it arrived after the deadline,
+    /// however long it waited to be handled.
     fn on_submission(
         &mut self,
         token: RequestToken,
         submission: Signed<ProofSubmission>,
+        arrived: UnixMillis,
         now: UnixMillis,
         out: &mut Vec<Output>,
     ) -> Result<(), StoreError> {
@@ -1671,7 +1762,7 @@ impl<W: Workload> GatewayCore<W> {
                 ..
             } if p == prover => {
                 // A proof the gateway could not check in time is not late when it comes back.
-                if now > deadline && !self.unchecked.contains(&job_id) {
+                if arrived > deadline && !self.unchecked.contains(&job_id) {
                     self.fail_job(
                         &job_id,
                         &prover,
@@ -1872,6 +1963,87 @@ impl<W: Workload> GatewayCore<W> {
         });
         Ok(())
     }
+}
+
+/// Answers the requests that only read the store: an awarded batch's transcript (for
+/// anyone), and a prover's own assignments (each prover sees only its own). The driver
+/// serves them on the blocking pool, so no member can load the core's single thread with
+/// decodes and scans.
+#[derive(Clone)]
+pub struct Reader {
+    supernet: lagrange_protocol::SupernetId,
+    key: Keypair,
+    store: Store,
+}
+
+impl Reader {
+    /// Whether `request` is one this answers.
+    pub fn serves(request: &Request) -> bool {
+        matches!(
+            request,
+            Request::Transcript { .. } | Request::Assignments { .. }
+        )
+    }
+
+    /// The answer to `request` from `peer` (the transport's authenticated sender), or none
+    /// if it is not one this answers.
+    pub fn answer(&self, peer: PeerId, request: &Request) -> Result<Option<Response>, StoreError> {
+        Ok(Some(match request {
+            Request::Transcript { batch_id, .. } => match self.store.transcript(batch_id)? {
+                Some(t) => Response::Transcript(Box::new(t)),
+                None => Response::Refused {
+                    reason: format!(
+                        "no transcript for batch {batch_id} (not awarded, or past the retention period)"
+                    ),
+                },
+            },
+            Request::Assignments { .. } => {
+                let mut assignments = Vec::new();
+                for job in self.store.assigned_jobs()? {
+                    let mine = matches!(job.state, JobState::Assigned { prover, .. }
+                        if prover.peer_id().is_ok_and(|p| p == peer));
+                    if mine && let Some(a) = sign_assignment(&self.supernet, &self.key, &job) {
+                        assignments.push(a);
+                        if assignments.len() == MAX_ASSIGNMENTS {
+                            break;
+                        }
+                    }
+                }
+                Response::Assignments { assignments }
+            }
+            _ => return Ok(None),
+        }))
+    }
+}
+
+/// The signed assignment of an assigned job.
+fn sign_assignment(
+    supernet: &lagrange_protocol::SupernetId,
+    key: &Keypair,
+    job: &JobRecord,
+) -> Option<Signed<JobAssignment>> {
+    let JobState::Assigned {
+        batch,
+        prover,
+        price,
+        deadline,
+    } = job.state
+    else {
+        return None;
+    };
+    Some(Signed::sign(
+        JobAssignment {
+            supernet: supernet.clone(),
+            batch_id: batch,
+            job_id: job.id,
+            circuit: job.circuit.clone(),
+            prover,
+            price,
+            input_digest: job.input_digest,
+            proving_deadline: deadline,
+        },
+        key,
+    ))
 }
 
 /// A reserve raised by [`RESERVE_RAISE_PERCENT`], rounded up, saturating at `u64::MAX`.

@@ -2,8 +2,15 @@
 //!
 //! The core lives on a thread of its own: every input means sled transactions, and a slow
 //! disk must never stall the runtime that carries the node's network. That thread flushes the
-//! store before it hands back anything that tells the outside world (a publish, an answer),
-//! so nothing is announced or acknowledged that a crash could take back.
+//! store before it hands back anything that tells the outside world (a publish, an answer, a
+//! task's news to its watchers), so nothing is announced, acknowledged or shown to a client
+//! that a crash could take back.
+//!
+//! Time is one monotonic clock ([`Monotonic`]): every message is stamped with it when the
+//! loop takes it from the network, and the core judges lateness by that stamp, not by when
+//! it gets round to the message. Requests that only read the store (a transcript, a
+//! prover's assignments) are answered on the blocking pool, a bounded number at once, never
+//! on the core's thread.
 //!
 //! One async task feeds the core thread ticks, network events, client submissions and
 //! finished CPU work, and carries out what comes back: publishes and assignment deliveries
@@ -31,8 +38,8 @@ use lagrange_protocol::messages::{GossipMessage, JobAssignment, Request, Respons
 use lagrange_protocol::{Price, Signed, TaskId, UnixMillis};
 use libp2p::PeerId;
 
-use super::core::{GatewayCore, Input, Output, SubmitError};
-use crate::clock::{TICK, now_ms};
+use super::core::{GatewayCore, Input, Output, Reader, SubmitError};
+use crate::clock::{Monotonic, TICK, now_ms};
 use crate::net::{NetEvent, RequestToken, SupernetHandle};
 use crate::store::JobRecord;
 use crate::store::{Store, TaskRecord, TaskSpec};
@@ -142,7 +149,11 @@ struct Pending {
 
 /// What the async side hands the core thread.
 enum ToCore {
-    Input(Box<Input>),
+    /// An input, and when it arrived.
+    Input {
+        input: Box<Input>,
+        arrived: UnixMillis,
+    },
     /// A client task, split off the core's thread.
     Submit {
         spec: TaskSpec,
@@ -161,6 +172,13 @@ const MAX_BATCHED: usize = 64;
 /// policies for a full channel apply).
 const MAX_WAITING: usize = 256;
 
+/// Read-only requests (transcripts, assignment lists) answered at once on the blocking pool.
+const MAX_READS: usize = 4;
+
+/// Read-only requests answered or waiting their turn; past this, a request is refused with a
+/// word to ask again.
+const MAX_READS_WAITING: usize = 256;
+
 /// How long a stopping gateway waits for its publishes and deliveries.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 
@@ -168,10 +186,11 @@ const STOP_GRACE: Duration = Duration::from_secs(2);
 /// before handing back anything that tells the outside world.
 fn run_core<W: Workload>(
     mut core: GatewayCore<W>,
+    clock: Arc<Monotonic>,
     mut inputs: mpsc::Receiver<ToCore>,
     outputs: mpsc::Sender<Vec<Output>>,
 ) {
-    let recovered = match core.recover(now_ms()) {
+    let recovered = match core.recover(clock.now()) {
         Ok(out) => out,
         Err(e) => {
             error!(error = %e, "gateway cannot recover its store");
@@ -190,13 +209,15 @@ fn run_core<W: Workload>(
         let mut taken = 0;
         while let Some(message) = next.take() {
             match message {
-                ToCore::Input(input) => match core.handle(*input, now_ms()) {
-                    Ok(o) => out.extend(o),
-                    Err(e) => {
-                        error!(error = %e, "gateway store failure; stopping");
-                        return;
+                ToCore::Input { input, arrived } => {
+                    match core.handle_arrived(*input, arrived, clock.now()) {
+                        Ok(o) => out.extend(o),
+                        Err(e) => {
+                            error!(error = %e, "gateway store failure; stopping");
+                            return;
+                        }
                     }
-                },
+                }
                 ToCore::Submit {
                     spec,
                     plans,
@@ -205,7 +226,7 @@ fn run_core<W: Workload>(
                     reply,
                 } => {
                     let result =
-                        core.submit_split(spec, plans, max_fee_per_job, deadline, now_ms());
+                        core.submit_split(spec, plans, max_fee_per_job, deadline, clock.now());
                     if let Ok(task) = &result {
                         out.push(Output::TaskChanged(task.id));
                     }
@@ -217,13 +238,7 @@ fn run_core<W: Workload>(
                 next = inputs.try_recv().ok();
             }
         }
-        let tells = !replies.is_empty()
-            || out.iter().any(|o| {
-                matches!(
-                    o,
-                    Output::Publish(_) | Output::Respond { .. } | Output::Assign { .. }
-                )
-            });
+        let tells = !replies.is_empty() || out.iter().any(tells_the_world);
         if tells && let Err(e) = core.store().flush_blocking() {
             error!(error = %e, "gateway cannot flush its store; stopping");
             return;
@@ -239,6 +254,19 @@ fn run_core<W: Workload>(
         error!(error = %e, "gateway cannot flush its store on the way out");
     }
     info!("gateway stopped");
+}
+
+/// Whether `output` tells someone outside what the store holds, so the store must be durable
+/// first: a publish, an answer, an assignment, or a task's news (a watcher may see the task
+/// done and hand its result on).
+fn tells_the_world(output: &Output) -> bool {
+    matches!(
+        output,
+        Output::Publish(_)
+            | Output::Respond { .. }
+            | Output::Assign { .. }
+            | Output::TaskChanged(_)
+    )
 }
 
 /// Starts the gateway. `events` carries this Supernet's network events for the gateway;
@@ -258,6 +286,13 @@ pub fn spawn<W: Workload>(
         store: core.store().clone(),
     };
     let metrics = core.metrics().clone();
+    let reader = core.reader();
+    let reads = Reads {
+        running: Arc::new(tokio::sync::Semaphore::new(MAX_READS)),
+        admitted: Arc::new(tokio::sync::Semaphore::new(MAX_READS_WAITING)),
+    };
+    let clock = Arc::new(Monotonic::default());
+    let core_clock = clock.clone();
     // Its own token: the gateway may stop itself (its channels closed) without stopping
     // the rest of the node.
     let stop = stop.child_token();
@@ -266,7 +301,7 @@ pub fn spawn<W: Workload>(
         let (core_outputs, mut from_core) = mpsc::channel::<Vec<Output>>(64);
         let thread = std::thread::Builder::new()
             .name(format!("gateway {}", net.supernet()))
-            .spawn(move || run_core(core, core_inputs, core_outputs));
+            .spawn(move || run_core(core, core_clock, core_inputs, core_outputs));
         let thread = match thread {
             Ok(t) => t,
             Err(e) => {
@@ -355,7 +390,7 @@ pub fn spawn<W: Workload>(
                 }
                 permit = async { to_core.as_ref()?.reserve().await.ok() }, if !waiting.is_empty() => {
                     let Some(message) = waiting.pop_front() else { continue };
-                    if matches!(&message, ToCore::Input(i) if matches!(**i, Input::Tick)) {
+                    if matches!(&message, ToCore::Input { input, .. } if matches!(**input, Input::Tick)) {
                         tick_waiting = false;
                     }
                     // Once the core is closing, what still arrives is dropped (a client's
@@ -365,13 +400,13 @@ pub fn spawn<W: Workload>(
                     }
                 }
                 Some(done) = done_rx.recv() => match done {
-                    Done::Core(input) => waiting.push_back(ToCore::Input(input)),
+                    Done::Core(input) => waiting.push_back(ToCore::Input { input, arrived: clock.now() }),
                     Done::Split(submit) => waiting.push_back(submit),
                     Done::BatchFinished => verifying = false,
                 },
                 _ = ticker.tick(), if room && !tick_waiting => {
                     tick_waiting = true;
-                    waiting.push_back(ToCore::Input(Box::new(Input::Tick)));
+                    waiting.push_back(ToCore::Input { input: Box::new(Input::Tick), arrived: clock.now() });
                 }
                 command = command_rx.recv(), if room => match command {
                     // Splitting may be long (circom witnesses computed and checked): on the
@@ -392,11 +427,17 @@ pub fn spawn<W: Workload>(
                     None => stop.cancel(),
                 },
                 event = events.recv(), if room => match event {
+                    // Stamped as it is taken from the network: the core judges lateness by it.
                     Some(NetEvent::Gossip { message, .. }) => {
-                        waiting.push_back(ToCore::Input(Box::new(Input::Gossip(message))));
+                        let arrived = clock.now();
+                        waiting.push_back(ToCore::Input { input: Box::new(Input::Gossip(message)), arrived });
+                    }
+                    Some(NetEvent::Request { peer, token, request, .. }) if Reader::serves(&request) => {
+                        serve_read(&reader, &reads, &net, &tracker, peer, token, request);
                     }
                     Some(NetEvent::Request { peer, token, request, .. }) => {
-                        waiting.push_back(ToCore::Input(Box::new(Input::Request { peer, token, request })));
+                        let arrived = clock.now();
+                        waiting.push_back(ToCore::Input { input: Box::new(Input::Request { peer, token, request }), arrived });
                     }
                     Some(_) => {}
                     None => stop.cancel(),
@@ -430,6 +471,66 @@ pub fn spawn<W: Workload>(
         let _ = tokio::task::spawn_blocking(move || thread.join()).await;
     });
     (handle, task)
+}
+
+/// Bounds on the read-only requests answered off the core's thread.
+struct Reads {
+    /// Answered at once.
+    running: Arc<tokio::sync::Semaphore>,
+    /// Answered or waiting.
+    admitted: Arc<tokio::sync::Semaphore>,
+}
+
+/// Answers a read-only request on the blocking pool, off the core's thread, [`MAX_READS`] at
+/// once, or refuses it when [`MAX_READS_WAITING`] are answered or waiting already.
+fn serve_read(
+    reader: &Reader,
+    reads: &Reads,
+    net: &SupernetHandle,
+    tracker: &TaskTracker,
+    peer: PeerId,
+    token: RequestToken,
+    request: Request,
+) {
+    let net = net.clone();
+    let Ok(admitted) = reads.admitted.clone().try_acquire_owned() else {
+        tracker.spawn(async move {
+            let reason = "the gateway is answering as many reads as it can; ask again".into();
+            net.respond(token, Response::Refused { reason }).await;
+        });
+        return;
+    };
+    let (reader, running) = (reader.clone(), reads.running.clone());
+    tracker.spawn(async move {
+        let _admitted = admitted;
+        let Ok(permit) = running.acquire_owned().await else {
+            return;
+        };
+        let answer = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            reader.answer(peer, &request)
+        })
+        .await;
+        let response = match answer {
+            Ok(Ok(Some(response))) => response,
+            Ok(Ok(None)) => Response::Refused {
+                reason: "not a read".into(),
+            },
+            Ok(Err(e)) => {
+                error!(error = %e, peer = %peer, "cannot read the store for a peer");
+                Response::Refused {
+                    reason: "the gateway cannot read its store".into(),
+                }
+            }
+            Err(e) => {
+                error!(error = %e, "a read panicked");
+                Response::Refused {
+                    reason: "the gateway cannot read its store".into(),
+                }
+            }
+        };
+        net.respond(token, response).await;
+    });
 }
 
 /// Checks a batch of submissions off the runtime and feeds each verdict back to the loop.
@@ -497,5 +598,129 @@ async fn deliver(net: SupernetHandle, prover: PeerId, assignment: Signed<JobAssi
         }
         tokio::time::sleep(wait).await;
         wait = (wait * 2).min(Duration::from_secs(5));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{JobRecord, ProofRecord, TaskRecord, TaskStatus};
+    use crate::workload::{JobPlan, ProofBytes, WorkloadError};
+    use lagrange_protocol::config::{
+        AuctionConfig, CategoryConfig, CircuitConfig, EconomicsConfig, SupernetConfig,
+    };
+    use lagrange_protocol::{CircuitId, Digest, JobCategory, Keypair, SupernetId};
+
+    /// Splits every task into one job; nothing here is ever proven.
+    struct OneJob;
+
+    impl Workload for OneJob {
+        fn split(&self, _: &TaskSpec) -> Result<Vec<JobPlan>, WorkloadError> {
+            Ok(vec![JobPlan {
+                circuit: CircuitId::new("synthetic.small").expect("a valid id"),
+                category: JobCategory::Small,
+                input: vec![1],
+            }])
+        }
+        fn prove(&self, _: &CircuitId, _: &[u8]) -> Result<ProofBytes, WorkloadError> {
+            Err(WorkloadError::Refused("not proven here".into()))
+        }
+        fn verify(&self, items: &[(JobRecord, Vec<u8>, ProofSubmission)]) -> Vec<Check> {
+            items.iter().map(|_| Check::Valid).collect()
+        }
+        fn aggregate(
+            &self,
+            _: &TaskRecord,
+            _: &[(JobRecord, Vec<u8>, ProofRecord)],
+        ) -> Result<Vec<u8>, WorkloadError> {
+            Ok(vec![])
+        }
+    }
+
+    fn supernet() -> Arc<SupernetConfig> {
+        Arc::new(SupernetConfig {
+            id: SupernetId::new("driver").expect("a valid id"),
+            gateways: vec![Keypair::insecure_from_seed(1).peer_id()],
+            allowlist: None,
+            auction: AuctionConfig::default(),
+            economics: EconomicsConfig {
+                genesis_stake: 1000,
+                min_stake: 100,
+                slash_amount: 300,
+                non_reveal_penalty: 50,
+                deposits: Vec::new(),
+                tokens: None,
+            },
+            categories: vec![CategoryConfig {
+                category: JobCategory::Small,
+                proving_deadline_ms: 5000,
+                reserve_price: 100,
+            }],
+            circuits: vec![CircuitConfig {
+                id: CircuitId::new("synthetic.small").expect("a valid id"),
+                category: JobCategory::Small,
+                params_digest: Digest([0; 32]),
+                r1cs_digest: None,
+                wasm_digest: None,
+                model: None,
+            }],
+        })
+    }
+
+    #[test]
+    fn a_task_is_durable_before_its_watchers_hear_it_ended() {
+        let store = Store::temporary().expect("a temporary store");
+        let mut core = GatewayCore::new(
+            supernet(),
+            Keypair::insecure_from_seed(1),
+            store.clone(),
+            Arc::new(OneJob),
+        );
+        // A task whose deadline is long past when the core thread first ticks.
+        let then = now_ms() - 10_000;
+        let spec = TaskSpec::Synthetic {
+            jobs: 1,
+            category: JobCategory::Small,
+        };
+        let task = core.submit(spec, 10, then + 1, then).expect("stored").id;
+        let (to_core, inputs) = mpsc::channel(8);
+        let (outputs_tx, mut outputs) = mpsc::channel(8);
+        let clock = Arc::new(Monotonic::default());
+        let thread = std::thread::spawn(move || run_core(core, clock, inputs, outputs_tx));
+        outputs.blocking_recv().expect("recovered");
+        let flushed = store.flushes();
+        let tick = ToCore::Input {
+            input: Box::new(Input::Tick),
+            arrived: now_ms(),
+        };
+        to_core.blocking_send(tick).expect("the core runs");
+        let out = outputs.blocking_recv().expect("the tick's outputs");
+        // Only the task's news comes out: nothing else would have made the core flush.
+        assert!(
+            !out.is_empty()
+                && out
+                    .iter()
+                    .all(|o| matches!(o, Output::TaskChanged(t) if *t == task)),
+            "{out:?}"
+        );
+        let record = store.task(&task).expect("readable").expect("kept");
+        assert!(matches!(record.status, TaskStatus::Failed { .. }));
+        assert!(
+            store.flushes() > flushed,
+            "the task's end was shown to its watchers before it was durable"
+        );
+        drop(to_core);
+        thread.join().expect("the core thread ends");
+    }
+
+    #[test]
+    fn transcripts_and_assignment_lists_never_reach_the_core() {
+        let supernet = SupernetId::new("driver").expect("a valid id");
+        let batch_id = lagrange_protocol::BatchId([0; 16]);
+        assert!(Reader::serves(&Request::Transcript {
+            supernet: supernet.clone(),
+            batch_id
+        }));
+        assert!(Reader::serves(&Request::Assignments { supernet }));
     }
 }

@@ -401,6 +401,8 @@ pub struct Store {
     /// Finished tasks and batches by age, for [`Store::prune`].
     expiry: Tree,
     token_rules: tokens::RulesCell,
+    /// Flushes done so far, shared by every handle of this database.
+    flushes: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -468,6 +470,7 @@ impl Store {
             tokens: db.open_tree("tokens")?,
             expiry: db.open_tree("expiry")?,
             token_rules: Default::default(),
+            flushes: Default::default(),
             db,
             dir,
         };
@@ -512,13 +515,23 @@ impl Store {
     /// Makes everything written so far durable.
     pub async fn flush(&self) -> Result<(), StoreError> {
         self.db.flush_async().await?;
+        self.flushes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
 
     /// [`Store::flush`], blocking the calling thread (for code that runs off the runtime).
     pub fn flush_blocking(&self) -> Result<(), StoreError> {
         self.db.flush()?;
+        self.flushes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(())
+    }
+
+    /// How many flushes through any handle of this database have completed: lets a caller
+    /// (or a test) see that what it wrote was made durable before it told anyone.
+    pub fn flushes(&self) -> u64 {
+        self.flushes.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Bytes the database takes on disk.
