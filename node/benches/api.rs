@@ -41,7 +41,10 @@ async fn probe(client: &mut GatewayClient<Channel>, task: &str, until: Instant) 
     while Instant::now() < until {
         let t = Instant::now();
         client
-            .list_tasks(pb::ListTasksRequest { limit: 20 })
+            .list_tasks(pb::ListTasksRequest {
+                limit: 20,
+                ..Default::default()
+            })
             .await
             .expect("ListTasks");
         ms.push(t.elapsed().as_secs_f64() * 1e3);

@@ -80,6 +80,24 @@ pub struct GatewayRole {
     /// How long a finished task (its result, proofs, jobs and events) and an auction
     /// (its bids and transcript) are kept, seconds; 0 keeps them forever.
     pub retention_secs: u64,
+    /// Client tasks split at once (a split may be long CPU work); 0: one per CPU core.
+    pub max_concurrent_splits: usize,
+    /// `SubmitTask` calls one client address may make a minute; 0: no limit.
+    pub submits_per_minute: u32,
+}
+
+impl GatewayRole {
+    /// The client API's limits these settings give.
+    pub fn api_limits(&self) -> crate::api::ApiLimits {
+        let default = crate::api::ApiLimits::default();
+        crate::api::ApiLimits {
+            max_concurrent_splits: match self.max_concurrent_splits {
+                0 => default.max_concurrent_splits,
+                n => n,
+            },
+            submits_per_minute: self.submits_per_minute,
+        }
+    }
 }
 
 impl Default for GatewayRole {
@@ -88,6 +106,8 @@ impl Default for GatewayRole {
             grpc: SocketAddr::from(([127, 0, 0, 1], 50051)),
             store_cache_mb: crate::store::DEFAULT_CACHE_MB,
             retention_secs: DEFAULT_RETENTION_SECS,
+            max_concurrent_splits: 0,
+            submits_per_minute: crate::api::server::DEFAULT_SUBMITS_PER_MINUTE,
         }
     }
 }
@@ -251,6 +271,12 @@ pub struct Overrides {
     /// Gateway: seconds a finished task and an auction are kept (0: forever).
     #[arg(long, env = "LAGRANGE_RETENTION_SECS")]
     pub retention_secs: Option<u64>,
+    /// Gateway: client tasks split at once (0: one per CPU core).
+    #[arg(long, env = "LAGRANGE_MAX_CONCURRENT_SPLITS")]
+    pub max_concurrent_splits: Option<usize>,
+    /// Gateway: SubmitTask calls one client address may make a minute (0: no limit).
+    #[arg(long, env = "LAGRANGE_SUBMITS_PER_MINUTE")]
+    pub submits_per_minute: Option<u32>,
     /// Prover: jobs proven at once.
     #[arg(long, env = "LAGRANGE_CAPACITY")]
     pub capacity: Option<u32>,
@@ -417,6 +443,13 @@ metrics = "{metrics}"
 # kept before they are pruned; 0 keeps them forever, and memory and disk then grow with the
 # history (LAGRANGE_RETENTION_SECS, --retention-secs).
 {gateway}retention_secs = {retention}
+# Client tasks split at once (splitting may be long CPU work; more submissions wait their
+# turn); 0 means one per CPU core (LAGRANGE_MAX_CONCURRENT_SPLITS, --max-concurrent-splits).
+{gateway}max_concurrent_splits = {splits}
+# SubmitTask calls one client address may make a minute, a tenth of that at once; past it
+# the call is refused with RESOURCE_EXHAUSTED; 0 means no limit (LAGRANGE_SUBMITS_PER_MINUTE,
+# --submits-per-minute).
+{gateway}submits_per_minute = {submits}
 
 {prover}[prover]
 # Jobs proven at once (LAGRANGE_CAPACITY, --capacity).
@@ -450,6 +483,8 @@ metrics = "{metrics}"
             grpc = g.grpc,
             cache = g.store_cache_mb,
             retention = g.retention_secs,
+            splits = g.max_concurrent_splits,
+            submits = g.submits_per_minute,
             capacity = p.capacity,
             pps = p.price_per_second,
             margin = p.margin_percent,
@@ -522,6 +557,12 @@ metrics = "{metrics}"
         }
         if let Some(r) = over.retention_secs {
             gateway.retention_secs = r;
+        }
+        if let Some(n) = over.max_concurrent_splits {
+            gateway.max_concurrent_splits = n;
+        }
+        if let Some(n) = over.submits_per_minute {
+            gateway.submits_per_minute = n;
         }
         if let Some(c) = over.capacity {
             prover.capacity = c;

@@ -1,7 +1,9 @@
 //! The operator's dashboard: one page (`/`), served by the node's HTTP endpoint with
 //! everything it needs inline (no build step, nothing fetched from elsewhere), and the JSON
 //! it polls every second (`/dashboard.json`), read from the gateways' stores and the
-//! swarms' counters when it is asked for.
+//! swarms' counters at most once per [`REFRESH`] however many pages are open ([`Cached`]);
+//! the reads are bounded (the latest tasks by the store's index, and the tasks in flight),
+//! never every task.
 //!
 //! Per Supernet: connected peers; the provers the gateway has accounts for (stake, earnings,
 //! record, last winning price); the latest batches (commits, reveals, awards and their
@@ -10,6 +12,9 @@
 //! proven per minute. A node that is only a prover shows its Supernets and peers.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -28,6 +33,44 @@ const LISTED_TASKS: usize = 20;
 const LISTED_BATCHES: usize = 12;
 /// The charts' window.
 const WINDOW_MS: u64 = 3_600_000;
+
+/// How long one snapshot is served before it is read again: the page's polling interval.
+pub const REFRESH: Duration = Duration::from_secs(1);
+
+/// A value computed at most once per period, whoever asks: concurrent askers wait for the
+/// one computation and share it.
+#[derive(Debug)]
+pub struct Cached<T> {
+    period: Duration,
+    held: tokio::sync::Mutex<Option<(Instant, Arc<T>)>>,
+}
+
+impl<T> Cached<T> {
+    /// Nothing held yet; a value is kept `period`.
+    pub fn new(period: Duration) -> Self {
+        Self {
+            period,
+            held: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// The value held, if younger than the period; else `compute`'s, held from now.
+    pub async fn get<F, Fut>(&self, compute: F) -> Arc<T>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = T>,
+    {
+        let mut held = self.held.lock().await;
+        if let Some((at, value)) = &*held
+            && at.elapsed() < self.period
+        {
+            return value.clone();
+        }
+        let value = Arc::new(compute().await);
+        *held = Some((Instant::now(), value.clone()));
+        value
+    }
+}
 
 /// What the page shows.
 #[derive(Debug, Serialize)]
@@ -163,9 +206,17 @@ fn status(task: &TaskRecord) -> &'static str {
 }
 
 fn gateway_view(store: &Store, now: UnixMillis) -> Result<SupernetView, StoreError> {
-    let mut tasks = store.tasks()?;
-    // In flight first, then the latest.
-    tasks.sort_by_key(|t| (t.status.is_final(), std::cmp::Reverse(t.created_at)));
+    // The latest tasks, and those in flight; never every task.
+    let latest = store.tasks_newest_first(None, RECENT_TASKS)?;
+    let mut in_flight = store.unfinished_tasks()?;
+    in_flight.sort_by_key(|t| std::cmp::Reverse(t.created_at));
+    in_flight.truncate(LISTED_TASKS);
+    let mut tasks = in_flight;
+    for t in &latest {
+        if t.status.is_final() && tasks.len() < LISTED_TASKS {
+            tasks.push(t.clone());
+        }
+    }
     let since = now.saturating_sub(WINDOW_MS);
     let mut batches: BTreeMap<String, BatchView> = BTreeMap::new();
     let mut last_price: BTreeMap<String, (UnixMillis, u64)> = BTreeMap::new();
@@ -174,9 +225,7 @@ fn gateway_view(store: &Store, now: UnixMillis) -> Result<SupernetView, StoreErr
     let mut prices = Vec::new();
     let mut latency = Vec::new();
     let mut per_minute: BTreeMap<UnixMillis, u64> = BTreeMap::new();
-    let mut recent: Vec<&TaskRecord> = tasks.iter().collect();
-    recent.sort_by_key(|t| std::cmp::Reverse(t.created_at));
-    for task in recent.iter().take(RECENT_TASKS) {
+    for task in &latest {
         for event in store.events(&task.id, 0)? {
             match event.kind {
                 TaskEventKind::Offered { job, batch, .. } => {
@@ -246,7 +295,6 @@ fn gateway_view(store: &Store, now: UnixMillis) -> Result<SupernetView, StoreErr
         .collect();
     let tasks = tasks
         .iter()
-        .take(LISTED_TASKS)
         .map(|t| TaskView {
             id: short(t.id.to_string()),
             status: status(t),
@@ -271,4 +319,38 @@ fn gateway_view(store: &Store, now: UnixMillis) -> Result<SupernetView, StoreErr
         latency,
         throughput: per_minute.into_iter().collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn many_viewers_share_one_snapshot_a_period() {
+        let cache = Arc::new(Cached::new(Duration::from_secs(3600)));
+        let computed = Arc::new(AtomicUsize::new(0));
+        let viewers: Vec<_> = (0..16)
+            .map(|_| {
+                let (cache, computed) = (cache.clone(), computed.clone());
+                tokio::spawn(async move {
+                    *cache
+                        .get(|| async {
+                            computed.fetch_add(1, Ordering::SeqCst);
+                            tokio::task::yield_now().await;
+                            7u32
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for v in viewers {
+            assert_eq!(v.await.unwrap(), 7);
+        }
+        assert_eq!(computed.load(Ordering::SeqCst), 1);
+        // Past the period it is read again.
+        let fresh = Cached::new(Duration::ZERO);
+        assert_eq!(*fresh.get(|| async { 1 }).await, 1);
+        assert_eq!(*fresh.get(|| async { 2 }).await, 2);
+    }
 }

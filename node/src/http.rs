@@ -16,8 +16,16 @@ use tracing::{info, warn};
 
 use crate::metrics::NodeMetrics;
 
-async fn get_metrics(State(m): State<Arc<NodeMetrics>>) -> impl IntoResponse {
-    let body = m.encode();
+/// What the endpoint's handlers share.
+#[derive(Clone)]
+struct Endpoint {
+    metrics: Arc<NodeMetrics>,
+    /// The dashboard's JSON (or why it could not be read), read at most once a refresh.
+    dashboard: Arc<crate::dashboard::Cached<Result<String, String>>>,
+}
+
+async fn get_metrics(State(e): State<Endpoint>) -> impl IntoResponse {
+    let body = e.metrics.encode();
     (
         [(
             header::CONTENT_TYPE,
@@ -34,17 +42,25 @@ async fn dashboard_page() -> impl IntoResponse {
     )
 }
 
-async fn dashboard_json(State(m): State<Arc<NodeMetrics>>) -> axum::response::Response {
-    let snapshot =
-        tokio::task::spawn_blocking(move || crate::dashboard::snapshot(&m, crate::clock::now_ms()))
+async fn dashboard_json(State(e): State<Endpoint>) -> axum::response::Response {
+    let m = e.metrics.clone();
+    let body = e
+        .dashboard
+        .get(|| async move {
+            let snapshot = tokio::task::spawn_blocking(move || {
+                crate::dashboard::snapshot(&m, crate::clock::now_ms())
+            })
             .await;
-    match snapshot {
-        Ok(Ok(s)) => match serde_json::to_string(&s) {
-            Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
-            Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-        },
-        Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+            match snapshot {
+                Ok(Ok(s)) => serde_json::to_string(&s).map_err(|e| e.to_string()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+        .await;
+    match &*body {
+        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body.clone()).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.clone()).into_response(),
     }
 }
 
@@ -52,8 +68,8 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-async fn readyz(State(m): State<Arc<NodeMetrics>>) -> (StatusCode, String) {
-    match m.readiness.missing() {
+async fn readyz(State(e): State<Endpoint>) -> (StatusCode, String) {
+    match e.metrics.readiness.missing() {
         None => (StatusCode::OK, "ready\n".into()),
         Some(missing) => (StatusCode::SERVICE_UNAVAILABLE, format!("{missing}\n")),
     }
@@ -78,7 +94,10 @@ pub async fn serve(
         .route("/metrics", get(get_metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .with_state(metrics);
+        .with_state(Endpoint {
+            metrics,
+            dashboard: Arc::new(crate::dashboard::Cached::new(crate::dashboard::REFRESH)),
+        });
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             warn!(error = %e, "metrics endpoint stopped");

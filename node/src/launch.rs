@@ -235,6 +235,7 @@ pub async fn join_as_gateway<W: Workload>(
 pub async fn serve_grpc(
     bind: SocketAddr,
     gateways: BTreeMap<lagrange_protocol::SupernetId, GatewayHandle>,
+    limits: crate::api::ApiLimits,
     stop: CancellationToken,
 ) -> Result<(SocketAddr, JoinHandle<()>)> {
     let listener = tokio::net::TcpListener::bind(bind).await.with_context(|| {
@@ -244,7 +245,7 @@ pub async fn serve_grpc(
         )
     })?;
     let local = listener.local_addr()?;
-    let service = GatewayService::new(gateways);
+    let service = GatewayService::with_limits(gateways, limits);
     let task = tokio::spawn(async move {
         let served = tonic::transport::Server::builder()
             .add_service(crate::api::SizeLimited(service.into_server()))
@@ -314,7 +315,13 @@ pub async fn start_misbehaving_gateway<W: Workload>(
     .await?;
     if let Some(bind) = grpc {
         let handles = [(supernet.id.clone(), node.gateway.clone())].into();
-        let (local, task) = serve_grpc(bind, handles, node.parts.stop.clone()).await?;
+        let (local, task) = serve_grpc(
+            bind,
+            handles,
+            crate::api::ApiLimits::default(),
+            node.parts.stop.clone(),
+        )
+        .await?;
         node.grpc_addr = Some(local);
         node.parts.tasks.push(task);
     }

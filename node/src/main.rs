@@ -115,7 +115,7 @@ enum Command {
         #[arg(long, env = "LAGRANGE_CONFIG")]
         config: Option<PathBuf>,
         #[command(flatten)]
-        overrides: Overrides,
+        overrides: Box<Overrides>,
     },
     /// Audit gateways: wait for their tasks to end, check every result, payment and the
     /// ledger, and print a summary. Exits non-zero if any check fails.

@@ -139,12 +139,23 @@ fn status_name(s: i32) -> &'static str {
 /// A gateway's tasks, and how many it has pruned.
 async fn list(addr: &str) -> Result<(Vec<pb::TaskSummary>, u64)> {
     let mut client = connect(addr).await?;
-    let tasks = client
-        .list_tasks(pb::ListTasksRequest { limit: 10_000 })
-        .await
-        .map_err(|s| anyhow::anyhow!("{addr}: {}: {}", s.code(), s.message()))?
-        .into_inner()
-        .tasks;
+    let mut tasks = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .list_tasks(pb::ListTasksRequest {
+                limit: 1000,
+                page_token,
+            })
+            .await
+            .map_err(|s| anyhow::anyhow!("{addr}: {}: {}", s.code(), s.message()))?
+            .into_inner();
+        tasks.extend(page.tasks);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
     Ok((tasks, pruned_count(&mut client, addr).await?))
 }
 

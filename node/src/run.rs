@@ -495,7 +495,13 @@ pub async fn run_node(s: Settings) -> Result<()> {
     let grpc = if gateways.is_empty() {
         None
     } else {
-        let (addr, task) = serve_grpc(s.gateway.grpc, gateways, api_stop.clone()).await?;
+        let (addr, task) = serve_grpc(
+            s.gateway.grpc,
+            gateways,
+            s.gateway.api_limits(),
+            api_stop.clone(),
+        )
+        .await?;
         println!("gateway running: grpc {addr}");
         Some(task)
     };

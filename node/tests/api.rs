@@ -160,7 +160,10 @@ async fn api_bad_input_gets_clear_statuses_and_the_node_keeps_serving() {
         .into_inner();
     assert_eq!(ok.jobs, 2);
     let listed = client
-        .list_tasks(pb::ListTasksRequest { limit: 0 })
+        .list_tasks(pb::ListTasksRequest {
+            limit: 0,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -241,7 +244,249 @@ async fn api_task_streams_per_client_are_bounded_and_given_back() {
     }
     // Other calls are unaffected.
     client
-        .list_tasks(pb::ListTasksRequest { limit: 5 })
+        .list_tasks(pb::ListTasksRequest {
+            limit: 5,
+            ..Default::default()
+        })
         .await
         .unwrap();
+}
+
+/// The gateway's service with `limits`, called directly (as from one client address).
+fn service(
+    node: &launch::GatewayNode,
+    limits: lagrange_node::api::ApiLimits,
+) -> lagrange_node::api::server::GatewayService {
+    let supernet = lagrange_protocol::SupernetId::new("api").unwrap();
+    let gateways = [(supernet, node.gateway.clone())].into_iter().collect();
+    lagrange_node::api::server::GatewayService::with_limits(gateways, limits)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_a_client_that_submits_too_fast_is_refused_resource_exhausted() {
+    use lagrange_node::api::pb::gateway_server::Gateway;
+    let (node, _params) = gateway().await;
+    // Twenty a minute: two at once.
+    let service = service(
+        &node,
+        lagrange_node::api::ApiLimits {
+            max_concurrent_splits: 2,
+            submits_per_minute: 20,
+        },
+    );
+    // Every call counts, a refused one too (these name a Supernet not served here).
+    let elsewhere = || {
+        tonic::Request::new(pb::SubmitTaskRequest {
+            supernet: "elsewhere".into(),
+            ..query(10, pb::Category::Small)
+        })
+    };
+    for _ in 0..2 {
+        let status = service.submit_task(elsewhere()).await.unwrap_err();
+        assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    }
+    let status = service.submit_task(elsewhere()).await.unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(status.message().contains("retry in"), "{status:?}");
+    // Other calls are not rated.
+    service
+        .list_tasks(tonic::Request::new(pb::ListTasksRequest::default()))
+        .await
+        .unwrap();
+    node.shutdown().await;
+}
+
+/// The real workload, with splits held at a gate to count how many run at once.
+struct Gated {
+    inner: std::sync::Arc<lagrange_node::circuit_workload::CircuitWorkload>,
+    /// (splitting now, most at once, gate open)
+    state: std::sync::Mutex<(usize, usize, bool)>,
+    changed: std::sync::Condvar,
+}
+
+impl Gated {
+    /// Waits up to `timeout` until `ready` holds of the state; returns it.
+    fn wait(
+        &self,
+        timeout: std::time::Duration,
+        ready: impl Fn(&(usize, usize, bool)) -> bool,
+    ) -> (usize, usize, bool) {
+        let guard = self.state.lock().unwrap();
+        *self
+            .changed
+            .wait_timeout_while(guard, timeout, |s| !ready(s))
+            .unwrap()
+            .0
+    }
+
+    fn open(&self) {
+        self.state.lock().unwrap().2 = true;
+        self.changed.notify_all();
+    }
+}
+
+impl lagrange_node::workload::Workload for Gated {
+    fn split(
+        &self,
+        spec: &lagrange_node::store::TaskSpec,
+    ) -> Result<Vec<lagrange_node::workload::JobPlan>, lagrange_node::workload::WorkloadError> {
+        {
+            let mut s = self.state.lock().unwrap();
+            s.0 += 1;
+            s.1 = s.1.max(s.0);
+            self.changed.notify_all();
+            let timeout = std::time::Duration::from_secs(30);
+            let (mut s, _) = self
+                .changed
+                .wait_timeout_while(s, timeout, |s| !s.2)
+                .unwrap();
+            s.0 -= 1;
+        }
+        self.inner.split(spec)
+    }
+    fn prove(
+        &self,
+        circuit: &lagrange_protocol::CircuitId,
+        input: &[u8],
+    ) -> Result<lagrange_node::workload::ProofBytes, lagrange_node::workload::WorkloadError> {
+        self.inner.prove(circuit, input)
+    }
+    fn verify(
+        &self,
+        items: &[(
+            lagrange_node::store::JobRecord,
+            Vec<u8>,
+            lagrange_protocol::messages::ProofSubmission,
+        )],
+    ) -> Vec<lagrange_node::workload::Check> {
+        self.inner.verify(items)
+    }
+    fn aggregate(
+        &self,
+        task: &lagrange_node::store::TaskRecord,
+        proofs: &[(
+            lagrange_node::store::JobRecord,
+            Vec<u8>,
+            lagrange_node::store::ProofRecord,
+        )],
+    ) -> Result<Vec<u8>, lagrange_node::workload::WorkloadError> {
+        self.inner.aggregate(task, proofs)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_no_more_tasks_are_split_at_once_than_the_limit() {
+    use lagrange_node::api::pb::gateway_server::Gateway;
+    let net = common::proving_supernet("api", 10_000).await;
+    let gated = std::sync::Arc::new(Gated {
+        inner: net.workload.clone(),
+        state: Default::default(),
+        changed: Default::default(),
+    });
+    let node = launch::start_gateway(
+        &Keypair::insecure_from_seed(0),
+        net.supernet.clone(),
+        Store::temporary().unwrap(),
+        gated.clone(),
+        NetConfig::local(),
+        None,
+        ParamFiles::default(),
+    )
+    .await
+    .unwrap();
+    let service = service(
+        &node,
+        lagrange_node::api::ApiLimits {
+            max_concurrent_splits: 2,
+            submits_per_minute: 0,
+        },
+    );
+    let submits: Vec<_> = (0..6)
+        .map(|_| {
+            let service = service.clone();
+            tokio::spawn(async move {
+                service
+                    .submit_task(tonic::Request::new(query(10, pb::Category::Small)))
+                    .await
+            })
+        })
+        .collect();
+    let g = gated.clone();
+    let waited = tokio::task::spawn_blocking(move || {
+        let two = g.wait(std::time::Duration::from_secs(30), |s| s.0 >= 2);
+        // Given time, a third split would start: none may.
+        let after = g.wait(std::time::Duration::from_millis(500), |s| s.0 > 2);
+        g.open();
+        (two, after)
+    })
+    .await
+    .unwrap();
+    assert_eq!(waited.0.0, 2, "two splits should have started");
+    assert_eq!(waited.1.1, 2, "more splits ran at once than the limit");
+    for s in submits {
+        assert_eq!(s.await.unwrap().unwrap().into_inner().jobs, 1);
+    }
+    assert_eq!(gated.state.lock().unwrap().1, 2);
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_tasks_are_listed_a_page_at_a_time_newest_first() {
+    let (node, _params) = gateway().await;
+    let url = format!("http://{}", node.grpc_addr.unwrap());
+    let mut client = GatewayClient::connect(url).await.unwrap();
+    let mut submitted = Vec::new();
+    for _ in 0..5 {
+        submitted.push(
+            client
+                .submit_task(query(10, pb::Category::Small))
+                .await
+                .unwrap()
+                .into_inner()
+                .task_id,
+        );
+    }
+    let mut listed = Vec::new();
+    let mut pages = 0;
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .list_tasks(pb::ListTasksRequest {
+                limit: 2,
+                page_token,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        pages += 1;
+        assert!(page.tasks.len() <= 2);
+        listed.extend(page.tasks);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    assert_eq!(pages, 3);
+    // Every task once, newest first.
+    let ids: Vec<&str> = listed.iter().map(|t| t.task_id.as_str()).collect();
+    let mut expected: Vec<&str> = submitted.iter().map(String::as_str).collect();
+    expected.sort();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(sorted, expected);
+    assert!(
+        listed
+            .windows(2)
+            .all(|w| w[0].created_at_ms >= w[1].created_at_ms)
+    );
+    // A token this gateway never gave is refused.
+    let status = client
+        .list_tasks(pb::ListTasksRequest {
+            limit: 2,
+            page_token: "not a token".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    node.shutdown().await;
 }

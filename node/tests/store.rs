@@ -500,3 +500,71 @@ fn a_store_written_before_retention_gets_its_finished_tasks_filed_once_on_open()
     assert_eq!(store.prune(501, 0, &BTreeSet::new(), 10).unwrap().tasks, 1);
     assert!(store.task(&t.id).unwrap().is_none());
 }
+
+#[test]
+fn tasks_are_paged_newest_first_by_their_index_and_leave_it_when_pruned() {
+    let dir = tempfile::tempdir().unwrap();
+    let ids: Vec<TaskId> = {
+        let store = Store::open(dir.path()).unwrap();
+        (50..55u8)
+            .map(|i| {
+                let (mut t, j) = task(i, 1);
+                // Created in the reverse order of their ids, two at the same moment.
+                t.created_at = 1_000 - u64::from(i.min(53));
+                store.create_task(&t, None, &j).unwrap();
+                t.id
+            })
+            .collect()
+    };
+    // Newest first (54 and 53 share a time: the greater id first), and on from a cursor.
+    let expect = [ids[0], ids[1], ids[2], ids[4], ids[3]];
+    let store = Store::open(dir.path()).unwrap();
+    let page = |after, limit| -> Vec<TaskId> {
+        store
+            .tasks_newest_first(after, limit)
+            .unwrap()
+            .iter()
+            .map(|t| t.id)
+            .collect()
+    };
+    assert_eq!(page(None, 10), expect);
+    let first = store.tasks_newest_first(None, 2).unwrap();
+    assert_eq!(first.iter().map(|t| t.id).collect::<Vec<_>>(), expect[..2]);
+    let last = first.last().unwrap();
+    assert_eq!(page(Some((last.created_at, last.id)), 2), expect[2..4]);
+    let fourth = store.task(&expect[3]).unwrap().unwrap();
+    assert_eq!(page(Some((fourth.created_at, fourth.id)), 2), expect[4..]);
+    // A pruned task leaves the index.
+    store.complete_task(&ids[0], b"r", 2_000).unwrap();
+    assert_eq!(
+        store
+            .prune(u64::MAX, 0, &BTreeSet::new(), 10)
+            .unwrap()
+            .tasks,
+        1
+    );
+    assert_eq!(page(None, 10), expect[1..]);
+}
+
+#[test]
+fn a_store_written_before_the_age_index_gets_it_once_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (t, j) = task(60, 1);
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store.create_task(&t, None, &j).unwrap();
+    }
+    {
+        let db = sled::open(dir.path()).unwrap();
+        db.open_tree("task_ages").unwrap().clear().unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .remove("task ages indexed")
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let listed = store.tasks_newest_first(None, 10).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, t.id);
+}

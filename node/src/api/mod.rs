@@ -2,7 +2,7 @@
 
 pub mod server;
 
-pub use server::{MAX_WATCHES, MAX_WATCHES_PER_CLIENT};
+pub use server::{ApiLimits, MAX_WATCHES, MAX_WATCHES_PER_CLIENT};
 
 /// Generated protobuf types and the gRPC client and server stubs.
 #[allow(missing_docs, clippy::all, clippy::pedantic)]

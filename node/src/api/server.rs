@@ -1,11 +1,18 @@
 //! The gRPC service: validates client input, hands tasks to the gateway of the right
 //! Supernet, and serves task histories and results from the store.
+//!
+//! What a client can make the gateway do is bounded ([`ApiLimits`]): submissions per client
+//! address (a token bucket, answered `RESOURCE_EXHAUSTED` when empty), tasks split at once
+//! (a semaphore; a split may be long CPU work), task lists a page at a time from the store's
+//! index of tasks by age, and task streams per client and in all.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::pin::Pin;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use futures::Stream;
 use tokio::sync::mpsc;
@@ -20,8 +27,7 @@ use crate::clock::now_ms;
 use crate::gateway::SubmitError;
 use crate::gateway::driver::GatewayHandle;
 use crate::store::{
-    Account, JobState, Store, StoreError, TaskEvent, TaskEventKind, TaskRecord, TaskSpec,
-    TaskStatus,
+    Account, Store, StoreError, TaskEvent, TaskEventKind, TaskRecord, TaskSpec, TaskStatus,
 };
 
 /// Longest deadline a client may ask for: one week.
@@ -33,11 +39,89 @@ pub const MAX_WATCHES_PER_CLIENT: usize = 16;
 /// Most `WatchTask` streams open at once in all.
 pub const MAX_WATCHES: usize = 1024;
 
+/// Tasks listed in one `ListTasks` page unless the client asks for fewer.
+pub const DEFAULT_PAGE: usize = 100;
+
+/// Most tasks listed in one `ListTasks` page.
+pub const MAX_PAGE: usize = 1000;
+
+/// `SubmitTask` calls one client address may make a minute, unless configured otherwise.
+pub const DEFAULT_SUBMITS_PER_MINUTE: u32 = 600;
+
+/// Client addresses whose submission rate is remembered at once; past this, those whose
+/// allowance is whole again are forgotten.
+const MAX_RATED_CLIENTS: usize = 4096;
+
+/// Submissions waiting for a split slot, per slot, past which more are refused.
+const WAITING_PER_SPLIT: usize = 16;
+
+/// Bounds on the work clients can make the gateway do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiLimits {
+    /// Tasks split at once, across the node's gateways (a split may be long CPU work on
+    /// the blocking pool; more submissions wait their turn). At least 1.
+    pub max_concurrent_splits: usize,
+    /// `SubmitTask` calls one client address may make a minute, at most a tenth of a
+    /// minute's worth at once (0: no limit).
+    pub submits_per_minute: u32,
+}
+
+impl Default for ApiLimits {
+    /// One split per core, [`DEFAULT_SUBMITS_PER_MINUTE`].
+    fn default() -> Self {
+        Self {
+            max_concurrent_splits: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            submits_per_minute: DEFAULT_SUBMITS_PER_MINUTE,
+        }
+    }
+}
+
 /// The `Gateway` service over the gateways this node runs, one per Supernet.
 #[derive(Clone)]
 pub struct GatewayService {
     gateways: BTreeMap<SupernetId, GatewayHandle>,
     watches: Arc<Mutex<Watches>>,
+    limits: ApiLimits,
+    splits: Arc<tokio::sync::Semaphore>,
+    waiting: Arc<AtomicUsize>,
+    rates: Arc<Mutex<Rates>>,
+}
+
+/// Each client address's submission allowance: a token bucket.
+#[derive(Default)]
+struct Rates {
+    buckets: HashMap<Option<IpAddr>, (f64, Instant)>,
+}
+
+impl Rates {
+    /// Takes one submission from `client`'s allowance at `now`, or says how long until one
+    /// is back.
+    fn take(
+        &mut self,
+        client: Option<IpAddr>,
+        per_minute: u32,
+        now: Instant,
+    ) -> Result<(), Duration> {
+        if per_minute == 0 {
+            return Ok(());
+        }
+        let per_sec = f64::from(per_minute) / 60.0;
+        let burst = (f64::from(per_minute) / 10.0).max(1.0);
+        let full = |(tokens, at): (f64, Instant)| {
+            (tokens + now.saturating_duration_since(at).as_secs_f64() * per_sec).min(burst)
+        };
+        if self.buckets.len() >= MAX_RATED_CLIENTS {
+            self.buckets.retain(|_, b| full(*b) < burst);
+        }
+        let tokens = self.buckets.get(&client).map_or(burst, |b| full(*b));
+        if tokens >= 1.0 {
+            self.buckets.insert(client, (tokens - 1.0, now));
+            Ok(())
+        } else {
+            self.buckets.insert(client, (tokens, now));
+            Err(Duration::from_secs_f64((1.0 - tokens) / per_sec))
+        }
+    }
 }
 
 /// Open `WatchTask` streams, by client address.
@@ -67,12 +151,53 @@ impl Drop for WatchSlot {
 }
 
 impl GatewayService {
-    /// A service over these gateways.
+    /// A service over these gateways, with the default [`ApiLimits`].
     pub fn new(gateways: BTreeMap<SupernetId, GatewayHandle>) -> Self {
+        Self::with_limits(gateways, ApiLimits::default())
+    }
+
+    /// A service over these gateways, with these limits.
+    pub fn with_limits(gateways: BTreeMap<SupernetId, GatewayHandle>, limits: ApiLimits) -> Self {
+        let slots = limits.max_concurrent_splits.max(1);
         Self {
             gateways,
             watches: Arc::default(),
+            limits,
+            splits: Arc::new(tokio::sync::Semaphore::new(slots)),
+            waiting: Arc::default(),
+            rates: Arc::default(),
         }
+    }
+
+    /// Takes one submission from `client`'s allowance, or refuses.
+    fn rate(&self, client: Option<IpAddr>) -> Result<(), Status> {
+        let mut rates = self.rates.lock().unwrap_or_else(|e| e.into_inner());
+        rates
+            .take(client, self.limits.submits_per_minute, Instant::now())
+            .map_err(|wait| {
+                Status::resource_exhausted(format!(
+                    "this client submits faster than {} tasks a minute; retry in {} ms",
+                    self.limits.submits_per_minute,
+                    wait.as_millis().max(1)
+                ))
+            })
+    }
+
+    /// Waits for a split slot, or refuses when too many submissions wait already.
+    async fn split_slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Status> {
+        if let Ok(permit) = self.splits.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
+        let slots = self.limits.max_concurrent_splits.max(1);
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= slots * WAITING_PER_SPLIT {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(Status::resource_exhausted(
+                "the gateway is splitting as many tasks as it can; retry later",
+            ));
+        }
+        let permit = self.splits.clone().acquire_owned().await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        permit.map_err(|_| Status::unavailable("the gateway is stopping"))
     }
 
     /// Takes a stream slot for `client`, or says why none is left.
@@ -135,6 +260,21 @@ fn internal(e: StoreError) -> Status {
 fn parse_task(id: &str) -> Result<TaskId, Status> {
     TaskId::from_str(id)
         .map_err(|e| Status::invalid_argument(format!("task_id {id:?} is not a task id: {e}")))
+}
+
+/// A `ListTasks` page token: the creation time and id of the last task listed.
+fn parse_page_token(
+    token: &str,
+) -> Result<Option<(lagrange_protocol::UnixMillis, TaskId)>, Status> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let bad =
+        || Status::invalid_argument(format!("page_token {token:?} is not one this gateway gave"));
+    let (at, id) = token.split_once('.').ok_or_else(bad)?;
+    let at = at.parse().map_err(|_| bad())?;
+    let id = TaskId::from_str(id).map_err(|_| bad())?;
+    Ok(Some((at, id)))
 }
 
 fn category(c: i32) -> Result<JobCategory, Status> {
@@ -261,6 +401,7 @@ impl pb::gateway_server::Gateway for GatewayService {
         &self,
         request: Request<pb::SubmitTaskRequest>,
     ) -> Result<Response<pb::SubmitTaskResponse>, Status> {
+        self.rate(request.remote_addr().map(|a| a.ip()))?;
         let r = request.into_inner();
         let gateway = self.gateway_of(&r.supernet)?;
         if r.max_fee_per_job == 0 {
@@ -336,6 +477,8 @@ impl pb::gateway_server::Gateway for GatewayService {
                 ));
             }
         };
+        // Held until the task is split and stored.
+        let _slot = self.split_slot().await?;
         let deadline = now_ms().saturating_add(r.deadline_ms);
         match gateway.submit(spec, r.max_fee_per_job, deadline).await {
             Ok(task) => Ok(Response::new(pb::SubmitTaskResponse {
@@ -425,38 +568,55 @@ impl pb::gateway_server::Gateway for GatewayService {
         &self,
         request: Request<pb::ListTasksRequest>,
     ) -> Result<Response<pb::ListTasksResponse>, Status> {
-        let limit = match request.into_inner().limit {
-            0 => 100,
-            n => n.min(10_000) as usize,
+        let r = request.into_inner();
+        let limit = match r.limit {
+            0 => DEFAULT_PAGE,
+            n => (n as usize).min(MAX_PAGE),
         };
-        let mut tasks = Vec::new();
-        for gw in self.gateways.values() {
-            for t in gw.store().tasks().map_err(internal)? {
-                let done = gw
-                    .store()
-                    .jobs_of(&t.id)
+        let after = parse_page_token(&r.page_token)?;
+        let stores: Vec<Store> = self.gateways.values().map(|g| g.store().clone()).collect();
+        // Store reads, off the runtime: one page from each gateway's index, merged.
+        let page = tokio::task::spawn_blocking(move || -> Result<_, Status> {
+            let mut tasks = Vec::new();
+            for store in &stores {
+                for t in store
+                    .tasks_newest_first(after, limit + 1)
                     .map_err(internal)?
-                    .iter()
-                    .filter(|j| matches!(j.state, JobState::Verified { .. }))
-                    .count() as u32;
+                {
+                    tasks.push((t, store));
+                }
+            }
+            tasks.sort_by_key(|(t, _)| std::cmp::Reverse((t.created_at, t.id)));
+            let more = tasks.len() > limit;
+            tasks.truncate(limit);
+            let next = match tasks.last() {
+                Some((t, _)) if more => format!("{}.{}", t.created_at, t.id),
+                _ => String::new(),
+            };
+            let mut summaries = Vec::with_capacity(tasks.len());
+            for (t, store) in tasks {
                 let (status, error) = status_of(&t.status);
-                tasks.push(pb::TaskSummary {
+                summaries.push(pb::TaskSummary {
                     task_id: t.id.to_string(),
                     supernet: t.supernet.to_string(),
                     status: status.into(),
                     jobs: t.jobs,
-                    jobs_done: done,
+                    jobs_done: t.verified,
                     created_at_ms: t.created_at,
                     error,
                     fees: t.fees,
-                    payments: payments_of(gw.store(), &t)?,
+                    payments: payments_of(store, &t)?,
                     billed: t.billed(),
                 });
             }
-        }
-        tasks.sort_by_key(|t| std::cmp::Reverse(t.created_at_ms));
-        tasks.truncate(limit);
-        Ok(Response::new(pb::ListTasksResponse { tasks }))
+            Ok((summaries, next))
+        })
+        .await
+        .map_err(|e| Status::internal(format!("listing tasks: {e}")))??;
+        Ok(Response::new(pb::ListTasksResponse {
+            tasks: page.0,
+            next_page_token: page.1,
+        }))
     }
 
     async fn list_accounts(

@@ -7,6 +7,7 @@
 //! | `job_index` | `o` ‖ job key, or `a` ‖ job key | empty: jobs waiting for a batch (`o`) and jobs assigned to a prover (`a`) |
 //! | `job_index` | `n` ‖ state (1) | u64 BE: how many jobs are in that state (`n` alone: the counts are complete) |
 //! | `live` | task id | empty: tasks neither done nor failed |
+//! | `task_ages` | created at (u64 BE) ‖ task id | empty: every task by creation, for paging ([`Store::tasks_newest_first`]) |
 //! | `inputs` | job key | the job's input bytes |
 //! | `proofs` | job key | [`ProofRecord`] |
 //! | `results` | task id | the aggregated result bytes |
@@ -49,6 +50,14 @@ use serde::Deserialize;
 pub use records::*;
 pub use retention::{Pruned, PrunedTotals};
 pub use tokens::{TaskPayments, TokenRules, TokenState};
+
+/// A task's key in `task_ages`: creation time (BE), then id.
+fn task_age_key(at: UnixMillis, id: &TaskId) -> [u8; 24] {
+    let mut key = [0u8; 24];
+    key[..8].copy_from_slice(&at.to_be_bytes());
+    key[8..].copy_from_slice(id.as_bytes());
+    key
+}
 
 /// How long [`Store::open`] waits for another handle to release the directory.
 pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
@@ -386,6 +395,8 @@ pub struct Store {
     jobs: Tree,
     job_index: Tree,
     live: Tree,
+    /// Every task by creation time, for listing a page without reading the rest.
+    task_ages: Tree,
     inputs: Tree,
     proofs: Tree,
     results: Tree,
@@ -457,6 +468,7 @@ impl Store {
             jobs: db.open_tree("jobs")?,
             job_index: db.open_tree("job_index")?,
             live: db.open_tree("live")?,
+            task_ages: db.open_tree("task_ages")?,
             inputs: db.open_tree("inputs")?,
             proofs: db.open_tree("proofs")?,
             results: db.open_tree("results")?,
@@ -476,7 +488,24 @@ impl Store {
         };
         store.count_jobs_once()?;
         store.index_expiry_once()?;
+        store.index_task_ages_once()?;
         Ok(store)
+    }
+
+    /// Stores written before tasks were indexed by age get the index here, once.
+    fn index_task_ages_once(&self) -> Result<(), StoreError> {
+        const AGED: &[u8] = b"task ages indexed";
+        if self.meta.contains_key(AGED)? {
+            return Ok(());
+        }
+        let mut batch = sled::Batch::default();
+        for value in self.tasks.iter().values() {
+            let task: TaskRecord = dec("task", &value?)?;
+            batch.insert(&task_age_key(task.created_at, &task.id)[..], &[][..]);
+        }
+        self.task_ages.apply_batch(batch)?;
+        self.meta.insert(AGED, &[][..])?;
+        Ok(())
     }
 
     /// Stores written before the per-state counts existed get them here, once.
@@ -565,25 +594,29 @@ impl Store {
             &self.events,
             &self.live,
             &self.task_rows,
+            &self.task_ages,
         )
-            .transaction(|(tasks, jt, index, inputs, events, live, task_rows)| {
-                live.insert(task.id.as_bytes().as_slice(), &[][..])?;
-                tasks.insert(task.id.as_bytes().as_slice(), record.as_slice())?;
-                if let Some(rows) = &rows {
-                    task_rows.insert(task.id.as_bytes().as_slice(), rows.as_slice())?;
-                }
-                for job in jobs {
-                    tx_put_job(jt, index, &job.record)?;
-                    inputs.insert(&job_key(&job.record.id)[..], job.input.as_slice())?;
-                }
-                tx_event(
-                    tasks,
-                    events,
-                    &task.id,
-                    task.created_at,
-                    TaskEventKind::Submitted { jobs: task.jobs },
-                )
-            })?;
+            .transaction(
+                |(tasks, jt, index, inputs, events, live, task_rows, ages)| {
+                    live.insert(task.id.as_bytes().as_slice(), &[][..])?;
+                    ages.insert(&task_age_key(task.created_at, &task.id)[..], &[][..])?;
+                    tasks.insert(task.id.as_bytes().as_slice(), record.as_slice())?;
+                    if let Some(rows) = &rows {
+                        task_rows.insert(task.id.as_bytes().as_slice(), rows.as_slice())?;
+                    }
+                    for job in jobs {
+                        tx_put_job(jt, index, &job.record)?;
+                        inputs.insert(&job_key(&job.record.id)[..], job.input.as_slice())?;
+                    }
+                    tx_event(
+                        tasks,
+                        events,
+                        &task.id,
+                        task.created_at,
+                        TaskEventKind::Submitted { jobs: task.jobs },
+                    )
+                },
+            )?;
         Ok(())
     }
 
@@ -613,6 +646,34 @@ impl Store {
             .values()
             .map(|v| dec("task", &v?))
             .collect()
+    }
+
+    /// Up to `limit` tasks, newest first (by creation time, then id), from just after
+    /// `after` (a task's creation time and id, as the last page ended; none: the newest).
+    /// Reads only the tasks it returns.
+    pub fn tasks_newest_first(
+        &self,
+        after: Option<(UnixMillis, TaskId)>,
+        limit: usize,
+    ) -> Result<Vec<TaskRecord>, StoreError> {
+        let keys = match after {
+            Some((at, id)) => self.task_ages.range(..task_age_key(at, &id).to_vec()),
+            None => self.task_ages.iter(),
+        };
+        let mut out = Vec::new();
+        for item in keys.rev() {
+            if out.len() == limit {
+                break;
+            }
+            let (key, _) = item?;
+            // A task pruned since the index was read is skipped.
+            if let Some(id) = key.get(8..24)
+                && let Some(task) = get::<TaskRecord>(&self.tasks, "task", id)?
+            {
+                out.push(task);
+            }
+        }
+        Ok(out)
     }
 
     /// Tasks that are neither done nor failed: what a restarted gateway resumes.

@@ -169,9 +169,10 @@ impl Store {
             &self.tokens,
             &self.expiry,
             &self.meta,
+            &self.task_ages,
         )
             .transaction(
-                |(tasks, rows, jt, index, inputs, proofs, results, ev, tokens, exp, meta)| {
+                |(tasks, rows, jt, index, inputs, proofs, results, ev, tokens, exp, meta, ages)| {
                     let task = tx_get::<TaskRecord>(tasks, "task", id.as_bytes())?;
                     // Finished tasks only: a task that is live again (never, today) stays.
                     if let Some(task) = &task
@@ -203,6 +204,7 @@ impl Store {
                         totals.jobs_paid += u64::from(task.verified);
                         totals.paid = totals.paid.saturating_add(task.fees);
                         meta.insert(TOTALS, enc(&totals))?;
+                        ages.remove(&super::task_age_key(task.created_at, id)[..])?;
                     }
                     tasks.remove(id.as_bytes().as_slice())?;
                     rows.remove(id.as_bytes().as_slice())?;
