@@ -10,15 +10,14 @@ use lagrange_node::prover::{
     BidAnswer, CostModel, Input, Output, ProverCore, ProverSettings, SealedBid,
 };
 use lagrange_node::store::Store;
-use lagrange_protocol::commit::check_opening;
 use lagrange_protocol::auction::{Award, AwardedJob};
+use lagrange_protocol::commit::check_opening;
 use lagrange_protocol::config::{
     AuctionConfig, CategoryConfig, CircuitConfig, EconomicsConfig, SupernetConfig,
 };
 use lagrange_protocol::messages::{
     AuctionResult, BatchAnnouncement, BidCommit, BidKind, BidReceipt, GossipMessage,
-    HardwareSummary,
-    JobAssignment, JobSpec, ProofOutcome,
+    HardwareSummary, JobAssignment, JobSpec, ProofOutcome,
 };
 use lagrange_protocol::{
     BatchId, CircuitId, Digest, JobCategory, JobId, Keypair, Signed, SupernetId, TaskId,
@@ -487,7 +486,10 @@ async fn a_prover_restarted_between_commit_and_reveal_reveals_the_bid_it_committ
     assert!(direct.verify_for(&config().id).is_ok());
     assert_eq!(gossiped.as_ref(), Some(&direct));
     // The auction settles: the prover takes the job it won in it, and forgets the bid.
-    let out = p.handle(gossip(GossipMessage::Result(result(&b.payload, &[0]))), 10_700);
+    let out = p.handle(
+        gossip(GossipMessage::Result(result(&b.payload, &[0]))),
+        10_700,
+    );
     assert_eq!(fetches(&out), vec![job(0)]);
     assert!(
         out.iter()

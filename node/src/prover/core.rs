@@ -997,7 +997,8 @@ impl ProverCore {
         if affordable.is_empty() {
             return;
         }
-        let windows: BTreeMap<JobId, u64> = affordable.iter().map(|(_, b, w)| (b.job_id, *w)).collect();
+        let windows: BTreeMap<JobId, u64> =
+            affordable.iter().map(|(_, b, w)| (b.job_id, *w)).collect();
         let bids: Vec<Bid> = affordable.into_iter().map(|(_, b, _)| b).collect();
         let jobs = bids.len();
         let salt = Salt((self.salt_source)());

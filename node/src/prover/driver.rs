@@ -16,8 +16,8 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use tracing::{error, warn};
 
-use lagrange_protocol::audit::{AuditError, Evidence};
 use lagrange_protocol::UnixMillis;
+use lagrange_protocol::audit::{AuditError, Evidence};
 use lagrange_protocol::messages::{GossipMessage, Request, Response};
 
 use super::core::{BidAnswer, HeldJob, Input, Output, ProverCore, SealedBid};
@@ -30,7 +30,11 @@ use crate::workload::Workload;
 /// Takes back what a prover saved in `store` before it stopped: the jobs it held, and the
 /// sealed bids it has not revealed. Returns the held jobs as read (what is saved now) and
 /// what the core asks for about both.
-pub fn resume(core: &mut ProverCore, store: &Store, now: UnixMillis) -> (Vec<HeldJob>, Vec<Output>) {
+pub fn resume(
+    core: &mut ProverCore,
+    store: &Store,
+    now: UnixMillis,
+) -> (Vec<HeldJob>, Vec<Output>) {
     let mut saved = Vec::new();
     let mut out = Vec::new();
     match store.held_jobs::<HeldJob>() {
