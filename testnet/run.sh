@@ -21,6 +21,9 @@ usage: testnet/run.sh [options]
                     gateway-outage: kill -9 the gateway while provers hold jobs and keep it
                       down longer than the proving window, then restart it; no prover may
                       be penalized for it
+                    commit-reveal: kill -9 a prover the moment the gateway takes its commit
+                      (before it reveals) and restart it at once, several times over; it
+                      must reveal after the restart, and no prover may be penalized
   --skew MS         provers' clocks run MS ms behind (odd nodes) or ahead (even nodes) of
                     the gateways'; no prover may be penalized for it
   --drop-results P  gateways drop P% of their auction results instead of gossiping them;
@@ -79,7 +82,7 @@ done
 MIN_NODES=$((SUPERNETS * 2))
 ((NODES >= MIN_NODES)) || { echo "--nodes must be at least $MIN_NODES (a gateway and a prover per supernet)" >&2; exit 2; }
 ((TASKS >= 1)) || { echo "--tasks must be at least 1" >&2; exit 2; }
-[[ $CHAOS_MODE == kill || $CHAOS_MODE == gateway-outage ]] || { echo "--chaos mode must be kill or gateway-outage" >&2; exit 2; }
+[[ $CHAOS_MODE =~ ^(kill|gateway-outage|commit-reveal)$ ]] || { echo "--chaos mode must be kill, gateway-outage or commit-reveal" >&2; exit 2; }
 # --soak 90s | 30m | 1h | 600 (seconds)
 if [[ $SOAK != 0 ]]; then
   case "$SOAK" in
@@ -224,7 +227,10 @@ mkdir -p "$DIR/params"
 "$BIN" setup-insecure coprocessor-sum-v1/small --params-dir "$DIR/params" --seed 7 >"$DIR/circuits.toml" 2>/dev/null
 
 write_supernet() { # id permissioned
-  local id=$1 gw=$(gateway_of "$1") allow="" deposits=""
+  local id=$1 gw=$(gateway_of "$1") allow="" deposits="" grace=""
+  # A prover killed between commit and reveal is back only after its restart (seconds on a
+  # loaded machine): the gateway counts reveals that long, or it would be a non-revealer.
+  [[ $CHAOS_MODE == commit-reveal ]] && grace="reveal_grace_ms = 40000"
   # Recorded deposits for the provers (never the intruder): in an open Supernet they are
   # the only stake there is.
   for ((i = SUPERNETS; i < NODES; i++)); do
@@ -247,6 +253,7 @@ batch_interval_ms = 1000
 commit_window_ms = 300
 reveal_window_ms = 300
 max_jobs_per_batch = 64
+$grace
 
 [economics]
 genesis_stake = 1000
@@ -411,6 +418,47 @@ if ((CHAOS)) && [[ $CHAOS_MODE == gateway-outage ]]; then
   wait_for "node0 to restart" 120 gateway_up 0 2
   CHAOS_LOG+=("restart node0 on its data directory")
   log "chaos: node0 restarted on its data directory"
+fi
+if ((CHAOS)) && [[ $CHAOS_MODE == commit-reveal ]]; then
+  # Rounds over testnet-a's provers in turn: submit one more task (a fresh batch to bid in),
+  # watch the prover's log, kill -9 it the moment the gateway has taken its commit ("bid
+  # committed"), before its reveal, and restart it at once. It must reveal the bid it saved
+  # before committing; report --honest below fails the run if it was penalized.
+  kill_on_commit() { # index seconds: 0 once the prover committed and was killed
+    local pid=${PIDS[${NAMES[$1]}]} until=$(($(date +%s) + $2)) fd line tailpid subpid rc=1
+    exec {fd}< <(exec tail -n0 -s 0.05 -F "$DIR/nodes/${NAMES[$1]}/node.log" 2>/dev/null)
+    tailpid=$!
+    submit_task $((TASKS * SUPERNETS)) >/dev/null & # a task of testnet-a
+    subpid=$!
+    TASKS=$((TASKS + 1))
+    while (($(date +%s) < until)); do
+      IFS= read -r -t 1 line <&"$fd" || continue
+      if [[ $line == *"bid committed"* ]]; then
+        kill -9 "$pid" 2>/dev/null || true
+        rc=0; break
+      fi
+    done
+    kill "$tailpid" 2>/dev/null || true
+    exec {fd}<&-
+    ((rc)) || { wait "$pid"; } 2>/dev/null || true
+    wait "$subpid" || true
+    return $rc
+  }
+  provers=() kills=0
+  for ((i = SUPERNETS; i < NODES; i++)); do [[ ${NET[$i]} == testnet-a ]] && provers+=("$i"); done
+  for ((round = 0; round < 3 * ${#provers[@]} && kills < 4; round++)); do
+    victim=${provers[round % ${#provers[@]}]}
+    kill_on_commit "$victim" 15 || continue
+    start "$victim"
+    kills=$((kills + 1))
+    CHAOS_LOG+=("kill -9 ${NAMES[$victim]} right after its commit was taken; restarted at once")
+    log "chaos: kill -9 ${NAMES[$victim]} between commit and reveal; restarted"
+    wait_for "${NAMES[$victim]} to be ready again" 120 ready "$victim"
+  done
+  ((kills >= 2)) || { echo "chaos: only $kills prover(s) caught between commit and reveal" >&2; exit 1; }
+  resumed=$(cat "$DIR"/nodes/node*/node.log | grep -c "resuming a sealed bid" || true)
+  log "chaos: $kills kills between commit and reveal; $resumed sealed bids resumed after restarts"
+  ((resumed >= kills)) || { echo "chaos: a killed prover did not resume its sealed bid" >&2; exit 1; }
 fi
 
 # ---- soak: a steady stream of tasks, a prover killed now and then, a sample a minute ----

@@ -1,17 +1,23 @@
 //! The prover state machine, driven directly with a clock of the test's own: which jobs it
 //! bids on, when it reveals (whatever its clock says), how it learns of wins, how it backs
-//! off, and which results and assignments it refuses.
+//! off, which results and assignments it refuses, and how a sealed bid outlives a crash
+//! between commit and reveal.
 
 use std::sync::Arc;
 
-use lagrange_node::prover::{BidAnswer, CostModel, Input, Output, ProverCore, ProverSettings};
+use lagrange_node::prover::driver::{persist_bids, resume};
+use lagrange_node::prover::{
+    BidAnswer, CostModel, Input, Output, ProverCore, ProverSettings, SealedBid,
+};
+use lagrange_node::store::Store;
 use lagrange_protocol::auction::{Award, AwardedJob};
+use lagrange_protocol::commit::check_opening;
 use lagrange_protocol::config::{
     AuctionConfig, CategoryConfig, CircuitConfig, EconomicsConfig, SupernetConfig,
 };
 use lagrange_protocol::messages::{
-    AuctionResult, BatchAnnouncement, BidKind, BidReceipt, GossipMessage, HardwareSummary,
-    JobAssignment, JobSpec, ProofOutcome,
+    AuctionResult, BatchAnnouncement, BidCommit, BidKind, BidReceipt, GossipMessage,
+    HardwareSummary, JobAssignment, JobSpec, ProofOutcome,
 };
 use lagrange_protocol::{
     BatchId, CircuitId, Digest, JobCategory, JobId, Keypair, Signed, SupernetId, TaskId,
@@ -48,6 +54,11 @@ fn config() -> Arc<SupernetConfig> {
 }
 
 fn prover(capacity: u32) -> ProverCore {
+    prover_salted(capacity, [7; 32])
+}
+
+/// A prover whose salts are all `salt`.
+fn prover_salted(capacity: u32, salt: [u8; 32]) -> ProverCore {
     ProverCore::new(
         config(),
         key(ME),
@@ -61,7 +72,7 @@ fn prover(capacity: u32) -> ProverCore {
             hardware: HardwareSummary::default(),
             announce_every_ms: 2_000,
         },
-        Box::new(|| [7; 32]),
+        Box::new(move || salt),
     )
 }
 
@@ -407,4 +418,128 @@ fn while_the_gateway_is_down_the_prover_retries_until_the_deadline_and_at_once_w
         t + 2,
     );
     assert!(p.held().is_empty());
+}
+
+/// The commit a round of outputs sends directly, and where in the round.
+fn sent_commit(out: &[Output]) -> Option<(usize, Signed<BidCommit>)> {
+    out.iter().enumerate().find_map(|(i, o)| match o {
+        Output::SendCommit { commit, .. } => Some((i, commit.clone())),
+        _ => None,
+    })
+}
+
+#[tokio::test]
+async fn a_prover_restarted_between_commit_and_reveal_reveals_the_bid_it_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = batch(1, 2, 10_000);
+    let batch_id = b.payload.batch_id;
+    let commit = {
+        let store = Store::open(dir.path()).unwrap();
+        let mut p = prover_salted(4, [7; 32]);
+        let out = p.handle(gossip(GossipMessage::Batch(b.clone())), 10_010);
+        // The sealed bid is saved before the commit goes out, over gossip or directly.
+        let saved = out
+            .iter()
+            .position(|o| matches!(o, Output::SaveBid(_)))
+            .expect("the sealed bid is not saved");
+        let published = out
+            .iter()
+            .position(|o| matches!(o, Output::Publish(GossipMessage::Commit(_))))
+            .expect("no commit published");
+        let (sent, commit) = sent_commit(&out).expect("no commit sent");
+        assert!(saved < published && saved < sent, "{out:?}");
+        persist_bids(&store, &out).await.unwrap();
+        // The crash: the prover and its store go, before commits close. Nothing else is
+        // written.
+        drop(p);
+        commit
+    };
+    // A new prover over the same store, whose salts differ: it cannot seal the bid again.
+    let store = Store::open(dir.path()).unwrap();
+    let mut p = prover_salted(4, [8; 32]);
+    let (_, out) = resume(&mut p, &store, 10_200);
+    assert!(p.open_bids().contains(&batch_id));
+    // Commits have not closed yet: nothing is revealed so early.
+    assert!(
+        !out.iter()
+            .any(|o| matches!(o, Output::SendReveal { .. } | Output::Publish(_))),
+        "{out:?}"
+    );
+    let mut direct = None;
+    let mut gossiped = None;
+    let mut t = 10_200;
+    while direct.is_none() && t < 13_000 {
+        t += 5;
+        for o in p.handle(Input::Tick, t) {
+            match o {
+                Output::SendReveal { reveal, .. } => direct = Some(reveal),
+                Output::Publish(GossipMessage::Reveal(reveal)) => gossiped = Some(reveal),
+                _ => {}
+            }
+        }
+    }
+    let direct = direct.expect("the restarted prover never revealed");
+    // Revealed once commits closed (10 300), well within the reveal window (10 600).
+    assert!((10_300..10_600).contains(&t), "revealed at {t}");
+    // The reveal opens the commit sent before the crash, directly and over gossip.
+    check_opening(&commit, &direct).unwrap();
+    assert!(direct.verify_for(&config().id).is_ok());
+    assert_eq!(gossiped.as_ref(), Some(&direct));
+    // The auction settles: the prover takes the job it won in it, and forgets the bid.
+    let out = p.handle(
+        gossip(GossipMessage::Result(result(&b.payload, &[0]))),
+        10_700,
+    );
+    assert_eq!(fetches(&out), vec![job(0)]);
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, Output::ForgetBid(id) if *id == batch_id))
+    );
+    persist_bids(&store, &out).await.unwrap();
+    assert!(store.sealed_bids::<SealedBid>().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_sealed_bid_is_forgotten_once_its_auction_is_over_and_not_revealed_after_it() {
+    let store = Store::temporary().unwrap();
+    // Settled by an overdue result: forgotten.
+    let mut p = prover(4);
+    let out = p.handle(gossip(GossipMessage::Batch(batch(1, 1, 10_000))), 10_010);
+    persist_bids(&store, &out).await.unwrap();
+    assert_eq!(store.sealed_bids::<SealedBid>().unwrap().len(), 1);
+    for t in (10_015..14_000).step_by(25) {
+        let out = p.handle(Input::Tick, t);
+        persist_bids(&store, &out).await.unwrap();
+    }
+    assert!(p.open_bids().is_empty());
+    assert!(store.sealed_bids::<SealedBid>().unwrap().is_empty());
+    // A commit the gateway refused: forgotten at once.
+    let b = batch(2, 1, 20_000);
+    let out = p.handle(gossip(GossipMessage::Batch(b.clone())), 20_010);
+    persist_bids(&store, &out).await.unwrap();
+    let out = p.handle(
+        Input::BidAnswered {
+            batch: b.payload.batch_id,
+            reveal: false,
+            result: BidAnswer::Refused("commit arrived after the commit deadline".into()),
+        },
+        20_020,
+    );
+    persist_bids(&store, &out).await.unwrap();
+    assert!(store.sealed_bids::<SealedBid>().unwrap().is_empty());
+    // A prover down past the reveal window (and its grace) does not reveal after it, and
+    // forgets the bid.
+    let out = p.handle(gossip(GossipMessage::Batch(batch(3, 1, 30_000))), 30_010);
+    persist_bids(&store, &out).await.unwrap();
+    drop(p);
+    let mut p = prover(4);
+    let (_, out) = resume(&mut p, &store, 30_010 + 600 + 2_000 + 1);
+    assert!(p.open_bids().is_empty());
+    assert!(
+        !out.iter()
+            .any(|o| matches!(o, Output::SendReveal { .. } | Output::Publish(_))),
+        "{out:?}"
+    );
+    persist_bids(&store, &out).await.unwrap();
+    assert!(store.sealed_bids::<SealedBid>().unwrap().is_empty());
 }

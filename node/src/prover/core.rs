@@ -12,6 +12,13 @@
 //! overdue or the gateway (re)connects; it only takes a result for a batch it bid in and has
 //! not settled, so replayed gossip cannot make it hold finished jobs.
 //!
+//! A sealed bid outlives a crash: the record needed to reveal it ([`SealedBid`]) is handed
+//! to the driver to save durably ([`Output::SaveBid`]) before the commit goes out, and a
+//! prover started again over the same store takes the open ones back
+//! ([`ProverCore::resume_bids`]) and reveals them, so a restart between commit and reveal
+//! does not make it a non-revealer. Once the auction is settled the record is forgotten
+//! ([`Output::ForgetBid`]).
+//!
 //! It audits every auction it bid in: once the result is out it fetches the transcript
 //! from the gateway and hands it, with the gateway's receipts for its bids, its bids and
 //! its recent availability announcements, to [`lagrange_protocol::audit::audit`]
@@ -156,9 +163,14 @@ pub enum Input {
     },
 }
 
-/// Something the driver must do.
+/// Something the driver must do, in order.
 #[derive(Debug)]
 pub enum Output {
+    /// Save a sealed bid durably (flushed to disk) before doing anything that follows it:
+    /// the commit that follows must be revealable after a crash.
+    SaveBid(Box<SealedBid>),
+    /// Forget a saved sealed bid: its auction is settled, or it was never taken.
+    ForgetBid(BatchId),
     /// Publish on gossip.
     Publish(GossipMessage),
     /// Send a commit straight to `gateway`, then feed back [`Input::BidAnswered`].
@@ -245,6 +257,26 @@ pub struct HeldJob {
     pub batch: BatchId,
     /// Its proving deadline on this prover's clock (`u64::MAX` until known).
     pub deadline: UnixMillis,
+}
+
+/// A sealed bid, as saved across restarts: all a prover needs to reveal it after a crash.
+/// Times are on this prover's clock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedBid {
+    /// The batch bid in.
+    pub batch: BatchId,
+    /// The gateway's peer id, as bytes.
+    pub gateway: Vec<u8>,
+    /// The signed commit sent.
+    pub commit: Signed<BidCommit>,
+    /// The signed reveal that opens it (the bids and the salt).
+    pub reveal: Signed<BidReveal>,
+    /// When commits have closed at the gateway: the reveal goes out then.
+    pub reveal_at: UnixMillis,
+    /// The last moment the gateway counts a reveal.
+    pub closes_at: UnixMillis,
+    /// Proving window of each job bid on.
+    pub windows: Vec<(JobId, u64)>,
 }
 
 /// Where one of the prover's jobs stands.
@@ -441,6 +473,49 @@ impl ProverCore {
         out
     }
 
+    /// Takes back the sealed bids saved before a restart: each one whose auction still counts
+    /// reveals is revealed as usual (at once, if commits have closed), over gossip and
+    /// directly, again until the gateway takes it; the others are forgotten.
+    pub fn resume_bids(&mut self, saved: Vec<SealedBid>, now: UnixMillis) -> Vec<Output> {
+        let mut out = Vec::new();
+        for sealed in saved {
+            let batch = sealed.batch;
+            let gateway = PeerId::from_bytes(&sealed.gateway).ok();
+            let ours = sealed.commit.signer == self.key.public()
+                && sealed.commit.payload.batch_id == batch
+                && sealed.reveal.payload.batch_id == batch;
+            let (Some(gateway), true) = (gateway, ours) else {
+                warn!(batch_id = %batch, "forgetting a saved sealed bid that is not ours");
+                out.push(Output::ForgetBid(batch));
+                continue;
+            };
+            if now > sealed.closes_at {
+                info!(batch_id = %batch, "forgetting a sealed bid whose reveal window closed while stopped");
+                out.push(Output::ForgetBid(batch));
+                continue;
+            }
+            if self.bids.contains_key(&batch) {
+                continue;
+            }
+            info!(batch_id = %batch, "resuming a sealed bid committed before the restart");
+            let bid = self.bids.entry(batch).or_insert(PendingBid {
+                gateway,
+                commit: sealed.commit,
+                reveal: sealed.reveal,
+                receipts: Vec::new(),
+                reveal_at: sealed.reveal_at,
+                closes_at: sealed.closes_at,
+                windows: sealed.windows.into_iter().collect(),
+                published: false,
+                acked: false,
+                attempts: 0,
+                retry_at: sealed.reveal_at,
+            });
+            reveal_if_due(bid, now, &mut out);
+        }
+        out
+    }
+
     /// Total paid to this prover so far, by its verdicts.
     pub fn earned(&self) -> Price {
         self.earned
@@ -483,6 +558,7 @@ impl ProverCore {
                         self.bids.insert(r.payload.batch_id, bid);
                         return out;
                     }
+                    out.push(Output::ForgetBid(r.payload.batch_id));
                     // Audit the auction once its transcript is in.
                     if self.audits.len() >= MAX_PENDING_AUDITS {
                         self.audits.pop_first();
@@ -527,6 +603,11 @@ impl ProverCore {
                             held.retry_at = now;
                         }
                     }
+                    for bid in self.bids.values_mut() {
+                        if bid.gateway == peer && !bid.acked && bid.attempts > 0 {
+                            bid.retry_at = now;
+                        }
+                    }
                 }
             }
             Input::Assignments {
@@ -543,7 +624,7 @@ impl ProverCore {
                 batch,
                 reveal,
                 result,
-            } => self.on_bid_answer(batch, reveal, result, now),
+            } => self.on_bid_answer(batch, reveal, result, now, &mut out),
             Input::Transcript { batch, result } => self.on_transcript(batch, result, &mut out),
             Input::JobInput { assignment, input } => {
                 let a = &assignment.payload;
@@ -742,7 +823,14 @@ impl ProverCore {
         }
     }
 
-    fn on_bid_answer(&mut self, batch: BatchId, reveal: bool, result: BidAnswer, now: UnixMillis) {
+    fn on_bid_answer(
+        &mut self,
+        batch: BatchId,
+        reveal: bool,
+        result: BidAnswer,
+        now: UnixMillis,
+        out: &mut Vec<Output>,
+    ) {
         let Some(bid) = self.bids.get_mut(&batch) else {
             return;
         };
@@ -765,11 +853,14 @@ impl ProverCore {
         }
         match (reveal, result) {
             (true, BidAnswer::Taken(_)) => bid.acked = true,
-            (false, BidAnswer::Taken(_)) => {}
+            (false, BidAnswer::Taken(_)) => {
+                info!(batch_id = %batch, peer = %bid.gateway, "bid committed");
+            }
             (false, BidAnswer::Refused(reason)) => {
                 // The gateway holds no commit of ours: there is no bid; free the capacity.
                 warn!(batch_id = %batch, %reason, "the gateway did not take the commit");
                 self.bids.remove(&batch);
+                out.push(Output::ForgetBid(batch));
             }
             // The gossip copy may be in the book: keep the bid, and reveal as usual.
             (false, BidAnswer::Unanswered(reason)) => {
@@ -830,21 +921,10 @@ impl ProverCore {
                 // No result heard: ask the gateway what this prover holds, and settle.
                 debug!(batch_id = %batch, "auction result overdue; asking the gateway");
                 ask.insert(bid.gateway);
+                out.push(Output::ForgetBid(*batch));
                 return false;
             }
-            if now >= bid.reveal_at && now <= bid.closes_at {
-                if !bid.published {
-                    bid.published = true;
-                    out.push(Output::Publish(GossipMessage::Reveal(bid.reveal.clone())));
-                }
-                if !bid.acked && now >= bid.retry_at {
-                    bid.retry_at = UnixMillis::MAX;
-                    out.push(Output::SendReveal {
-                        gateway: bid.gateway,
-                        reveal: bid.reveal.clone(),
-                    });
-                }
-            }
+            reveal_if_due(bid, now, out);
             true
         });
         out.extend(
@@ -917,7 +997,8 @@ impl ProverCore {
         if affordable.is_empty() {
             return;
         }
-        let windows = affordable.iter().map(|(_, b, w)| (b.job_id, *w)).collect();
+        let windows: BTreeMap<JobId, u64> =
+            affordable.iter().map(|(_, b, w)| (b.job_id, *w)).collect();
         let bids: Vec<Bid> = affordable.into_iter().map(|(_, b, _)| b).collect();
         let jobs = bids.len();
         let salt = Salt((self.salt_source)());
@@ -932,12 +1013,23 @@ impl ProverCore {
             .local(&gateway, batch.reveal_deadline)
             .saturating_add(self.supernet.auction.reveal_grace_ms);
         let commit = Signed::sign(commit, &self.key);
+        let reveal = Signed::sign(reveal, &self.key);
+        // Saved before the commit goes out: a crash from here on still reveals.
+        out.push(Output::SaveBid(Box::new(SealedBid {
+            batch: batch.batch_id,
+            gateway: gateway.to_bytes(),
+            commit: commit.clone(),
+            reveal: reveal.clone(),
+            reveal_at,
+            closes_at,
+            windows: windows.iter().map(|(job, w)| (*job, *w)).collect(),
+        })));
         self.bids.insert(
             batch.batch_id,
             PendingBid {
                 gateway,
                 commit: commit.clone(),
-                reveal: Signed::sign(reveal, &self.key),
+                reveal,
                 receipts: Vec::new(),
                 reveal_at,
                 closes_at,
@@ -950,5 +1042,24 @@ impl ProverCore {
         );
         out.push(Output::Publish(GossipMessage::Commit(commit.clone())));
         out.push(Output::SendCommit { gateway, commit });
+    }
+}
+
+/// Reveals `bid` if commits have closed and the gateway still counts reveals: over gossip
+/// once (for every peer to audit), and directly (for an answer) whenever a retry is due.
+fn reveal_if_due(bid: &mut PendingBid, now: UnixMillis, out: &mut Vec<Output>) {
+    if now < bid.reveal_at || now > bid.closes_at {
+        return;
+    }
+    if !bid.published {
+        bid.published = true;
+        out.push(Output::Publish(GossipMessage::Reveal(bid.reveal.clone())));
+    }
+    if !bid.acked && now >= bid.retry_at {
+        bid.retry_at = UnixMillis::MAX;
+        out.push(Output::SendReveal {
+            gateway: bid.gateway,
+            reveal: bid.reveal.clone(),
+        });
     }
 }

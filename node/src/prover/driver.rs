@@ -4,6 +4,10 @@
 //! Bids, fetches and submissions run in their own tasks and report back, so the loop never
 //! waits on the network or on a proof. A gateway telling the prover of a job directly
 //! (`Request::Assign`) is answered from the loop, once the core holds the job.
+//!
+//! With a store, a round's sealed bids are saved and flushed before any of its outputs go
+//! out ([`persist_bids`]), so a commit is never sent that a restarted prover could not
+//! reveal; at the next start the open ones are taken back and revealed ([`resume`]).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -12,18 +16,65 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use tracing::{error, warn};
 
+use lagrange_protocol::UnixMillis;
 use lagrange_protocol::audit::{AuditError, Evidence};
-use lagrange_protocol::messages::{Request, Response};
+use lagrange_protocol::messages::{GossipMessage, Request, Response};
 
-use super::core::{BidAnswer, HeldJob, Input, Output, ProverCore};
+use super::core::{BidAnswer, HeldJob, Input, Output, ProverCore, SealedBid};
 use crate::clock::{TICK, now_ms};
 use crate::metrics::ProverMetrics;
 use crate::net::{NetEvent, SupernetHandle};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::workload::Workload;
 
+/// Takes back what a prover saved in `store` before it stopped: the jobs it held, and the
+/// sealed bids it has not revealed. Returns the held jobs as read (what is saved now) and
+/// what the core asks for about both.
+pub fn resume(
+    core: &mut ProverCore,
+    store: &Store,
+    now: UnixMillis,
+) -> (Vec<HeldJob>, Vec<Output>) {
+    let mut saved = Vec::new();
+    let mut out = Vec::new();
+    match store.held_jobs::<HeldJob>() {
+        Ok(jobs) => {
+            saved = jobs.clone();
+            out = core.resume(jobs, now);
+        }
+        Err(e) => warn!(error = %e, "cannot read held jobs; starting empty"),
+    }
+    match store.sealed_bids::<SealedBid>() {
+        Ok(bids) => out.extend(core.resume_bids(bids, now)),
+        Err(e) => warn!(error = %e, "cannot read sealed bids; none to reveal"),
+    }
+    (saved, out)
+}
+
+/// Saves the sealed bids among `outputs` and forgets the settled ones; when one was saved,
+/// flushes before it returns. Run before any of `outputs` goes out: a commit sent after it
+/// can be revealed after a crash.
+pub async fn persist_bids(store: &Store, outputs: &[Output]) -> Result<(), StoreError> {
+    let mut saved = false;
+    for output in outputs {
+        match output {
+            Output::SaveBid(bid) => {
+                store.save_sealed_bid(&bid.batch, bid.as_ref())?;
+                saved = true;
+            }
+            Output::ForgetBid(batch) => store.forget_sealed_bid(batch)?,
+            _ => {}
+        }
+    }
+    if saved {
+        store.flush().await?;
+    }
+    Ok(())
+}
+
 /// Starts the prover. `events` carries this Supernet's network events for the prover. With a
-/// `store`, the jobs it holds are saved after every change and resumed at the next start.
+/// `store`, the jobs it holds are saved after every change and resumed at the next start,
+/// and each sealed bid is saved before its commit goes out and revealed after a restart.
 /// Cancelling `stop` ends it; proofs under way are abandoned (and resumed at the next start).
 pub fn spawn<W: Workload>(
     mut core: ProverCore,
@@ -38,13 +89,7 @@ pub fn spawn<W: Workload>(
         let mut resumed = Vec::new();
         let mut saved = Vec::new();
         if let Some(store) = &store {
-            match store.held_jobs::<HeldJob>() {
-                Ok(jobs) => {
-                    saved = jobs.clone();
-                    resumed = core.resume(jobs, now_ms());
-                }
-                Err(e) => warn!(error = %e, "cannot read held jobs; starting empty"),
-            }
+            (saved, resumed) = resume(&mut core, store, now_ms());
         }
         let pool = Arc::new(Semaphore::new(capacity.max(1)));
         let (done_tx, mut done_rx) = mpsc::channel::<Input>(64);
@@ -85,6 +130,37 @@ pub fn spawn<W: Workload>(
             let mut outputs = std::mem::take(&mut resumed);
             outputs.append(&mut early);
             outputs.extend(core.handle(input, now_ms()));
+            if let Some(store) = &store
+                && let Err(e) = persist_bids(store, &outputs).await
+            {
+                // Unsaved, a commit could not be revealed after a crash: it is not sent, and
+                // the core lets the bid go as if the gateway had refused it.
+                error!(error = %e, "cannot save sealed bids; withholding this round's commits");
+                let withheld: Vec<_> = outputs
+                    .iter()
+                    .filter_map(|o| match o {
+                        Output::SendCommit { commit, .. } => Some(commit.payload.batch_id),
+                        _ => None,
+                    })
+                    .collect();
+                outputs.retain(|o| {
+                    !matches!(
+                        o,
+                        Output::SendCommit { .. } | Output::Publish(GossipMessage::Commit(_))
+                    )
+                });
+                for batch in withheld {
+                    // What it asks for is only to forget the bid, which was never saved.
+                    let _ = core.handle(
+                        Input::BidAnswered {
+                            batch,
+                            reveal: false,
+                            result: BidAnswer::Refused("the sealed bid could not be saved".into()),
+                        },
+                        now_ms(),
+                    );
+                }
+            }
             if let Some(store) = &store {
                 let held = core.held_jobs();
                 if held != saved {
@@ -99,6 +175,8 @@ pub fn spawn<W: Workload>(
                 let done = done_tx.clone();
                 let net = net.clone();
                 match output {
+                    // Saved or forgotten above, before anything went out.
+                    Output::SaveBid(_) | Output::ForgetBid(_) => {}
                     Output::Publish(message) => {
                         tokio::spawn(async move {
                             if let Err(e) = net.publish(message).await {

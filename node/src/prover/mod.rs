@@ -6,4 +6,6 @@
 pub mod core;
 pub mod driver;
 
-pub use core::{BidAnswer, CostModel, HeldJob, Input, Output, ProverCore, ProverSettings};
+pub use core::{
+    BidAnswer, CostModel, HeldJob, Input, Output, ProverCore, ProverSettings, SealedBid,
+};

@@ -16,6 +16,7 @@
 //! | `bids` | batch id ‖ kind (1: commit, 2: reveal) ‖ signer (32) | the signed message |
 //! | `ledger` | public key (32) | [`Account`] |
 //! | `prover_jobs` | job key | a prover's held job, opaque to the store |
+//! | `prover_bids` | batch id (16) | a prover's sealed bid not yet settled, opaque to the store |
 //! | `tokens` | `state` | [`TokenState`]: the token ledger, when the Supernet runs the token rules |
 //! | `tokens` | `t` ‖ task id | [`TaskPayments`]: what the task's jobs cost under them |
 //! | `meta` | name | counters, and the gateway's last heartbeat |
@@ -406,6 +407,7 @@ pub struct Store {
     ledger: Tree,
     meta: Tree,
     prover_jobs: Tree,
+    prover_bids: Tree,
     /// A query task's rows, apart from its (small, often rewritten) record.
     task_rows: Tree,
     tokens: Tree,
@@ -478,6 +480,7 @@ impl Store {
             ledger: db.open_tree("ledger")?,
             meta: db.open_tree("meta")?,
             prover_jobs: db.open_tree("prover_jobs")?,
+            prover_bids: db.open_tree("prover_bids")?,
             task_rows: db.open_tree("task_rows")?,
             tokens: db.open_tree("tokens")?,
             expiry: db.open_tree("expiry")?,
@@ -1324,6 +1327,33 @@ impl Store {
             .iter()
             .values()
             .map(|v| dec("held job", &v?))
+            .collect()
+    }
+
+    /// Saves a prover's sealed bid for `batch` (replacing one saved for it before). Not
+    /// flushed: the caller flushes ([`Store::flush`]) before it sends the commit.
+    pub fn save_sealed_bid<T: Serialize>(
+        &self,
+        batch: &BatchId,
+        record: &T,
+    ) -> Result<(), StoreError> {
+        self.prover_bids
+            .insert(batch.as_bytes().as_slice(), enc(record))?;
+        Ok(())
+    }
+
+    /// Forgets a prover's sealed bid for `batch` (nothing if there is none).
+    pub fn forget_sealed_bid(&self, batch: &BatchId) -> Result<(), StoreError> {
+        self.prover_bids.remove(batch.as_bytes().as_slice())?;
+        Ok(())
+    }
+
+    /// A prover's saved sealed bids, by batch id.
+    pub fn sealed_bids<T: DeserializeOwned>(&self) -> Result<Vec<T>, StoreError> {
+        self.prover_bids
+            .iter()
+            .values()
+            .map(|v| dec("sealed bid", &v?))
             .collect()
     }
 
