@@ -569,6 +569,8 @@ fn scheduling(jobs: u32, provers: u64, proving_ms: u64) -> serde_json::Value {
                             POut::Publish(m) => queue.push_back((now, To::Gw(GIn::Gossip(m)))),
                             // Auditing is the provers' own work, not the gateway's: skipped.
                             POut::FetchTranscript { .. } | POut::Audit { .. } => {}
+                            // Nor is saving sealed bids against a crash.
+                            POut::SaveBid(_) | POut::ForgetBid(_) => {}
                             POut::SendCommit { commit, .. } => {
                                 token += 1;
                                 tokens.insert(

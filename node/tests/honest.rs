@@ -303,6 +303,8 @@ impl Sim {
         for o in out {
             match o {
                 POut::Publish(message) => self.send(To::Gateway(GIn::Gossip(message))),
+                // These provers never crash: their sealed bids need no saving.
+                POut::SaveBid(_) | POut::ForgetBid(_) => {}
                 POut::SendCommit { commit, .. } => {
                     let batch = commit.payload.batch_id;
                     self.request(i, Asked::Bid(batch, false), Request::Commit(commit));

@@ -11,9 +11,9 @@ use lagrange_protocol::auction::{Eligibility, ProverStanding, award};
 use lagrange_protocol::audit::{AuditError, Deviation, Evidence, EvidenceError, audit};
 use lagrange_protocol::messages::{
     AuctionResult, AuctionTranscript, BatchAnnouncement, BidCommit, BidKind, BidReceipt, BidReveal,
-    CommitsClosed, HardwareSummary, ProverAvailability,
+    CommitsClosed, ProverAvailability,
 };
-use lagrange_protocol::{JobCategory, Keypair, Signed};
+use lagrange_protocol::{JobCategory, Signed};
 
 /// Three provers bid on two jobs: prover 1 lowest, then 2, then 3.
 struct Auction {
@@ -22,20 +22,6 @@ struct Auction {
     reveals: Vec<Signed<BidReveal>>,
     eligibility: Eligibility,
     announcements: Vec<Signed<ProverAvailability>>,
-}
-
-fn announcement(key: &Keypair, capacity: u32) -> Signed<ProverAvailability> {
-    Signed::sign(
-        ProverAvailability {
-            supernet: supernet("s"),
-            categories: vec![JobCategory::Small],
-            capacity,
-            hardware: HardwareSummary::default(),
-            node_version: "test".into(),
-            announced_at: 500,
-        },
-        key,
-    )
 }
 
 fn auction() -> Auction {

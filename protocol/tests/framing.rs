@@ -18,8 +18,7 @@ use lagrange_protocol::auction::{Eligibility, ProverStanding, award};
 use lagrange_protocol::audit::{AuditError, Deviation, Evidence, audit};
 use lagrange_protocol::book::BidBook;
 use lagrange_protocol::messages::{
-    AuctionResult, AuctionTranscript, BidKind, BidReceipt, HardwareSummary, MAX_COMMITS_PER_BATCH,
-    ProverAvailability,
+    AuctionResult, AuctionTranscript, BidKind, BidReceipt, MAX_COMMITS_PER_BATCH,
 };
 use lagrange_protocol::transcript::AwardAuditError;
 use lagrange_protocol::{JobCategory, Keypair, Signed};
@@ -75,20 +74,6 @@ proptest! {
 struct Honest {
     keys: Vec<Keypair>,
     transcript: AuctionTranscript,
-}
-
-fn announcement(key: &Keypair, capacity: u32) -> Signed<ProverAvailability> {
-    Signed::sign(
-        ProverAvailability {
-            supernet: supernet("s"),
-            categories: vec![JobCategory::Small],
-            capacity,
-            hardware: HardwareSummary::default(),
-            node_version: "test".into(),
-            announced_at: 500,
-        },
-        key,
-    )
 }
 
 fn honest(cancel_second_job: bool) -> Honest {

@@ -3,7 +3,10 @@
 #![allow(dead_code)]
 
 use lagrange_protocol::commit::seal_bids;
-use lagrange_protocol::messages::{BatchAnnouncement, Bid, BidCommit, BidReveal, JobSpec, Salt};
+use lagrange_protocol::messages::{
+    BatchAnnouncement, Bid, BidCommit, BidReveal, HardwareSummary, JobSpec, ProverAvailability,
+    Salt,
+};
 use lagrange_protocol::{
     BatchId, CircuitId, Digest, JobCategory, JobId, Keypair, Signed, SupernetId, TaskId,
 };
@@ -92,6 +95,22 @@ pub fn sealed(
         .collect();
     let (c, r) = seal_bids(batch, &key.public(), bids, Salt([salt_seed; 32]));
     (Signed::sign(c, key), Signed::sign(r, key))
+}
+
+/// The signed availability announcement of `key` in Supernet `s`: `capacity` small jobs at
+/// once, announced at 500.
+pub fn announcement(key: &Keypair, capacity: u32) -> Signed<ProverAvailability> {
+    Signed::sign(
+        ProverAvailability {
+            supernet: supernet("s"),
+            categories: vec![JobCategory::Small],
+            capacity,
+            hardware: HardwareSummary::default(),
+            node_version: "test".into(),
+            announced_at: 500,
+        },
+        key,
+    )
 }
 
 pub mod honest;
