@@ -490,3 +490,55 @@ async fn api_tasks_are_listed_a_page_at_a_time_newest_first() {
     assert_eq!(status.code(), Code::InvalidArgument);
     node.shutdown().await;
 }
+
+/// Issue 25, item 11: the API reads the store while the gateway's core writes it, so it may
+/// see a task done before the core has flushed; it makes what it saw durable before it
+/// shows it, by `GetResult` or `WatchTask`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_a_finished_task_is_durable_before_it_is_shown() {
+    use lagrange_node::api::pb::gateway_server::Gateway;
+    use tokio_stream::StreamExt;
+    let (node, _params) = gateway().await;
+    let service = service(&node, lagrange_node::api::ApiLimits::default());
+    let id = service
+        .submit_task(tonic::Request::new(query(10, pb::Category::Small)))
+        .await
+        .unwrap()
+        .into_inner()
+        .task_id;
+    let store = node.gateway.store().clone();
+    let task: lagrange_protocol::TaskId = id.parse().unwrap();
+    // The core's write, caught before its flush.
+    store.complete_task(&task, b"result", 1).unwrap();
+    let before = store.flushes();
+    let result = service
+        .get_result(tonic::Request::new(pb::GetResultRequest {
+            task_id: id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(result.status, i32::from(pb::TaskStatus::Done));
+    assert!(store.flushes() > before, "shown done before a flush");
+
+    let before = store.flushes();
+    let mut events = service
+        .watch_task(tonic::Request::new(pb::WatchTaskRequest {
+            task_id: id,
+            ..Default::default()
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut seen = 0;
+    while let Some(event) = events.next().await {
+        event.unwrap();
+        seen += 1;
+    }
+    assert!(seen > 0);
+    assert!(
+        store.flushes() > before,
+        "events of a done task shown before a flush"
+    );
+    node.shutdown().await;
+}

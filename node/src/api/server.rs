@@ -507,7 +507,17 @@ impl pb::gateway_server::Gateway for GatewayService {
             // The slot is given back when the stream ends, however it ends.
             let _slot = slot;
             let mut changes = gateway.changes();
+            let finished = || {
+                gateway
+                    .store()
+                    .task(&id)
+                    .ok()
+                    .flatten()
+                    .is_none_or(|t| t.status.is_final())
+            };
             loop {
+                // Read before the events: a task final here has its last event among them.
+                let was_finished = finished();
                 let events = match gateway.store().events(&id, seen) {
                     Ok(e) => e,
                     Err(e) => {
@@ -515,19 +525,22 @@ impl pb::gateway_server::Gateway for GatewayService {
                         return;
                     }
                 };
+                // Nothing terminal is shown before it is durable: the store is read while
+                // the core writes, so a task may be seen done before the core's flush.
+                if !events.is_empty()
+                    && finished()
+                    && let Err(e) = gateway.store().flush().await
+                {
+                    let _ = tx.send(Err(internal(e))).await;
+                    return;
+                }
                 for event in &events {
                     seen = event.seq + 1;
                     if tx.send(Ok(event_to_pb(event))).await.is_err() {
                         return;
                     }
                 }
-                let finished = gateway
-                    .store()
-                    .task(&id)
-                    .ok()
-                    .flatten()
-                    .is_none_or(|t| t.status.is_final());
-                if (finished || r.snapshot) && events.is_empty() {
+                if (was_finished || r.snapshot) && events.is_empty() {
                     return;
                 }
                 if events.is_empty() {
@@ -548,6 +561,10 @@ impl pb::gateway_server::Gateway for GatewayService {
     ) -> Result<Response<pb::GetResultResponse>, Status> {
         let id = parse_task(&request.into_inner().task_id)?;
         let (gateway, record) = self.find(&id)?;
+        if record.status.is_final() {
+            // Durable before shown: the core may not have flushed what this read saw.
+            gateway.store().flush().await.map_err(internal)?;
+        }
         let (status, error) = status_of(&record.status);
         let result = gateway
             .store()
