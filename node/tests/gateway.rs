@@ -174,6 +174,11 @@ impl Harness {
     }
 
     /// Prover `seed` submits `proof` for job `index` of `task`; returns the verdict.
+    /// The task's status in the store.
+    fn status(&self, task: &TaskId) -> TaskStatus {
+        self.gw.store().task(task).unwrap().unwrap().status
+    }
+
     fn submit(&mut self, seed: u64, task: TaskId, index: u32, proof: &[u8]) -> ProofOutcome {
         match self.answer(seed, task, index, proof, &StandIn::default()) {
             Response::Verdict(v) => v.payload.outcome,
@@ -306,10 +311,7 @@ fn lowest_bidder_wins_and_is_paid_exactly_its_bid() {
     assert_eq!(balances(&h)[&1], (0, 1000));
     // The client owes exactly what the prover was paid.
     assert_eq!(h.gw.store().task(&task).unwrap().unwrap().fees, 120);
-    assert_eq!(
-        h.gw.store().task(&task).unwrap().unwrap().status,
-        TaskStatus::Done
-    );
+    assert_eq!(h.status(&task), TaskStatus::Done);
     assert_eq!(h.gw.store().result(&task).unwrap().unwrap(), b"2 proofs");
     // A second submission of a paid job earns nothing.
     assert_eq!(h.submit(2, task, 0, b"valid"), ProofOutcome::NotAssigned);
@@ -368,10 +370,7 @@ fn an_invalid_proof_is_slashed_and_the_job_reauctioned_without_that_prover() {
         h.submit(2, task, 0, b"valid"),
         ProofOutcome::Accepted { paid: 70 }
     );
-    assert_eq!(
-        h.gw.store().task(&task).unwrap().unwrap().status,
-        TaskStatus::Done
-    );
+    assert_eq!(h.status(&task), TaskStatus::Done);
 }
 
 #[test]
@@ -406,10 +405,7 @@ fn a_missed_deadline_is_slashed_unpaid_and_reauctioned() {
     assert!(events.iter().any(
         |e| matches!(&e.kind, TaskEventKind::Failed { reason, .. } if reason.contains("deadline"))
     ));
-    assert_eq!(
-        h.gw.store().task(&task).unwrap().unwrap().status,
-        TaskStatus::Done
-    );
+    assert_eq!(h.status(&task), TaskStatus::Done);
 }
 
 #[test]
@@ -442,10 +438,7 @@ fn a_restarted_gateway_finishes_the_task_and_pays_nobody_twice() {
         h.submit(1, task, 1, b"valid"),
         ProofOutcome::Accepted { paid: 40 }
     );
-    assert_eq!(
-        h.gw.store().task(&task).unwrap().unwrap().status,
-        TaskStatus::Done
-    );
+    assert_eq!(h.status(&task), TaskStatus::Done);
     assert_eq!(balances(&h)[&1], (80, 1000));
     let paid =
         h.gw.store()
@@ -503,7 +496,7 @@ fn unwon_jobs_rise_toward_the_client_fee_and_fail_at_the_deadline() {
     h.tick_at(now + 3_001);
     // Offered at the client's cap of 120 and still unwon: the reason says the cap is the
     // problem, so the client knows what to change.
-    match h.gw.store().task(&lonely).unwrap().unwrap().status {
+    match h.status(&lonely) {
         TaskStatus::Failed { reason } => {
             assert!(reason.contains("deadline"), "{reason}");
             assert!(
@@ -631,7 +624,7 @@ fn a_job_input_the_gateway_lost_fails_the_task_and_slashes_nobody() {
     let mut h = Harness::new(Store::open(dir.path()).unwrap());
     let answer = submit_checked(&mut h, 1, task, 0, &StandIn::default());
     assert!(matches!(answer, Response::Refused { .. }), "{answer:?}");
-    match h.gw.store().task(&task).unwrap().unwrap().status {
+    match h.status(&task) {
         TaskStatus::Failed { reason } => assert!(reason.contains("lost the input"), "{reason}"),
         other => panic!("unexpected {other:?}"),
     }
@@ -662,7 +655,7 @@ fn a_job_cancelled_during_its_auction_is_never_awarded_reoffered_or_paid() {
     h.tick_at(11_000);
     let reveal = h.commit(1, 50);
     h.tick_at(12_501);
-    assert!(h.gw.store().task(&task).unwrap().unwrap().status.is_final());
+    assert!(h.status(&task).is_final());
     h.now = 12_550;
     h.run(Input::Gossip(reveal));
     h.tick_at(12_600);
@@ -1148,10 +1141,7 @@ fn an_assignment_never_outlives_its_task_so_an_on_time_proof_completes_it() {
         h.submit(1, task, 0, b"valid"),
         ProofOutcome::Accepted { paid: 50 }
     );
-    assert_eq!(
-        h.gw.store().task(&task).unwrap().unwrap().status,
-        TaskStatus::Done
-    );
+    assert_eq!(h.status(&task), TaskStatus::Done);
 }
 
 #[test]
@@ -1278,17 +1268,14 @@ fn a_failed_aggregation_is_retried_before_the_task_fails() {
         ProofOutcome::Accepted { paid: 50 }
     );
     assert_eq!(
-        h.gw.store().task(&task).unwrap().unwrap().status,
+        h.status(&task),
         TaskStatus::Proving,
         "one failed aggregation failed a fully proven task"
     );
     for t in [12_000, 13_000, 14_000] {
         h.tick_at(t);
     }
-    assert_eq!(
-        h.gw.store().task(&task).unwrap().unwrap().status,
-        TaskStatus::Done
-    );
+    assert_eq!(h.status(&task), TaskStatus::Done);
     assert_eq!(h.gw.store().result(&task).unwrap().unwrap(), b"1 proofs");
 
     // An aggregator that keeps failing fails the task, after a bounded number of tries.
