@@ -17,8 +17,11 @@
 //! ranks ([`crate::audit`]). When the commit window is over the gateway signs
 //! [`BidBook::closed_set`] and gossips it before any reveal counts.
 //!
-//! `accept_*` check signatures one at a time; a gateway that batch-verifies signatures off its
-//! event loop calls the `*_preverified` variants instead.
+//! `accept_*` check signatures one at a time with the strict rule, which is what the gateway
+//! calls: whatever checked a message before (gossip validation batch-verifies, and a batch
+//! check is randomized on crafted signatures), only a bid every auditor judges the same way
+//! enters a transcript. The `*_preverified` variants are for callers that already made that
+//! strict check.
 
 use std::collections::BTreeMap;
 

@@ -460,6 +460,14 @@ impl<W: Workload> GatewayCore<W> {
         Ok(())
     }
 
+    /// [`Self::beat`] before signing, unless the last beat is as late already.
+    fn beat_if_later(&mut self, now: UnixMillis) -> Result<(), StoreError> {
+        if now > self.last_beat {
+            self.beat(now)?;
+        }
+        Ok(())
+    }
+
     /// The signed assignment of an assigned job.
     fn assignment(&self, job: &JobRecord) -> Option<Signed<JobAssignment>> {
         sign_assignment(&self.supernet.id, &self.key, job)
@@ -1175,9 +1183,7 @@ impl<W: Workload> GatewayCore<W> {
         if jobs.is_empty() {
             return Ok(());
         }
-        if now > self.last_beat {
-            self.beat(now)?;
-        }
+        self.beat_if_later(now)?;
         let seq = self.store.next_batch_seq()?;
         let specs = jobs
             .iter()
@@ -1290,9 +1296,7 @@ impl<W: Workload> GatewayCore<W> {
         out: &mut Vec<Output>,
     ) -> Result<(), StoreError> {
         let batch = book.batch().clone();
-        if now > self.last_beat {
-            self.beat(now)?;
-        }
+        self.beat_if_later(now)?;
         let eligibility = self.eligibility(&batch, now)?;
         let award = match book.award(&eligibility) {
             Ok(a) => a,
@@ -1615,20 +1619,19 @@ impl<W: Workload> GatewayCore<W> {
         let signed_by_peer = |signer: &PublicKey| signer.peer_id().is_ok_and(|p| p == peer);
         match request {
             Request::Commit(_) | Request::Reveal(_) => {
-                let (receipt, signature_ok, bid) = match request {
+                // The signature itself is checked once, strictly, as the book takes the bid.
+                let (receipt, bid) = match request {
                     Request::Commit(c) => (
                         receipt(&c, c.payload.batch_id, BidKind::Commit),
-                        c.verify().is_ok(),
                         GossipMessage::Commit(c),
                     ),
                     Request::Reveal(r) => (
                         receipt(&r, r.payload.batch_id, BidKind::Reveal),
-                        r.verify().is_ok(),
                         GossipMessage::Reveal(r),
                     ),
                     _ => return Ok(()),
                 };
-                let verdict = if !signed_by_peer(&receipt.bidder) || !signature_ok {
+                let verdict = if !signed_by_peer(&receipt.bidder) {
                     Err("bid not signed by its sender".to_string())
                 } else {
                     self.accept_bid(bid, arrived, out)?
