@@ -23,55 +23,23 @@
 //! 4. **Greedy assignment.** Walking that order, a bid wins its job if the job is still open
 //!    and the prover still has free capacity. The winner is paid its own bid (first price).
 //!
+//! [`verify_award`] is anyone's check of a gateway's signed result against the same inputs.
+//!
 //! Consequences, all property-tested: the result does not depend on the order of the inputs;
 //! no prover gets more jobs than its capacity; no award is above its reserve; and each job
 //! goes to the lowest valid price among provers that still had capacity when it was reached,
 //! which is the lowest valid price outright whenever capacity does not bind.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
-use crate::category::JobCategory;
+use crate::Digest;
 use crate::commit::{check_bids, check_opening};
 use crate::ids::{BatchId, JobId, SupernetId};
 use crate::keys::PublicKey;
-use crate::messages::{BatchAnnouncement, BidCommit, BidReveal};
-use crate::signed::Signed;
+use crate::messages::{AuctionResult, BatchAnnouncement, BidCommit, BidReveal};
+pub use crate::messages::{Award, AwardedJob, Eligibility, ProverStanding};
+use crate::signed::{Signed, SignedError};
 use crate::transcript::transcript_hash;
-use crate::{Digest, Price};
-
-/// What the gateway knows about one prover when it awards a batch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProverStanding {
-    /// On the Supernet's allowlist (always true in an open Supernet).
-    pub allowlisted: bool,
-    /// Current stake after slashes.
-    pub stake: u64,
-    /// Jobs it can take in this batch: announced capacity minus jobs in flight.
-    pub free_capacity: u32,
-    /// Categories it announced.
-    pub categories: BTreeSet<JobCategory>,
-    /// Digest ([`Signed::digest`]) of the signed availability announcement this standing
-    /// comes from: an auditor holding that very announcement checks the capacity against
-    /// it. (A time alone would not do: a prover could sign two announcements with one time
-    /// and different capacities, and hold the gateway to the one it never sent.)
-    pub announcement: Digest,
-}
-
-/// The eligibility snapshot an award is computed against. It is part of the transcript.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Eligibility {
-    /// The Supernet's minimum stake.
-    pub min_stake: u64,
-    /// Standing per prover; a prover missing here is not eligible.
-    pub provers: BTreeMap<PublicKey, ProverStanding>,
-    /// Provers barred from particular jobs (they failed them before).
-    pub excluded: BTreeMap<JobId, BTreeSet<PublicKey>>,
-    /// Jobs of the batch that left the auction while it ran (their task ended): barred to
-    /// every prover, listed once however many provers there are.
-    pub cancelled: BTreeSet<JobId>,
-}
 
 impl Eligibility {
     fn standing(&self, prover: &PublicKey) -> Option<&ProverStanding> {
@@ -96,30 +64,6 @@ pub fn backed_slots(stake: u64, min_stake: u64) -> u32 {
         Some(slots) => u32::try_from(slots).unwrap_or(u32::MAX),
         None => u32::MAX,
     }
-}
-
-/// One job won: who proves it and what they are paid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct AwardedJob {
-    /// The job.
-    pub job_id: JobId,
-    /// The winner.
-    pub prover: PublicKey,
-    /// The winner's own bid, which it is paid on a valid proof.
-    pub price: Price,
-}
-
-/// The outcome of one batch's auction.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Award {
-    /// Won jobs, sorted by job id.
-    pub awarded: Vec<AwardedJob>,
-    /// Jobs nobody validly bid on (or whose bidders ran out of capacity), in batch order.
-    pub unawarded: Vec<JobId>,
-    /// Provers that committed but did not validly reveal, sorted by key.
-    pub non_revealers: Vec<PublicKey>,
-    /// Hash of exactly the inputs used, see [`crate::transcript`].
-    pub transcript_hash: Digest,
 }
 
 /// Inputs that no honest gateway would pass to the rule.
@@ -173,7 +117,7 @@ fn is_for(batch: &BatchAnnouncement, supernet: &SupernetId, batch_id: &BatchId) 
 /// Runs the auction rule described in the module docs.
 ///
 /// Signatures are not checked here: the gateway checks them as messages arrive (see
-/// [`crate::book::BidBook`]) and auditors check them in [`crate::transcript::verify_award`].
+/// [`crate::book::BidBook`]) and auditors check them in [`crate::auction::verify_award`].
 pub fn award(
     batch: &BatchAnnouncement,
     commits: &[Signed<BidCommit>],
@@ -286,4 +230,104 @@ fn tie_break(seed: &[u8; 32], job: &JobId, prover: &PublicKey) -> [u8; 32] {
     h.update(&job.index.to_le_bytes());
     h.update(prover.as_bytes());
     *h.finalize().as_bytes()
+}
+
+/// How an auction result fails the audit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AwardAuditError {
+    /// A signature in the transcript does not verify.
+    #[error("bad signature on {what}: {source}")]
+    Signature {
+        /// Which message.
+        what: &'static str,
+        /// The failure.
+        source: SignedError,
+    },
+    /// The result was signed by someone other than the batch's gateway.
+    #[error("result signed by {result}, batch by {batch}")]
+    GatewayMismatch {
+        /// The batch's signer.
+        batch: PublicKey,
+        /// The result's signer.
+        result: PublicKey,
+    },
+    /// The result names another batch or Supernet.
+    #[error("result is for another batch or supernet")]
+    WrongBatch,
+    /// The inputs are not ones an honest gateway would use.
+    #[error(transparent)]
+    Inputs(#[from] AuctionError),
+    /// The messages do not hash to the result's transcript hash.
+    #[error("transcript hash mismatch: result claims {claimed}, messages give {computed}")]
+    TranscriptMismatch {
+        /// In the result.
+        claimed: Digest,
+        /// Recomputed.
+        computed: Digest,
+    },
+    /// Same transcript, different award: the gateway deviated from the rule.
+    #[error("award deviates from the rule")]
+    AwardMismatch {
+        /// What the rule gives.
+        expected: Box<Award>,
+    },
+}
+
+/// Checks a gateway's signed [`AuctionResult`] against the signed batch, commits and reveals
+/// and the eligibility snapshot. Returns the recomputed award when everything matches.
+///
+/// The order of the checks is what makes the verdict safe to publish: first what binds the
+/// gateway (its signatures on the batch and the result, the same batch, and the transcript
+/// hash it signed, recomputed from the messages), and only then what the messages say. So
+/// any change a third party makes to the messages (a flipped bit in a prover's signature, a
+/// repeated or dropped reveal) ends in [`AwardAuditError::TranscriptMismatch`], which proves
+/// nothing, and the errors after it ([`AwardAuditError::Signature`] on a commit or reveal,
+/// [`AwardAuditError::Inputs`], [`AwardAuditError::AwardMismatch`]) are about inputs the
+/// gateway itself signed. Every signature is checked with the strict single-message rule, as
+/// the gateway checks the bids it takes: a batch check is randomized on crafted signatures,
+/// and a verdict must not depend on the draw.
+pub fn verify_award(
+    batch: &Signed<BatchAnnouncement>,
+    commits: &[Signed<BidCommit>],
+    reveals: &[Signed<BidReveal>],
+    eligibility: &Eligibility,
+    result: &Signed<AuctionResult>,
+) -> Result<Award, AwardAuditError> {
+    let sig = |what| move |source| AwardAuditError::Signature { what, source };
+    batch.verify().map_err(sig("batch"))?;
+    result.verify().map_err(sig("result"))?;
+    if batch.signer != result.signer {
+        return Err(AwardAuditError::GatewayMismatch {
+            batch: batch.signer,
+            result: result.signer,
+        });
+    }
+    if result.payload.batch_id != batch.payload.batch_id
+        || result.payload.supernet != batch.payload.supernet
+    {
+        return Err(AwardAuditError::WrongBatch);
+    }
+    let claimed = &result.payload.award;
+    let computed = transcript_hash(&batch.payload, commits, reveals, eligibility);
+    if computed != claimed.transcript_hash {
+        return Err(AwardAuditError::TranscriptMismatch {
+            claimed: claimed.transcript_hash,
+            computed,
+        });
+    }
+
+    // From here on the messages are the ones the gateway signed for.
+    for commit in commits {
+        commit.verify().map_err(sig("commits"))?;
+    }
+    for reveal in reveals {
+        reveal.verify().map_err(sig("reveals"))?;
+    }
+    let expected = award(&batch.payload, commits, reveals, eligibility)?;
+    if expected != *claimed {
+        return Err(AwardAuditError::AwardMismatch {
+            expected: Box::new(expected),
+        });
+    }
+    Ok(expected)
 }

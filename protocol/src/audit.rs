@@ -36,15 +36,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::auction::{Award, backed_slots};
+use crate::auction::{Award, AwardAuditError, backed_slots, verify_award};
 use crate::book::slot_rank;
-use crate::codec::canonical_bytes;
+use crate::canonical::canonical_bytes;
 use crate::messages::{
     AuctionTranscript, BidCommit, BidKind, BidReceipt, BidReveal, MAX_COMMITS_PER_BATCH,
     ProverAvailability,
 };
 use crate::signed::Signed;
-use crate::transcript::{AwardAuditError, verify_award};
 use crate::{BatchId, PublicKey};
 
 /// Largest evidence file [`Evidence::from_bytes`] reads.

@@ -97,15 +97,6 @@ fn config() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<ABSOLUTE_MAX>()
 }
 
-/// The canonical bincode bytes of a value: what signatures, commitments and transcripts
-/// hash. Deterministic because protocol types hold no hash maps.
-pub fn canonical_bytes<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
-    // Encoding into a Vec only fails for types serde cannot describe to bincode (maps or
-    // sequences of unknown length); protocol types have none, so this cannot fail.
-    bincode::serde::encode_to_vec(value, bincode::config::standard())
-        .expect("protocol types always encode")
-}
-
 /// Encodes `msg` as a frame. Fails if the frame would exceed the kind's limit, so a node
 /// never sends what its peers must refuse.
 pub fn encode<M: WireMessage>(msg: &M) -> Result<Vec<u8>, CodecError> {

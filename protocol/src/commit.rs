@@ -12,7 +12,7 @@
 //! prover. The 32-byte random salt hides the bids until the reveal.
 
 use crate::Digest;
-use crate::codec::canonical_bytes;
+use crate::canonical::canonical_bytes;
 use crate::ids::{BatchId, JobId, SupernetId};
 use crate::keys::PublicKey;
 use crate::messages::{BatchAnnouncement, Bid, BidCommit, BidReveal, Salt};

@@ -17,7 +17,7 @@
 //!    windows, signers and the commit-reveal binding.
 //! 3. When the commit window closes the gateway signs the set of commits it accepted
 //!    ([`messages::CommitsClosed`]); [`auction::award`] computes the winners;
-//!    [`transcript::verify_award`] lets anyone check an [`messages::AuctionResult`] against
+//!    [`auction::verify_award`] lets anyone check an [`messages::AuctionResult`] against
 //!    the same inputs, and [`audit::audit`] checks every promise the gateway signed
 //!    (closed set, receipts, capacities) and names a deviation with its evidence.
 
@@ -25,6 +25,7 @@ pub mod auction;
 pub mod audit;
 pub mod book;
 pub mod bytes;
+pub mod canonical;
 pub mod category;
 pub mod codec;
 pub mod commit;
@@ -33,15 +34,17 @@ pub mod equivocation;
 pub mod ids;
 pub mod keys;
 pub mod messages;
+pub mod settlement;
 pub mod signed;
 pub mod tokenomics;
 pub mod transcript;
 
-pub use auction::{Award, AwardedJob, Eligibility, ProverStanding, award};
+pub use auction::award;
 pub use bytes::Digest;
 pub use category::JobCategory;
 pub use ids::{BatchId, CircuitId, JobId, SupernetId, TaskId};
 pub use keys::{Keypair, PublicKey, Signature};
+pub use messages::{Award, AwardedJob, Eligibility, ProverStanding};
 pub use signed::{MessageKind, Signed, SignedPayload};
 
 /// Version of the wire protocol. It is part of every signature and every encoded frame, so

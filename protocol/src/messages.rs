@@ -5,9 +5,10 @@
 //! peers that the transport has already authenticated, and carry signed messages inside where
 //! authority matters. `docs/protocol.md` describes each one.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use serde::{Deserialize, Serialize};
 
-use crate::auction::Award;
 use crate::bytes::byte_newtype;
 use crate::category::JobCategory;
 use crate::ids::{BatchId, CircuitId, JobId, SupernetId};
@@ -165,7 +166,7 @@ pub struct BidReveal {
 }
 
 /// Gossiped by the gateway once a batch is awarded. Anyone holding the batch, commits and
-/// reveals can check it with [`crate::transcript::verify_award`].
+/// reveals can check it with [`crate::auction::verify_award`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuctionResult {
     /// The Supernet.
@@ -235,7 +236,7 @@ pub struct AuctionTranscript {
     /// The reveals the award used.
     pub reveals: Vec<Signed<BidReveal>>,
     /// The eligibility snapshot the award used.
-    pub eligibility: crate::auction::Eligibility,
+    pub eligibility: Eligibility,
     /// The award.
     pub result: Signed<AuctionResult>,
 }
@@ -538,4 +539,71 @@ pub enum ParamResponse {
         /// Why.
         reason: String,
     },
+}
+
+/// What the gateway knows about one prover when it awards a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProverStanding {
+    /// On the Supernet's allowlist (always true in an open Supernet).
+    pub allowlisted: bool,
+    /// Current stake after slashes.
+    pub stake: u64,
+    /// Jobs it can take in this batch: announced capacity minus jobs in flight.
+    pub free_capacity: u32,
+    /// Categories it announced.
+    pub categories: BTreeSet<JobCategory>,
+    /// Digest ([`Signed::digest`]) of the signed availability announcement this standing
+    /// comes from: an auditor holding that very announcement checks the capacity against
+    /// it. (A time alone would not do: a prover could sign two announcements with one time
+    /// and different capacities, and hold the gateway to the one it never sent.)
+    pub announcement: Digest,
+}
+
+/// The eligibility snapshot an award is computed against. It is part of the transcript.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Eligibility {
+    /// The Supernet's minimum stake.
+    pub min_stake: u64,
+    /// Standing per prover; a prover missing here is not eligible.
+    pub provers: BTreeMap<PublicKey, ProverStanding>,
+    /// Provers barred from particular jobs (they failed them before).
+    pub excluded: BTreeMap<JobId, BTreeSet<PublicKey>>,
+    /// Jobs of the batch that left the auction while it ran (their task ended): barred to
+    /// every prover, listed once however many provers there are.
+    pub cancelled: BTreeSet<JobId>,
+}
+
+/// One job won: who proves it and what they are paid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct AwardedJob {
+    /// The job.
+    pub job_id: JobId,
+    /// The winner.
+    pub prover: PublicKey,
+    /// The winner's own bid, which it is paid on a valid proof.
+    pub price: Price,
+}
+
+/// The outcome of one batch's auction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Award {
+    /// Won jobs, sorted by job id.
+    pub awarded: Vec<AwardedJob>,
+    /// Jobs nobody validly bid on (or whose bidders ran out of capacity), in batch order.
+    pub unawarded: Vec<JobId>,
+    /// Provers that committed but did not validly reveal, sorted by key.
+    pub non_revealers: Vec<PublicKey>,
+    /// Hash of exactly the inputs used, see [`crate::transcript`].
+    pub transcript_hash: Digest,
+}
+
+impl AuctionResult {
+    /// The result message for `award` of `batch`.
+    pub fn new(batch: &BatchAnnouncement, award: Award) -> Self {
+        Self {
+            supernet: batch.supernet.clone(),
+            batch_id: batch.batch_id,
+            award,
+        }
+    }
 }

@@ -15,7 +15,7 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::codec::canonical_bytes;
+use crate::canonical::canonical_bytes;
 use crate::ids::SupernetId;
 use crate::keys::{self, KeyError, Keypair, PublicKey, Signature};
 use crate::{Digest, PROTOCOL_VERSION};
@@ -164,10 +164,25 @@ impl<T: SignedPayload> Signed<T> {
 mod tests {
     use super::*;
     use crate::ids::BatchId;
-    use crate::messages::BidCommit;
 
-    fn commit(supernet: &str, batch: u8) -> BidCommit {
-        BidCommit {
+    /// A payload shaped like a bid commit, so that these tests need no message type.
+    #[derive(Debug, Clone, Serialize, Deserialize)]
+    struct Commit {
+        supernet: SupernetId,
+        batch_id: BatchId,
+        commitment: Digest,
+    }
+
+    impl SignedPayload for Commit {
+        const KIND: MessageKind = MessageKind::BidCommit;
+
+        fn supernet(&self) -> &SupernetId {
+            &self.supernet
+        }
+    }
+
+    fn commit(supernet: &str, batch: u8) -> Commit {
+        Commit {
             supernet: SupernetId::new(supernet).unwrap(),
             batch_id: BatchId([batch; 16]),
             commitment: Digest([9; 32]),
@@ -218,7 +233,7 @@ mod tests {
         // is part of the signed domain.
         let kp = Keypair::insecure_from_seed(1);
         let c = commit("a", 1);
-        let mut bytes = Signed::<BidCommit>::signing_bytes(&c);
+        let mut bytes = Signed::<Commit>::signing_bytes(&c);
         let kind_at = SIGNING_DOMAIN.len() + 2;
         assert_eq!(bytes[kind_at], MessageKind::BidCommit as u8);
         bytes[kind_at] = MessageKind::BidReveal as u8;

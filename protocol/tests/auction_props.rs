@@ -5,8 +5,8 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use common::*;
+use lagrange_protocol::auction::{AwardAuditError, verify_award};
 use lagrange_protocol::messages::{AuctionResult, BatchAnnouncement, BidCommit, BidReveal};
-use lagrange_protocol::transcript::{AwardAuditError, verify_award};
 use lagrange_protocol::{
     Award, AwardedJob, Eligibility, JobCategory, JobId, ProverStanding, PublicKey, Signed, award,
 };

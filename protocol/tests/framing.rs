@@ -14,13 +14,13 @@ use std::sync::OnceLock;
 
 use common::honest::{honest_bundles, mutate};
 use common::*;
+use lagrange_protocol::auction::AwardAuditError;
 use lagrange_protocol::auction::{Eligibility, ProverStanding, award};
 use lagrange_protocol::audit::{AuditError, Deviation, Evidence, audit};
 use lagrange_protocol::book::BidBook;
 use lagrange_protocol::messages::{
     AuctionResult, AuctionTranscript, BidKind, BidReceipt, MAX_COMMITS_PER_BATCH,
 };
-use lagrange_protocol::transcript::AwardAuditError;
 use lagrange_protocol::{JobCategory, Keypair, Signed};
 use proptest::prelude::*;
 

@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     category::ChunkShape,
-    circuit::ChunkCircuit,
     dataset::{Answer, DataSet, MAX_ROWS, Query, Row, chain_step, evaluate_rows},
 };
 use crate::encoding;
@@ -207,11 +206,6 @@ impl ChunkJob {
             row_offset: self.row_offset,
             rows: self.rows.len() as u64,
         }
-    }
-
-    /// The circuit proving this job.
-    pub fn circuit(&self) -> ChunkCircuit {
-        ChunkCircuit::new(self.clone())
     }
 }
 

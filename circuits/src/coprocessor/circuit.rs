@@ -50,6 +50,13 @@ impl ChunkCircuit {
     }
 }
 
+impl ChunkJob {
+    /// The circuit proving this job.
+    pub fn circuit(&self) -> ChunkCircuit {
+        ChunkCircuit::new(self.clone())
+    }
+}
+
 impl ConstraintSynthesizer<Fr> for ChunkCircuit {
     fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
         self.job

@@ -709,7 +709,7 @@ impl pb::gateway_server::Gateway for GatewayService {
                 ))
             })?;
         Ok(Response::new(pb::GetTranscriptResponse {
-            transcript: lagrange_protocol::codec::canonical_bytes(&transcript),
+            transcript: lagrange_protocol::canonical::canonical_bytes(&transcript),
         }))
     }
 }

@@ -1,7 +1,7 @@
 //! The gateway's token ledger, for a Supernet that runs the token rules: the rules the store
 //! pays proofs and slashes stakes under ([`SupernetTokens`]), and the epochs the gateway
 //! ends on its clock ([`Epochs`]), both settled in process
-//! ([`lagrange_protocol::tokenomics::InProcess`]).
+//! ([`lagrange_protocol::settlement::InProcess`]).
 //!
 //! The gateway settles for its clients: a job's client share of the fee is brought into the
 //! ledger under the gateway's own account as the job is paid (clients pay the gateway, off
@@ -11,7 +11,8 @@
 use std::sync::Arc;
 
 use lagrange_protocol::config::SupernetConfig;
-use lagrange_protocol::tokenomics::{Bond, InProcess, JobPayment, Ledger, LedgerError, Settlement};
+use lagrange_protocol::settlement::{InProcess, Settlement};
+use lagrange_protocol::tokenomics::{Bond, JobPayment, Ledger, LedgerError};
 use lagrange_protocol::{Price, PublicKey, SupernetId, UnixMillis};
 use tracing::info;
 

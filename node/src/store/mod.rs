@@ -41,7 +41,7 @@ use sled::transaction::{
 use sled::{Transactional, Tree};
 
 use lagrange_protocol::auction::Eligibility;
-use lagrange_protocol::codec::canonical_bytes;
+use lagrange_protocol::canonical::canonical_bytes;
 use lagrange_protocol::messages::{
     AuctionResult, AuctionTranscript, BatchAnnouncement, BidCommit, BidReveal, CommitsClosed,
 };

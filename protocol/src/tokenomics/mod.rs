@@ -14,18 +14,15 @@
 //! - [`vesting`]: cliff-and-linear release;
 //! - [`subsidy`]: how a job's price splits between the client and the emission budget;
 //! - [`ledger`]: where every token is, and the operations that move them;
-//! - [`settlement`]: where a chain would settle stakes, delegations and emissions;
 //! - [`simulate`]: a scenario of Supernets, demand and provers run through the ledger.
 
 pub mod emission;
 pub mod ledger;
 pub mod params;
 pub mod pool;
-pub mod settlement;
 pub mod simulate;
 pub mod subsidy;
 pub mod vesting;
 
 pub use ledger::{Bond, JobPayment, Ledger, LedgerError, Supply};
 pub use params::{SlashTo, TokenomicsParams};
-pub use settlement::{InProcess, Settlement};

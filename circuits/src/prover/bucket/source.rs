@@ -51,24 +51,6 @@ pub fn define(name: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::prover::bucket::plan::DENSE_BIT;
-    use crate::prover::twin::field::{FQ_INV, FQ_ONE, FQ_P};
-    use ark_bn254::Fq;
-
-    #[test]
-    fn kernel_constants_are_the_twins_and_arkworks() {
-        let p: Vec<Option<u64>> = (0..4).map(|i| define(&format!("FQ_P{i}"))).collect();
-        let one: Vec<Option<u64>> = (0..4).map(|i| define(&format!("FQ_ONE{i}"))).collect();
-        assert_eq!(p, FQ_P.map(Some).to_vec());
-        assert_eq!(one, FQ_ONE.map(Some).to_vec());
-        assert_eq!(define("FQ_INV"), Some(FQ_INV));
-        // and the twin's constants are arkworks'
-        assert_eq!(FQ_P, <Fq as ark_ff::PrimeField>::MODULUS.0);
-        assert_eq!(FQ_ONE, Fq::R.0);
-        assert_eq!(FQ_INV, Fq::INV);
-        assert_eq!(define("MSM_DENSE_BIT"), Some(u64::from(DENSE_BIT)));
-        assert_eq!(define("MSM_SCALAR_LIMBS"), Some(4));
-    }
 
     #[test]
     fn every_launched_kernel_is_defined() {

@@ -398,3 +398,25 @@ fn generator_times_scalar_bits() {
                 .sum::<Fr>()
     );
 }
+
+#[test]
+fn kernel_constants_are_the_twins_and_arkworks() {
+    use super::field::{FQ_INV, FQ_ONE, FQ_P};
+    use crate::prover::bucket::{plan::DENSE_BIT, source};
+
+    let p: Vec<Option<u64>> = (0..4)
+        .map(|i| source::define(&format!("FQ_P{i}")))
+        .collect();
+    let one: Vec<Option<u64>> = (0..4)
+        .map(|i| source::define(&format!("FQ_ONE{i}")))
+        .collect();
+    assert_eq!(p, FQ_P.map(Some).to_vec());
+    assert_eq!(one, FQ_ONE.map(Some).to_vec());
+    assert_eq!(source::define("FQ_INV"), Some(FQ_INV));
+    // and the twin's constants are arkworks'
+    assert_eq!(FQ_P, <ArkFq as PrimeField>::MODULUS.0);
+    assert_eq!(FQ_ONE, ArkFq::R.0);
+    assert_eq!(FQ_INV, ArkFq::INV);
+    assert_eq!(source::define("MSM_DENSE_BIT"), Some(u64::from(DENSE_BIT)));
+    assert_eq!(source::define("MSM_SCALAR_LIMBS"), Some(4));
+}

@@ -8,10 +8,10 @@
 //! the share of the network's emission the chain allocated it (pro rata to what is bonded to
 //! every Supernet, which one gateway cannot see) instead of computing it locally.
 
-use super::ledger::{Bond, Ledger, LedgerError};
 use crate::PublicKey;
 use crate::config::SupernetConfig;
 use crate::ids::SupernetId;
+use crate::tokenomics::{Bond, Ledger, LedgerError};
 
 /// Where stakes, delegations and emissions are settled.
 pub trait Settlement: Send + Sync {
