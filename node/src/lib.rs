@@ -17,6 +17,7 @@ pub mod gpu_check;
 pub mod http;
 pub mod launch;
 pub mod metrics;
+pub mod model;
 pub mod net;
 pub mod param_files;
 pub mod prover;

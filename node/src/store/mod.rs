@@ -31,7 +31,7 @@ mod jobs;
 mod ledger;
 mod meta;
 mod prover;
-pub mod records;
+
 mod retention;
 mod schema;
 mod tasks;
@@ -44,10 +44,10 @@ use sled::transaction::TransactionError;
 
 use lagrange_protocol::{JobId, PublicKey, TaskId};
 
+pub use crate::model::*;
 pub use auctions::{AwardOutcome, BatchRecord};
 pub use jobs::JobCounts;
 pub use ledger::ProofRecord;
-pub use records::*;
 pub use retention::{Pruned, PrunedTotals};
 pub use tasks::NewJob;
 pub use tokens::{TaskPayments, TokenRules, TokenState};
