@@ -211,7 +211,7 @@ pub async fn join_as_gateway<W: Workload>(
         .dir()
         .and_then(Path::parent)
         .map(|d| d.join("evidence"));
-    let mut core = GatewayCore::new(supernet.clone(), key.clone(), store, workload.clone())
+    let mut core = GatewayCore::new(supernet.clone(), key.clone(), store)
         .with_metrics(gateway_metrics)
         .with_retention(retention_ms)
         .misbehaving(misbehavior);

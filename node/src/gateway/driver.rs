@@ -38,12 +38,11 @@ use lagrange_protocol::messages::{GossipMessage, JobAssignment, Request, Respons
 use lagrange_protocol::{Price, Signed, TaskId, UnixMillis};
 use libp2p::PeerId;
 
-use super::core::{GatewayCore, Input, Output, Reader, SubmitError};
+use super::core::{GatewayCore, Input, Output, Reader, SubmitError, Submission};
 use crate::clock::{Monotonic, TICK, now_ms};
 use crate::net::{NetEvent, RequestToken, SupernetHandle};
 use crate::store::JobRecord;
 use crate::store::{Store, TaskRecord, TaskSpec};
-use crate::workload::JobPlan;
 use crate::workload::{Check, Workload};
 
 static DROP_RESULTS_PERCENT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -147,21 +146,24 @@ struct Pending {
     submission: Signed<ProofSubmission>,
 }
 
-/// What the async side hands the core thread.
-enum ToCore {
-    /// An input, and when it arrived.
-    Input {
-        input: Box<Input>,
-        arrived: UnixMillis,
-    },
-    /// A client task, split off the core's thread.
-    Submit {
-        spec: TaskSpec,
-        plans: Result<Vec<JobPlan>, SubmitError>,
-        max_fee_per_job: Price,
-        deadline: UnixMillis,
-        reply: oneshot::Sender<Result<TaskRecord, SubmitError>>,
-    },
+/// What the async side hands the core thread: an input, when it arrived, and for a client's
+/// submission where its answer goes.
+struct ToCore {
+    input: Box<Input>,
+    arrived: UnixMillis,
+    reply: Option<Reply>,
+}
+
+type Reply = oneshot::Sender<Result<TaskRecord, SubmitError>>;
+
+impl ToCore {
+    fn new(input: Input, arrived: UnixMillis) -> Self {
+        Self {
+            input: Box::new(input),
+            arrived,
+            reply: None,
+        }
+    }
 }
 
 /// Inputs the core thread handles before one flush.
@@ -184,8 +186,8 @@ const STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// The core thread: recovers, then turns each message into outputs, flushing the store
 /// before handing back anything that tells the outside world.
-fn run_core<W: Workload>(
-    mut core: GatewayCore<W>,
+fn run_core(
+    mut core: GatewayCore,
     clock: Arc<Monotonic>,
     mut inputs: mpsc::Receiver<ToCore>,
     outputs: mpsc::Sender<Vec<Output>>,
@@ -207,30 +209,20 @@ fn run_core<W: Workload>(
         let mut replies = Vec::new();
         let mut next = Some(first);
         let mut taken = 0;
-        while let Some(message) = next.take() {
-            match message {
-                ToCore::Input { input, arrived } => {
-                    match core.handle_arrived(*input, arrived, clock.now()) {
-                        Ok(o) => out.extend(o),
-                        Err(e) => {
-                            error!(error = %e, "gateway store failure; stopping");
-                            return;
-                        }
-                    }
-                }
-                ToCore::Submit {
-                    spec,
-                    plans,
-                    max_fee_per_job,
-                    deadline,
-                    reply,
-                } => {
-                    let result =
-                        core.submit_split(spec, plans, max_fee_per_job, deadline, clock.now());
-                    if let Ok(task) = &result {
-                        out.push(Output::TaskChanged(task.id));
-                    }
-                    replies.push((reply, result));
+        while let Some(ToCore {
+            input,
+            arrived,
+            reply,
+        }) = next.take()
+        {
+            if let (Input::Submit(submission), Some(reply)) = (&*input, reply) {
+                replies.push((submission.ticket, reply));
+            }
+            match core.handle_arrived(*input, arrived, clock.now()) {
+                Ok(o) => out.extend(o),
+                Err(e) => {
+                    error!(error = %e, "gateway store failure; stopping");
+                    return;
                 }
             }
             taken += 1;
@@ -238,13 +230,27 @@ fn run_core<W: Workload>(
                 next = inputs.try_recv().ok();
             }
         }
-        let tells = !replies.is_empty() || out.iter().any(tells_the_world);
+        // Answers to submissions go to their clients, after the flush.
+        let mut answers = Vec::new();
+        let out: Vec<Output> = out
+            .into_iter()
+            .filter_map(|o| match o {
+                Output::Submitted { ticket, result } => {
+                    answers.push((ticket, result));
+                    None
+                }
+                o => Some(o),
+            })
+            .collect();
+        let tells = !answers.is_empty() || out.iter().any(tells_the_world);
         if tells && let Err(e) = core.store().flush_blocking() {
             error!(error = %e, "gateway cannot flush its store; stopping");
             return;
         }
-        for (reply, result) in replies {
-            let _ = reply.send(result);
+        for (ticket, result) in answers {
+            if let Some(at) = replies.iter().position(|(t, _)| *t == ticket) {
+                let _ = replies.swap_remove(at).1.send(result);
+            }
         }
         if !out.is_empty() && outputs.blocking_send(out).is_err() {
             return;
@@ -272,7 +278,7 @@ fn tells_the_world(output: &Output) -> bool {
 /// Starts the gateway. `events` carries this Supernet's network events for the gateway;
 /// cancelling `stop` stops it gracefully.
 pub fn spawn<W: Workload>(
-    core: GatewayCore<W>,
+    core: GatewayCore,
     workload: Arc<W>,
     net: SupernetHandle,
     mut events: mpsc::Receiver<NetEvent>,
@@ -315,6 +321,7 @@ pub fn spawn<W: Workload>(
         let mut queue: Vec<Pending> = Vec::new();
         let mut waiting: VecDeque<ToCore> = VecDeque::new();
         let mut tick_waiting = false;
+        let mut tickets = 0u64;
         let mut verifying = false;
         let mut stopping = false;
         let mut ticker = tokio::time::interval(TICK);
@@ -385,12 +392,14 @@ pub fn spawn<W: Workload>(
                                 });
                             }
                             Output::Equivocation { dir: None, .. } => {}
+                            // Answered by the core thread itself, after its flush.
+                            Output::Submitted { .. } => {}
                         }
                     }
                 }
                 permit = async { to_core.as_ref()?.reserve().await.ok() }, if !waiting.is_empty() => {
                     let Some(message) = waiting.pop_front() else { continue };
-                    if matches!(&message, ToCore::Input { input, .. } if matches!(**input, Input::Tick)) {
+                    if matches!(*message.input, Input::Tick) {
                         tick_waiting = false;
                     }
                     // Once the core is closing, what still arrives is dropped (a client's
@@ -400,19 +409,22 @@ pub fn spawn<W: Workload>(
                     }
                 }
                 Some(done) = done_rx.recv() => match done {
-                    Done::Core(input) => waiting.push_back(ToCore::Input { input, arrived: clock.now() }),
+                    Done::Core(input) => waiting.push_back(ToCore { input, arrived: clock.now(), reply: None }),
                     Done::Split(submit) => waiting.push_back(submit),
                     Done::BatchFinished => verifying = false,
                 },
                 _ = ticker.tick(), if room && !tick_waiting => {
                     tick_waiting = true;
-                    waiting.push_back(ToCore::Input { input: Box::new(Input::Tick), arrived: clock.now() });
+                    waiting.push_back(ToCore::new(Input::Tick, clock.now()));
                 }
                 command = command_rx.recv(), if room => match command {
                     // Splitting may be long (circom witnesses computed and checked): on the
                     // blocking pool, then to the core.
                     Some(Command::Submit { spec, max_fee_per_job, deadline, reply }) => {
                         let (workload, done) = (workload.clone(), done_tx.clone());
+                        tickets += 1;
+                        let ticket = tickets;
+                        let clock = clock.clone();
                         tokio::spawn(async move {
                             let split = tokio::task::spawn_blocking(move || {
                                 let plans = workload.split(&spec).map_err(|e| SubmitError::Invalid(e.to_string()));
@@ -420,7 +432,12 @@ pub fn spawn<W: Workload>(
                             })
                             .await;
                             let Ok((spec, plans)) = split else { return };
-                            let submit = ToCore::Submit { spec, plans, max_fee_per_job, deadline, reply };
+                            let submission = Submission { ticket, spec, plans, max_fee_per_job, deadline };
+                            let submit = ToCore {
+                                input: Box::new(Input::Submit(Box::new(submission))),
+                                arrived: clock.now(),
+                                reply: Some(reply),
+                            };
                             let _ = done.send(Done::Split(submit)).await;
                         });
                     }
@@ -430,14 +447,14 @@ pub fn spawn<W: Workload>(
                     // Stamped as it is taken from the network: the core judges lateness by it.
                     Some(NetEvent::Gossip { message, .. }) => {
                         let arrived = clock.now();
-                        waiting.push_back(ToCore::Input { input: Box::new(Input::Gossip(message)), arrived });
+                        waiting.push_back(ToCore::new(Input::Gossip(message), arrived));
                     }
                     Some(NetEvent::Request { peer, token, request, .. }) if Reader::serves(&request) => {
                         serve_read(&reader, &reads, &net, &tracker, peer, token, request);
                     }
                     Some(NetEvent::Request { peer, token, request, .. }) => {
                         let arrived = clock.now();
-                        waiting.push_back(ToCore::Input { input: Box::new(Input::Request { peer, token, request }), arrived });
+                        waiting.push_back(ToCore::new(Input::Request { peer, token, request }, arrived));
                     }
                     Some(_) => {}
                     None => stop.cancel(),
@@ -670,29 +687,35 @@ mod tests {
     #[test]
     fn a_task_is_durable_before_its_watchers_hear_it_ended() {
         let store = Store::temporary().expect("a temporary store");
-        let mut core = GatewayCore::new(
-            supernet(),
-            Keypair::insecure_from_seed(1),
-            store.clone(),
-            Arc::new(OneJob),
-        );
+        let mut core = GatewayCore::new(supernet(), Keypair::insecure_from_seed(1), store.clone());
         // A task whose deadline is long past when the core thread first ticks.
         let then = now_ms() - 10_000;
         let spec = TaskSpec::Synthetic {
             jobs: 1,
             category: JobCategory::Small,
         };
-        let task = core.submit(spec, 10, then + 1, then).expect("stored").id;
+        let plans = OneJob.split(&spec).map_err(|e| SubmitError::Invalid(e.to_string()));
+        let submission = Submission {
+            ticket: 1,
+            spec,
+            plans,
+            max_fee_per_job: 10,
+            deadline: then + 1,
+        };
+        let out = core
+            .handle(Input::Submit(Box::new(submission)), then)
+            .expect("handled");
+        let Some(Output::Submitted { result: Ok(task), .. }) = out.last() else {
+            panic!("not stored: {out:?}");
+        };
+        let task = task.id;
         let (to_core, inputs) = mpsc::channel(8);
         let (outputs_tx, mut outputs) = mpsc::channel(8);
         let clock = Arc::new(Monotonic::default());
         let thread = std::thread::spawn(move || run_core(core, clock, inputs, outputs_tx));
         outputs.blocking_recv().expect("recovered");
         let flushed = store.flushes();
-        let tick = ToCore::Input {
-            input: Box::new(Input::Tick),
-            arrived: now_ms(),
-        };
+        let tick = ToCore::new(Input::Tick, now_ms());
         to_core.blocking_send(tick).expect("the core runs");
         let out = outputs.blocking_recv().expect("the tick's outputs");
         // Only the task's news comes out: nothing else would have made the core flush.

@@ -7,9 +7,8 @@ use lagrange_protocol::{TaskId, UnixMillis};
 
 use super::{AGGREGATION_ATTEMPTS, AGGREGATION_BACKOFF_MS, AggregationRetry, GatewayCore, Output};
 use crate::store::{JobState, StoreError};
-use crate::workload::Workload;
 
-impl<W: Workload> GatewayCore<W> {
+impl GatewayCore {
     /// Asks for a task's aggregation once all its jobs are verified (and, after a failed
     /// aggregation, once its backoff is over).
     pub(super) fn maybe_aggregate(

@@ -21,9 +21,8 @@ use super::{
 };
 use crate::gateway::deadlines::Due;
 use crate::store::{AwardOutcome, JobRecord, JobState, StoreError};
-use crate::workload::Workload;
 
-impl<W: Workload> GatewayCore<W> {
+impl GatewayCore {
     /// Provers heard from recently, on the allowlist and with enough stake: the ones that
     /// can take jobs now.
     fn live_provers(

@@ -10,9 +10,8 @@ use lagrange_protocol::{JobId, PublicKey, TaskId, UnixMillis};
 use super::{FEE_CAP_TOO_LOW, GatewayCore, NO_ROOM_BEFORE_DEADLINE, Unplaced};
 use crate::metrics::FailReason;
 use crate::store::{JobRecord, JobState, StoreError, TaskRecord};
-use crate::workload::Workload;
 
-impl<W: Workload> GatewayCore<W> {
+impl GatewayCore {
     /// Why a task whose deadline passed with `unproven` jobs failed: priced out by its own
     /// fee cap only when every one of them drew no bid at or below the cap while a prover
     /// had room; otherwise the lack of room before the deadline, jobs still being proven,

@@ -8,33 +8,33 @@ use tracing::info;
 use lagrange_protocol::messages::GossipMessage;
 use lagrange_protocol::{Digest, JobId, Price, PublicKey, TaskId, UnixMillis};
 
-use super::{GatewayCore, Output, RECOVERY_GRACE_MS, SubmitError};
+use super::{GatewayCore, Output, RECOVERY_GRACE_MS, SubmitError, Submission};
 use crate::gateway::deadlines::Due;
 use crate::gateway::tokens::Epochs;
 use crate::store::{JobRecord, JobState, NewJob, StoreError, TaskRecord, TaskSpec, TaskStatus};
-use crate::workload::Workload;
 
-impl<W: Workload> GatewayCore<W> {
-    /// Splits and stores a client task and its jobs. The caller flushes the store before it
-    /// tells the client the task id.
-    pub fn submit(
-        &mut self,
-        spec: TaskSpec,
-        max_fee_per_job: Price,
-        deadline: UnixMillis,
-        now: UnixMillis,
-    ) -> Result<TaskRecord, SubmitError> {
-        let plans = self
-            .workload
-            .split(&spec)
-            .map_err(|e| SubmitError::Invalid(e.to_string()));
-        self.submit_split(spec, plans, max_fee_per_job, deadline, now)
+impl GatewayCore {
+    /// Answers a submission: the task stored with its jobs, or why it was refused. The
+    /// driver flushes the store before it tells the client the task id.
+    pub(super) fn on_submit(&mut self, submission: Submission, now: UnixMillis, out: &mut Vec<Output>) {
+        let Submission {
+            ticket,
+            spec,
+            plans,
+            max_fee_per_job,
+            deadline,
+        } = submission;
+        let result = self.submit_split(spec, plans, max_fee_per_job, deadline, now);
+        if let Ok(task) = &result {
+            out.push(Output::TaskChanged(task.id));
+        }
+        out.push(Output::Submitted { ticket, result });
     }
 
     /// Stores a client task whose split (`plans`, the workload's answer for `spec`) was
     /// computed elsewhere: splitting may be long (circom witnesses computed and checked), and
     /// a driver does it off the core's thread.
-    pub fn submit_split(
+    fn submit_split(
         &mut self,
         spec: TaskSpec,
         plans: Result<Vec<crate::workload::JobPlan>, SubmitError>,

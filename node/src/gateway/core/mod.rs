@@ -59,8 +59,8 @@ use lagrange_protocol::{BatchId, JobId, Keypair, Price, PublicKey, Signed, TaskI
 use super::deadlines::Deadlines;
 use crate::metrics::GatewayMetrics;
 use crate::net::RequestToken;
-use crate::store::{JobRecord, ProofRecord, Store, StoreError, TaskRecord};
-use crate::workload::{Check, Workload};
+use crate::store::{JobRecord, ProofRecord, Store, StoreError, TaskRecord, TaskSpec};
+use crate::workload::{Check, JobPlan};
 
 /// Percent by which an unawarded job's reserve price rises for its next batch, capped at the
 /// client's maximum fee per job. It rises only when a prover able to take the job had room
@@ -151,6 +151,25 @@ pub enum Input {
         /// The result bytes, or why aggregation failed.
         result: Result<Vec<u8>, String>,
     },
+    /// A client's task, split by the caller ([`crate::workload::Workload::split`]; splitting
+    /// may be long, so a driver does it off the core's thread). Answered by
+    /// [`Output::Submitted`] with the same ticket.
+    Submit(Box<Submission>),
+}
+
+/// A client's task and its split, as [`Input::Submit`] hands it to the core.
+#[derive(Debug)]
+pub struct Submission {
+    /// The caller's number for this submission, echoed in [`Output::Submitted`].
+    pub ticket: u64,
+    /// What the client asked for.
+    pub spec: TaskSpec,
+    /// The workload's split of `spec`, or why it has none.
+    pub plans: Result<Vec<JobPlan>, SubmitError>,
+    /// The most the client pays per job.
+    pub max_fee_per_job: Price,
+    /// When the task must be done.
+    pub deadline: UnixMillis,
 }
 
 /// Something the driver must do.
@@ -198,6 +217,14 @@ pub enum Output {
         evidence: Box<Equivocation>,
         /// Where evidence files go (none: only logged and counted).
         dir: Option<PathBuf>,
+    },
+    /// The answer to [`Input::Submit`]: the stored task (durable once the store is flushed),
+    /// or why it was refused.
+    Submitted {
+        /// The submission's ticket.
+        ticket: u64,
+        /// The task, or the refusal.
+        result: Result<TaskRecord, SubmitError>,
     },
 }
 
@@ -253,11 +280,10 @@ struct AggregationRetry {
 }
 
 /// The gateway of one Supernet.
-pub struct GatewayCore<W: Workload> {
+pub struct GatewayCore {
     supernet: Arc<SupernetConfig>,
     key: Keypair,
     store: Store,
-    workload: Arc<W>,
     books: BTreeMap<BatchId, BidBook>,
     /// Open batches whose closed commit set is signed and published.
     closed: BTreeSet<BatchId>,
@@ -308,19 +334,13 @@ pub struct Reader {
     store: Store,
 }
 
-impl<W: Workload> GatewayCore<W> {
+impl GatewayCore {
     /// A gateway over `store`. Call [`GatewayCore::recover`] once before the first input.
-    pub fn new(
-        supernet: Arc<SupernetConfig>,
-        key: Keypair,
-        store: Store,
-        workload: Arc<W>,
-    ) -> Self {
+    pub fn new(supernet: Arc<SupernetConfig>, key: Keypair, store: Store) -> Self {
         Self {
             supernet,
             key,
             store,
-            workload,
             books: BTreeMap::new(),
             closed: BTreeSet::new(),
             evidence_dir: None,
@@ -469,6 +489,7 @@ impl<W: Workload> GatewayCore<W> {
             Input::Aggregated { task, result } => {
                 self.on_aggregated(task, result, now, &mut out)?
             }
+            Input::Submit(submission) => self.on_submit(*submission, now, &mut out),
         }
         Ok(out)
     }

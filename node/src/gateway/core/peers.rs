@@ -14,9 +14,8 @@ use lagrange_protocol::{BatchId, JobId, Keypair, PublicKey, Signed, SignedPayloa
 use super::{GatewayCore, Output, Reader};
 use crate::net::RequestToken;
 use crate::store::{JobRecord, JobState, StoreError};
-use crate::workload::Workload;
 
-impl<W: Workload> GatewayCore<W> {
+impl GatewayCore {
     pub(super) fn on_gossip(
         &mut self,
         message: GossipMessage,

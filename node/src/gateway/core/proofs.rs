@@ -11,9 +11,9 @@ use super::{GatewayCore, Output};
 use crate::metrics::FailReason;
 use crate::net::RequestToken;
 use crate::store::{JobRecord, JobState, ProofRecord, StoreError};
-use crate::workload::{Check, Workload};
+use crate::workload::Check;
 
-impl<W: Workload> GatewayCore<W> {
+impl GatewayCore {
     /// A proof that `arrived` at the gateway: late only if it arrived after the deadline,
     /// however long it waited to be handled.
     pub(super) fn on_submission(

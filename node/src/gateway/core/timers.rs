@@ -14,9 +14,8 @@ use super::{
 use crate::gateway::deadlines::Due;
 use crate::metrics::FailReason;
 use crate::store::{JobRecord, JobState, StoreError};
-use crate::workload::Workload;
 
-impl<W: Workload> GatewayCore<W> {
+impl GatewayCore {
     /// Time passed: `arrived` is when the tick was queued (deadlines are judged by it, so a
     /// proof queued before it is always handled before its deadline is), `now` when it is
     /// handled.
