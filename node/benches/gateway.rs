@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use lagrange_node::gateway::{GatewayCore, Input as GIn, Output as GOut};
+use lagrange_node::gateway::{GatewayCore, Input as GIn, Output as GOut, Submission, SubmitError};
 use lagrange_node::net::RequestToken;
 use lagrange_node::prover::{
     BidAnswer, CostModel, Input as PIn, Output as POut, ProverCore, ProverSettings,
@@ -170,7 +170,26 @@ fn availability(cfg: &SupernetConfig, key: &Keypair, capacity: u32, at: u64) -> 
 }
 
 /// One gateway call, its time added to `timed`.
-fn run(gw: &mut GatewayCore<NoopVerify>, input: GIn, now: u64, timed: &mut Duration) -> Vec<GOut> {
+/// A client's task through the core's input, split as the driver splits it.
+fn submit_task(
+    gw: &mut GatewayCore,
+    spec: TaskSpec,
+    max_fee_per_job: u64,
+    deadline: u64,
+    now: u64,
+) -> Result<TaskRecord, SubmitError> {
+    let submission = Submission::split(&NoopVerify, 0, spec, max_fee_per_job, deadline);
+    match gw
+        .handle(GIn::Submit(Box::new(submission)), now)
+        .unwrap()
+        .pop()
+    {
+        Some(GOut::Submitted { result, .. }) => result,
+        other => panic!("a submission is answered: {other:?}"),
+    }
+}
+
+fn run(gw: &mut GatewayCore, input: GIn, now: u64, timed: &mut Duration) -> Vec<GOut> {
     let t = Instant::now();
     let out = gw.handle(input, now).unwrap();
     *timed += t.elapsed();
@@ -181,7 +200,7 @@ fn run(gw: &mut GatewayCore<NoopVerify>, input: GIn, now: u64, timed: &mut Durat
 /// announces a batch, each prover commits and reveals bids on its share, the award, and the
 /// winners' proofs are checked, paid and aggregated. Returns the jobs proven.
 fn round(
-    gw: &mut GatewayCore<NoopVerify>,
+    gw: &mut GatewayCore,
     cfg: &SupernetConfig,
     keys: &[Keypair],
     per_prover: u32,
@@ -322,7 +341,6 @@ fn throughput(jobs_total: u32, provers: u64) -> serde_json::Value {
         cfg.clone(),
         Keypair::insecure_from_seed(GW),
         Store::temporary().unwrap(),
-        Arc::new(NoopVerify),
     );
     gw.recover(0).unwrap();
     let per_prover = batch_size.div_ceil(provers as u32);
@@ -339,7 +357,8 @@ fn throughput(jobs_total: u32, provers: u64) -> serde_json::Value {
     // Intake: tasks of 256 jobs.
     let t = Instant::now();
     for _ in 0..jobs_total.div_ceil(256) {
-        gw.submit(
+        submit_task(
+            &mut gw,
             TaskSpec::Synthetic {
                 jobs: 256,
                 category: JobCategory::Small,
@@ -387,12 +406,7 @@ fn scheduling(jobs: u32, provers: u64, proving_ms: u64) -> serde_json::Value {
     let cfg = supernet(512, proving_ms * 3);
     let gw_key = Keypair::insecure_from_seed(GW);
     let gw_peer = gw_key.peer_id();
-    let mut gw = GatewayCore::new(
-        cfg.clone(),
-        gw_key,
-        Store::temporary().unwrap(),
-        Arc::new(NoopVerify),
-    );
+    let mut gw = GatewayCore::new(cfg.clone(), gw_key, Store::temporary().unwrap());
     gw.recover(0).unwrap();
     let mut salt = 0u8;
     let mut cores: Vec<ProverCore> = (0..provers)
@@ -432,18 +446,18 @@ fn scheduling(jobs: u32, provers: u64, proving_ms: u64) -> serde_json::Value {
         (0..provers as usize).find(|i| Keypair::insecure_from_seed(*i as u64).peer_id() == *peer)
     };
     let start = now;
-    let task = gw
-        .submit(
-            TaskSpec::Synthetic {
-                jobs,
-                category: JobCategory::Small,
-            },
-            1000,
-            u64::MAX / 2,
-            now,
-        )
-        .unwrap()
-        .id;
+    let task = submit_task(
+        &mut gw,
+        TaskSpec::Synthetic {
+            jobs,
+            category: JobCategory::Small,
+        },
+        1000,
+        u64::MAX / 2,
+        now,
+    )
+    .unwrap()
+    .id;
     let mut finished = None;
     while finished.is_none() && now < 3_600_000 {
         now += tick;
@@ -553,7 +567,9 @@ fn scheduling(jobs: u32, provers: u64, proving_ms: u64) -> serde_json::Value {
                                     }),
                                 ));
                             }
-                            GOut::TaskChanged(_) | GOut::Equivocation { .. } => {}
+                            GOut::TaskChanged(_)
+                            | GOut::Equivocation { .. }
+                            | GOut::Submitted { .. } => {}
                         }
                     }
                     if let Some(t) = gw.store().task(&task).unwrap()
@@ -690,11 +706,11 @@ fn tick_with(live: u32) -> (Duration, Duration) {
         cfg,
         Keypair::insecure_from_seed(GW),
         Store::temporary().unwrap(),
-        Arc::new(NoopVerify),
     );
     gw.recover(0).unwrap();
     for _ in 0..live {
-        gw.submit(
+        submit_task(
+            &mut gw,
             TaskSpec::Synthetic {
                 jobs: 1,
                 category: JobCategory::Small,
@@ -750,7 +766,6 @@ fn history(tasks: u32, every: u32, cache_mb: u64, retention_ms: u64) -> serde_js
         cfg.clone(),
         Keypair::insecure_from_seed(GW),
         Store::open_with_cache(dir.path(), cache_mb).unwrap(),
-        Arc::new(NoopVerify),
     )
     .with_retention(retention_ms);
     gw.recover(0).unwrap();
@@ -765,7 +780,8 @@ fn history(tasks: u32, every: u32, cache_mb: u64, retention_ms: u64) -> serde_js
     };
     samples.push(sample(0));
     for done in 1..=tasks {
-        gw.submit(
+        submit_task(
+            &mut gw,
             TaskSpec::Synthetic {
                 jobs: 4,
                 category: JobCategory::Small,

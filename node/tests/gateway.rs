@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::SubmitTask;
 use common::stand_in::StandIn;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -60,7 +61,7 @@ fn config() -> Arc<SupernetConfig> {
 
 /// A gateway and a clock.
 struct Harness {
-    gw: GatewayCore<StandIn>,
+    gw: GatewayCore,
     workload: Arc<StandIn>,
     now: u64,
     next_token: u64,
@@ -80,11 +81,11 @@ impl Harness {
     fn started_at(store: Store, config: Arc<SupernetConfig>, now: u64) -> Self {
         let workload = Arc::new(StandIn::default());
         // The fake clock moves in leaps: they are not stalls.
-        let gw = GatewayCore::new(config, key(GW), store, workload.clone()).with_stall_limit(None);
+        let gw = GatewayCore::new(config, key(GW), store).with_stall_limit(None);
         Self::with_core(gw, workload, now)
     }
 
-    fn with_core(mut gw: GatewayCore<StandIn>, workload: Arc<StandIn>, now: u64) -> Self {
+    fn with_core(mut gw: GatewayCore, workload: Arc<StandIn>, now: u64) -> Self {
         gw.recover(now).unwrap();
         Self {
             gw,
@@ -251,7 +252,8 @@ fn unsafe_token(n: u64) -> RequestToken {
 
 fn submit_task(h: &mut Harness, jobs: u32) -> TaskId {
     let now = h.now;
-    h.gw.submit(
+    h.gw.submit_task(
+        &*h.workload,
         TaskSpec::Synthetic {
             jobs,
             category: JobCategory::Small,
@@ -456,7 +458,8 @@ fn unwon_jobs_rise_toward_the_client_fee_and_fail_at_the_deadline() {
     h.announce(1, 4);
     let now = h.now;
     let task =
-        h.gw.submit(
+        h.gw.submit_task(
+            &*h.workload,
             TaskSpec::Synthetic {
                 jobs: 1,
                 category: JobCategory::Small,
@@ -481,7 +484,8 @@ fn unwon_jobs_rise_toward_the_client_fee_and_fail_at_the_deadline() {
     // Nobody bids on a second task; it fails at its deadline with a reason.
     let now = h.now;
     let lonely =
-        h.gw.submit(
+        h.gw.submit_task(
+            &*h.workload,
             TaskSpec::Synthetic {
                 jobs: 1,
                 category: JobCategory::Small,
@@ -517,18 +521,26 @@ fn bad_tasks_are_refused() {
         jobs: 1,
         category: JobCategory::Small,
     };
-    assert!(h.gw.submit(spec.clone(), 0, now + 1000, now).is_err());
-    assert!(h.gw.submit(spec, 10, now, now).is_err());
+    assert!(
+        h.gw.submit_task(&*h.workload, spec.clone(), 0, now + 1000, now)
+            .is_err()
+    );
+    assert!(h.gw.submit_task(&*h.workload, spec, 10, now, now).is_err());
     let empty = TaskSpec::Synthetic {
         jobs: 0,
         category: JobCategory::Small,
     };
-    assert!(h.gw.submit(empty, 10, now + 1000, now).is_err());
+    assert!(
+        h.gw.submit_task(&*h.workload, empty, 10, now + 1000, now)
+            .is_err()
+    );
     let large = TaskSpec::Synthetic {
         jobs: 1,
         category: JobCategory::Large,
     };
-    let err = h.gw.submit(large, 10, now + 1000, now).unwrap_err();
+    let err =
+        h.gw.submit_task(&*h.workload, large, 10, now + 1000, now)
+            .unwrap_err();
     assert!(err.to_string().contains("not served"), "{err}");
 }
 
@@ -638,7 +650,8 @@ fn a_job_cancelled_during_its_auction_is_never_awarded_reoffered_or_paid() {
     h.announce(1, 4);
     let now = h.now;
     let task =
-        h.gw.submit(
+        h.gw.submit_task(
+            &*h.workload,
             TaskSpec::Synthetic {
                 jobs: 2,
                 category: JobCategory::Small,
@@ -688,13 +701,13 @@ fn money_at_the_limits_is_refused_at_the_edge_and_never_wraps() {
         category: JobCategory::Small,
     };
     let err =
-        h.gw.submit(spec(2), u64::MAX, now + 60_000, now)
+        h.gw.submit_task(&*h.workload, spec(2), u64::MAX, now + 60_000, now)
             .unwrap_err();
     assert!(err.to_string().contains("64 bits"), "{err}");
     // One job may cost up to u64::MAX: the reserve rises without overflowing, and a bid
     // above the configured reserve wins once the reserve has risen to it.
     let task =
-        h.gw.submit(spec(1), u64::MAX, now + 10_000_000, now)
+        h.gw.submit_task(&*h.workload, spec(1), u64::MAX, now + 10_000_000, now)
             .unwrap()
             .id;
     let mut t = 11_000;
@@ -1012,14 +1025,9 @@ fn token_epochs_end_on_the_gateway_clock_and_a_slash_leaves_the_ledger_stake_equ
 fn a_finished_task_and_its_auction_are_pruned_after_the_retention_period_and_a_live_one_never() {
     let retention = 60_000;
     let mut h = Harness::new(Store::temporary().unwrap());
-    h.gw = GatewayCore::new(
-        config(),
-        key(GW),
-        h.gw.store().clone(),
-        Arc::new(StandIn::default()),
-    )
-    .with_retention(retention)
-    .with_stall_limit(None);
+    h.gw = GatewayCore::new(config(), key(GW), h.gw.store().clone())
+        .with_retention(retention)
+        .with_stall_limit(None);
     h.gw.recover(h.now).unwrap();
     h.announce(1, 4);
     let done = submit_task(&mut h, 1);
@@ -1033,7 +1041,8 @@ fn a_finished_task_and_its_auction_are_pruned_after_the_retention_period_and_a_l
     // A task still proving when the first one's retention runs out.
     let live = {
         let now = h.now;
-        h.gw.submit(
+        h.gw.submit_task(
+            &*h.workload,
             TaskSpec::Synthetic {
                 jobs: 1,
                 category: JobCategory::Small,
@@ -1085,7 +1094,8 @@ fn config_with_window(window_ms: u64) -> Arc<SupernetConfig> {
 /// A synthetic task of `jobs` jobs with fee cap `cap`, due at `deadline`.
 fn submit_due(h: &mut Harness, jobs: u32, cap: u64, deadline: u64) -> TaskId {
     let now = h.now;
-    h.gw.submit(
+    h.gw.submit_task(
+        &*h.workload,
         TaskSpec::Synthetic {
             jobs,
             category: JobCategory::Small,
@@ -1509,12 +1519,7 @@ fn a_proof_that_arrived_in_time_is_accepted_however_late_the_gateway_gets_to_it(
 fn a_stall_longer_than_the_proving_window_slashes_nobody() {
     // Stalls are noticed, as in a running gateway.
     let workload = Arc::new(StandIn::default());
-    let gw = GatewayCore::new(
-        config(),
-        key(GW),
-        Store::temporary().unwrap(),
-        workload.clone(),
-    );
+    let gw = GatewayCore::new(config(), key(GW), Store::temporary().unwrap());
     let mut h = Harness::with_core(gw, workload, 10_000);
     h.announce(1, 4);
     let task = submit_task(&mut h, 1);

@@ -11,6 +11,7 @@
 
 mod common;
 
+use common::SubmitTask;
 use common::stand_in::StandIn;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -111,7 +112,7 @@ struct Sim {
     cfg: Arc<SupernetConfig>,
     store: Store,
     workload: Arc<StandIn>,
-    gateway: Option<GatewayCore<StandIn>>,
+    gateway: Option<GatewayCore>,
     provers: Vec<ProverCore>,
     faults: Faults,
     rng: ChaCha8Rng,
@@ -172,12 +173,7 @@ impl Sim {
     }
 
     fn start_gateway(&mut self) {
-        let mut gw = GatewayCore::new(
-            self.cfg.clone(),
-            key(GW),
-            self.store.clone(),
-            self.workload.clone(),
-        );
+        let mut gw = GatewayCore::new(self.cfg.clone(), key(GW), self.store.clone());
         let out = gw.recover(self.now).unwrap();
         self.gateway = Some(gw);
         self.gateway_outputs(out);
@@ -204,7 +200,8 @@ impl Sim {
     fn submit(&mut self, jobs: u32, deadline_in: u64) -> TaskId {
         let now = self.now;
         let gw = self.gateway.as_mut().expect("the gateway is up");
-        gw.submit(
+        gw.submit_task(
+            &*self.workload,
             TaskSpec::Synthetic {
                 jobs,
                 category: JobCategory::Small,
@@ -282,7 +279,7 @@ impl Sim {
                         result,
                     }));
                 }
-                GOut::TaskChanged(_) | GOut::Equivocation { .. } => {}
+                GOut::TaskChanged(_) | GOut::Equivocation { .. } | GOut::Submitted { .. } => {}
             }
         }
     }

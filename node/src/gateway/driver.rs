@@ -38,7 +38,7 @@ use lagrange_protocol::messages::{GossipMessage, JobAssignment, Request, Respons
 use lagrange_protocol::{Price, Signed, TaskId, UnixMillis};
 use libp2p::PeerId;
 
-use super::core::{GatewayCore, Input, Output, Reader, SubmitError, Submission};
+use super::core::{GatewayCore, Input, Output, Reader, Submission, SubmitError};
 use crate::clock::{Monotonic, TICK, now_ms};
 use crate::net::{NetEvent, RequestToken, SupernetHandle};
 use crate::store::JobRecord;
@@ -427,12 +427,10 @@ pub fn spawn<W: Workload>(
                         let clock = clock.clone();
                         tokio::spawn(async move {
                             let split = tokio::task::spawn_blocking(move || {
-                                let plans = workload.split(&spec).map_err(|e| SubmitError::Invalid(e.to_string()));
-                                (spec, plans)
+                                Submission::split(&*workload, ticket, spec, max_fee_per_job, deadline)
                             })
                             .await;
-                            let Ok((spec, plans)) = split else { return };
-                            let submission = Submission { ticket, spec, plans, max_fee_per_job, deadline };
+                            let Ok(submission) = split else { return };
                             let submit = ToCore {
                                 input: Box::new(Input::Submit(Box::new(submission))),
                                 arrived: clock.now(),
@@ -694,18 +692,14 @@ mod tests {
             jobs: 1,
             category: JobCategory::Small,
         };
-        let plans = OneJob.split(&spec).map_err(|e| SubmitError::Invalid(e.to_string()));
-        let submission = Submission {
-            ticket: 1,
-            spec,
-            plans,
-            max_fee_per_job: 10,
-            deadline: then + 1,
-        };
+        let submission = Submission::split(&OneJob, 1, spec, 10, then + 1);
         let out = core
             .handle(Input::Submit(Box::new(submission)), then)
             .expect("handled");
-        let Some(Output::Submitted { result: Ok(task), .. }) = out.last() else {
+        let Some(Output::Submitted {
+            result: Ok(task), ..
+        }) = out.last()
+        else {
             panic!("not stored: {out:?}");
         };
         let task = task.id;

@@ -9,4 +9,4 @@ mod deadlines;
 pub mod driver;
 pub mod tokens;
 
-pub use core::{GatewayCore, Input, Misbehavior, Output, Reader, SubmitError, Submission};
+pub use core::{GatewayCore, Input, Misbehavior, Output, Reader, Submission, SubmitError};

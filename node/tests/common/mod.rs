@@ -459,3 +459,37 @@ impl lagrange_node::workload::Workload for Hooked {
         self.inner.aggregate(task, proofs)
     }
 }
+
+/// A client's task handed to a gateway core as the driver hands it: split by `workload`, in an
+/// [`Input::Submit`](lagrange_node::gateway::Input::Submit), answered by its `Submitted` output.
+pub trait SubmitTask {
+    fn submit_task<W: lagrange_node::workload::Workload>(
+        &mut self,
+        workload: &W,
+        spec: lagrange_node::store::TaskSpec,
+        max_fee_per_job: u64,
+        deadline: u64,
+        now: u64,
+    ) -> Result<lagrange_node::store::TaskRecord, lagrange_node::gateway::SubmitError>;
+}
+
+impl SubmitTask for lagrange_node::gateway::GatewayCore {
+    fn submit_task<W: lagrange_node::workload::Workload>(
+        &mut self,
+        workload: &W,
+        spec: lagrange_node::store::TaskSpec,
+        max_fee_per_job: u64,
+        deadline: u64,
+        now: u64,
+    ) -> Result<lagrange_node::store::TaskRecord, lagrange_node::gateway::SubmitError> {
+        use lagrange_node::gateway::{Input, Output, Submission};
+        let submission = Submission::split(workload, 0, spec, max_fee_per_job, deadline);
+        let out = self
+            .handle(Input::Submit(Box::new(submission)), now)
+            .expect("the store works");
+        match out.into_iter().last() {
+            Some(Output::Submitted { result, .. }) => result,
+            other => panic!("a submission is answered: {other:?}"),
+        }
+    }
+}

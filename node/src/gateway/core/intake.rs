@@ -8,7 +8,7 @@ use tracing::info;
 use lagrange_protocol::messages::GossipMessage;
 use lagrange_protocol::{Digest, JobId, Price, PublicKey, TaskId, UnixMillis};
 
-use super::{GatewayCore, Output, RECOVERY_GRACE_MS, SubmitError, Submission};
+use super::{GatewayCore, Output, RECOVERY_GRACE_MS, Submission, SubmitError};
 use crate::gateway::deadlines::Due;
 use crate::gateway::tokens::Epochs;
 use crate::store::{JobRecord, JobState, NewJob, StoreError, TaskRecord, TaskSpec, TaskStatus};
@@ -16,7 +16,12 @@ use crate::store::{JobRecord, JobState, NewJob, StoreError, TaskRecord, TaskSpec
 impl GatewayCore {
     /// Answers a submission: the task stored with its jobs, or why it was refused. The
     /// driver flushes the store before it tells the client the task id.
-    pub(super) fn on_submit(&mut self, submission: Submission, now: UnixMillis, out: &mut Vec<Output>) {
+    pub(super) fn on_submit(
+        &mut self,
+        submission: Submission,
+        now: UnixMillis,
+        out: &mut Vec<Output>,
+    ) {
         let Submission {
             ticket,
             spec,

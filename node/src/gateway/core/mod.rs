@@ -60,7 +60,7 @@ use super::deadlines::Deadlines;
 use crate::metrics::GatewayMetrics;
 use crate::net::RequestToken;
 use crate::store::{JobRecord, ProofRecord, Store, StoreError, TaskRecord, TaskSpec};
-use crate::workload::{Check, JobPlan};
+use crate::workload::{Check, JobPlan, Workload};
 
 /// Percent by which an unawarded job's reserve price rises for its next batch, capped at the
 /// client's maximum fee per job. It rises only when a prover able to take the job had room
@@ -170,6 +170,28 @@ pub struct Submission {
     pub max_fee_per_job: Price,
     /// When the task must be done.
     pub deadline: UnixMillis,
+}
+
+impl Submission {
+    /// `spec` split by `workload` (blocking: splitting may compute witnesses).
+    pub fn split<W: Workload + ?Sized>(
+        workload: &W,
+        ticket: u64,
+        spec: TaskSpec,
+        max_fee_per_job: Price,
+        deadline: UnixMillis,
+    ) -> Self {
+        let plans = workload
+            .split(&spec)
+            .map_err(|e| SubmitError::Invalid(e.to_string()));
+        Self {
+            ticket,
+            spec,
+            plans,
+            max_fee_per_job,
+            deadline,
+        }
+    }
 }
 
 /// Something the driver must do.
