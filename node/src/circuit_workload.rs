@@ -326,7 +326,7 @@ impl CircuitWorkload {
     pub fn calibration_jobs(&self, category: JobCategory) -> Vec<(CircuitId, Vec<u8>)> {
         let mut jobs = Vec::new();
         let query = TaskSpec::Query {
-            rows: crate::devnet::sample_task(0, 8).0,
+            rows: lagrange_circuits::coprocessor::sample_task(0, 8).0,
             lo: 0,
             hi: u64::MAX,
             category,

@@ -325,7 +325,7 @@ fn load_circom(
 
 /// Runs the node until SIGINT or SIGTERM.
 pub async fn run_node(s: Settings) -> Result<()> {
-    let key = crate::cli::read_key(&s.key_file)?;
+    let key = crate::keyfile::read(&s.key_file)?;
     for dir in [&s.params_dir, &s.data_dir] {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -549,7 +549,7 @@ mod tests {
     fn circom_artifacts_that_do_not_match_their_pins_are_refused_by_name() {
         let params = tempfile::tempdir().unwrap();
         let fixture = |name: &str| std::path::Path::new(FIXTURES).join(name);
-        crate::cli::circuit_add(
+        crate::tools::client::circuit_add(
             "square-chain",
             JobCategory::Small,
             &fixture("square_chain.zkey"),

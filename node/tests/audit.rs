@@ -11,12 +11,12 @@ mod common;
 
 use common::prover_settings as settings;
 use common::proving_supernet;
-use lagrange_node::cli::Finding;
 use lagrange_node::clock::now_ms;
 use lagrange_node::gateway::Misbehavior;
 use lagrange_node::launch::{self, ParamFiles};
 use lagrange_node::net::NetConfig;
 use lagrange_node::store::{Store, TaskSpec};
+use lagrange_node::tools::client::Finding;
 use lagrange_protocol::audit::{AuditError, Deviation};
 use lagrange_protocol::{JobCategory, Keypair, PublicKey};
 
@@ -109,7 +109,7 @@ async fn caught(
         .unwrap();
     let file = evidence_in(&dirs[auditor].path().join("evidence")).await;
     // The third party: only the file.
-    match lagrange_node::cli::audit(&file).unwrap() {
+    match lagrange_node::tools::client::audit(&file).unwrap() {
         Finding::Auction(Err(AuditError::Deviation {
             gateway, deviation, ..
         })) => {
@@ -268,21 +268,24 @@ async fn audit_any_past_batch_of_an_honest_gateway_over_its_api() {
     let url = format!("http://{}", gw.grpc_addr.unwrap());
     let out = tempfile::tempdir().unwrap();
     let file = out.path().join("batch.evidence");
-    let Finding::Auction(Ok(award)) =
-        lagrange_node::cli::audit_batch(&url, "audit-api", &batch.to_string(), Some(&file))
-            .await
-            .unwrap()
-    else {
+    let Finding::Auction(Ok(award)) = lagrange_node::tools::client::audit_batch(
+        &url,
+        "audit-api",
+        &batch.to_string(),
+        Some(&file),
+    )
+    .await
+    .unwrap() else {
         panic!("an honest gateway passes");
     };
     assert!(!award.awarded.is_empty());
     // The fetched transcript, kept as a file, passes offline too.
     assert!(matches!(
-        lagrange_node::cli::audit(&file).unwrap(),
+        lagrange_node::tools::client::audit(&file).unwrap(),
         Finding::Auction(Ok(_))
     ));
     // A batch the gateway never awarded is not found.
-    let err = lagrange_node::cli::audit_batch(&url, "audit-api", &"00".repeat(16), None)
+    let err = lagrange_node::tools::client::audit_batch(&url, "audit-api", &"00".repeat(16), None)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("no transcript"), "{err}");

@@ -38,7 +38,7 @@ fn fixture(name: &str) -> Vec<u8> {
 /// config pinning it.
 fn served() -> (tempfile::TempDir, Arc<SupernetConfig>) {
     let params = tempfile::tempdir().unwrap();
-    let entry = lagrange_node::cli::circuit_add(
+    let entry = lagrange_node::tools::client::circuit_add(
         "square-chain",
         JobCategory::Small,
         &fixtures().join("square_chain.zkey"),

@@ -72,7 +72,7 @@ async fn the_dashboard_shows_a_task_move_to_done_in_a_real_browser() {
     assert!(page.contains("<title>lagrange-node</title>"));
 
     let submit = || async {
-        let (rows, lo, hi) = lagrange_node::devnet::sample_task(0, 64);
+        let (rows, lo, hi) = lagrange_circuits::coprocessor::sample_task(0, 64);
         gw.gateway
             .submit(
                 TaskSpec::Query {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use lagrange_node::devnet::{self, DevnetOptions};
+use lagrange_node::tools::devnet::{self, DevnetOptions};
 use lagrange_protocol::JobCategory;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -43,7 +43,7 @@ async fn e2e_multi_chunk_query_is_proven_by_several_provers_and_verified() {
     let file = results
         .path()
         .join(format!("{}.result.json", report.tasks[0].task));
-    match lagrange_node::cli::verify(params.path(), &file, None).unwrap() {
+    match lagrange_node::tools::client::verify(params.path(), &file, None).unwrap() {
         lagrange_node::circuit_workload::Checked::Query { sum, count, .. } => {
             assert_eq!((sum, count), report.tasks[0].native);
         }
@@ -51,7 +51,7 @@ async fn e2e_multi_chunk_query_is_proven_by_several_provers_and_verified() {
     }
     let out = results.path().join("snarkjs");
     assert_eq!(
-        lagrange_node::cli::export(params.path(), &file, &out).unwrap(),
+        lagrange_node::tools::client::export(params.path(), &file, &out).unwrap(),
         4
     );
     assert!(out.join("0/proof.json").exists());
@@ -61,7 +61,7 @@ async fn e2e_multi_chunk_query_is_proven_by_several_provers_and_verified() {
     lagrange_node::circuit_workload::CircuitWorkload::insecure_devnet(other.path(), &[spec], 99)
         .unwrap();
     let elsewhere = results.path().join("elsewhere");
-    let err = lagrange_node::cli::export(other.path(), &file, &elsewhere).unwrap_err();
+    let err = lagrange_node::tools::client::export(other.path(), &file, &elsewhere).unwrap_err();
     assert!(
         format!("{err:#}").contains("do not verify this result"),
         "{err:#}"
@@ -75,7 +75,7 @@ async fn e2e_multi_chunk_query_is_proven_by_several_provers_and_verified() {
     bytes = tampered.into_bytes();
     let bad = results.path().join("tampered.json");
     std::fs::write(&bad, bytes).unwrap();
-    assert!(lagrange_node::cli::verify(params.path(), &bad, None).is_err());
+    assert!(lagrange_node::tools::client::verify(params.path(), &bad, None).is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -119,7 +119,7 @@ async fn e2e_the_devnet_proves_the_bundled_model_in_slices() {
         .path()
         .join(format!("{}.result.json", report.tasks[0].task));
     // `verify` checks it from the parameter directory the devnet filled.
-    match lagrange_node::cli::verify(params.path(), &file, None).unwrap() {
+    match lagrange_node::tools::client::verify(params.path(), &file, None).unwrap() {
         lagrange_node::circuit_workload::Checked::Zkml { model, outputs, .. } => {
             assert_eq!(model, devnet::zkml_bundle::ID);
             assert_eq!(outputs.len(), 2);

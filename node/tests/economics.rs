@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use lagrange_node::economics::{CSV_HEADER, run};
+use lagrange_node::tools::economics::{CSV_HEADER, run};
 
 #[test]
 fn the_example_scenario_writes_a_csv_and_four_charts_that_follow_the_rules() {

@@ -79,7 +79,7 @@ async fn a_proven_task_leaves_the_hand_computed_ledger_entries() {
     .unwrap();
 
     // 64 rows: two chunks of 32, two jobs.
-    let (rows, lo, hi) = lagrange_node::devnet::sample_task(0, 64);
+    let (rows, lo, hi) = lagrange_circuits::coprocessor::sample_task(0, 64);
     let task = gw
         .gateway
         .submit(

@@ -341,7 +341,7 @@ fn a_model_that_does_not_match_its_pins_is_refused_when_loaded() {
 
 #[test]
 fn inputs_files_read_one_input_a_batch_or_ezkl_format() {
-    use lagrange_node::cli::parse_zkml_inputs;
+    use lagrange_node::tools::client::parse_zkml_inputs;
     assert_eq!(parse_zkml_inputs("[1, 2.5]").unwrap(), vec![vec![1.0, 2.5]]);
     assert_eq!(
         parse_zkml_inputs("[[1], [2]]").unwrap(),

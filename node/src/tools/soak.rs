@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use crate::chart::{self, Panel};
-use crate::report::Report;
+use super::chart::{self, Panel};
+use super::report::Report;
 
 /// How much the late median of a memory series may exceed the middle one, as a fraction:
 /// flat, within the allocator's noise.

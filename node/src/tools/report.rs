@@ -121,7 +121,7 @@ pub struct Report {
 }
 
 async fn connect(addr: &str) -> Result<GatewayClient<Channel>> {
-    let url = crate::cli::endpoint(addr);
+    let url = super::client::endpoint(addr);
     GatewayClient::connect(url.clone())
         .await
         .with_context(|| format!("connecting to {url}"))

@@ -1,50 +1,15 @@
-//! Client-side commands of the binary: key generation, task submission and inspection over
-//! gRPC, and offline checks of results.
+//! What the binary's client commands do: task submission and inspection over gRPC,
+//! audits of auction evidence, offline checks and exports of results, and installing circom
+//! circuits and zkML models into a parameter directory. (Node keys are in
+//! [`crate::keyfile`].)
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use lagrange_protocol::{JobCategory, Keypair};
+use lagrange_protocol::JobCategory;
 
 use crate::api::pb::{self, gateway_client::GatewayClient, submit_task_request::Task};
 use crate::circuit_workload::{Checked, check_result_file, export_snarkjs};
-
-/// Writes a new node key to `out` (hex, owner-only permissions) and returns it: random, or
-/// derived from `insecure_seed` (testnets only: anyone who knows the seed has the key).
-pub fn keygen(out: &Path, insecure_seed: Option<u64>) -> Result<Keypair> {
-    if out.exists() {
-        bail!(
-            "{} already exists; refusing to overwrite a key",
-            out.display()
-        );
-    }
-    let key = match insecure_seed {
-        Some(seed) => Keypair::insecure_from_seed(seed),
-        None => Keypair::from_secret_bytes(rand::random()),
-    };
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    std::fs::write(out, hex::encode(key.secret_bytes()))
-        .with_context(|| format!("writing {}", out.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(out, std::fs::Permissions::from_mode(0o600))?;
-    }
-    Ok(key)
-}
-
-/// Reads a key written by [`keygen`].
-pub fn read_key(path: &Path) -> Result<Keypair> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let bytes: [u8; 32] = hex::decode(text.trim())
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .with_context(|| format!("{}: not a 64-hex-digit key", path.display()))?;
-    Ok(Keypair::from_secret_bytes(bytes))
-}
 
 /// Reads `key,value` rows from a CSV file (a header line is skipped if it does not parse).
 pub fn read_rows(path: &Path) -> Result<Vec<(u64, u64)>> {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
-use lagrange_circuits::coprocessor::{DataSet, Query, Row};
+use lagrange_circuits::coprocessor::{DataSet, Query, Row, sample_task};
 use lagrange_protocol::config::{
     AuctionConfig, CategoryConfig, CircuitConfig, EconomicsConfig, SupernetConfig,
 };
@@ -72,14 +72,14 @@ pub mod zkml_bundle {
 /// The bundled circom circuit, as the fixture script made it.
 mod bundled {
     pub const ID: &str = "circom/square-chain";
-    pub const ZKEY: &[u8] = include_bytes!("../../circuits/fixtures/circom/square_chain.zkey");
-    pub const R1CS: &[u8] = include_bytes!("../../circuits/fixtures/circom/square_chain.r1cs");
-    pub const WASM: &[u8] = include_bytes!("../../circuits/fixtures/circom/square_chain.wasm");
+    pub const ZKEY: &[u8] = include_bytes!("../../../circuits/fixtures/circom/square_chain.zkey");
+    pub const R1CS: &[u8] = include_bytes!("../../../circuits/fixtures/circom/square_chain.r1cs");
+    pub const WASM: &[u8] = include_bytes!("../../../circuits/fixtures/circom/square_chain.wasm");
     pub const INPUTS: &str = r#"{"x": "6", "c": "7"}"#;
     pub const WITNESSES: [&[u8]; 3] = [
-        include_bytes!("../../circuits/fixtures/circom/witness.wtns"),
-        include_bytes!("../../circuits/fixtures/circom/witness-4.wtns"),
-        include_bytes!("../../circuits/fixtures/circom/witness-5.wtns"),
+        include_bytes!("../../../circuits/fixtures/circom/witness.wtns"),
+        include_bytes!("../../../circuits/fixtures/circom/witness-4.wtns"),
+        include_bytes!("../../../circuits/fixtures/circom/witness-5.wtns"),
     ];
 }
 
@@ -139,19 +139,6 @@ pub struct DevnetReport {
     pub tasks: Vec<TaskOutcome>,
     /// Per prover name: (amount paid, jobs paid for, stake left).
     pub ledger: BTreeMap<String, (u64, u64, u64)>,
-}
-
-/// A deterministic sample data set and query for task `t`.
-pub fn sample_task(t: usize, rows: usize) -> (Vec<(u64, u64)>, u64, u64) {
-    let data = (0..rows as u64)
-        .map(|i| {
-            (
-                (i * 7919 + t as u64 * 13) % 1000,
-                (i * 31 + t as u64) % 10_000,
-            )
-        })
-        .collect();
-    (data, 100, 600)
 }
 
 fn say(start: Instant, line: impl std::fmt::Display) {

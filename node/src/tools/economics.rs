@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::chart;
+use super::chart;
 
 use lagrange_protocol::tokenomics::simulate::{EpochRow, Scenario, simulate};
 
