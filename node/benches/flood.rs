@@ -18,9 +18,10 @@ use std::time::{Duration, Instant};
 use lagrange_node::circuit_workload::{CircuitWorkload, circuit_for};
 use lagrange_node::clock::now_ms;
 use lagrange_node::launch::{self, ParamFiles};
+use lagrange_node::model::{TaskSpec, TaskStatus};
 use lagrange_node::net::{NetConfig, Network};
 use lagrange_node::prover::{CostModel, ProverSettings};
-use lagrange_node::store::{Store, TaskSpec, TaskStatus};
+use lagrange_node::store::Store;
 use lagrange_protocol::config::{
     AuctionConfig, CategoryConfig, CircuitConfig, Deposit, EconomicsConfig, SupernetConfig,
 };

@@ -24,11 +24,12 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use lagrange_node::gateway::{GatewayCore, Input as GIn, Output as GOut, Submission, SubmitError};
+use lagrange_node::model::{JobRecord, TaskRecord, TaskSpec, TaskStatus};
 use lagrange_node::net::RequestToken;
 use lagrange_node::prover::{
     BidAnswer, CostModel, Input as PIn, Output as POut, ProverCore, ProverSettings,
 };
-use lagrange_node::store::{JobRecord, ProofRecord, Store, TaskRecord, TaskSpec, TaskStatus};
+use lagrange_node::store::{ProofRecord, Store};
 use lagrange_node::workload::{Check, JobPlan, ProofBytes, Workload};
 use lagrange_protocol::commit::seal_bids;
 use lagrange_protocol::config::{
@@ -587,6 +588,8 @@ fn scheduling(jobs: u32, provers: u64, proving_ms: u64) -> serde_json::Value {
                             POut::FetchTranscript { .. } | POut::Audit { .. } => {}
                             // Nor is saving sealed bids against a crash.
                             POut::SaveBid(_) | POut::ForgetBid(_) => {}
+                            // Assignments reach these provers as inputs, never as requests to answer.
+                            POut::Respond { .. } => {}
                             POut::SendCommit { commit, .. } => {
                                 token += 1;
                                 tokens.insert(

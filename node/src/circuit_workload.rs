@@ -39,8 +39,9 @@ pub use lagrange_circuits::family::{
     Checked, CircomProof, MAX_CIRCOM_JOBS, MAX_QUERY_ROWS, MAX_SYNTHETIC_JOBS, TaskResult,
 };
 
+use crate::model::{JobRecord, TaskRecord, TaskSpec};
 use crate::param_files;
-use crate::store::{JobRecord, ProofRecord, TaskRecord, TaskSpec};
+use crate::store::ProofRecord;
 use crate::workload::{Check, JobPlan, ProofBytes, Workload, WorkloadError};
 
 /// The synthetic circuit size (log2 of constraints) used for each category.

@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::metrics::NodeMetrics;
-use crate::store::{Store, StoreError, TaskEventKind, TaskRecord, TaskStatus};
+use crate::model::{TaskEventKind, TaskRecord, TaskStatus};
+use crate::store::{Store, StoreError};
 use lagrange_protocol::{JobId, UnixMillis};
 
 /// The page.

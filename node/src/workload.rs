@@ -8,7 +8,9 @@ use lagrange_circuits::family::FamilyError;
 use lagrange_protocol::messages::ProofSubmission;
 use lagrange_protocol::{CircuitId, JobCategory};
 
-use crate::store::{JobRecord, ProofRecord, TaskRecord, TaskSpec};
+use crate::store::ProofRecord;
+
+use crate::model::{JobRecord, TaskRecord, TaskSpec};
 
 /// One job a task splits into.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -328,7 +328,7 @@ impl Gated {
 impl lagrange_node::workload::Workload for Gated {
     fn split(
         &self,
-        spec: &lagrange_node::store::TaskSpec,
+        spec: &lagrange_node::model::TaskSpec,
     ) -> Result<Vec<lagrange_node::workload::JobPlan>, lagrange_node::workload::WorkloadError> {
         {
             let mut s = self.state.lock().unwrap();
@@ -354,7 +354,7 @@ impl lagrange_node::workload::Workload for Gated {
     fn verify(
         &self,
         items: &[(
-            lagrange_node::store::JobRecord,
+            lagrange_node::model::JobRecord,
             Vec<u8>,
             lagrange_protocol::messages::ProofSubmission,
         )],
@@ -363,9 +363,9 @@ impl lagrange_node::workload::Workload for Gated {
     }
     fn aggregate(
         &self,
-        task: &lagrange_node::store::TaskRecord,
+        task: &lagrange_node::model::TaskRecord,
         proofs: &[(
-            lagrange_node::store::JobRecord,
+            lagrange_node::model::JobRecord,
             Vec<u8>,
             lagrange_node::store::ProofRecord,
         )],

@@ -14,8 +14,9 @@ use common::proving_supernet;
 use lagrange_node::clock::now_ms;
 use lagrange_node::gateway::Misbehavior;
 use lagrange_node::launch::{self, ParamFiles};
+use lagrange_node::model::TaskSpec;
 use lagrange_node::net::NetConfig;
-use lagrange_node::store::{Store, TaskSpec};
+use lagrange_node::store::Store;
 use lagrange_node::tools::client::Finding;
 use lagrange_protocol::audit::{AuditError, Deviation};
 use lagrange_protocol::{JobCategory, Keypair, PublicKey};
@@ -201,7 +202,7 @@ async fn audit_a_commit_outside_the_closed_set_is_caught_by_another_bidder() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_any_past_batch_of_an_honest_gateway_over_its_api() {
-    use lagrange_node::store::{TaskEventKind, TaskStatus};
+    use lagrange_node::model::{TaskEventKind, TaskStatus};
     let net = proving_supernet("audit-api", 20_000).await;
     let gw = launch::start_gateway(
         &Keypair::insecure_from_seed(0),

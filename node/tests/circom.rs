@@ -275,7 +275,7 @@ async fn circom_witnesses_are_proven_by_the_network_and_verified_by_snarkjs() {
         .wait_final(&task, Duration::from_secs(90))
         .await
         .expect("the circom task did not finish");
-    assert_eq!(record.status, lagrange_node::store::TaskStatus::Done);
+    assert_eq!(record.status, lagrange_node::model::TaskStatus::Done);
     let result = client
         .get_result(pb::GetResultRequest {
             task_id: response.task_id.clone(),

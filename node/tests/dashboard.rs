@@ -13,8 +13,9 @@ mod common;
 
 use common::{key, prover_settings, proving_supernet};
 use lagrange_node::launch::{self, ParamFiles};
+use lagrange_node::model::{TaskSpec, TaskStatus};
 use lagrange_node::net::NetConfig;
-use lagrange_node::store::{Store, TaskSpec, TaskStatus};
+use lagrange_node::store::Store;
 use lagrange_protocol::JobCategory;
 
 fn browser_dir() -> std::path::PathBuf {

@@ -11,8 +11,9 @@ use common::prover_settings as settings;
 use common::{Hooked, proving_supernet};
 use lagrange_node::clock::now_ms;
 use lagrange_node::launch::{self, ParamFiles};
+use lagrange_node::model::{TaskEventKind, TaskSpec, TaskStatus};
 use lagrange_node::net::NetConfig;
-use lagrange_node::store::{Store, TaskEventKind, TaskSpec, TaskStatus};
+use lagrange_node::store::Store;
 use lagrange_protocol::messages::HardwareSummary;
 use lagrange_protocol::{JobCategory, Keypair};
 
@@ -136,8 +137,8 @@ async fn run_to_end(
     spec: TaskSpec,
     secs: u64,
 ) -> (
-    lagrange_node::store::TaskRecord,
-    lagrange_node::store::TaskRecord,
+    lagrange_node::model::TaskRecord,
+    lagrange_node::model::TaskRecord,
 ) {
     let task = gw
         .gateway
@@ -559,7 +560,7 @@ async fn e2e_a_gateway_stopped_while_verifying_finishes_the_check_and_pays_the_p
     let jobs = store.jobs_of(&task.id).unwrap();
     assert!(
         jobs.iter()
-            .all(|j| matches!(j.state, lagrange_node::store::JobState::Verified { .. })),
+            .all(|j| matches!(j.state, lagrange_node::model::JobState::Verified { .. })),
         "{jobs:?}"
     );
     let account = store.account(&key.public()).unwrap().unwrap();

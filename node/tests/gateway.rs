@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use lagrange_node::gateway::{GatewayCore, Input, Output};
+use lagrange_node::model::{JobState, TaskEventKind, TaskSpec, TaskStatus};
 use lagrange_node::net::RequestToken;
-use lagrange_node::store::{JobState, Store, TaskEventKind, TaskSpec, TaskStatus};
+use lagrange_node::store::Store;
 use lagrange_node::workload::Workload;
 use lagrange_protocol::commit::seal_bids;
 use lagrange_protocol::config::{

@@ -22,11 +22,12 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use lagrange_node::gateway::{GatewayCore, Input as GIn, Output as GOut};
+use lagrange_node::model::{JobState, TaskEventKind, TaskSpec, TaskStatus};
 use lagrange_node::net::RequestToken;
 use lagrange_node::prover::{
     BidAnswer, CostModel, Input as PIn, Output as POut, ProverCore, ProverSettings,
 };
-use lagrange_node::store::{JobState, Store, TaskEventKind, TaskSpec, TaskStatus};
+use lagrange_node::store::Store;
 use lagrange_node::workload::Workload;
 use lagrange_protocol::config::{
     AuctionConfig, CategoryConfig, CircuitConfig, EconomicsConfig, SupernetConfig,
@@ -302,6 +303,8 @@ impl Sim {
                 POut::Publish(message) => self.send(To::Gateway(GIn::Gossip(message))),
                 // These provers never crash: their sealed bids need no saving.
                 POut::SaveBid(_) | POut::ForgetBid(_) => {}
+                // Assignments reach these provers as inputs, never as requests to answer.
+                POut::Respond { .. } => {}
                 POut::SendCommit { commit, .. } => {
                     let batch = commit.payload.batch_id;
                     self.request(i, Asked::Bid(batch, false), Request::Commit(commit));

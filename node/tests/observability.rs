@@ -13,8 +13,8 @@ use common::proving_supernet;
 use lagrange_node::clock::now_ms;
 use lagrange_node::http;
 use lagrange_node::launch::{self, ParamFiles};
+use lagrange_node::model::{TaskSpec, TaskStatus};
 use lagrange_node::prover::{CostModel, ProverSettings};
-use lagrange_node::store::{TaskSpec, TaskStatus};
 use lagrange_protocol::messages::HardwareSummary;
 use lagrange_protocol::{JobCategory, Keypair};
 

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use lagrange_node::net::RequestToken;
 use lagrange_node::prover::driver::{persist_bids, resume};
 use lagrange_node::prover::{
     BidAnswer, CostModel, Input, Output, ProverCore, ProverSettings, SealedBid,
@@ -17,7 +18,7 @@ use lagrange_protocol::config::{
 };
 use lagrange_protocol::messages::{
     AuctionResult, BatchAnnouncement, BidCommit, BidKind, BidReceipt, GossipMessage,
-    HardwareSummary, JobAssignment, JobSpec, ProofOutcome,
+    HardwareSummary, JobAssignment, JobSpec, ProofOutcome, Request, Response,
 };
 use lagrange_protocol::{
     BatchId, CircuitId, Digest, JobCategory, JobId, Keypair, Signed, SupernetId, TaskId,
@@ -25,6 +26,32 @@ use lagrange_protocol::{
 
 const GW: u64 = 100;
 const ME: u64 = 1;
+
+/// A gateway's `Assign` request through the core's input: its answer (an ack, or the
+/// refusal's reason), with what else the core asks for added to `out`.
+fn on_assignment(
+    p: &mut ProverCore,
+    gateway: libp2p::PeerId,
+    assignment: &Signed<JobAssignment>,
+    now: u64,
+    out: &mut Vec<Output>,
+) -> Result<(), String> {
+    let request = Input::Request {
+        peer: gateway,
+        token: RequestToken::for_tests(0),
+        request: Request::Assign(assignment.clone()),
+    };
+    let mut all = p.handle(request, now).into_iter();
+    let Some(Output::Respond { response, .. }) = all.next() else {
+        panic!("a request is answered first");
+    };
+    out.extend(all);
+    match response {
+        Response::Ack => Ok(()),
+        Response::Refused { reason } => Err(reason),
+        other => panic!("not an answer to an assignment: {other:?}"),
+    }
+}
 
 fn key(seed: u64) -> Keypair {
     Keypair::insecure_from_seed(seed)
@@ -335,7 +362,8 @@ fn an_overdue_result_makes_the_prover_ask_and_a_direct_assignment_is_taken_once(
     assert!(p.open_bids().is_empty());
     // The gateway's answer: one job. Taken once, however often it is told.
     let mut out = Vec::new();
-    p.on_assignment(
+    on_assignment(
+        &mut p,
         key(GW).peer_id(),
         &assignment(0, 20_000, GW),
         asked,
@@ -344,7 +372,8 @@ fn an_overdue_result_makes_the_prover_ask_and_a_direct_assignment_is_taken_once(
     .unwrap();
     assert_eq!(fetches(&out), vec![job(0)]);
     let mut again = Vec::new();
-    p.on_assignment(
+    on_assignment(
+        &mut p,
         key(GW).peer_id(),
         &assignment(0, 20_000, GW),
         asked,
@@ -355,10 +384,7 @@ fn an_overdue_result_makes_the_prover_ask_and_a_direct_assignment_is_taken_once(
     // An assignment signed by anyone but the Supernet's gateway is refused.
     let mut out = Vec::new();
     let forged = assignment(1, 20_000, 5);
-    assert!(
-        p.on_assignment(key(5).peer_id(), &forged, asked, &mut out)
-            .is_err()
-    );
+    assert!(on_assignment(&mut p, key(5).peer_id(), &forged, asked, &mut out).is_err());
     assert!(out.is_empty());
 }
 
@@ -366,7 +392,8 @@ fn an_overdue_result_makes_the_prover_ask_and_a_direct_assignment_is_taken_once(
 fn while_the_gateway_is_down_the_prover_retries_until_the_deadline_and_at_once_when_it_returns() {
     let mut p = prover(4);
     let mut out = Vec::new();
-    p.on_assignment(
+    on_assignment(
+        &mut p,
         key(GW).peer_id(),
         &assignment(0, 30_000, GW),
         10_000,

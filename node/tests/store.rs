@@ -2,10 +2,9 @@
 
 use std::collections::BTreeSet;
 
-use lagrange_node::store::{
-    AwardOutcome, JobRecord, JobState, NewJob, ProofRecord, Store, StoreError, TaskEventKind,
-    TaskRecord, TaskSpec, TaskStatus,
-};
+use lagrange_node::store::{AwardOutcome, NewJob, ProofRecord, Store, StoreError};
+
+use lagrange_node::model::{JobRecord, JobState, TaskEventKind, TaskRecord, TaskSpec, TaskStatus};
 use lagrange_protocol::auction::{Award, Eligibility};
 use lagrange_protocol::messages::{AuctionResult, BatchAnnouncement, JobSpec};
 use lagrange_protocol::{

@@ -20,9 +20,10 @@ use lagrange_node::circuit_workload::{
     CircuitWorkload, KeySource, TaskResult, check_result_file, prepare_zkml, zkml_paths,
 };
 use lagrange_node::launch::{self, ParamFiles};
+use lagrange_node::model::TaskEventKind;
 use lagrange_node::net::NetConfig;
 use lagrange_node::prover::{CostModel, ProverSettings};
-use lagrange_node::store::{Store, TaskEventKind};
+use lagrange_node::store::Store;
 use lagrange_protocol::config::{
     AuctionConfig, CategoryConfig, CircuitConfig, Deposit, EconomicsConfig, SupernetConfig,
 };
@@ -242,7 +243,7 @@ async fn a_model_split_over_three_provers_verifies_end_to_end() {
         .wait_final(&task, Duration::from_secs(90))
         .await
         .expect("the zkML task did not finish");
-    assert_eq!(record.status, lagrange_node::store::TaskStatus::Done);
+    assert_eq!(record.status, lagrange_node::model::TaskStatus::Done);
     let provers_paid: BTreeSet<_> = gw
         .gateway
         .store()

@@ -26,9 +26,8 @@ use super::pb;
 use crate::clock::now_ms;
 use crate::gateway::SubmitError;
 use crate::gateway::driver::GatewayHandle;
-use crate::store::{
-    Account, Store, StoreError, TaskEvent, TaskEventKind, TaskRecord, TaskSpec, TaskStatus,
-};
+use crate::model::{Account, TaskEvent, TaskEventKind, TaskRecord, TaskSpec, TaskStatus};
+use crate::store::{Store, StoreError};
 
 /// Longest deadline a client may ask for: one week.
 pub const MAX_DEADLINE_MS: u64 = 7 * 24 * 3600 * 1000;

@@ -40,9 +40,10 @@ use libp2p::PeerId;
 
 use super::core::{GatewayCore, Input, Output, Reader, Submission, SubmitError};
 use crate::clock::{Monotonic, TICK, now_ms};
+use crate::model::JobRecord;
+use crate::model::{TaskRecord, TaskSpec};
 use crate::net::{NetEvent, RequestToken, SupernetHandle};
-use crate::store::JobRecord;
-use crate::store::{Store, TaskRecord, TaskSpec};
+use crate::store::Store;
 use crate::workload::{Check, Workload};
 
 static DROP_RESULTS_PERCENT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -619,7 +620,8 @@ async fn deliver(net: SupernetHandle, prover: PeerId, assignment: Signed<JobAssi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{JobRecord, ProofRecord, TaskRecord, TaskStatus};
+    use crate::model::{JobRecord, TaskRecord, TaskStatus};
+    use crate::store::ProofRecord;
     use crate::workload::{JobPlan, ProofBytes, WorkloadError};
     use lagrange_protocol::config::{
         AuctionConfig, CategoryConfig, CircuitConfig, EconomicsConfig, SupernetConfig,

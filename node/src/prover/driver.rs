@@ -98,8 +98,6 @@ pub fn spawn<W: Workload>(
         let supernet = net.supernet().clone();
         let metrics = core.metrics().clone();
         loop {
-            // What the core asks for while answering a request, before this round's input.
-            let mut early = Vec::new();
             let input = tokio::select! {
                 _ = stop.cancelled() => break,
                 _ = ticker.tick() => Input::Tick,
@@ -108,19 +106,7 @@ pub fn spawn<W: Workload>(
                     Some(NetEvent::Gossip { source, message, .. }) => Input::Gossip { source, message },
                     Some(NetEvent::PeerConnected { peer, .. }) => Input::Connected(peer),
                     Some(NetEvent::Request { peer, token, request, .. }) => {
-                        let response = match request {
-                            Request::Assign(assignment) => {
-                                match core.on_assignment(peer, &assignment, now_ms(), &mut early) {
-                                    Ok(()) => Response::Ack,
-                                    Err(reason) => Response::Refused { reason },
-                                }
-                            }
-                            _ => Response::Refused {
-                                reason: "a prover serves no such request".into(),
-                            },
-                        };
-                        net.respond(token, response).await;
-                        Input::Tick
+                        Input::Request { peer, token, request }
                     }
                     Some(_) => continue,
                     None => break,
@@ -128,7 +114,6 @@ pub fn spawn<W: Workload>(
             };
             // Outputs of the jobs resumed at start go out with the first round that gets here.
             let mut outputs = std::mem::take(&mut resumed);
-            outputs.append(&mut early);
             outputs.extend(core.handle(input, now_ms()));
             if let Some(store) = &store
                 && let Err(e) = persist_bids(store, &outputs).await
@@ -177,6 +162,7 @@ pub fn spawn<W: Workload>(
                 match output {
                     // Saved or forgotten above, before anything went out.
                     Output::SaveBid(_) | Output::ForgetBid(_) => {}
+                    Output::Respond { token, response } => net.respond(token, response).await,
                     Output::Publish(message) => {
                         tokio::spawn(async move {
                             if let Err(e) = net.publish(message).await {

@@ -14,7 +14,8 @@ use lagrange_protocol::{BatchId, JobId, Price, PublicKey, Signed, TaskId, UnixMi
 use super::jobs::{tx_job, tx_put_job};
 use super::schema::{COMMIT, REVEAL, abort, bid_key, dec, enc, get, tx_get};
 use super::tasks::tx_event;
-use super::{Account, JobState, Store, StoreError, TaskEventKind, retention, tokens};
+use super::{Store, StoreError, retention, tokens};
+use crate::model::{Account, JobState, TaskEventKind};
 
 /// A batch and, once awarded, its result and the eligibility it was computed against.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,7 +10,8 @@ use super::schema::{
     ASSIGNED, COUNT, OPEN, TxResult, abort, dec, enc, get, index_key, job_from_key, job_key,
     read_count, state_code, tx_get,
 };
-use super::{JobRecord, JobState, ProofRecord, Store, StoreError};
+use super::{ProofRecord, Store, StoreError};
+use crate::model::{JobRecord, JobState};
 
 pub(super) fn tx_job(jobs: &TransactionalTree, job: &JobId) -> TxResult<JobRecord> {
     match tx_get::<JobRecord>(jobs, "job", &job_key(job))? {

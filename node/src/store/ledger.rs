@@ -9,7 +9,8 @@ use lagrange_protocol::{JobId, Price, PublicKey, UnixMillis};
 use super::jobs::{tx_job, tx_put_job};
 use super::schema::{abort, dec, enc, get, job_key, tx_get};
 use super::tasks::tx_event;
-use super::{Account, JobState, Store, StoreError, TaskEventKind, TaskRecord, tokens};
+use super::{Store, StoreError, tokens};
+use crate::model::{Account, JobState, TaskEventKind, TaskRecord};
 
 /// A verified proof as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

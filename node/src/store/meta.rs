@@ -6,7 +6,8 @@ use sled::Transactional;
 use lagrange_protocol::UnixMillis;
 
 use super::jobs::tx_put_job;
-use super::{JobRecord, JobState, Store, StoreError};
+use super::{Store, StoreError};
+use crate::model::{JobRecord, JobState};
 
 impl Store {
     /// The next batch sequence number; never repeats, across restarts too.

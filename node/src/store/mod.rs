@@ -44,7 +44,6 @@ use sled::transaction::TransactionError;
 
 use lagrange_protocol::{JobId, PublicKey, TaskId};
 
-pub use crate::model::*;
 pub use auctions::{AwardOutcome, BatchRecord};
 pub use jobs::JobCounts;
 pub use ledger::ProofRecord;

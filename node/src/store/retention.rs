@@ -17,10 +17,9 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
 
-use super::{
-    JobRecord, JobState, Store, StoreError, TaskRecord, TaskStatus, dec, enc, get, job_key,
-    state_code, tx_bump_count, tx_get,
-};
+use super::{Store, StoreError, dec, enc, get, job_key, state_code, tx_bump_count, tx_get};
+
+use crate::model::{JobRecord, JobState, TaskRecord, TaskStatus};
 use lagrange_protocol::{BatchId, TaskId, UnixMillis};
 
 const TASK: u8 = b't';

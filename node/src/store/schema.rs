@@ -12,7 +12,9 @@ use sled::transaction::{
 use lagrange_protocol::canonical::canonical_bytes;
 use lagrange_protocol::{BatchId, JobId, PublicKey, TaskId, UnixMillis};
 
-use super::{JobState, StoreError};
+use super::StoreError;
+
+use crate::model::JobState;
 
 /// A task's key in `task_ages`: creation time (BE), then id.
 pub(super) fn task_age_key(at: UnixMillis, id: &TaskId) -> [u8; 24] {

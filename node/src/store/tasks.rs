@@ -9,9 +9,9 @@ use lagrange_protocol::{JobId, TaskId, UnixMillis};
 use super::jobs::{tx_job, tx_put_job};
 use super::retention;
 use super::schema::{TxResult, abort, dec, enc, event_key, get, job_key, task_age_key, tx_get};
-use super::{
-    JobRecord, JobState, Store, StoreError, TaskEvent, TaskEventKind, TaskRecord, TaskSpec,
-    TaskStatus,
+use super::{Store, StoreError};
+use crate::model::{
+    JobRecord, JobState, TaskEvent, TaskEventKind, TaskRecord, TaskSpec, TaskStatus,
 };
 
 /// Everything needed to create one job.

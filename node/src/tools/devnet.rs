@@ -24,9 +24,10 @@ use crate::circuit_workload::{CircuitWorkload, KeySource, circuit_for, prepare_z
 use crate::clock::now_ms;
 use crate::gateway::driver::GatewayHandle;
 use crate::launch::{self, ParamFiles};
+use crate::model::{TaskEventKind, TaskSpec, TaskStatus};
 use crate::net::NetConfig;
 use crate::prover::{CostModel, ProverSettings};
-use crate::store::{Store, TaskEventKind, TaskSpec, TaskStatus};
+use crate::store::Store;
 use crate::workload::Workload;
 
 /// Which workload a devnet proves.

@@ -422,7 +422,7 @@ impl Hooked {
 impl lagrange_node::workload::Workload for Hooked {
     fn split(
         &self,
-        spec: &lagrange_node::store::TaskSpec,
+        spec: &lagrange_node::model::TaskSpec,
     ) -> Result<Vec<lagrange_node::workload::JobPlan>, lagrange_node::workload::WorkloadError> {
         self.inner.split(spec)
     }
@@ -439,7 +439,7 @@ impl lagrange_node::workload::Workload for Hooked {
     fn verify(
         &self,
         items: &[(
-            lagrange_node::store::JobRecord,
+            lagrange_node::model::JobRecord,
             Vec<u8>,
             lagrange_protocol::messages::ProofSubmission,
         )],
@@ -449,9 +449,9 @@ impl lagrange_node::workload::Workload for Hooked {
     }
     fn aggregate(
         &self,
-        task: &lagrange_node::store::TaskRecord,
+        task: &lagrange_node::model::TaskRecord,
         proofs: &[(
-            lagrange_node::store::JobRecord,
+            lagrange_node::model::JobRecord,
             Vec<u8>,
             lagrange_node::store::ProofRecord,
         )],
@@ -466,22 +466,22 @@ pub trait SubmitTask {
     fn submit_task<W: lagrange_node::workload::Workload>(
         &mut self,
         workload: &W,
-        spec: lagrange_node::store::TaskSpec,
+        spec: lagrange_node::model::TaskSpec,
         max_fee_per_job: u64,
         deadline: u64,
         now: u64,
-    ) -> Result<lagrange_node::store::TaskRecord, lagrange_node::gateway::SubmitError>;
+    ) -> Result<lagrange_node::model::TaskRecord, lagrange_node::gateway::SubmitError>;
 }
 
 impl SubmitTask for lagrange_node::gateway::GatewayCore {
     fn submit_task<W: lagrange_node::workload::Workload>(
         &mut self,
         workload: &W,
-        spec: lagrange_node::store::TaskSpec,
+        spec: lagrange_node::model::TaskSpec,
         max_fee_per_job: u64,
         deadline: u64,
         now: u64,
-    ) -> Result<lagrange_node::store::TaskRecord, lagrange_node::gateway::SubmitError> {
+    ) -> Result<lagrange_node::model::TaskRecord, lagrange_node::gateway::SubmitError> {
         use lagrange_node::gateway::{Input, Output, Submission};
         let submission = Submission::split(workload, 0, spec, max_fee_per_job, deadline);
         let out = self

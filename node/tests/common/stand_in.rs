@@ -5,7 +5,9 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
-use lagrange_node::store::{JobRecord, ProofRecord, TaskRecord, TaskSpec};
+use lagrange_node::store::ProofRecord;
+
+use lagrange_node::model::{JobRecord, TaskRecord, TaskSpec};
 use lagrange_node::workload::{Check, JobPlan, ProofBytes, Workload};
 use lagrange_protocol::CircuitId;
 use lagrange_protocol::messages::ProofSubmission;

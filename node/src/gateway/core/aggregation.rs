@@ -6,7 +6,8 @@ use tracing::{info, warn};
 use lagrange_protocol::{TaskId, UnixMillis};
 
 use super::{AGGREGATION_ATTEMPTS, AGGREGATION_BACKOFF_MS, AggregationRetry, GatewayCore, Output};
-use crate::store::{JobState, StoreError};
+use crate::model::JobState;
+use crate::store::StoreError;
 
 impl GatewayCore {
     /// Asks for a task's aggregation once all its jobs are verified (and, after a failed

@@ -20,7 +20,8 @@ use super::{
     QUIET_BATCHES_WARNING, RESERVE_RAISE_PERCENT, Unplaced,
 };
 use crate::gateway::deadlines::Due;
-use crate::store::{AwardOutcome, JobRecord, JobState, StoreError};
+use crate::model::{JobRecord, JobState};
+use crate::store::{AwardOutcome, StoreError};
 
 impl GatewayCore {
     /// Provers heard from recently, on the allowlist and with enough stake: the ones that

@@ -9,7 +9,8 @@ use lagrange_protocol::{JobId, PublicKey, TaskId, UnixMillis};
 
 use super::{FEE_CAP_TOO_LOW, GatewayCore, NO_ROOM_BEFORE_DEADLINE, Unplaced};
 use crate::metrics::FailReason;
-use crate::store::{JobRecord, JobState, StoreError, TaskRecord};
+use crate::model::{JobRecord, JobState, TaskRecord};
+use crate::store::StoreError;
 
 impl GatewayCore {
     /// Why a task whose deadline passed with `unproven` jobs failed: priced out by its own

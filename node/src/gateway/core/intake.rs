@@ -11,7 +11,8 @@ use lagrange_protocol::{Digest, JobId, Price, PublicKey, TaskId, UnixMillis};
 use super::{GatewayCore, Output, RECOVERY_GRACE_MS, Submission, SubmitError};
 use crate::gateway::deadlines::Due;
 use crate::gateway::tokens::Epochs;
-use crate::store::{JobRecord, JobState, NewJob, StoreError, TaskRecord, TaskSpec, TaskStatus};
+use crate::model::{JobRecord, JobState, TaskRecord, TaskSpec, TaskStatus};
+use crate::store::{NewJob, StoreError};
 
 impl GatewayCore {
     /// Answers a submission: the task stored with its jobs, or why it was refused. The

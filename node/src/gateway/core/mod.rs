@@ -15,7 +15,7 @@
 //! auction), its announced window and its proving deadline end no later than the task's
 //! deadline, and a valid proof that comes in time under its assignment is paid even if the
 //! task has failed meanwhile. A failed task is not billed to its client: the gateway bears
-//! what it paid for the proofs it cannot deliver ([`crate::store::TaskRecord::billed`]). An
+//! what it paid for the proofs it cannot deliver ([`crate::model::TaskRecord::billed`]). An
 //! aggregation that fails (the gateway's own fault) is retried before the task fails, and a
 //! task that fails says why: priced out by its fee cap, no prover with room before its
 //! deadline, or jobs still being proven.
@@ -58,8 +58,9 @@ use lagrange_protocol::{BatchId, JobId, Keypair, Price, PublicKey, Signed, TaskI
 
 use super::deadlines::Deadlines;
 use crate::metrics::GatewayMetrics;
+use crate::model::{JobRecord, TaskRecord, TaskSpec};
 use crate::net::RequestToken;
-use crate::store::{JobRecord, ProofRecord, Store, StoreError, TaskRecord, TaskSpec};
+use crate::store::{ProofRecord, Store, StoreError};
 use crate::workload::{Check, JobPlan, Workload};
 
 /// Percent by which an unawarded job's reserve price rises for its next batch, capped at the

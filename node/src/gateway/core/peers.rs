@@ -12,8 +12,9 @@ use lagrange_protocol::messages::{
 use lagrange_protocol::{BatchId, JobId, Keypair, PublicKey, Signed, SignedPayload, UnixMillis};
 
 use super::{GatewayCore, Output, Reader};
+use crate::model::{JobRecord, JobState};
 use crate::net::RequestToken;
-use crate::store::{JobRecord, JobState, StoreError};
+use crate::store::StoreError;
 
 impl GatewayCore {
     pub(super) fn on_gossip(

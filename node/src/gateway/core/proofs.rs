@@ -9,8 +9,9 @@ use lagrange_protocol::{JobId, PublicKey, Signed, UnixMillis};
 
 use super::{GatewayCore, Output};
 use crate::metrics::FailReason;
+use crate::model::{JobRecord, JobState};
 use crate::net::RequestToken;
-use crate::store::{JobRecord, JobState, ProofRecord, StoreError};
+use crate::store::{ProofRecord, StoreError};
 use crate::workload::Check;
 
 impl GatewayCore {

@@ -13,7 +13,8 @@ use super::{
 };
 use crate::gateway::deadlines::Due;
 use crate::metrics::FailReason;
-use crate::store::{JobRecord, JobState, StoreError};
+use crate::model::{JobRecord, JobState};
+use crate::store::StoreError;
 
 impl GatewayCore {
     /// Time passed: `arrived` is when the tick was queued (deadlines are judged by it, so a

@@ -81,7 +81,7 @@ impl ProverCore {
     /// Takes a job told of directly by a gateway (or in its answer to
     /// [`Output::AskAssignments`]): holds it if it is new, or moves its deadline if the
     /// gateway extended it. `Err` says why the assignment was not taken.
-    pub fn on_assignment(
+    pub(super) fn on_assignment(
         &mut self,
         gateway: PeerId,
         assignment: &Signed<JobAssignment>,

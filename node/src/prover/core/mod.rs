@@ -46,7 +46,7 @@ use lagrange_protocol::audit::Evidence;
 use lagrange_protocol::config::SupernetConfig;
 use lagrange_protocol::messages::{
     AuctionTranscript, BidCommit, BidReceipt, BidReveal, GossipMessage, JobAssignment,
-    ProofOutcome, ProofSubmission, ProverAvailability,
+    ProofOutcome, ProofSubmission, ProverAvailability, Request, Response,
 };
 use lagrange_protocol::{
     BatchId, CircuitId, Digest, JobCategory, JobId, Keypair, Price, Signed, UnixMillis,
@@ -54,6 +54,7 @@ use lagrange_protocol::{
 
 use crate::clock::Offset;
 use crate::metrics::ProverMetrics;
+use crate::net::RequestToken;
 use crate::workload::ProofBytes;
 
 pub use bidding::{CostModel, ProverSettings, SealedBid};
@@ -73,6 +74,16 @@ pub enum Input {
     },
     /// A peer of the Supernet connected (a gateway coming back is asked for assignments).
     Connected(PeerId),
+    /// A request from a peer: a gateway telling of an assignment (`Request::Assign`), or
+    /// anything else, which a prover refuses. Answered by [`Output::Respond`].
+    Request {
+        /// The peer, authenticated by the transport.
+        peer: PeerId,
+        /// The token to answer with.
+        token: RequestToken,
+        /// The request.
+        request: Request,
+    },
     /// A gateway's signed assignments: told directly, or in answer to
     /// [`Output::AskAssignments`].
     Assignments {
@@ -139,6 +150,13 @@ pub enum Input {
 /// Something the driver must do, in order.
 #[derive(Debug)]
 pub enum Output {
+    /// Answer a peer's request.
+    Respond {
+        /// The request.
+        token: RequestToken,
+        /// The answer.
+        response: Response,
+    },
     /// Save a sealed bid durably (flushed to disk) before doing anything that follows it:
     /// the commit that follows must be revealable after a crash.
     SaveBid(Box<SealedBid>),
@@ -441,6 +459,26 @@ impl ProverCore {
                         }
                     }
                 }
+            }
+            Input::Request {
+                peer,
+                token,
+                request,
+            } => {
+                let mut taken = Vec::new();
+                let response = match request {
+                    Request::Assign(assignment) => {
+                        match self.on_assignment(peer, &assignment, now, &mut taken) {
+                            Ok(()) => Response::Ack,
+                            Err(reason) => Response::Refused { reason },
+                        }
+                    }
+                    _ => Response::Refused {
+                        reason: "a prover serves no such request".into(),
+                    },
+                };
+                out.push(Output::Respond { token, response });
+                out.append(&mut taken);
             }
             Input::Assignments {
                 gateway,
