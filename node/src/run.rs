@@ -258,6 +258,9 @@ struct ZkmlPin {
     category: JobCategory,
     keys: lagrange_protocol::Digest,
     model: lagrange_protocol::config::ModelPin,
+    /// A prover membership proves it: its proving keys are read; otherwise only the
+    /// verifying keys.
+    proving: bool,
 }
 
 /// Reads a file and checks it against its pinned digest.
@@ -293,9 +296,10 @@ fn load_zkml(
             &keys,
             Some(pin.model.commitment),
             backend,
+            pin.proving,
         )
         .map_err(|e| anyhow::anyhow!(e))?;
-    info!(model = %pin.id, slices, "serving zkML model");
+    info!(model = %pin.id, slices, proving = pin.proving, "serving zkML model");
     Ok(())
 }
 
@@ -369,13 +373,16 @@ pub async fn run_node(s: Settings) -> Result<()> {
                 );
             }
             if let Some(model) = c.model {
-                if !models.iter().any(|p| p.id == c.id) {
-                    models.push(ZkmlPin {
+                let proving = m.role == Role::Prover;
+                match models.iter_mut().find(|p| p.id == c.id) {
+                    Some(pin) => pin.proving |= proving,
+                    None => models.push(ZkmlPin {
                         id: c.id.clone(),
                         category: c.category,
                         keys: c.params_digest,
                         model,
-                    });
+                        proving,
+                    }),
                 }
             } else if let Some(r1cs) = c.r1cs_digest
                 && !circom.iter().any(|p| p.id == c.id)

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 mod common;
 
-use lagrange_circuits::zkml::sample;
+use lagrange_circuits::zkml::{ModelKeys, ModelVerifyingKeys, sample};
 use lagrange_node::api::pb::{self, gateway_client::GatewayClient, submit_task_request::Task};
 use lagrange_node::circuit_workload::{
     CircuitWorkload, KeySource, TaskResult, check_result_file, prepare_zkml, zkml_paths,
@@ -24,6 +24,7 @@ use lagrange_node::model::TaskEventKind;
 use lagrange_node::net::NetConfig;
 use lagrange_node::prover::{CostModel, ProverSettings};
 use lagrange_node::store::Store;
+use lagrange_node::workload::Workload;
 use lagrange_protocol::config::{
     AuctionConfig, CategoryConfig, CircuitConfig, Deposit, EconomicsConfig, SupernetConfig,
 };
@@ -55,9 +56,14 @@ fn prepared() -> (tempfile::TempDir, CircuitConfig) {
     (params, prepared.entry)
 }
 
-/// Serves the model from the parameter directory, as a node does: files checked against
-/// the entry's pins.
+/// Serves the model from the parameter directory, as a node that proves it does: files
+/// checked against the entry's pins.
 fn load(params: &Path, entry: &CircuitConfig) -> Result<CircuitWorkload, String> {
+    load_as(params, entry, true)
+}
+
+/// Serves the model as a node that proves it (`proving`) or only verifies it does.
+fn load_as(params: &Path, entry: &CircuitConfig, proving: bool) -> Result<CircuitWorkload, String> {
     let paths = zkml_paths(params, MODEL);
     let backend: Arc<dyn lagrange_circuits::MsmBackend> = Arc::new(lagrange_circuits::CpuMsm);
     let mut w = CircuitWorkload::load_with(params, &[], backend.clone()).unwrap();
@@ -68,6 +74,7 @@ fn load(params: &Path, entry: &CircuitConfig) -> Result<CircuitWorkload, String>
         &std::fs::read(paths.keys).unwrap(),
         entry.model.map(|m| m.commitment),
         backend,
+        proving,
     )
     .map_err(|e| e.to_string())?;
     Ok(w)
@@ -128,12 +135,14 @@ async fn a_model_split_over_three_provers_verifies_end_to_end() {
     let (params, entry) = prepared();
     let commitment = entry.model.unwrap().commitment.to_string();
     let workload = Arc::new(load(params.path(), &entry).unwrap());
+    // The gateway only verifies: it reads the slices' verifying keys, not the proving keys.
+    let verifying = load_as(params.path(), &entry, false).unwrap();
     let supernet = supernet(entry);
     let gw = launch::start_gateway(
         &Keypair::insecure_from_seed(0),
         supernet.clone(),
         Store::temporary().unwrap(),
-        workload.clone(),
+        Arc::new(verifying),
         NetConfig::local(),
         Some("127.0.0.1:0".parse().unwrap()),
         ParamFiles::default(),
@@ -338,6 +347,34 @@ fn a_model_that_does_not_match_its_pins_is_refused_when_loaded() {
     std::fs::write(&paths.keys, &keys[..keys.len() - 7]).unwrap();
     let err = load(params.path(), &entry).err().unwrap();
     assert!(err.contains("zkml keys"), "{err}");
+}
+
+#[test]
+fn a_node_that_only_verifies_reads_the_verifying_keys_alone_and_proves_nothing() {
+    let (params, entry) = prepared();
+    let keys = std::fs::read(zkml_paths(params.path(), MODEL).keys).unwrap();
+    let full = ModelKeys::from_bytes(&keys).unwrap();
+    let alone = ModelVerifyingKeys::from_bytes(&keys).unwrap();
+    let of_full = ModelVerifyingKeys::from(&full);
+    assert_eq!(
+        (alone.scale_bits, &alone.slices, &alone.vks),
+        (of_full.scale_bits, &of_full.slices, &of_full.vks)
+    );
+    // A file the full reader refuses for its framing is refused too.
+    assert!(ModelVerifyingKeys::from_bytes(&keys[..keys.len() - 7]).is_err());
+    assert!(ModelVerifyingKeys::from_bytes(&keys[1..]).is_err());
+    let mut extra = keys.clone();
+    extra.push(0);
+    assert!(ModelVerifyingKeys::from_bytes(&extra).is_err());
+    // Asked to prove a slice anyway, it says why it cannot.
+    let verifier = load_as(params.path(), &entry, false).unwrap();
+    let prover = load(params.path(), &entry).unwrap();
+    let jobs = prover.calibration_jobs(JobCategory::Small);
+    assert_eq!(jobs.len(), 3);
+    for (circuit, input) in &jobs {
+        let err = verifier.prove(circuit, input).unwrap_err().to_string();
+        assert!(err.contains("to verify only"), "{err}");
+    }
 }
 
 #[test]

@@ -6,10 +6,11 @@
 //! computes a job's statement from the job alone, proves it with its key through the MSM
 //! backend and holds the verifying key the gateway checks proofs with.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use ark_bn254::{Bn254, Fr};
-use ark_groth16::{PreparedVerifyingKey, Proof, ProvingKey, prepare_verifying_key};
+use ark_groth16::{PreparedVerifyingKey, Proof, ProvingKey, VerifyingKey, prepare_verifying_key};
 use ark_std::rand::RngCore;
 
 use super::{Checked, Family, FamilyError, Task, TaskResult, wrong_kind};
@@ -17,14 +18,16 @@ use crate::ProofWithInputs;
 use crate::prover::groth16::{ProveError, prove_random};
 use crate::prover::key_id;
 use crate::prover::msm::{KeyId, MsmBackend, MsmError};
-use crate::zkml::{ModelKeys, ServedModel, SliceJob, ZkmlError};
+use crate::zkml::{ModelKeys, ModelVerifyingKeys, ServedModel, SliceJob, ZkmlError};
 
-/// One slice of a served model, its key preloaded into an MSM backend.
+/// One slice of a served model, its proving key (where this node proves it) preloaded into
+/// an MSM backend.
 pub struct ZkmlSliceFamily {
     model: Arc<ServedModel>,
     index: usize,
     id: String,
-    pk: Arc<ProvingKey<Bn254>>,
+    /// None on a node that only verifies this slice.
+    pk: Option<Arc<ProvingKey<Bn254>>>,
     pvk: PreparedVerifyingKey<Bn254>,
     key: KeyId,
     backend: Arc<dyn MsmBackend>,
@@ -46,16 +49,7 @@ impl ZkmlSliceFamily {
         keys: &ModelKeys,
         backend: &Arc<dyn MsmBackend>,
     ) -> Result<Vec<Self>, FamilyError> {
-        if keys.slices != model.slices() || keys.scale_bits != model.model().scale_bits {
-            return Err(ZkmlError::Keys(format!(
-                "keys for slices {:?} at {} bits, the model is served in {:?} at {}",
-                keys.slices,
-                keys.scale_bits,
-                model.slices(),
-                model.model().scale_bits
-            ))
-            .into());
-        }
+        same_cut(model, keys.scale_bits, &keys.slices)?;
         keys.keys
             .iter()
             .enumerate()
@@ -64,17 +58,43 @@ impl ZkmlSliceFamily {
                 backend
                     .preload(key, pk)
                     .map_err(|e: MsmError| FamilyError::Prove(ProveError::Msm(e).into()))?;
-                Ok(Self {
-                    model: model.clone(),
-                    index,
-                    id: model.slice_id(index).unwrap_or_default(),
-                    pk: pk.clone(),
-                    pvk: prepare_verifying_key(&pk.vk),
-                    key,
-                    backend: backend.clone(),
-                })
+                Ok(Self::slice(model, index, Some(pk.clone()), &pk.vk, backend))
             })
             .collect()
+    }
+
+    /// Every slice of `model` with only its verifying key from `keys`: a node that checks
+    /// the slices' proofs and never proves them.
+    pub fn verifying(
+        model: &Arc<ServedModel>,
+        keys: &ModelVerifyingKeys,
+        backend: &Arc<dyn MsmBackend>,
+    ) -> Result<Vec<Self>, FamilyError> {
+        same_cut(model, keys.scale_bits, &keys.slices)?;
+        Ok(keys
+            .vks
+            .iter()
+            .enumerate()
+            .map(|(index, vk)| Self::slice(model, index, None, vk, backend))
+            .collect())
+    }
+
+    fn slice(
+        model: &Arc<ServedModel>,
+        index: usize,
+        pk: Option<Arc<ProvingKey<Bn254>>>,
+        vk: &VerifyingKey<Bn254>,
+        backend: &Arc<dyn MsmBackend>,
+    ) -> Self {
+        Self {
+            model: model.clone(),
+            index,
+            id: model.slice_id(index).unwrap_or_default(),
+            pk,
+            pvk: prepare_verifying_key(vk),
+            key: key_id(vk),
+            backend: backend.clone(),
+        }
     }
 
     /// The slice's index in its model.
@@ -103,6 +123,23 @@ impl ZkmlSliceFamily {
     }
 }
 
+/// Keys made for the model as it is served: the same scale and the same slices.
+fn same_cut(
+    model: &ServedModel,
+    scale_bits: u32,
+    slices: &[Range<usize>],
+) -> Result<(), FamilyError> {
+    if slices != model.slices() || scale_bits != model.model().scale_bits {
+        return Err(ZkmlError::Keys(format!(
+            "keys for slices {slices:?} at {scale_bits} bits, the model is served in {:?} at {}",
+            model.slices(),
+            model.model().scale_bits
+        ))
+        .into());
+    }
+    Ok(())
+}
+
 impl Family for ZkmlSliceFamily {
     fn circuit(&self) -> &str {
         &self.id
@@ -129,7 +166,11 @@ impl Family for ZkmlSliceFamily {
             .model
             .circuit(self.index, Some(job.input))
             .ok_or_else(|| ZkmlError::Job(format!("no slice {}", self.index)))?;
-        prove_random(self.backend.as_ref(), self.key, &self.pk, circuit, &mut rng)
+        let pk = self
+            .pk
+            .as_ref()
+            .ok_or_else(|| ZkmlError::Keys(format!("{} is served here to verify only", self.id)))?;
+        prove_random(self.backend.as_ref(), self.key, pk, circuit, &mut rng)
             .map_err(|e| FamilyError::Prove(e.into()))
     }
 

@@ -77,6 +77,14 @@ fn read_points<G: AffineRepr + CanonicalDeserialize + CanonicalSerialize>(
     Ok(points)
 }
 
+/// The verifying key at the front of a proving key's encoding, checked as
+/// [`decode_proving_key`] checks it; the rest of the key is not read. What a node that only
+/// verifies needs, without the cost of decompressing every point of the proving key.
+pub fn decode_verifying_key_of(proving_key: &[u8]) -> Result<VerifyingKey<Bn254>, DecodeError> {
+    let mut rest = proving_key;
+    read_one(&mut rest)
+}
+
 /// Decodes a compressed proving key with full validation, rejecting trailing bytes.
 pub fn decode_proving_key(bytes: &[u8]) -> Result<ProvingKey<Bn254>, DecodeError> {
     let mut rest = bytes;

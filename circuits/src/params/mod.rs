@@ -10,7 +10,7 @@ use std::sync::Arc;
 use ark_bn254::Bn254;
 use ark_groth16::{PreparedVerifyingKey, ProvingKey, VerifyingKey, prepare_verifying_key};
 
-pub use decode::decode_proving_key;
+pub use decode::{decode_proving_key, decode_verifying_key_of};
 pub use digest::{ParamDigest, digest_bytes};
 pub use setup::{SetupError, setup, setup_insecure_seeded};
 

@@ -10,14 +10,14 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use ark_bn254::Bn254;
-use ark_groth16::{Groth16, PreparedVerifyingKey, ProvingKey, prepare_verifying_key};
+use ark_groth16::{Groth16, PreparedVerifyingKey, ProvingKey, VerifyingKey, prepare_verifying_key};
 use ark_std::rand::{CryptoRng, RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
 use super::ZkmlError;
 use super::task::ServedModel;
 use crate::encoding;
-use crate::params::decode_proving_key;
+use crate::params::{decode_proving_key, decode_verifying_key_of};
 
 const MAGIC: &[u8; 8] = b"LGRNZKM1";
 
@@ -46,6 +46,94 @@ impl std::fmt::Debug for ModelKeys {
 
 fn bad(e: impl std::fmt::Display) -> ZkmlError {
     ZkmlError::Keys(e.to_string())
+}
+
+/// A model's verifying keys, one per slice: all that checking its proofs needs (a gateway
+/// that does not prove, `verify`), read from the same keys file without decoding the proving
+/// keys around them.
+#[derive(Debug, Clone)]
+pub struct ModelVerifyingKeys {
+    /// Fractional bits the model is quantized with.
+    pub scale_bits: u32,
+    /// The slices, covering the layers in order.
+    pub slices: Vec<Range<usize>>,
+    /// Slice `i`'s verifying key.
+    pub vks: Vec<VerifyingKey<Bn254>>,
+}
+
+impl ModelVerifyingKeys {
+    /// Reads a keys file's framing and each slice's verifying key (every point checked, each
+    /// with the three public inputs of a slice proof); the proving keys' points are skipped.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ZkmlError> {
+        let (scale_bits, framed) = frames(bytes)?;
+        let mut slices = Vec::with_capacity(framed.len());
+        let mut vks = Vec::with_capacity(framed.len());
+        for (i, (range, key)) in framed.into_iter().enumerate() {
+            let vk = decode_verifying_key_of(key).map_err(|e| bad(format!("slice {i}: {e}")))?;
+            check_inputs(i, &vk)?;
+            slices.push(range);
+            vks.push(vk);
+        }
+        Ok(Self {
+            scale_bits,
+            slices,
+            vks,
+        })
+    }
+
+    /// Each slice's prepared verifying key.
+    pub fn prepared(&self) -> Vec<PreparedVerifyingKey<Bn254>> {
+        self.vks.iter().map(prepare_verifying_key).collect()
+    }
+}
+
+impl From<&ModelKeys> for ModelVerifyingKeys {
+    fn from(keys: &ModelKeys) -> Self {
+        Self {
+            scale_bits: keys.scale_bits,
+            slices: keys.slices.clone(),
+            vks: keys.keys.iter().map(|pk| pk.vk.clone()).collect(),
+        }
+    }
+}
+
+/// A keys file's scale and its slices, each with its key's bytes (not yet decoded).
+fn frames(bytes: &[u8]) -> Result<(u32, Vec<(Range<usize>, &[u8])>), ZkmlError> {
+    let mut rest = bytes
+        .strip_prefix(MAGIC.as_slice())
+        .ok_or_else(|| bad("not a zkML keys file (bad magic)"))?;
+    let scale_bits = take_u32(&mut rest)?;
+    let count = take_u32(&mut rest)? as usize;
+    if count == 0 || count > MAX_SLICES {
+        return Err(bad(format!("{count} slices (1 to {MAX_SLICES})")));
+    }
+    let mut framed = Vec::with_capacity(count);
+    for i in 0..count {
+        let start = take_u32(&mut rest)? as usize;
+        let end = take_u32(&mut rest)? as usize;
+        let len = usize::try_from(take_u64(&mut rest)?).map_err(bad)?;
+        let (key, tail) = rest
+            .split_at_checked(len)
+            .ok_or_else(|| bad(format!("slice {i}: truncated")))?;
+        framed.push((start..end, key));
+        rest = tail;
+    }
+    if !rest.is_empty() {
+        return Err(bad(format!("{} trailing bytes", rest.len())));
+    }
+    Ok((scale_bits, framed))
+}
+
+/// Public inputs of a slice proof: the model, input and output commitments (and the
+/// constant one).
+fn check_inputs(i: usize, vk: &VerifyingKey<Bn254>) -> Result<(), ZkmlError> {
+    if vk.gamma_abc_g1.len() != 4 {
+        return Err(bad(format!(
+            "slice {i}: a key for {} public inputs, a slice proof has 3",
+            vk.gamma_abc_g1.len().saturating_sub(1)
+        )));
+    }
+    Ok(())
 }
 
 impl ModelKeys {
@@ -114,37 +202,14 @@ impl ModelKeys {
     /// Reads a keys file: every point checked, nothing left over, at most [`MAX_SLICES`]
     /// slices, each key with the three public inputs of a slice proof.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ZkmlError> {
-        let mut rest = bytes
-            .strip_prefix(MAGIC.as_slice())
-            .ok_or_else(|| bad("not a zkML keys file (bad magic)"))?;
-        let scale_bits = take_u32(&mut rest)?;
-        let count = take_u32(&mut rest)? as usize;
-        if count == 0 || count > MAX_SLICES {
-            return Err(bad(format!("{count} slices (1 to {MAX_SLICES})")));
-        }
-        let mut slices = Vec::with_capacity(count);
-        let mut keys = Vec::with_capacity(count);
-        for i in 0..count {
-            let start = take_u32(&mut rest)? as usize;
-            let end = take_u32(&mut rest)? as usize;
-            let len = usize::try_from(take_u64(&mut rest)?).map_err(bad)?;
-            let (key, tail) = rest
-                .split_at_checked(len)
-                .ok_or_else(|| bad(format!("slice {i}: truncated")))?;
+        let (scale_bits, framed) = frames(bytes)?;
+        let mut slices = Vec::with_capacity(framed.len());
+        let mut keys = Vec::with_capacity(framed.len());
+        for (i, (range, key)) in framed.into_iter().enumerate() {
             let pk = decode_proving_key(key).map_err(|e| bad(format!("slice {i}: {e}")))?;
-            // Public inputs: the model, input and output commitments (and the constant one).
-            if pk.vk.gamma_abc_g1.len() != 4 {
-                return Err(bad(format!(
-                    "slice {i}: a key for {} public inputs, a slice proof has 3",
-                    pk.vk.gamma_abc_g1.len().saturating_sub(1)
-                )));
-            }
-            slices.push(start..end);
+            check_inputs(i, &pk.vk)?;
+            slices.push(range);
             keys.push(Arc::new(pk));
-            rest = tail;
-        }
-        if !rest.is_empty() {
-            return Err(bad(format!("{} trailing bytes", rest.len())));
         }
         Ok(Self {
             scale_bits,

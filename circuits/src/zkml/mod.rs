@@ -17,7 +17,7 @@ pub mod sample;
 pub mod task;
 
 pub use circuit::{SliceCircuit, SliceStatement};
-pub use keys::ModelKeys;
+pub use keys::{ModelKeys, ModelVerifyingKeys};
 pub use model::{Layer, QuantizedModel};
 pub use task::{Inference, ServedModel, SliceJob, SliceProof, ZkmlResult};
 

@@ -136,10 +136,16 @@ impl ServedModel {
         })
     }
 
-    /// Serves the ONNX model `onnx` as `zkml/<name>`, quantized and cut as its `keys` say.
-    pub fn load(name: &str, onnx: &[u8], keys: &super::ModelKeys) -> Result<Self, ZkmlError> {
-        let model = super::onnx::load(onnx, keys.scale_bits)?;
-        Self::new(name, model, keys.slices.clone())
+    /// Serves the ONNX model `onnx` as `zkml/<name>`, quantized with `scale_bits` and cut
+    /// into `slices`, as its keys file says.
+    pub fn load(
+        name: &str,
+        onnx: &[u8],
+        scale_bits: u32,
+        slices: Vec<Range<usize>>,
+    ) -> Result<Self, ZkmlError> {
+        let model = super::onnx::load(onnx, scale_bits)?;
+        Self::new(name, model, slices)
     }
 
     /// The model's id, `zkml/<name>`.

@@ -179,11 +179,14 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&part, path)
 }
 
-/// A zkML model's slice keys, read from `params_dir`.
-pub(super) fn zkml_keys(params_dir: &Path, model: &str) -> Result<ModelKeys, WorkloadError> {
+/// A zkML model's slices' verifying keys, read from its keys file in `params_dir`.
+pub(super) fn zkml_keys(
+    params_dir: &Path,
+    model: &str,
+) -> Result<ModelVerifyingKeys, WorkloadError> {
     let path = zkml_paths(params_dir, model).keys;
     let bytes = std::fs::read(&path)
         .map_err(|e| WorkloadError::Setup(format!("reading {}: {e}", path.display())))?;
-    ModelKeys::from_bytes(&bytes)
+    ModelVerifyingKeys::from_bytes(&bytes)
         .map_err(|e| WorkloadError::Setup(format!("{}: {e}", path.display())))
 }

@@ -43,7 +43,7 @@ use lagrange_circuits::curve::{Bn254, Fr, Proof};
 use lagrange_circuits::family::{
     CircomFamily, CoprocessorFamily, Family, FamilyError, SyntheticFamily, Task, ZkmlSliceFamily,
 };
-use lagrange_circuits::zkml::{ModelKeys, ServedModel, ZkmlError};
+use lagrange_circuits::zkml::{ModelKeys, ModelVerifyingKeys, ServedModel, ZkmlError};
 use lagrange_circuits::{Answer, CircuitSpec, MsmBackend, Prover, encoding, params, verify};
 use lagrange_protocol::messages::ProofSubmission;
 use lagrange_protocol::{CircuitId, Digest, JobCategory};
@@ -134,6 +134,29 @@ pub fn commitment_digest(commitment: &Fr) -> Digest {
     let mut out = [0u8; 32];
     out.copy_from_slice(&bytes[..32.min(bytes.len())]);
     Digest(out)
+}
+
+/// `model` as `id` serves it: named so, with the commitment the Supernet pins.
+fn checked_model(
+    id: &CircuitId,
+    model: ServedModel,
+    pinned: Option<Digest>,
+) -> Result<Arc<ServedModel>, WorkloadError> {
+    if model.id() != id.as_str() {
+        return Err(WorkloadError::Setup(format!(
+            "{} served as {id}",
+            model.id()
+        )));
+    }
+    let commitment = commitment_digest(&model.commitment());
+    if let Some(pinned) = pinned
+        && pinned != commitment
+    {
+        return Err(WorkloadError::Setup(format!(
+            "model {id} has commitment {commitment}, but the supernet pins {pinned}"
+        )));
+    }
+    Ok(Arc::new(model))
 }
 
 /// Reads a client's real inputs (`f32` bit patterns) and quantizes them for `model`; an
@@ -254,9 +277,12 @@ impl CircuitWorkload {
     }
 
     /// Serves the zkML model `id` (`zkml/<name>`) of `category` from its ONNX bytes and its
-    /// keys file (the caller has checked both against their pinned digests), proving with
-    /// `backend`. Refuses a model whose commitment is not `pinned`. Returns the number of
-    /// slices.
+    /// keys file (the caller has checked both against their pinned digests). With `proving`,
+    /// every slice's proving key is read and preloaded into `backend`; without (a node that
+    /// only verifies the model's proofs), only the verifying keys are read, which is what
+    /// makes such a node start in a moment. Refuses a model whose commitment is not `pinned`.
+    /// Returns the number of slices.
+    #[allow(clippy::too_many_arguments)]
     pub fn add_zkml(
         &mut self,
         id: &CircuitId,
@@ -265,18 +291,28 @@ impl CircuitWorkload {
         keys: &[u8],
         pinned: Option<Digest>,
         backend: Arc<dyn MsmBackend>,
+        proving: bool,
     ) -> Result<usize, WorkloadError> {
         let name = id
             .as_str()
             .strip_prefix(lagrange_protocol::config::ZKML_PREFIX)
             .ok_or_else(|| WorkloadError::Setup(format!("{id} is not a zkml/<name> id")))?;
         let refused = |e: ZkmlError| WorkloadError::Setup(format!("model {id}: {e}"));
-        let keys = ModelKeys::from_bytes(keys).map_err(refused)?;
-        let model = ServedModel::load(name, onnx, &keys).map_err(refused)?;
-        self.serve_zkml(id, category, model, &keys, pinned, backend)
+        if proving {
+            let keys = ModelKeys::from_bytes(keys).map_err(refused)?;
+            let model = ServedModel::load(name, onnx, keys.scale_bits, keys.slices.clone())
+                .map_err(refused)?;
+            return self.serve_zkml(id, category, model, &keys, pinned, backend);
+        }
+        let keys = ModelVerifyingKeys::from_bytes(keys).map_err(refused)?;
+        let model =
+            ServedModel::load(name, onnx, keys.scale_bits, keys.slices.clone()).map_err(refused)?;
+        let model = checked_model(id, model, pinned)?;
+        let slices = ZkmlSliceFamily::verifying(&model, &keys, &backend)?;
+        Ok(self.insert_zkml(id, category, model, slices, keys.prepared()))
     }
 
-    /// Serves a loaded zkML model with its keys (see [`CircuitWorkload::add_zkml`]).
+    /// Serves a loaded zkML model with its proving keys (see [`CircuitWorkload::add_zkml`]).
     pub fn serve_zkml(
         &mut self,
         id: &CircuitId,
@@ -286,22 +322,19 @@ impl CircuitWorkload {
         pinned: Option<Digest>,
         backend: Arc<dyn MsmBackend>,
     ) -> Result<usize, WorkloadError> {
-        if model.id() != id.as_str() {
-            return Err(WorkloadError::Setup(format!(
-                "{} served as {id}",
-                model.id()
-            )));
-        }
-        let model = Arc::new(model);
-        let commitment = commitment_digest(&model.commitment());
-        if let Some(pinned) = pinned
-            && pinned != commitment
-        {
-            return Err(WorkloadError::Setup(format!(
-                "model {id} has commitment {commitment}, but the supernet pins {pinned}"
-            )));
-        }
+        let model = checked_model(id, model, pinned)?;
         let slices = ZkmlSliceFamily::all(&model, keys, &backend)?;
+        Ok(self.insert_zkml(id, category, model, slices, keys.prepared()))
+    }
+
+    fn insert_zkml(
+        &mut self,
+        id: &CircuitId,
+        category: JobCategory,
+        model: Arc<ServedModel>,
+        slices: Vec<ZkmlSliceFamily>,
+        pvks: Vec<PreparedVerifyingKey<Bn254>>,
+    ) -> usize {
         let count = slices.len();
         for slice in slices {
             self.served.insert(
@@ -317,10 +350,10 @@ impl CircuitWorkload {
             ZkmlServed {
                 model,
                 category,
-                pvks: keys.prepared(),
+                pvks,
             },
         );
-        Ok(count)
+        count
     }
 
     /// The zkML model `id`, if served here.

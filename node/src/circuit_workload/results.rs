@@ -58,11 +58,7 @@ pub fn export_snarkjs(params_dir: &Path, bytes: &[u8], out: &Path) -> Result<usi
     })?;
     let result = TaskResult::from_json(bytes)?;
     let vks = match &result {
-        TaskResult::Zkml(zkml) => zkml_keys(params_dir, &zkml.model)?
-            .keys
-            .iter()
-            .map(|pk| pk.vk.clone())
-            .collect(),
+        TaskResult::Zkml(zkml) => zkml_keys(params_dir, &zkml.model)?.vks,
         _ => vec![verifying_key(params_dir, result.circuit())?],
     };
     let statements = result.statements()?;
