@@ -228,9 +228,9 @@ mkdir -p "$DIR/params"
 
 write_supernet() { # id permissioned
   local id=$1 gw=$(gateway_of "$1") allow="" deposits="" grace=""
-  # A prover killed between commit and reveal is back only after its restart (seconds on a
-  # loaded machine): the gateway counts reveals that long, or it would be a non-revealer.
-  [[ $CHAOS_MODE == commit-reveal ]] && grace="reveal_grace_ms = 40000"
+  # A prover killed between commit and reveal reveals as soon as it has rejoined, before its
+  # parameters load; REVEAL_GRACE_MS sets another grace than the default 2 s to try others.
+  [[ $CHAOS_MODE == commit-reveal ]] && grace="${REVEAL_GRACE_MS:+reveal_grace_ms = $REVEAL_GRACE_MS}"
   # Recorded deposits for the provers (never the intruder): in an open Supernet they are
   # the only stake there is.
   for ((i = SUPERNETS; i < NODES; i++)); do

@@ -334,6 +334,8 @@ pub struct ProverNode {
     pub net: SupernetHandle,
     /// Its metrics and readiness.
     pub metrics: Arc<NodeMetrics>,
+    /// The running prover.
+    pub prover: crate::prover::driver::ProverHandle,
     parts: Parts,
 }
 
@@ -414,6 +416,15 @@ pub fn join_as_prover<W: Workload>(
         core = core.with_evidence_dir(dir.join("evidence"));
     }
     let mut parts = Parts::new(network, CancellationToken::new());
+    let (prover, driver) = crate::prover::driver::spawn(
+        core,
+        capacity,
+        workload,
+        net.clone(),
+        role_rx,
+        store,
+        parts.stop.clone(),
+    );
     parts.tasks = vec![
         route(
             events,
@@ -422,19 +433,12 @@ pub fn join_as_prover<W: Workload>(
             ctx.files.clone(),
             parts.stop.clone(),
         ),
-        crate::prover::driver::spawn(
-            core,
-            capacity,
-            workload,
-            net.clone(),
-            role_rx,
-            store,
-            parts.stop.clone(),
-        ),
+        driver,
     ];
     Ok(ProverNode {
         net,
         metrics,
+        prover,
         parts,
     })
 }

@@ -27,7 +27,7 @@ use crate::metrics::NodeMetrics;
 use crate::net::{NetConfig, Network, params};
 use crate::prover::{CostModel, ProverSettings};
 use crate::store::Store;
-use crate::workload::Workload;
+use crate::workload::{Loading, Workload};
 
 /// Picks the MSM backend, saying what was chosen and, for a fallback, why.
 fn select_msm(choice: MsmChoice) -> Result<MsmSelection> {
@@ -412,91 +412,96 @@ pub async fn run_node(s: Settings) -> Result<()> {
             !circom.iter().any(|p| p.id == *id) && !models.iter().any(|p| p.id == *id)
         })
         .collect();
-    let workload = Arc::new(
-        tokio::task::spawn_blocking(move || -> Result<CircuitWorkload> {
-            let mut workload = CircuitWorkload::load_with(&dir, &pins, backend.clone())
-                .map_err(|e| anyhow::anyhow!(e))?;
-            for pin in &circom {
-                load_circom(&mut workload, &dir, pin, backend.clone())?;
-            }
-            for pin in &models {
-                load_zkml(&mut workload, &dir, pin, backend.clone())?;
-            }
-            Ok(workload)
-        })
-        .await??,
-    );
-    metrics.readiness.set_params_loaded();
-    let proving_ms = calibrate(&workload, &proving_categories).await?;
+    // Loading may take seconds (keys decoded, models quantized). Provers join at once with a
+    // workload that waits for it, and no proving times: so a prover restarted between its
+    // commit and its reveal reveals in time, and announces and bids only once it is ready.
+    let load = tokio::task::spawn_blocking(move || -> Result<CircuitWorkload> {
+        let mut workload = CircuitWorkload::load_with(&dir, &pins, backend.clone())
+            .map_err(|e| anyhow::anyhow!(e))?;
+        for pin in &circom {
+            load_circom(&mut workload, &dir, pin, backend.clone())?;
+        }
+        for pin in &models {
+            load_zkml(&mut workload, &dir, pin, backend.clone())?;
+        }
+        Ok(workload)
+    });
     let ctx = NodeContext {
         key: key.clone(),
         files: Arc::new(files),
-        metrics,
+        metrics: metrics.clone(),
     };
-
-    let mut gateway_nodes: Vec<GatewayNode> = Vec::new();
-    let mut prover_nodes: Vec<ProverNode> = Vec::new();
-    let mut gateways = BTreeMap::new();
-    for m in &s.memberships {
+    let loading = Arc::new(Loading::<CircuitWorkload>::default());
+    let mut prover_nodes: Vec<(ProverNode, Vec<JobCategory>)> = Vec::new();
+    for m in s.memberships.iter().filter(|m| m.role == Role::Prover) {
         let supernet = Arc::new(m.supernet.clone());
-        let net_cfg = NetConfig {
-            listen: m.listen.clone(),
-            bootnodes: m.bootnodes.clone(),
-            ..NetConfig::default()
+        let settings = ProverSettings {
+            capacity: s.prover.capacity,
+            cost: CostModel {
+                proving_ms: BTreeMap::new(),
+                price_per_second: s.prover.price_per_second,
+                margin_percent: s.prover.margin_percent,
+            },
+            hardware: HardwareSummary {
+                cpu_cores: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+                memory_mib: 0,
+                gpu: msm.gpu.clone(),
+                msm_backend: msm.backend.name().into(),
+            },
+            announce_every_ms: 5_000,
         };
         let dir = s.data_dir.join(supernet.id.as_str());
-        match m.role {
-            Role::Gateway => {
-                let store = open_store(dir.join("store"), s.gateway.store_cache_mb).await?;
-                let node = join_as_gateway(
-                    &ctx,
-                    supernet.clone(),
-                    store,
-                    workload.clone(),
-                    net_cfg,
-                    s.gateway.retention_secs.saturating_mul(1000),
-                    Misbehavior::default(),
-                )
-                .await?;
-                println!("gateway of {} at {}", supernet.id, node.p2p_addr);
-                gateways.insert(supernet.id.clone(), node.gateway.clone());
-                gateway_nodes.push(node);
-            }
-            Role::Prover => {
-                let categories = wanted_categories(&s, m);
-                let settings = ProverSettings {
-                    capacity: s.prover.capacity,
-                    cost: CostModel {
-                        proving_ms: proving_ms
-                            .iter()
-                            .filter(|(c, _)| categories.contains(c))
-                            .map(|(c, ms)| (*c, *ms))
-                            .collect(),
-                        price_per_second: s.prover.price_per_second,
-                        margin_percent: s.prover.margin_percent,
-                    },
-                    hardware: HardwareSummary {
-                        cpu_cores: std::thread::available_parallelism()
-                            .map_or(1, |n| n.get() as u32),
-                        memory_mib: 0,
-                        gpu: msm.gpu.clone(),
-                        msm_backend: msm.backend.name().into(),
-                    },
-                    announce_every_ms: 5_000,
-                };
-                let store = open_store(dir.join("prover"), crate::store::DEFAULT_CACHE_MB).await?;
-                let node = join_as_prover(
-                    &ctx,
-                    supernet.clone(),
-                    workload.clone(),
-                    net_cfg,
-                    settings,
-                    Some(store),
-                )?;
-                println!("prover in {}", supernet.id);
-                prover_nodes.push(node);
-            }
+        let store = open_store(dir.join("prover"), crate::store::DEFAULT_CACHE_MB).await?;
+        let node = join_as_prover(
+            &ctx,
+            supernet.clone(),
+            loading.clone(),
+            net_config(m),
+            settings,
+            Some(store),
+        )?;
+        println!("prover in {} (loading parameters)", supernet.id);
+        prover_nodes.push((node, wanted_categories(&s, m)));
+    }
+
+    let workload = Arc::new(load.await??);
+    loading.set(workload.clone());
+    metrics.readiness.set_params_loaded();
+    let proving_ms = calibrate(&workload, &proving_categories).await?;
+    for (node, categories) in &prover_nodes {
+        let cost = CostModel {
+            proving_ms: proving_ms
+                .iter()
+                .filter(|(c, _)| categories.contains(c))
+                .map(|(c, ms)| (*c, *ms))
+                .collect(),
+            price_per_second: s.prover.price_per_second,
+            margin_percent: s.prover.margin_percent,
+        };
+        if node.prover.ready(cost).await {
+            println!("prover in {} ready", node.net.supernet());
         }
+    }
+
+    let mut gateway_nodes: Vec<GatewayNode> = Vec::new();
+    let mut gateways = BTreeMap::new();
+    for m in s.memberships.iter().filter(|m| m.role == Role::Gateway) {
+        let supernet = Arc::new(m.supernet.clone());
+        let dir = s.data_dir.join(supernet.id.as_str());
+        let store = open_store(dir.join("store"), s.gateway.store_cache_mb).await?;
+        let node = join_as_gateway(
+            &ctx,
+            supernet.clone(),
+            store,
+            workload.clone(),
+            net_config(m),
+            s.gateway.retention_secs.saturating_mul(1000),
+            Misbehavior::default(),
+        )
+        .await?;
+        println!("gateway of {} at {}", supernet.id, node.p2p_addr);
+        gateways.insert(supernet.id.clone(), node.gateway.clone());
+        gateway_nodes.push(node);
     }
     let api_stop = tokio_util::sync::CancellationToken::new();
     let grpc = if gateways.is_empty() {
@@ -519,13 +524,22 @@ pub async fn run_node(s: Settings) -> Result<()> {
     if let Some(task) = grpc {
         let _ = task.await;
     }
-    for node in prover_nodes {
+    for (node, _) in prover_nodes {
         node.shutdown().await;
     }
     for node in gateway_nodes {
         node.shutdown().await;
     }
     Ok(())
+}
+
+/// A membership's network settings.
+fn net_config(m: &Membership) -> NetConfig {
+    NetConfig {
+        listen: m.listen.clone(),
+        bootnodes: m.bootnodes.clone(),
+        ..NetConfig::default()
+    }
 }
 
 /// Opens a membership's store off the runtime: opening may wait for the directory's lock.

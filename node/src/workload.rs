@@ -4,6 +4,8 @@
 //! The node implements it with the real Groth16 circuits of `lagrange-circuits`; tests of
 //! the state machines may stand in a simpler one, and say so.
 
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+
 use lagrange_circuits::family::FamilyError;
 use lagrange_protocol::messages::ProofSubmission;
 use lagrange_protocol::{CircuitId, JobCategory};
@@ -88,4 +90,65 @@ pub trait Workload: Send + Sync + 'static {
         task: &TaskRecord,
         proofs: &[(JobRecord, Vec<u8>, ProofRecord)],
     ) -> Result<Vec<u8>, WorkloadError>;
+}
+
+/// A workload still loading: every method waits until [`Loading::set`] hands over the loaded
+/// one (call them off the runtime, as every workload method). A prover joins its Supernet
+/// with it at once, so that what needs no keys (revealing the bids it sealed before a
+/// restart, taking back the jobs it held) does not wait for them.
+pub struct Loading<W> {
+    slot: Mutex<Option<Arc<W>>>,
+    loaded: Condvar,
+}
+
+impl<W> Default for Loading<W> {
+    fn default() -> Self {
+        Self {
+            slot: Mutex::new(None),
+            loaded: Condvar::new(),
+        }
+    }
+}
+
+impl<W> Loading<W> {
+    /// Hands over the loaded workload and wakes whatever waits for it.
+    pub fn set(&self, workload: Arc<W>) {
+        *self.slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(workload);
+        self.loaded.notify_all();
+    }
+
+    fn get(&self) -> Arc<W> {
+        let mut slot = self.slot.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(workload) = slot.as_ref() {
+                return workload.clone();
+            }
+            slot = self
+                .loaded
+                .wait(slot)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+impl<W: Workload> Workload for Loading<W> {
+    fn split(&self, spec: &TaskSpec) -> Result<Vec<JobPlan>, WorkloadError> {
+        self.get().split(spec)
+    }
+
+    fn prove(&self, circuit: &CircuitId, input: &[u8]) -> Result<ProofBytes, WorkloadError> {
+        self.get().prove(circuit, input)
+    }
+
+    fn verify(&self, items: &[(JobRecord, Vec<u8>, ProofSubmission)]) -> Vec<Check> {
+        self.get().verify(items)
+    }
+
+    fn aggregate(
+        &self,
+        task: &TaskRecord,
+        proofs: &[(JobRecord, Vec<u8>, ProofRecord)],
+    ) -> Result<Vec<u8>, WorkloadError> {
+        self.get().aggregate(task, proofs)
+    }
 }

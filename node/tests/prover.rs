@@ -3,6 +3,7 @@
 //! off, which results and assignments it refuses, and how a sealed bid outlives a crash
 //! between commit and reveal.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use lagrange_node::net::RequestToken;
@@ -524,6 +525,71 @@ async fn a_prover_restarted_between_commit_and_reveal_reveals_the_bid_it_committ
     );
     persist_bids(&store, &out).await.unwrap();
     assert!(store.sealed_bids::<SealedBid>().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_prover_still_loading_reveals_what_it_sealed_and_bids_only_once_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = batch(1, 2, 10_000);
+    let commit = {
+        let store = Store::open(dir.path()).unwrap();
+        let mut p = prover(4);
+        let out = p.handle(gossip(GossipMessage::Batch(b.clone())), 10_010);
+        persist_bids(&store, &out).await.unwrap();
+        sent_commit(&out).expect("no commit sent").1
+    };
+    // Restarted, its parameters still loading: it knows no proving time yet.
+    let store = Store::open(dir.path()).unwrap();
+    let mut p = ProverCore::new(
+        config(),
+        key(ME),
+        ProverSettings {
+            capacity: 4,
+            cost: CostModel {
+                proving_ms: BTreeMap::new(),
+                price_per_second: 100,
+                margin_percent: 0,
+            },
+            hardware: HardwareSummary::default(),
+            announce_every_ms: 2_000,
+        },
+        Box::new(|| [8; 32]),
+    );
+    let (_, _) = resume(&mut p, &store, 10_050);
+    let mut outputs = Vec::new();
+    for t in (10_055..10_700).step_by(5) {
+        outputs.extend(p.handle(Input::Tick, t));
+    }
+    // A batch it could bid in, had it a proving time.
+    outputs.extend(p.handle(gossip(GossipMessage::Batch(batch(2, 2, 10_700))), 10_710));
+    let revealed = outputs.iter().find_map(|o| match o {
+        Output::SendReveal { reveal, .. } => Some(reveal),
+        _ => None,
+    });
+    check_opening(&commit, revealed.expect("the sealed bid was not revealed")).unwrap();
+    assert!(
+        !outputs.iter().any(|o| matches!(
+            o,
+            Output::SaveBid(_)
+                | Output::SendCommit { .. }
+                | Output::Publish(GossipMessage::Availability(_) | GossipMessage::Commit(_))
+        )),
+        "announced or bid before it was ready: {outputs:?}"
+    );
+    // Ready: it announces at once, and bids in the next batch.
+    let cost = CostModel {
+        proving_ms: [(JobCategory::Small, 500)].into(),
+        price_per_second: 100,
+        margin_percent: 0,
+    };
+    let out = p.handle(Input::Ready(cost), 10_800);
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, Output::Publish(GossipMessage::Availability(_)))),
+        "{out:?}"
+    );
+    let out = p.handle(gossip(GossipMessage::Batch(batch(3, 2, 10_900))), 10_910);
+    assert!(sent_commit(&out).is_some(), "{out:?}");
 }
 
 #[tokio::test]

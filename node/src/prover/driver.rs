@@ -20,7 +20,7 @@ use lagrange_protocol::UnixMillis;
 use lagrange_protocol::audit::{AuditError, Evidence};
 use lagrange_protocol::messages::{GossipMessage, Request, Response};
 
-use super::core::{BidAnswer, HeldJob, Input, Output, ProverCore, SealedBid};
+use super::core::{BidAnswer, CostModel, HeldJob, Input, Output, ProverCore, SealedBid};
 use crate::clock::{TICK, now_ms};
 use crate::metrics::ProverMetrics;
 use crate::net::{NetEvent, SupernetHandle};
@@ -72,6 +72,20 @@ pub async fn persist_bids(store: &Store, outputs: &[Output]) -> Result<(), Store
     Ok(())
 }
 
+/// What the node tells a running prover.
+#[derive(Debug, Clone)]
+pub struct ProverHandle {
+    inputs: mpsc::Sender<Input>,
+}
+
+impl ProverHandle {
+    /// The prover's parameters are loaded and its proving times measured
+    /// ([`Input::Ready`]): it starts announcing and bidding. False if it has stopped.
+    pub async fn ready(&self, cost: CostModel) -> bool {
+        self.inputs.send(Input::Ready(cost)).await.is_ok()
+    }
+}
+
 /// Starts the prover. `events` carries this Supernet's network events for the prover. With a
 /// `store`, the jobs it holds are saved after every change and resumed at the next start,
 /// and each sealed bid is saved before its commit goes out and revealed after a restart.
@@ -84,15 +98,18 @@ pub fn spawn<W: Workload>(
     mut events: mpsc::Receiver<NetEvent>,
     store: Option<Store>,
     stop: tokio_util::sync::CancellationToken,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
+) -> (ProverHandle, JoinHandle<()>) {
+    let (done_tx, mut done_rx) = mpsc::channel::<Input>(64);
+    let handle = ProverHandle {
+        inputs: done_tx.clone(),
+    };
+    let task = tokio::spawn(async move {
         let mut resumed = Vec::new();
         let mut saved = Vec::new();
         if let Some(store) = &store {
             (saved, resumed) = resume(&mut core, store, now_ms());
         }
         let pool = Arc::new(Semaphore::new(capacity.max(1)));
-        let (done_tx, mut done_rx) = mpsc::channel::<Input>(64);
         let mut ticker = tokio::time::interval(TICK);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let supernet = net.supernet().clone();
@@ -327,7 +344,8 @@ pub fn spawn<W: Workload>(
                 }
             }
         }
-    })
+    });
+    (handle, task)
 }
 
 /// What became of a direct bid.

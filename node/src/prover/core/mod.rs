@@ -74,6 +74,11 @@ pub enum Input {
     },
     /// A peer of the Supernet connected (a gateway coming back is asked for assignments).
     Connected(PeerId),
+    /// The prover's parameters are loaded and its proving times measured: from now on it
+    /// announces itself and bids with `cost`. Until then (a core made with no proving times)
+    /// it neither announces nor bids, but it reveals the sealed bids it saved before a
+    /// restart and takes back the jobs it held.
+    Ready(CostModel),
     /// A request from a peer: a gateway telling of an assignment (`Request::Assign`), or
     /// anything else, which a prover refuses. Answered by [`Output::Respond`].
     Request {
@@ -394,6 +399,11 @@ impl ProverCore {
         let mut out = Vec::new();
         match input {
             Input::Tick => self.tick(now, &mut out),
+            Input::Ready(cost) => {
+                self.settings.cost = cost;
+                self.next_announce = now;
+                self.tick(now, &mut out);
+            }
             Input::Gossip { source, message } => match message {
                 GossipMessage::Batch(b) if self.is_gateway(&source) => {
                     self.on_batch(source, &b.payload, now, &mut out)

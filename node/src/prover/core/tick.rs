@@ -20,7 +20,9 @@ const RESULT_OVERDUE_MS: u64 = 500;
 
 impl ProverCore {
     pub(super) fn tick(&mut self, now: UnixMillis, out: &mut Vec<Output>) {
-        if now >= self.next_announce {
+        // Not ready (no proving times yet): nothing to offer.
+        let ready = !self.settings.cost.proving_ms.is_empty();
+        if ready && now >= self.next_announce {
             self.next_announce = now + self.settings.announce_every_ms;
             let announcement = Signed::sign(
                 ProverAvailability {
