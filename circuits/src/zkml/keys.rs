@@ -97,8 +97,11 @@ impl From<&ModelKeys> for ModelVerifyingKeys {
     }
 }
 
-/// A keys file's scale and its slices, each with its key's bytes (not yet decoded).
-fn frames(bytes: &[u8]) -> Result<(u32, Vec<(Range<usize>, &[u8])>), ZkmlError> {
+/// One slice of a keys file: its layers and its key's bytes (not yet decoded).
+type Frame<'a> = (Range<usize>, &'a [u8]);
+
+/// A keys file's scale and its slices.
+fn frames(bytes: &[u8]) -> Result<(u32, Vec<Frame<'_>>), ZkmlError> {
     let mut rest = bytes
         .strip_prefix(MAGIC.as_slice())
         .ok_or_else(|| bad("not a zkML keys file (bad magic)"))?;
