@@ -2,8 +2,9 @@
 //!
 //! | tree | key | value |
 //! | --- | --- | --- |
-//! | `tasks` | task id (16) | [`TaskRecord`] |
-//! | `jobs` | task id (16) ‖ index (u32 BE) | [`JobRecord`] |
+//! | `tasks` | task id (16) | [`TaskRecord`](crate::model::TaskRecord) |
+//! | `task_rows` | task id (16) | a query task's rows, kept apart from its record (read back with its spec) |
+//! | `jobs` | task id (16) ‖ index (u32 BE) | [`JobRecord`](crate::model::JobRecord) |
 //! | `job_index` | `o` ‖ job key, or `a` ‖ job key | empty: jobs waiting for a batch (`o`) and jobs assigned to a prover (`a`) |
 //! | `job_index` | `n` ‖ state (1) | u64 BE: how many jobs are in that state (`n` alone: the counts are complete) |
 //! | `live` | task id | empty: tasks neither done nor failed |
@@ -11,10 +12,10 @@
 //! | `inputs` | job key | the job's input bytes |
 //! | `proofs` | job key | [`ProofRecord`] |
 //! | `results` | task id | the aggregated result bytes |
-//! | `events` | task id ‖ seq (u64 BE) | [`TaskEvent`] |
+//! | `events` | task id ‖ seq (u64 BE) | [`TaskEvent`](crate::model::TaskEvent) |
 //! | `batches` | batch id (16) | [`BatchRecord`] |
 //! | `bids` | batch id ‖ kind (1: commit, 2: reveal) ‖ signer (32) | the signed message |
-//! | `ledger` | public key (32) | [`Account`] |
+//! | `ledger` | public key (32) | [`Account`](crate::model::Account) |
 //! | `prover_jobs` | job key | a prover's held job, opaque to the store |
 //! | `prover_bids` | batch id (16) | a prover's sealed bid not yet settled, opaque to the store |
 //! | `tokens` | `state` | [`TokenState`]: the token ledger, when the Supernet runs the token rules |
@@ -87,7 +88,7 @@ pub enum StoreError {
     /// No such job.
     #[error("unknown job {0}")]
     UnknownJob(JobId),
-    /// A job write that its state does not allow (see [`JobState::may_become`]).
+    /// A job write that its state does not allow (see [`JobState::may_become`](crate::model::JobState::may_become)).
     #[error("job {job} cannot go from {from} to {to}")]
     Transition {
         /// The job.

@@ -24,8 +24,8 @@ use crate::model::{JobRecord, JobState};
 use crate::store::{AwardOutcome, StoreError};
 
 impl GatewayCore {
-    /// Provers heard from recently, on the allowlist and with enough stake: the ones that
-    /// can take jobs now.
+    /// Provers heard from recently (an availability within its time to live). Whether each
+    /// may take a job (allowlist, stake, category) the callers judge.
     fn live_provers(
         &self,
         now: UnixMillis,

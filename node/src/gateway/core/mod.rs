@@ -27,11 +27,11 @@
 //! broken) is never counted as invalid; and every job write is checked against the job's
 //! state, so a cancelled job is never revived or paid.
 //!
-//! The code is split by topic: [`GatewayCore::submit`] and restart recovery in `intake`, the
-//! heartbeat and its deadlines in `timers`, how tasks and jobs fail in `failure`, batches and
-//! their auctions in `auction`, gossip and peers' requests in `peers`, proofs checked and paid
-//! in `proofs`, and a task's final aggregation in `aggregation`. This file holds the types,
-//! the settings and the dispatch of inputs.
+//! The code is split by topic: submissions ([`Input::Submit`]) and restart recovery in
+//! `intake`, the heartbeat and its deadlines in `timers`, how tasks and jobs fail in `failure`,
+//! batches and their auctions in `auction`, gossip and peers' requests in `peers`, proofs
+//! checked and paid in `proofs`, and a task's final aggregation in `aggregation`. This file
+//! holds the types, the settings and the dispatch of inputs.
 
 mod aggregation;
 mod auction;
