@@ -432,16 +432,18 @@ pub async fn run_node(s: Settings) -> Result<()> {
         metrics: metrics.clone(),
     };
     let loading = Arc::new(Loading::<CircuitWorkload>::default());
+    // The operator's prices with the proving times measured (none before calibration).
+    let cost = |proving_ms: BTreeMap<JobCategory, u64>| CostModel {
+        proving_ms,
+        price_per_second: s.prover.price_per_second,
+        margin_percent: s.prover.margin_percent,
+    };
     let mut prover_nodes: Vec<(ProverNode, Vec<JobCategory>)> = Vec::new();
     for m in s.memberships.iter().filter(|m| m.role == Role::Prover) {
         let supernet = Arc::new(m.supernet.clone());
         let settings = ProverSettings {
             capacity: s.prover.capacity,
-            cost: CostModel {
-                proving_ms: BTreeMap::new(),
-                price_per_second: s.prover.price_per_second,
-                margin_percent: s.prover.margin_percent,
-            },
+            cost: cost(BTreeMap::new()),
             hardware: HardwareSummary {
                 cpu_cores: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
                 memory_mib: 0,
@@ -469,16 +471,12 @@ pub async fn run_node(s: Settings) -> Result<()> {
     metrics.readiness.set_params_loaded();
     let proving_ms = calibrate(&workload, &proving_categories).await?;
     for (node, categories) in &prover_nodes {
-        let cost = CostModel {
-            proving_ms: proving_ms
-                .iter()
-                .filter(|(c, _)| categories.contains(c))
-                .map(|(c, ms)| (*c, *ms))
-                .collect(),
-            price_per_second: s.prover.price_per_second,
-            margin_percent: s.prover.margin_percent,
-        };
-        if node.prover.ready(cost).await {
+        let measured = proving_ms
+            .iter()
+            .filter(|(c, _)| categories.contains(c))
+            .map(|(c, ms)| (*c, *ms))
+            .collect();
+        if node.prover.ready(cost(measured)).await {
             println!("prover in {} ready", node.net.supernet());
         }
     }
