@@ -4,7 +4,8 @@
 //! [`synthetic`] load circuit), their ids ([`circuit_id`]), parameter generation and
 //! validation ([`params`]), proving through a pluggable MSM backend ([`prover`]),
 //! verification and batch verification ([`mod@verify`]), aggregation of a task's chunk
-//! proofs ([`aggregate`]), snarkjs' JSON formats ([`snarkjs`]), circuits brought as circom
+//! proofs ([`aggregate`]), snarkjs' JSON formats ([`snarkjs`]), keys and proofs as EVM words for the
+//! on-chain verifier ([`evm`]) and the Poseidon hash as Solidity ([`solidity`]), circuits brought as circom
 //! and snarkjs artifacts ([`circom`]), and per kind of task the split, statement, proof,
 //! aggregation and result format behind one trait ([`family`]). No networking, no files,
 //! no terminal: the node does all I/O.
@@ -16,12 +17,14 @@ pub mod circom;
 pub mod circuit_id;
 pub mod coprocessor;
 pub mod encoding;
+pub mod evm;
 pub mod family;
 pub mod gadgets;
 pub mod params;
 pub mod poseidon;
 pub mod prover;
 pub mod snarkjs;
+pub mod solidity;
 pub mod synthetic;
 pub mod verify;
 pub mod zkml;

@@ -1,8 +1,9 @@
 //! The lagrange-node library: the mesh (`net`), the gateway and prover roles over their
-//! stores, the client API, configuration, the node's key file and the node's wiring;
+//! stores, the client API, the chain side (verifier contracts on an EVM chain), configuration, the node's key file and the node's wiring;
 //! `tools` holds the operator's tools built on top, and `main.rs` is the command line.
 
 pub mod api;
+pub mod chain;
 pub mod circuit_workload;
 pub mod clock;
 pub mod config;

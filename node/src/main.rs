@@ -5,8 +5,9 @@ mod commands;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use commands::{
-    accounts, audit, circuit, devnet, economics, export_snarkjs, gpu_check, init, keygen, model,
-    report, run, setup_insecure, soak_check, submit, task, verify, version,
+    accounts, audit, circuit, deliver, devnet, economics, export_snarkjs, export_verifier,
+    gpu_check, init, keygen, model, report, run, setup_insecure, soak_check, submit, task, verify,
+    version,
 };
 
 /// A node of the lagrange proving network.
@@ -54,6 +55,8 @@ enum Command {
     Economics(economics::Args),
     Verify(verify::Args),
     ExportSnarkjs(export_snarkjs::Args),
+    ExportVerifier(export_verifier::Args),
+    Deliver(deliver::Args),
 }
 
 /// Runs the command; an error is printed as its message and its causes, one per line, with
@@ -93,6 +96,8 @@ fn run() -> Result<()> {
         Command::Economics(args) => economics::run(args),
         Command::Verify(args) => verify::run(args),
         Command::ExportSnarkjs(args) => export_snarkjs::run(args),
+        Command::ExportVerifier(args) => export_verifier::run(args),
+        Command::Deliver(args) => deliver::run(args),
     }
 }
 

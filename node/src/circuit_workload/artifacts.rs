@@ -48,6 +48,28 @@ pub(super) fn verifying_key(
     param_files::load_verifying_key(params_dir, &spec, None).map_err(WorkloadError::setup)
 }
 
+/// The verifying keys an on-chain verifier is deployed with for `circuit` (a coprocessor or
+/// synthetic circuit, `circom/<name>` or `zkml/<name>`), each named: one key, or for a zkML
+/// model one per slice (`zkml/<name>/slice-<i>`).
+pub fn verifier_keys(
+    params_dir: &Path,
+    circuit: &str,
+) -> Result<Vec<(String, lagrange_circuits::curve::VerifyingKey<Bn254>)>, WorkloadError> {
+    if circuit.starts_with(lagrange_protocol::config::ZKML_PREFIX) {
+        let keys = zkml_keys(params_dir, circuit)?;
+        return Ok(keys
+            .vks
+            .into_iter()
+            .enumerate()
+            .map(|(i, vk)| (format!("{circuit}/slice-{i}"), vk))
+            .collect());
+    }
+    Ok(vec![(
+        circuit.to_string(),
+        verifying_key(params_dir, circuit)?,
+    )])
+}
+
 /// Where a zkML model's files live in a parameter directory: `zkml/<name>.onnx` and
 /// `zkml/<name>.keys`, for id `zkml/<name>`.
 pub fn zkml_paths(params_dir: &Path, id: &str) -> ZkmlPaths {

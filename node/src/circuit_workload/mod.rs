@@ -28,7 +28,8 @@ mod results;
 mod workload;
 
 pub use artifacts::{
-    CircomPaths, KeySource, PreparedModel, ZkmlPaths, circom_paths, prepare_zkml, zkml_paths,
+    CircomPaths, KeySource, PreparedModel, ZkmlPaths, circom_paths, prepare_zkml, verifier_keys,
+    zkml_paths,
 };
 pub use results::{check_result_file, export_snarkjs, write_snarkjs};
 

@@ -21,13 +21,17 @@
 //! - [`economics`]: `economics simulate`, a token economics scenario run.
 //! - [`verify`]: a result file checked offline.
 //! - [`export_snarkjs`]: a result's proofs in snarkjs' formats.
+//! - [`export_verifier`]: the on-chain verifier of circuits, and its deployments.
+//! - [`deliver`]: a query result delivered to a contract on an EVM chain.
 
 pub mod accounts;
 pub mod audit;
 pub mod circuit;
+pub mod deliver;
 pub mod devnet;
 pub mod economics;
 pub mod export_snarkjs;
+pub mod export_verifier;
 pub mod gpu_check;
 pub mod init;
 pub mod keygen;

@@ -1,0 +1,108 @@
+//! Gas of verifying the network's proofs on a real EVM node (`cargo bench -p lagrange-node
+//! --bench onchain_gas`; Hardhat from contracts/, `npm ci` there). Prints JSON and writes
+//! `target/bench-results/onchain-gas.json`.
+//!
+//! Every figure is the gas of the call as a transaction (what `eth_estimateGas` says,
+//! including the 21,000 of any transaction and the calldata), on one node in one run:
+//! - one circom proof (the committed fixture), our verifier next to the one snarkjs writes
+//!   for the same `.zkey`;
+//! - coprocessor chunk proofs one by one and in batches of 1, 4, 16 and 64 (one pairing
+//!   check of n + 3 pairs), total and per proof, with the ratio to n single checks;
+//! - one zkML slice proof;
+//! - deploying the verifier for a key.
+
+#[path = "../tests/onchain_support/mod.rs"]
+mod onchain_support;
+
+use lagrange_circuits::coprocessor::ChunkShape;
+use lagrange_node::chain::rpc;
+use onchain_support::{
+    Hardhat, SnarkjsVerifier, chunk_proofs, circom_proof, deploy_snarkjs_verifier, zkml_slice_proof,
+};
+use serde_json::json;
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let node = Hardhat::start().expect("Hardhat is installed (npm ci in contracts/)");
+    let evm = node.client().await;
+
+    let (key, proof, inputs) = circom_proof();
+    let ours = evm.deploy_verifier(&key.pk.vk).await.unwrap();
+    let ours_gas = evm
+        .verify_proof(ours.address, &proof, &inputs)
+        .await
+        .unwrap();
+    assert!(ours_gas.valid);
+    let theirs = deploy_snarkjs_verifier(&evm)
+        .await
+        .expect("snarkjs is installed (npm ci in circuits/fixtures/circom)");
+    let w = rpc::proof_words(&proof);
+    let x = rpc::input_words(&inputs);
+    let snarkjs_gas = SnarkjsVerifier::new(theirs, evm.provider().clone())
+        .verifyProof(
+            [w[0], w[1]],
+            [[w[2], w[3]], [w[4], w[5]]],
+            [w[6], w[7]],
+            [x[0], x[1]],
+        )
+        .estimate_gas()
+        .await
+        .unwrap();
+
+    let (params, chunks) = chunk_proofs(64 * 3, ChunkShape { rows: 3 });
+    assert_eq!(chunks.len(), 64);
+    let verifier = evm.deploy_verifier(&params.pk.vk).await.unwrap();
+    let single = evm
+        .verify_proof(verifier.address, &chunks[0].0, &chunks[0].1)
+        .await
+        .unwrap();
+    assert!(single.valid);
+    let mut batches = Vec::new();
+    for n in [1usize, 4, 16, 64] {
+        let verdict = evm
+            .verify_batch(verifier.address, &chunks[..n])
+            .await
+            .unwrap();
+        assert!(verdict.valid);
+        batches.push(json!({
+            "proofs": n,
+            "gas": verdict.gas,
+            "gas_per_proof": verdict.gas / n as u64,
+            "ratio_to_n_single_checks": verdict.gas as f64 / (n as u64 * single.gas) as f64,
+        }));
+    }
+
+    let (vk, slice, slice_inputs) = zkml_slice_proof();
+    let zkml_verifier = evm.deploy_verifier(&vk).await.unwrap();
+    let zkml = evm
+        .verify_proof(zkml_verifier.address, &slice, &slice_inputs)
+        .await
+        .unwrap();
+    assert!(zkml.valid);
+
+    let report = json!({
+        "node": "hardhat (contracts/package-lock.json)",
+        "circom_one_proof": {
+            "public_inputs": inputs.len(),
+            "ours": ours_gas.gas,
+            "snarkjs": snarkjs_gas,
+            "ratio_ours_to_snarkjs": ours_gas.gas as f64 / snarkjs_gas as f64,
+        },
+        "coprocessor_chunk": {
+            "public_inputs": chunks[0].1.len(),
+            "single": single.gas,
+            "batches": batches,
+        },
+        "zkml_slice": { "public_inputs": slice_inputs.len(), "single": zkml.gas },
+        "deploy_verifier": {
+            "circom_2_inputs": ours.gas_used,
+            "chunk_8_inputs": verifier.gas_used,
+            "zkml_slice": zkml_verifier.gas_used,
+        },
+    });
+    let text = serde_json::to_string_pretty(&report).unwrap();
+    println!("{text}");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-results");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("onchain-gas.json"), text + "\n").unwrap();
+}

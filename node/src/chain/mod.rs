@@ -1,0 +1,13 @@
+//! The chain side of the network: the contracts the node embeds, as compiled once and
+//! committed ([`contracts`]); a JSON-RPC client that deploys the verifier for a circuit and
+//! asks it about proofs ([`rpc`]); coprocessor results checked whole and stored on chain,
+//! over data sets kept on chain ([`query`]). Keys, proofs and inputs as EVM words, and the
+//! Solidity Poseidon, are pure and live in `lagrange_circuits::{evm, solidity}`.
+
+pub mod contracts;
+pub mod query;
+pub mod rpc;
+
+pub use contracts::{Groth16Verifier, QueryResults, RowLog};
+pub use query::{Delivered, ProvenAnswer, task_key};
+pub use rpc::{ChainError, Deployed, Evm, Verdict};

@@ -1,0 +1,230 @@
+//! Coprocessor queries on chain: a data source whose rows the chain commits to as the
+//! coprocessor does (`RowLog`, built on the `Rows` library), the rows read back from its
+//! events, and whole query results checked and stored by `QueryResults`.
+
+use alloy::primitives::{Address, B256, U256, keccak256};
+use alloy::rpc::types::TransactionReceipt;
+use lagrange_circuits::coprocessor::{Answer, Commitment, Query, Row};
+use lagrange_circuits::{AggregatedProof, curve::Fr, evm};
+
+use super::contracts::{QueryResults, RowLog};
+use super::rpc::{ChainError, Deployed, Evm, contract_error, input_words, proof_words};
+
+/// A task's answer as stored on chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProvenAnswer {
+    /// The answer.
+    pub answer: Answer,
+    /// Rows of the data set it covers.
+    pub rows: u64,
+}
+
+/// A result delivered in a transaction.
+#[derive(Clone, Copy, Debug)]
+pub struct Delivered {
+    /// The transaction.
+    pub tx: B256,
+    /// Its block.
+    pub block: Option<u64>,
+    /// Gas it used.
+    pub gas_used: u64,
+}
+
+/// The `bytes32` a task id is known by on chain: keccak256 of the id's text.
+pub fn task_key(task_id: &str) -> B256 {
+    keccak256(task_id.as_bytes())
+}
+
+fn word(x: &Fr) -> U256 {
+    U256::from_be_bytes(evm::fr_word(x))
+}
+
+fn receipt_ok(what: &'static str, receipt: TransactionReceipt) -> Result<Delivered, ChainError> {
+    if !receipt.status() {
+        return Err(ChainError::Reverted {
+            what,
+            reason: format!("transaction {} failed on chain", receipt.transaction_hash),
+        });
+    }
+    Ok(Delivered {
+        tx: receipt.transaction_hash,
+        block: receipt.block_number,
+        gas_used: receipt.gas_used,
+    })
+}
+
+impl Evm {
+    /// Deploys a `QueryResults` over the chunk verifier at `verifier` for chunks of up to
+    /// `capacity` rows.
+    pub async fn deploy_query_results(
+        &self,
+        verifier: Address,
+        capacity: u64,
+    ) -> Result<Deployed, ChainError> {
+        const WHAT: &str = "deploying QueryResults";
+        self.signer_needed(WHAT)?;
+        let receipt = QueryResults::deploy_builder(self.provider(), verifier, capacity)
+            .send()
+            .await
+            .map_err(|e| contract_error(WHAT, e))?
+            .get_receipt()
+            .await
+            .map_err(|e| ChainError::rpc(WHAT, e))?;
+        Deployed::from_receipt(WHAT, receipt)
+    }
+
+    /// Delivers a coprocessor result to the `QueryResults` at `at`: first as a call, so a
+    /// result the contract refuses is reported with its reason and costs nothing, then as a
+    /// transaction.
+    pub async fn submit_query(
+        &self,
+        at: Address,
+        task_id: &str,
+        result: &AggregatedProof,
+    ) -> Result<Delivered, ChainError> {
+        const WHAT: &str = "QueryResults.submit";
+        self.signer_needed(WHAT)?;
+        let contract = QueryResults::new(self.code_at(at).await?, self.provider().clone());
+        let proofs = result
+            .chunks
+            .iter()
+            .map(|c| proof_words(&c.proof))
+            .collect();
+        let inputs = result
+            .chunks
+            .iter()
+            .map(|c| input_words(&c.statement.to_public_inputs()))
+            .collect();
+        let call = contract.submit(
+            task_key(task_id),
+            word(&result.commitment.0),
+            result.query.lo,
+            result.query.hi,
+            result.answer.sum,
+            result.answer.count,
+            proofs,
+            inputs,
+        );
+        call.call().await.map_err(|e| contract_error(WHAT, e))?;
+        let receipt = call
+            .send()
+            .await
+            .map_err(|e| contract_error(WHAT, e))?
+            .get_receipt()
+            .await
+            .map_err(|e| ChainError::rpc(WHAT, e))?;
+        receipt_ok(WHAT, receipt)
+    }
+
+    /// The answer the `QueryResults` at `at` holds for `query` over `commitment`, if proven.
+    pub async fn query_answer(
+        &self,
+        at: Address,
+        commitment: &Commitment,
+        query: Query,
+    ) -> Result<Option<ProvenAnswer>, ChainError> {
+        const WHAT: &str = "QueryResults.answerOf";
+        let contract = QueryResults::new(self.code_at(at).await?, self.provider().clone());
+        let a = contract
+            .answerOf(word(&commitment.0), query.lo, query.hi)
+            .call()
+            .await
+            .map_err(|e| contract_error(WHAT, e))?;
+        Ok(a.proven.then_some(ProvenAnswer {
+            answer: Answer {
+                sum: a.sum,
+                count: a.count,
+            },
+            rows: a.rows,
+        }))
+    }
+
+    /// Deploys a `RowLog` data source.
+    pub async fn deploy_row_log(&self) -> Result<Deployed, ChainError> {
+        const WHAT: &str = "deploying RowLog";
+        self.signer_needed(WHAT)?;
+        let receipt = RowLog::deploy_builder(self.provider())
+            .send()
+            .await
+            .map_err(|e| contract_error(WHAT, e))?
+            .get_receipt()
+            .await
+            .map_err(|e| ChainError::rpc(WHAT, e))?;
+        Deployed::from_receipt(WHAT, receipt)
+    }
+
+    /// Records rows in the `RowLog` at `at`, in one transaction.
+    pub async fn record_rows(&self, at: Address, rows: &[Row]) -> Result<Delivered, ChainError> {
+        const WHAT: &str = "RowLog.recordMany";
+        self.signer_needed(WHAT)?;
+        let log = RowLog::new(self.code_at(at).await?, self.provider().clone());
+        let call = log.recordMany(
+            rows.iter().map(|r| r.key).collect(),
+            rows.iter().map(|r| r.value).collect(),
+        );
+        call.call().await.map_err(|e| contract_error(WHAT, e))?;
+        let receipt = call
+            .send()
+            .await
+            .map_err(|e| contract_error(WHAT, e))?
+            .get_receipt()
+            .await
+            .map_err(|e| ChainError::rpc(WHAT, e))?;
+        receipt_ok(WHAT, receipt)
+    }
+
+    /// The commitment the `RowLog` at `at` holds now.
+    pub async fn row_log_commitment(&self, at: Address) -> Result<Commitment, ChainError> {
+        const WHAT: &str = "RowLog.commitment";
+        let log = RowLog::new(self.code_at(at).await?, self.provider().clone());
+        let c = log
+            .commitment()
+            .call()
+            .await
+            .map_err(|e| contract_error(WHAT, e))?;
+        commitment_of_word(c).ok_or(ChainError::Rpc {
+            what: WHAT,
+            reason: format!("{c} is not a scalar"),
+        })
+    }
+
+    /// The rows the `RowLog` at `at` recorded, from its `RowAppended` events in blocks
+    /// `from..=to` (the whole history by default), in index order. Refuses a gap in the
+    /// indices: a data set read from a window must be the chain's first rows.
+    pub async fn rows_from_chain(
+        &self,
+        at: Address,
+        from_block: Option<u64>,
+        to_block: Option<u64>,
+    ) -> Result<Vec<Row>, ChainError> {
+        const WHAT: &str = "reading RowAppended events";
+        let log = RowLog::new(self.code_at(at).await?, self.provider().clone());
+        let mut filter = log.RowAppended_filter().from_block(from_block.unwrap_or(0));
+        if let Some(to) = to_block {
+            filter = filter.to_block(to);
+        }
+        let events = filter.query().await.map_err(|e| contract_error(WHAT, e))?;
+        let mut rows = Vec::with_capacity(events.len());
+        for (event, _) in events {
+            if event.index != rows.len() as u64 {
+                return Err(ChainError::Rpc {
+                    what: WHAT,
+                    reason: format!(
+                        "row {} follows {} rows: the blocks read must start at the log's first row",
+                        event.index,
+                        rows.len()
+                    ),
+                });
+            }
+            rows.push(Row {
+                key: event.key,
+                value: event.value,
+            });
+        }
+        Ok(rows)
+    }
+}
+
+fn commitment_of_word(w: U256) -> Option<Commitment> {
+    evm::fr_from_word(&w.to_be_bytes()).map(Commitment)
+}

@@ -1,0 +1,72 @@
+//! `lagrange-node deliver`: sends a coprocessor result to a `QueryResults` contract on an EVM
+//! chain, which checks it whole (every proof in one pairing check, the chain of chunks from
+//! genesis to the data set's commitment, the answer) and stores the answer for other
+//! contracts to read. The result is first tried as a call, so a result the contract refuses
+//! is reported with its reason and costs no gas.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use lagrange_circuits::family::TaskResult;
+use lagrange_node::chain::{Evm, task_key};
+use lagrange_node::keyfile;
+
+/// Deliver a query result to a QueryResults contract on an EVM chain.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The result file (`task --result` wrote it).
+    result: PathBuf,
+    /// The chain's JSON-RPC endpoint.
+    #[arg(long)]
+    rpc: String,
+    /// The QueryResults contract.
+    #[arg(long)]
+    contract: String,
+    /// The chain id the endpoint must serve; another is refused before anything is sent.
+    #[arg(long)]
+    chain_id: Option<u64>,
+    /// A file holding the hex secp256k1 key that signs the transaction; without it, the
+    /// key is read from LAGRANGE_ETH_KEY.
+    #[arg(long)]
+    eth_key_file: Option<PathBuf>,
+    /// The task id the answer is emitted under (by default the result's digest).
+    #[arg(long)]
+    task: Option<String>,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let bytes = std::fs::read(&args.result)
+        .with_context(|| format!("reading {}", args.result.display()))?;
+    let result = TaskResult::from_json(&bytes)
+        .with_context(|| format!("{}: not a result file", args.result.display()))?;
+    let TaskResult::Query(query) = result else {
+        bail!(
+            "{}: only coprocessor query results are delivered to QueryResults",
+            args.result.display()
+        );
+    };
+    let contract = args
+        .contract
+        .parse()
+        .with_context(|| format!("--contract {:?} is not an address", args.contract))?;
+    let signer = keyfile::read_eth_key(args.eth_key_file.as_deref())?;
+    let task = args.task.unwrap_or_else(|| hex::encode(query.digest()));
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let evm = Evm::connect(&args.rpc, Some(signer), args.chain_id).await?;
+        let delivered = evm.submit_query(contract, &task, &query).await?;
+        println!(
+            "delivered: SUM={} COUNT={} over {} rows, task {task} (key {}), transaction {} in block {}, {} gas",
+            query.answer.sum,
+            query.answer.count,
+            query.rows,
+            task_key(&task),
+            delivered.tx,
+            delivered
+                .block
+                .map_or_else(|| "?".to_string(), |b| b.to_string()),
+            delivered.gas_used
+        );
+        Ok(())
+    })
+}

@@ -1,0 +1,407 @@
+//! The verifier contract on a real EVM node (Hardhat's, pinned in contracts/package-lock.json;
+//! `.ci/run` installs it, each test starts its own on a free port): deployed per circuit with
+//! the circuit's key, it accepts the network's real proofs (a circom circuit, coprocessor
+//! chunks one by one and in one batch, a zkML slice) and refuses every tampered one; the
+//! verifier snarkjs writes for the same `.zkey` agrees with ours, and the gas of both is
+//! printed.
+
+use alloy::primitives::{Address, U256};
+use lagrange_circuits::CircuitSpec;
+use lagrange_circuits::coprocessor::ChunkShape;
+use lagrange_circuits::curve::{Bn254, Fr, Proof};
+use lagrange_circuits::params::setup_insecure_seeded;
+use lagrange_node::chain::{ChainError, Evm, Verdict, rpc};
+/// The scalar field's modulus: an input at or above it is not a scalar.
+const R: &str = "21888242871839275222246405745257275088548364400416034343698204186575808495617";
+
+mod onchain_support;
+
+use onchain_support::{
+    CHAIN_ID, Hardhat, ProofAndInputs, SnarkjsVerifier, chunk_proofs, circom_proof,
+    deploy_snarkjs_verifier, zkml_slice_proof,
+};
+
+/// A named way of tampering with a `T`.
+type Tampering<'a, T> = (&'static str, Box<dyn Fn(&mut T) + 'a>);
+
+fn valid(v: Verdict) -> bool {
+    v.valid
+}
+
+/// `proof` with `A` replaced by `-A`: a proof of nothing.
+fn negated_a(proof: &Proof<Bn254>) -> Proof<Bn254> {
+    Proof {
+        a: -proof.a,
+        ..proof.clone()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_circom_proof_verifies_with_our_verifier_and_with_snarkjs_and_tampering_does_not() {
+    let Some(node) = Hardhat::start() else { return };
+    let evm = node.client().await;
+    let (key, proof, inputs) = circom_proof();
+    let deployed = evm.deploy_verifier(&key.pk.vk).await.unwrap();
+    let ours = evm
+        .verify_proof(deployed.address, &proof, &inputs)
+        .await
+        .unwrap();
+    assert!(ours.valid);
+
+    // Tampered: another statement, another proof.
+    let mut wrong = inputs.clone();
+    wrong[0] += Fr::from(1u64);
+    assert!(!valid(
+        evm.verify_proof(deployed.address, &proof, &wrong)
+            .await
+            .unwrap()
+    ));
+    assert!(!valid(
+        evm.verify_proof(deployed.address, &negated_a(&proof), &inputs)
+            .await
+            .unwrap()
+    ));
+    // Malformed calls revert with the verifier's own errors.
+    let verifier = evm.verifier(deployed.address).await.unwrap();
+    let err = verifier
+        .verifyProof(rpc::proof_words(&proof), rpc::input_words(&inputs[..1]))
+        .call()
+        .await
+        .unwrap_err();
+    assert!(format!("{err:?}").contains("InputCount") || err.as_revert_data().is_some());
+    let mut not_scalar = rpc::input_words(&inputs);
+    not_scalar[1] = U256::from_str_radix(R, 10).unwrap() + U256::from(7u64);
+    assert!(
+        verifier
+            .verifyProof(rpc::proof_words(&proof), not_scalar)
+            .call()
+            .await
+            .is_err(),
+        "an input of 7 + r must not pass as 7"
+    );
+    // A coordinate one modulus up is refused, not reduced.
+    let mut words = rpc::proof_words(&proof);
+    words[1] += U256::from_str_radix(
+        "21888242871839275222246405745257275088696311157297823662689037894645226208583",
+        10,
+    )
+    .unwrap();
+    assert!(
+        !verifier
+            .verifyProof(words, rpc::input_words(&inputs))
+            .call()
+            .await
+            .unwrap()
+    );
+    // The key on chain is the key deployed.
+    assert_eq!(
+        verifier.verifyingKey().call().await.unwrap().to_vec(),
+        lagrange_circuits::evm::key_bytes(&key.pk.vk)
+    );
+
+    // snarkjs' verifier for the same .zkey, compiled with the same pinned solc.
+    let Some(theirs) = deploy_snarkjs_verifier(&evm).await else {
+        return;
+    };
+    let snarkjs = SnarkjsVerifier::new(theirs, evm.provider().clone());
+    let w = rpc::proof_words(&proof);
+    let x = rpc::input_words(&inputs);
+    let call = |x: Vec<U256>, w: [U256; 8]| {
+        snarkjs.verifyProof(
+            [w[0], w[1]],
+            [[w[2], w[3]], [w[4], w[5]]],
+            [w[6], w[7]],
+            [x[0], x[1]],
+        )
+    };
+    assert!(call(x.clone(), w).call().await.unwrap());
+    let theirs_gas = call(x.clone(), w).estimate_gas().await.unwrap();
+    let mut wx = x.clone();
+    wx[0] += U256::from(1u64);
+    assert!(!call(wx, w).call().await.unwrap());
+    assert!(
+        !call(x, rpc::proof_words(&negated_a(&proof)))
+            .call()
+            .await
+            .unwrap()
+    );
+    println!(
+        "gas, one circom proof (2 public inputs): ours {} (deployed for {}), snarkjs' {}",
+        ours.gas, deployed.gas_used, theirs_gas
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coprocessor_chunks_verify_one_by_one_and_in_one_batch_and_a_tampered_batch_fails() {
+    let Some(node) = Hardhat::start() else { return };
+    let evm = node.client().await;
+    let (params, proofs) = chunk_proofs(12, ChunkShape { rows: 3 });
+    assert_eq!(proofs.len(), 4);
+    let verifier = evm.deploy_verifier(&params.pk.vk).await.unwrap().address;
+    for (proof, inputs) in &proofs {
+        assert!(
+            evm.verify_proof(verifier, proof, inputs)
+                .await
+                .unwrap()
+                .valid
+        );
+    }
+    let batch = evm.verify_batch(verifier, &proofs).await.unwrap();
+    assert!(batch.valid);
+    let one = evm.verify_batch(verifier, &proofs[..1]).await.unwrap();
+    assert!(one.valid);
+    println!(
+        "gas, coprocessor chunk proofs (8 public inputs): a batch of 1 {}, a batch of 4 {}",
+        one.gas, batch.gas
+    );
+
+    // Each way of tampering with one member fails the whole batch.
+    let tamperings: Vec<Tampering<'_, Vec<ProofAndInputs>>> = vec![
+        ("a partial sum", Box::new(|b| b[2].1[4] += Fr::from(1u64))),
+        ("a chain state", Box::new(|b| b[1].1[1] += Fr::from(1u64))),
+        ("a proof's A", Box::new(|b| b[3].0 = negated_a(&b[3].0))),
+        (
+            "two proofs swapped",
+            Box::new(|b| {
+                let p = b[0].0.clone();
+                b[0].0 = b[1].0.clone();
+                b[1].0 = p;
+            }),
+        ),
+        (
+            "a proof repeated for another statement",
+            Box::new(|b| b[2].0 = b[1].0.clone()),
+        ),
+    ];
+    for (what, tamper) in &tamperings {
+        let mut bad = proofs.clone();
+        tamper(&mut bad);
+        assert!(
+            !evm.verify_batch(verifier, &bad).await.unwrap().valid,
+            "a batch with {what} tampered passed"
+        );
+    }
+    // An empty batch, or a key for another circuit, is refused.
+    match evm.verify_batch(verifier, &[]).await {
+        Err(ChainError::Reverted { reason, .. }) => {
+            assert!(reason.contains("BatchShape"), "{reason}")
+        }
+        other => panic!("an empty batch: {other:?}"),
+    }
+    let other = setup_insecure_seeded(CircuitSpec::Coprocessor(ChunkShape { rows: 4 }), 3).unwrap();
+    let elsewhere = evm.deploy_verifier(&other.pk.vk).await.unwrap().address;
+    assert!(!evm.verify_batch(elsewhere, &proofs).await.unwrap().valid);
+    // No contract at an address: named.
+    let nobody = Address::repeat_byte(0x42);
+    assert!(matches!(
+        evm.verify_proof(nobody, &proofs[0].0, &proofs[0].1).await,
+        Err(ChainError::NoContract(a)) if a == nobody
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zkml_slice_proof_verifies_on_chain() {
+    let Some(node) = Hardhat::start() else { return };
+    let evm = node.client().await;
+    let (vk, proof, inputs) = zkml_slice_proof();
+    let verifier = evm.deploy_verifier(&vk).await.unwrap().address;
+    let verdict = evm.verify_proof(verifier, &proof, &inputs).await.unwrap();
+    assert!(verdict.valid);
+    let mut lie = inputs.clone();
+    lie[2] += Fr::from(1u64);
+    assert!(
+        !evm.verify_proof(verifier, &proof, &lie)
+            .await
+            .unwrap()
+            .valid
+    );
+    println!(
+        "gas, one zkML slice proof ({} public inputs): {}",
+        inputs.len(),
+        verdict.gas
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_chain_or_an_unreachable_node_is_named() {
+    let Some(node) = Hardhat::start() else { return };
+    match Evm::connect(&node.url, None, Some(1)).await {
+        Err(ChainError::WrongChain { expected: 1, got }) => assert_eq!(got, CHAIN_ID),
+        other => panic!("{other:?}"),
+    }
+    let (key, _, _) = circom_proof();
+    let readonly = Evm::connect(&node.url, None, None).await.unwrap();
+    assert!(matches!(
+        readonly.deploy_verifier(&key.pk.vk).await,
+        Err(ChainError::NoSigner(_))
+    ));
+    drop(node);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    assert!(matches!(
+        Evm::connect(&url, None, None).await,
+        Err(ChainError::Unreachable { .. })
+    ));
+    assert!(matches!(
+        Evm::connect("not a url", None, None).await,
+        Err(ChainError::BadUrl { .. })
+    ));
+}
+
+/// Rows recorded in a `RowLog` are read back from its events, a query over them is proven
+/// in chunks, and the result is delivered to `QueryResults`, which checks it whole and
+/// stores the answer. Every tampering `AggregatedProof::verify` (what `lagrange-node
+/// verify` runs) refuses is refused on chain too, with a named reason, and stores nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_over_rows_recorded_on_chain_is_delivered_checked_and_read_back() {
+    use lagrange_circuits::{AggregatedProof, ChunkProof, ChunkStatement, DataSet, Query, Row};
+    let Some(node) = Hardhat::start() else { return };
+    let evm = node.client().await;
+
+    // The data source: rows recorded on chain, read back from its events.
+    let rows: Vec<Row> = (0..11u64)
+        .map(|i| Row {
+            key: (i * 7) % 13,
+            value: 1_000 + i * i,
+        })
+        .collect();
+    let log = evm.deploy_row_log().await.unwrap().address;
+    evm.record_rows(log, &rows[..4]).await.unwrap();
+    evm.record_rows(log, &rows[4..]).await.unwrap();
+    let read = evm.rows_from_chain(log, None, None).await.unwrap();
+    assert_eq!(read, rows);
+    let data = DataSet::new(read).unwrap();
+    // The chain's Poseidon is the circuit's: the same commitment, bit for bit.
+    let on_chain = evm.row_log_commitment(log).await.unwrap();
+    assert_eq!(on_chain, data.commitment());
+
+    // The query, proven in chunks of 3 rows, as the network's provers would.
+    let shape = ChunkShape { rows: 3 };
+    let query = Query { lo: 3, hi: 9 };
+    let (params, proofs) = onchain_support::chunk_proofs_over(&data, query, shape);
+    let chunks: Vec<ChunkProof> = proofs
+        .into_iter()
+        .map(|(proof, inputs)| ChunkProof {
+            statement: ChunkStatement::from_public_inputs(&inputs).unwrap(),
+            proof,
+        })
+        .collect();
+    let circuit = CircuitSpec::Coprocessor(shape).id();
+    let result = AggregatedProof::new(&circuit, data.commitment(), query, chunks).unwrap();
+    let pvk = lagrange_circuits::curve::prepare(&params.pk.vk);
+    let answer = result.verify(&pvk, &data.commitment(), &query).unwrap();
+    assert_eq!(answer, data.evaluate(query));
+
+    let verifier = evm.deploy_verifier(&params.pk.vk).await.unwrap().address;
+    let results = evm
+        .deploy_query_results(verifier, shape.rows as u64)
+        .await
+        .unwrap()
+        .address;
+
+    // Another data set: the same keys, other values.
+    let other_data = DataSet::new(
+        rows.iter()
+            .map(|r| Row {
+                key: r.key,
+                value: r.value + 1,
+            })
+            .collect(),
+    )
+    .unwrap();
+    let (_, other_proofs) = onchain_support::chunk_proofs_over(&other_data, query, shape);
+    let tamperings: Vec<Tampering<'_, AggregatedProof>> = vec![
+        ("the answer's sum", Box::new(|r| r.answer.sum += 1)),
+        ("the answer's count", Box::new(|r| r.answer.count += 1)),
+        (
+            "a partial sum, the answer to match",
+            Box::new(|r| {
+                r.chunks[1].statement.sum += 5;
+                r.answer.sum += 5;
+            }),
+        ),
+        (
+            "the commitment",
+            Box::new(|r| r.commitment = other_data.commitment()),
+        ),
+        ("the query", Box::new(|r| r.query.hi += 1)),
+        ("two chunks reordered", Box::new(|r| r.chunks.swap(1, 2))),
+        (
+            "a chunk dropped",
+            Box::new(|r| {
+                r.chunks.remove(1);
+            }),
+        ),
+        (
+            "a chunk repeated",
+            Box::new(|r| {
+                let c = r.chunks[1].clone();
+                r.chunks.insert(1, c);
+            }),
+        ),
+        (
+            "a proof's A negated",
+            Box::new(|r| r.chunks[2].proof = negated_a(&r.chunks[2].proof)),
+        ),
+        (
+            "two chunks' proofs swapped",
+            Box::new(|r| {
+                let p = r.chunks[0].proof.clone();
+                r.chunks[0].proof = r.chunks[3].proof.clone();
+                r.chunks[3].proof = p;
+            }),
+        ),
+        (
+            "a chain state",
+            Box::new(|r| r.chunks[2].statement.state_before += Fr::from(1u64)),
+        ),
+        (
+            "the last chunk's row count",
+            Box::new(|r| {
+                let last = r.chunks.len() - 1;
+                r.chunks[last].statement.rows -= 1;
+                r.rows -= 1;
+            }),
+        ),
+        (
+            "a proof from another data set's task",
+            Box::new(|r| r.chunks[0].proof = other_proofs[0].0.clone()),
+        ),
+        ("every chunk removed", Box::new(|r| r.chunks.clear())),
+    ];
+    for (what, tamper) in &tamperings {
+        let mut bad = result.clone();
+        tamper(&mut bad);
+        assert!(
+            bad.verify(&pvk, &data.commitment(), &query).is_err(),
+            "verify accepted {what} tampered"
+        );
+        match evm.submit_query(results, "task-1", &bad).await {
+            Err(ChainError::Reverted { reason, .. }) => println!("{what}: reverted, {reason}"),
+            other => panic!("{what} tampered: {other:?}"),
+        }
+    }
+    assert_eq!(
+        evm.query_answer(results, &data.commitment(), query)
+            .await
+            .unwrap(),
+        None,
+        "a refused delivery stored nothing"
+    );
+
+    let delivered = evm.submit_query(results, "task-1", &result).await.unwrap();
+    let stored = evm
+        .query_answer(results, &data.commitment(), query)
+        .await
+        .unwrap()
+        .expect("the answer is stored");
+    assert_eq!(stored.answer, answer);
+    assert_eq!(stored.rows, rows.len() as u64);
+    println!(
+        "delivered {} chunks in {} for {} gas",
+        result.chunks.len(),
+        delivered.tx,
+        delivered.gas_used
+    );
+}
