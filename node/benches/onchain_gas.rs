@@ -8,16 +8,24 @@
 //!   for the same `.zkey`;
 //! - coprocessor chunk proofs one by one and in batches of 1, 4, 16 and 64 (one pairing
 //!   check of n + 3 pairs), total and per proof, with the ratio to n single checks;
-//! - one zkML slice proof;
+//! - a whole coprocessor task of 1, 4, 16 and 64 chunks delivered to `QueryResults` (the
+//!   batch, the chain of chunk states, the commitment's Poseidon, the answer, the storage),
+//!   total and per chunk;
+//! - rows appended to a `RowLog` (one, and 64 in one transaction);
+//! - one zkML inference (a model proven in one slice);
 //! - deploying the verifier for a key.
 
 #[path = "../tests/onchain_support/mod.rs"]
 mod onchain_support;
 
 use lagrange_circuits::coprocessor::ChunkShape;
+use lagrange_circuits::{
+    AggregatedProof, ChunkProof, ChunkStatement, CircuitSpec, DataSet, Query, Row,
+};
 use lagrange_node::chain::rpc;
 use onchain_support::{
-    Hardhat, SnarkjsVerifier, chunk_proofs, circom_proof, deploy_snarkjs_verifier, zkml_slice_proof,
+    Hardhat, SnarkjsVerifier, chunk_proofs, chunk_proofs_over, circom_proof,
+    deploy_snarkjs_verifier, zkml_slice_proof,
 };
 use serde_json::json;
 
@@ -72,6 +80,62 @@ async fn main() {
         }));
     }
 
+    // Whole tasks delivered to QueryResults, over data sets of 3n rows (n chunks of 3).
+    let shape = ChunkShape { rows: 3 };
+    let results = evm
+        .deploy_query_results(verifier.address, shape.rows as u64)
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for n in [1usize, 4, 16, 64] {
+        let rows: Vec<Row> = (0..3 * n as u64)
+            .map(|i| Row {
+                key: i % 10,
+                value: 7 * i + n as u64,
+            })
+            .collect();
+        let data = DataSet::new(rows).unwrap();
+        let query = Query { lo: 2, hi: 6 };
+        let (_, proofs) = chunk_proofs_over(&data, query, shape);
+        let chunks = proofs
+            .into_iter()
+            .map(|(proof, inputs)| ChunkProof {
+                statement: ChunkStatement::from_public_inputs(&inputs).unwrap(),
+                proof,
+            })
+            .collect();
+        let result = AggregatedProof::new(
+            &CircuitSpec::Coprocessor(shape).id(),
+            data.commitment(),
+            query,
+            chunks,
+        )
+        .unwrap();
+        let delivered = evm
+            .submit_query(results.address, &format!("task-{n}"), &result)
+            .await
+            .unwrap();
+        tasks.push(json!({
+            "chunks": n,
+            "gas": delivered.gas_used,
+            "gas_per_chunk": delivered.gas_used / n as u64,
+        }));
+    }
+
+    // Rows appended on chain.
+    let log = evm.deploy_row_log().await.unwrap();
+    let one = evm
+        .record_rows(log.address, &[Row { key: 1, value: 2 }])
+        .await
+        .unwrap();
+    let many: Vec<Row> = (0..64)
+        .map(|i| Row {
+            key: i,
+            value: i * i,
+        })
+        .collect();
+    let batch = evm.record_rows(log.address, &many).await.unwrap();
+
     let (vk, slice, slice_inputs) = zkml_slice_proof();
     let zkml_verifier = evm.deploy_verifier(&vk).await.unwrap();
     let zkml = evm
@@ -93,11 +157,18 @@ async fn main() {
             "single": single.gas,
             "batches": batches,
         },
-        "zkml_slice": { "public_inputs": slice_inputs.len(), "single": zkml.gas },
+        "query_task": tasks,
+        "rows_appended": {
+            "one_row": one.gas_used,
+            "64_rows_in_one_transaction": batch.gas_used,
+            "per_row_of_64": batch.gas_used / 64,
+        },
+        "zkml_one_inference_one_slice": { "public_inputs": slice_inputs.len(), "single": zkml.gas },
         "deploy_verifier": {
             "circom_2_inputs": ours.gas_used,
             "chunk_8_inputs": verifier.gas_used,
             "zkml_slice": zkml_verifier.gas_used,
+            "query_results": results.gas_used,
         },
     });
     let text = serde_json::to_string_pretty(&report).unwrap();
