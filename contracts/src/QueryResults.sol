@@ -3,7 +3,7 @@ pragma solidity 0.8.37;
 
 import {Groth16Verifier} from "./Groth16Verifier.sol";
 import {COPROCESSOR_GENESIS} from "./Poseidon.sol";
-import {Rows} from "./Rows.sol";
+import {IRowSource, Rows} from "./Rows.sol";
 
 /// @title Coprocessor query results, checked whole on chain and kept for other contracts.
 /// @notice One call checks a whole task: every chunk proof in one batched pairing check,
@@ -80,7 +80,41 @@ contract QueryResults {
         uint256[8][] calldata proofs,
         uint256[][] calldata inputs
     ) external {
-        uint64 rows = checkChain(commitment, lo, hi, sum, count, inputs);
+        (uint64 rows, uint256 proven) = checkChain(lo, hi, sum, count, inputs);
+        if (proven != commitment) revert NotTheCommitment(proven, commitment);
+        record(taskId, commitment, lo, hi, sum, count, rows, proofs, inputs);
+    }
+
+    /// As `submit`, for a data set kept on chain by `source`: the proofs must cover the
+    /// source's first rows, exactly as the source committed to them. Nobody vouches for
+    /// the data: the chain holds it, and the proofs are checked against the chain's value.
+    function submitFor(
+        IRowSource source,
+        bytes32 taskId,
+        uint64 lo,
+        uint64 hi,
+        uint128 sum,
+        uint64 count,
+        uint256[8][] calldata proofs,
+        uint256[][] calldata inputs
+    ) external returns (uint256 commitment) {
+        (uint64 rows, uint256 proven) = checkChain(lo, hi, sum, count, inputs);
+        commitment = source.commitmentAt(rows);
+        if (proven != commitment) revert NotTheCommitment(proven, commitment);
+        record(taskId, commitment, lo, hi, sum, count, rows, proofs, inputs);
+    }
+
+    function record(
+        bytes32 taskId,
+        uint256 commitment,
+        uint64 lo,
+        uint64 hi,
+        uint128 sum,
+        uint64 count,
+        uint64 rows,
+        uint256[8][] calldata proofs,
+        uint256[][] calldata inputs
+    ) internal {
         if (proofs.length != inputs.length) revert BatchShape(proofs.length, inputs.length);
         if (!chunkVerifier.verifyBatch(proofs, inputs)) revert ProofsInvalid();
         answers[key(commitment, lo, hi)] = Answer(sum, count, rows, true);
@@ -97,16 +131,15 @@ contract QueryResults {
         return (a.proven, a.sum, a.count, a.rows);
     }
 
-    /// The chain of chunk statements, from genesis to `commitment`, for the query and the
-    /// answer claimed; returns the rows covered.
+    /// The chain of chunk statements from genesis, for the query and the answer claimed;
+    /// returns the rows covered and the commitment the chain ends in.
     function checkChain(
-        uint256 commitment,
         uint64 lo,
         uint64 hi,
         uint128 sum,
         uint64 count,
         uint256[][] calldata inputs
-    ) public view returns (uint64 rows) {
+    ) public view returns (uint64 rows, uint256 commitment) {
         if (inputs.length == 0) revert BatchShape(0, 0);
         uint256 state = COPROCESSOR_GENESIS;
         uint256 total;
@@ -129,8 +162,7 @@ contract QueryResults {
             state = x[1];
         }
         if (rows > Rows.MAX_ROWS) revert TooManyRows(inputs.length, rows);
-        uint256 computed = Rows.seal(state, rows);
-        if (computed != commitment) revert NotTheCommitment(computed, commitment);
+        commitment = Rows.seal(state, rows);
         if (total != sum || matched != count) revert AnswerMismatch(uint128(total), uint64(matched));
     }
 

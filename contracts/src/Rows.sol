@@ -13,10 +13,13 @@ library Rows {
     /// Rows one data set may hold (the coprocessor's limit).
     uint64 internal constant MAX_ROWS = 1 << 32;
 
-    /// A chain of rows: the state after the last row, and how many there are.
+    /// A chain of rows: the state after the last row, how many there are, and the state
+    /// after each prefix (so that a query over the rows up to any point can be checked
+    /// against the chain's own value, however many rows came after).
     struct Chain {
         uint256 state;
         uint64 count;
+        mapping(uint64 => uint256) stateAfter;
     }
 
     /// Row `index` of the chain kept by the emitting contract.
@@ -33,6 +36,7 @@ library Rows {
         state = Poseidon.hash2(state, uint256(key) | (uint256(value) << 64) | (uint256(index) << 128));
         chain.state = state;
         chain.count = index + 1;
+        chain.stateAfter[index + 1] = state;
         emit RowAppended(index, key, value, state);
     }
 
@@ -41,15 +45,27 @@ library Rows {
         return seal(chain.count == 0 ? COPROCESSOR_GENESIS : chain.state, chain.count);
     }
 
+    /// The commitment to the first `count` rows (0 if fewer were appended).
+    function commitmentAt(Chain storage chain, uint64 count) internal view returns (uint256) {
+        if (count > chain.count) return 0;
+        return seal(count == 0 ? COPROCESSOR_GENESIS : chain.stateAfter[count], count);
+    }
+
     /// The commitment to a chain that ends in `state` after `count` rows.
     function seal(uint256 state, uint64 count) internal pure returns (uint256) {
         return Poseidon.hash2(state, uint256(count) + (1 << 200));
     }
 }
 
+/// @title What `QueryResults` asks a data source: the commitment to its first rows.
+interface IRowSource {
+    /// The commitment to the first `count` rows (0 if there are fewer).
+    function commitmentAt(uint64 count) external view returns (uint256);
+}
+
 /// @title A minimal data source: anyone may record rows; queries over them are proven by
-/// the network and checked by `QueryResults` against `commitment()`.
-contract RowLog {
+/// the network and checked by `QueryResults` against `commitmentAt`.
+contract RowLog is IRowSource {
     using Rows for Rows.Chain;
 
     Rows.Chain internal chain;
@@ -70,6 +86,11 @@ contract RowLog {
     /// The commitment to every row recorded so far.
     function commitment() external view returns (uint256) {
         return chain.commitment();
+    }
+
+    /// The commitment to the first `count` rows recorded (0 if fewer were).
+    function commitmentAt(uint64 count) external view override returns (uint256) {
+        return chain.commitmentAt(count);
     }
 
     /// Rows recorded so far.

@@ -271,10 +271,36 @@ async fn a_query_over_rows_recorded_on_chain_is_delivered_checked_and_read_back(
     evm.record_rows(log, &rows[4..]).await.unwrap();
     let read = evm.rows_from_chain(log, None, None).await.unwrap();
     assert_eq!(read, rows);
+    // What `submit query --from-chain` reads: the rows, checked against the log's own
+    // commitment for them.
+    let contract = log.to_string();
+    let submitted = lagrange_node::tools::client::rows_from_chain(
+        &node.url,
+        &contract,
+        Some(CHAIN_ID),
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(submitted, rows);
+    assert!(
+        lagrange_node::tools::client::rows_from_chain(&node.url, &contract, Some(1), None, None)
+            .await
+            .is_err(),
+        "another chain id is refused"
+    );
     let data = DataSet::new(read).unwrap();
-    // The chain's Poseidon is the circuit's: the same commitment, bit for bit.
+    // The chain's Poseidon is the circuit's: the same commitment, bit for bit, now and for
+    // every prefix the log held.
     let on_chain = evm.row_log_commitment(log).await.unwrap();
     assert_eq!(on_chain, data.commitment());
+    let first_four = DataSet::new(rows[..4].to_vec()).unwrap();
+    assert_eq!(
+        evm.row_log_commitment_at(log, 4).await.unwrap(),
+        Some(first_four.commitment())
+    );
+    assert_eq!(evm.row_log_commitment_at(log, 12).await.unwrap(), None);
 
     // The query, proven in chunks of 3 rows, as the network's provers would.
     let shape = ChunkShape { rows: 3 };
@@ -301,7 +327,7 @@ async fn a_query_over_rows_recorded_on_chain_is_delivered_checked_and_read_back(
         .address;
 
     // Another data set: the same keys, other values.
-    let other_data = DataSet::new(
+    let other_data: DataSet = DataSet::new(
         rows.iter()
             .map(|r| Row {
                 key: r.key,
@@ -390,7 +416,32 @@ async fn a_query_over_rows_recorded_on_chain_is_delivered_checked_and_read_back(
         "a refused delivery stored nothing"
     );
 
-    let delivered = evm.submit_query(results, "task-1", &result).await.unwrap();
+    // Delivered against the log itself: a result over other rows is refused, whatever
+    // commitment it names.
+    let other_result = AggregatedProof::new(
+        &circuit,
+        other_data.commitment(),
+        query,
+        other_proofs
+            .iter()
+            .map(|(proof, inputs)| ChunkProof {
+                statement: ChunkStatement::from_public_inputs(inputs).unwrap(),
+                proof: proof.clone(),
+            })
+            .collect(),
+    )
+    .unwrap();
+    match evm
+        .submit_query_for(results, log, "task-0", &other_result)
+        .await
+    {
+        Err(ChainError::Reverted { reason, .. }) => assert!(reason.contains("NotTheCommitment")),
+        other => panic!("a result over other rows: {other:?}"),
+    }
+    let delivered = evm
+        .submit_query_for(results, log, "task-1", &result)
+        .await
+        .unwrap();
     let stored = evm
         .query_answer(results, &data.commitment(), query)
         .await
@@ -404,4 +455,132 @@ async fn a_query_over_rows_recorded_on_chain_is_delivered_checked_and_read_back(
         delivered.tx,
         delivered.gas_used
     );
+}
+
+/// `lagrange-node deliver` and `export-verifier`, as an operator runs them: a result file
+/// delivered with the key from the environment, a tampered one refused with the contract's
+/// reason, no key or the wrong chain refused before anything is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deliver_and_export_verifier_commands() {
+    use lagrange_circuits::family::TaskResult;
+    use lagrange_circuits::{AggregatedProof, ChunkProof, ChunkStatement, DataSet, Query, Row};
+    use std::process::Command;
+    let Some(node) = Hardhat::start() else { return };
+    let evm = node.client().await;
+    let shape = ChunkShape { rows: 3 };
+    let data = DataSet::new(
+        (0..5u64)
+            .map(|i| Row {
+                key: i,
+                value: 10 * i,
+            })
+            .collect(),
+    )
+    .unwrap();
+    let query = Query { lo: 1, hi: 3 };
+    let (params, proofs) = onchain_support::chunk_proofs_over(&data, query, shape);
+    let chunks = proofs
+        .iter()
+        .map(|(proof, inputs)| ChunkProof {
+            statement: ChunkStatement::from_public_inputs(inputs).unwrap(),
+            proof: proof.clone(),
+        })
+        .collect();
+    let circuit = CircuitSpec::Coprocessor(shape).id();
+    let result = AggregatedProof::new(&circuit, data.commitment(), query, chunks).unwrap();
+    let verifier = evm.deploy_verifier(&params.pk.vk).await.unwrap().address;
+    let results = evm
+        .deploy_query_results(verifier, shape.rows as u64)
+        .await
+        .unwrap()
+        .address;
+
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, r: &AggregatedProof| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, TaskResult::Query(r.clone()).to_json().unwrap()).unwrap();
+        path
+    };
+    let honest = write("result.json", &result);
+    let mut lie = result.clone();
+    lie.answer.sum += 1;
+    let lie = write("lie.json", &lie);
+    let deliver = |file: &std::path::Path, key: Option<&str>, chain: &str| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_lagrange-node"));
+        cmd.arg("deliver")
+            .arg(file)
+            .args(["--rpc", &node.url, "--contract", &results.to_string()])
+            .args(["--chain-id", chain, "--task", "t-1"])
+            .env_remove("LAGRANGE_ETH_KEY");
+        if let Some(key) = key {
+            cmd.env("LAGRANGE_ETH_KEY", key);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let key = onchain_support::DEV_KEY;
+    let (ok, text) = deliver(&lie, Some(key), "31337");
+    assert!(!ok && text.contains("AnswerMismatch"), "{text}");
+    let (ok, text) = deliver(&honest, None, "31337");
+    assert!(!ok && text.contains("LAGRANGE_ETH_KEY"), "{text}");
+    let (ok, text) = deliver(&honest, Some(key), "1");
+    assert!(!ok && text.contains("chain"), "{text}");
+    assert_eq!(
+        evm.query_answer(results, &data.commitment(), query)
+            .await
+            .unwrap(),
+        None,
+        "nothing was delivered"
+    );
+    let (ok, text) = deliver(&honest, Some(key), "31337");
+    assert!(ok && text.contains("delivered: SUM=60 COUNT=3"), "{text}");
+    let stored = evm
+        .query_answer(results, &data.commitment(), query)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.answer, data.evaluate(query));
+
+    // export-verifier writes the contract and a deployment whose creation data deploys a
+    // verifier for this very key.
+    let params_dir = dir.path().join("params");
+    let status = Command::new(env!("CARGO_BIN_EXE_lagrange-node"))
+        .args(["setup-insecure", &circuit, "--params-dir"])
+        .arg(&params_dir)
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let out = dir.path().join("verifier");
+    let export = Command::new(env!("CARGO_BIN_EXE_lagrange-node"))
+        .args(["export-verifier", "--circuit", &circuit, "--params-dir"])
+        .arg(&params_dir)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        export.status.success(),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    for file in ["Groth16Verifier.sol", "Groth16Verifier.json"] {
+        assert!(out.join(file).exists(), "{file}");
+    }
+    let deployment = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".deploy.json"))
+        .expect("a .deploy.json");
+    let deployment: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(deployment).unwrap()).unwrap();
+    assert_eq!(deployment["input_count"], 8);
+    assert_eq!(deployment["circuit"], circuit);
 }

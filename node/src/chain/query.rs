@@ -3,6 +3,7 @@
 //! events, and whole query results checked and stored by `QueryResults`.
 
 use alloy::primitives::{Address, B256, U256, keccak256};
+use alloy::providers::DynProvider;
 use alloy::rpc::types::TransactionReceipt;
 use lagrange_circuits::coprocessor::{Answer, Commitment, Query, Row};
 use lagrange_circuits::{AggregatedProof, curve::Fr, evm};
@@ -85,16 +86,7 @@ impl Evm {
         const WHAT: &str = "QueryResults.submit";
         self.signer_needed(WHAT)?;
         let contract = QueryResults::new(self.code_at(at).await?, self.provider().clone());
-        let proofs = result
-            .chunks
-            .iter()
-            .map(|c| proof_words(&c.proof))
-            .collect();
-        let inputs = result
-            .chunks
-            .iter()
-            .map(|c| input_words(&c.statement.to_public_inputs()))
-            .collect();
+        let (proofs, inputs) = chunk_calldata(result);
         let call = contract.submit(
             task_key(task_id),
             word(&result.commitment.0),
@@ -105,15 +97,35 @@ impl Evm {
             proofs,
             inputs,
         );
-        call.call().await.map_err(|e| contract_error(WHAT, e))?;
-        let receipt = call
-            .send()
-            .await
-            .map_err(|e| contract_error(WHAT, e))?
-            .get_receipt()
-            .await
-            .map_err(|e| ChainError::rpc(WHAT, e))?;
-        receipt_ok(WHAT, receipt)
+        transact(WHAT, call).await
+    }
+
+    /// Delivers a coprocessor result over the data set the `RowLog` (or any `IRowSource`)
+    /// at `source` keeps: the contract checks the proofs against the commitment the source
+    /// holds for the rows they cover.
+    pub async fn submit_query_for(
+        &self,
+        at: Address,
+        source: Address,
+        task_id: &str,
+        result: &AggregatedProof,
+    ) -> Result<Delivered, ChainError> {
+        const WHAT: &str = "QueryResults.submitFor";
+        self.signer_needed(WHAT)?;
+        let contract = QueryResults::new(self.code_at(at).await?, self.provider().clone());
+        let source = self.code_at(source).await?;
+        let (proofs, inputs) = chunk_calldata(result);
+        let call = contract.submitFor(
+            source,
+            task_key(task_id),
+            result.query.lo,
+            result.query.hi,
+            result.answer.sum,
+            result.answer.count,
+            proofs,
+            inputs,
+        );
+        transact(WHAT, call).await
     }
 
     /// The answer the `QueryResults` at `at` holds for `query` over `commitment`, if proven.
@@ -162,15 +174,7 @@ impl Evm {
             rows.iter().map(|r| r.key).collect(),
             rows.iter().map(|r| r.value).collect(),
         );
-        call.call().await.map_err(|e| contract_error(WHAT, e))?;
-        let receipt = call
-            .send()
-            .await
-            .map_err(|e| contract_error(WHAT, e))?
-            .get_receipt()
-            .await
-            .map_err(|e| ChainError::rpc(WHAT, e))?;
-        receipt_ok(WHAT, receipt)
+        transact(WHAT, call).await
     }
 
     /// The commitment the `RowLog` at `at` holds now.
@@ -182,10 +186,27 @@ impl Evm {
             .call()
             .await
             .map_err(|e| contract_error(WHAT, e))?;
-        commitment_of_word(c).ok_or(ChainError::Rpc {
-            what: WHAT,
-            reason: format!("{c} is not a scalar"),
-        })
+        commitment_of_word(WHAT, c)
+    }
+
+    /// The commitment the `RowLog` at `at` holds to its first `rows` rows (`None` if it
+    /// has fewer).
+    pub async fn row_log_commitment_at(
+        &self,
+        at: Address,
+        rows: u64,
+    ) -> Result<Option<Commitment>, ChainError> {
+        const WHAT: &str = "RowLog.commitmentAt";
+        let log = RowLog::new(self.code_at(at).await?, self.provider().clone());
+        let c = log
+            .commitmentAt(rows)
+            .call()
+            .await
+            .map_err(|e| contract_error(WHAT, e))?;
+        if c.is_zero() {
+            return Ok(None);
+        }
+        commitment_of_word(WHAT, c).map(Some)
     }
 
     /// The rows the `RowLog` at `at` recorded, from its `RowAppended` events in blocks
@@ -225,6 +246,43 @@ impl Evm {
     }
 }
 
-fn commitment_of_word(w: U256) -> Option<Commitment> {
-    evm::fr_from_word(&w.to_be_bytes()).map(Commitment)
+fn commitment_of_word(what: &'static str, w: U256) -> Result<Commitment, ChainError> {
+    evm::fr_from_word(&w.to_be_bytes())
+        .map(Commitment)
+        .ok_or_else(|| ChainError::rpc(what, format!("{w} is not a scalar")))
+}
+
+/// A result's chunk proofs and public inputs as `QueryResults` takes them.
+fn chunk_calldata(result: &AggregatedProof) -> (Vec<[U256; 8]>, Vec<Vec<U256>>) {
+    let proofs = result
+        .chunks
+        .iter()
+        .map(|c| proof_words(&c.proof))
+        .collect();
+    let inputs = result
+        .chunks
+        .iter()
+        .map(|c| input_words(&c.statement.to_public_inputs()))
+        .collect();
+    (proofs, inputs)
+}
+
+/// Sends a contract call as a transaction: first as a call, so that a revert is reported
+/// with its reason and costs nothing, then signed and sent, and its receipt awaited.
+async fn transact<C>(
+    what: &'static str,
+    call: alloy::contract::SolCallBuilder<&DynProvider, C>,
+) -> Result<Delivered, ChainError>
+where
+    C: alloy::sol_types::SolCall + Send + Sync + Unpin,
+{
+    call.call_raw().await.map_err(|e| contract_error(what, e))?;
+    let receipt = call
+        .send()
+        .await
+        .map_err(|e| contract_error(what, e))?
+        .get_receipt()
+        .await
+        .map_err(|e| ChainError::rpc(what, e))?;
+    receipt_ok(what, receipt)
 }

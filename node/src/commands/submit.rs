@@ -44,14 +44,36 @@ pub struct Args {
 #[derive(Debug, clap::Subcommand)]
 enum Kind {
     /// SUM and COUNT of values whose key is in [lo, hi], over rows from a CSV file
-    /// (`key,value` per line) or generated sample rows.
+    /// (`key,value` per line), generated sample rows, or a data set kept on an EVM chain.
     Query {
         /// CSV file of rows.
-        #[arg(long, conflicts_with = "sample_rows")]
+        #[arg(long, conflicts_with_all = ["sample_rows", "from_chain"])]
         rows_file: Option<PathBuf>,
         /// Use this many deterministic sample rows instead of a file.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "from_chain")]
         sample_rows: Option<usize>,
+        /// Read the rows from the `RowAppended` events of a RowLog contract (`--rpc`,
+        /// `--contract`), and check them against the commitment the contract holds for
+        /// them before anything is sent.
+        #[arg(long, requires_all = ["rpc", "contract"])]
+        from_chain: bool,
+        /// The chain's JSON-RPC endpoint.
+        #[arg(long)]
+        rpc: Option<String>,
+        /// The RowLog contract.
+        #[arg(long)]
+        contract: Option<String>,
+        /// The chain id the endpoint must serve.
+        #[arg(long)]
+        chain_id: Option<u64>,
+        /// The first block whose events are read (the log's first row must be in it or
+        /// after it).
+        #[arg(long)]
+        from_block: Option<u64>,
+        /// The last block whose events are read (default: the latest): the query is over
+        /// the rows recorded up to it.
+        #[arg(long)]
+        to_block: Option<u64>,
         /// Lowest key counted.
         #[arg(long)]
         lo: u64,
@@ -127,13 +149,29 @@ fn submission(task: Kind) -> Result<Submission> {
         Kind::Query {
             rows_file,
             sample_rows,
+            from_chain,
+            rpc,
+            contract,
+            chain_id,
+            from_block,
+            to_block,
             lo,
             hi,
         } => {
-            let rows = match (rows_file, sample_rows) {
-                (Some(path), _) => client::read_rows(&path)?,
-                (None, Some(n)) => lagrange_circuits::coprocessor::sample_task(0, n).0,
-                (None, None) => anyhow::bail!("give --rows-file or --sample-rows"),
+            let rows = match (rows_file, sample_rows, rpc, contract) {
+                (Some(path), ..) => client::read_rows(&path)?,
+                (None, Some(n), ..) => lagrange_circuits::coprocessor::sample_task(0, n).0,
+                (None, None, Some(rpc), Some(contract)) if from_chain => {
+                    let runtime = tokio::runtime::Runtime::new()?;
+                    runtime
+                        .block_on(client::rows_from_chain(
+                            &rpc, &contract, chain_id, from_block, to_block,
+                        ))?
+                        .into_iter()
+                        .map(|row| (row.key, row.value))
+                        .collect()
+                }
+                _ => anyhow::bail!("give --rows-file, --sample-rows or --from-chain"),
             };
             Submission::Query { rows, lo, hi }
         }

@@ -492,6 +492,39 @@ pub fn model_add(
     ))
 }
 
+/// The rows a RowLog contract recorded up to `to_block` (the latest by default), read from
+/// its events and checked against the commitment the contract itself holds for that many
+/// rows: the data set a `--from-chain` query is over.
+pub async fn rows_from_chain(
+    rpc: &str,
+    contract: &str,
+    chain_id: Option<u64>,
+    from_block: Option<u64>,
+    to_block: Option<u64>,
+) -> Result<Vec<lagrange_circuits::Row>> {
+    let address = contract
+        .parse()
+        .with_context(|| format!("--contract {contract:?} is not an address"))?;
+    let evm = crate::chain::Evm::connect(rpc, None, chain_id).await?;
+    let rows = evm.rows_from_chain(address, from_block, to_block).await?;
+    let data = lagrange_circuits::DataSet::new(rows)?;
+    let held = evm
+        .row_log_commitment_at(address, data.len() as u64)
+        .await?;
+    if held != Some(data.commitment()) {
+        anyhow::bail!(
+            "the {} rows read from {contract}'s events do not give the commitment it holds for them",
+            data.len()
+        );
+    }
+    println!(
+        "read {} rows from {contract}, committed to {}",
+        data.len(),
+        data.commitment().to_hex()
+    );
+    Ok(data.rows().to_vec())
+}
+
 /// Writes a result's proofs in snarkjs's formats.
 pub fn export(params_dir: &Path, result: &Path, out: &Path) -> Result<usize> {
     let bytes = std::fs::read(result).with_context(|| format!("reading {}", result.display()))?;
