@@ -112,7 +112,7 @@ async fn main() {
         )
         .unwrap();
         let delivered = evm
-            .submit_query(results.address, &format!("task-{n}"), &result)
+            .submit_query(results.address, None, &format!("task-{n}"), &result)
             .await
             .unwrap();
         tasks.push(json!({

@@ -403,7 +403,7 @@ async fn a_query_over_rows_recorded_on_chain_is_delivered_checked_and_read_back(
             bad.verify(&pvk, &data.commitment(), &query).is_err(),
             "verify accepted {what} tampered"
         );
-        match evm.submit_query(results, "task-1", &bad).await {
+        match evm.submit_query(results, None, "task-1", &bad).await {
             Err(ChainError::Reverted { reason, .. }) => println!("{what}: reverted, {reason}"),
             other => panic!("{what} tampered: {other:?}"),
         }
@@ -432,14 +432,14 @@ async fn a_query_over_rows_recorded_on_chain_is_delivered_checked_and_read_back(
     )
     .unwrap();
     match evm
-        .submit_query_for(results, log, "task-0", &other_result)
+        .submit_query(results, Some(log), "task-0", &other_result)
         .await
     {
         Err(ChainError::Reverted { reason, .. }) => assert!(reason.contains("NotTheCommitment")),
         other => panic!("a result over other rows: {other:?}"),
     }
     let delivered = evm
-        .submit_query_for(results, log, "task-1", &result)
+        .submit_query(results, Some(log), "task-1", &result)
         .await
         .unwrap();
     let stored = evm

@@ -9,7 +9,9 @@ use lagrange_circuits::coprocessor::{Answer, Commitment, Query, Row};
 use lagrange_circuits::{AggregatedProof, curve::Fr, evm};
 
 use super::contracts::{QueryResults, RowLog};
-use super::rpc::{ChainError, Deployed, Evm, contract_error, input_words, proof_words};
+use super::rpc::{
+    ChainError, Deployed, Evm, contract_error, deploy, input_words, proof_words, send_and_wait,
+};
 
 /// A task's answer as stored on chain.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,68 +66,61 @@ impl Evm {
     ) -> Result<Deployed, ChainError> {
         const WHAT: &str = "deploying QueryResults";
         self.signer_needed(WHAT)?;
-        let receipt = QueryResults::deploy_builder(self.provider(), verifier, capacity)
-            .send()
-            .await
-            .map_err(|e| contract_error(WHAT, e))?
-            .get_receipt()
-            .await
-            .map_err(|e| ChainError::rpc(WHAT, e))?;
-        Deployed::from_receipt(WHAT, receipt)
+        deploy(
+            WHAT,
+            QueryResults::deploy_builder(self.provider(), verifier, capacity),
+        )
+        .await
     }
 
     /// Delivers a coprocessor result to the `QueryResults` at `at`: first as a call, so a
     /// result the contract refuses is reported with its reason and costs nothing, then as a
-    /// transaction.
+    /// transaction. With a `source` (a `RowLog`, or any `IRowSource`), the contract checks
+    /// the proofs against the commitment the source holds for the rows they cover
+    /// (`submitFor`); without one, against the commitment the result names (`submit`).
     pub async fn submit_query(
         &self,
         at: Address,
+        source: Option<Address>,
         task_id: &str,
         result: &AggregatedProof,
     ) -> Result<Delivered, ChainError> {
-        const WHAT: &str = "QueryResults.submit";
-        self.signer_needed(WHAT)?;
+        let what = match source {
+            Some(_) => "QueryResults.submitFor",
+            None => "QueryResults.submit",
+        };
+        self.signer_needed(what)?;
         let contract = QueryResults::new(self.code_at(at).await?, self.provider().clone());
         let (proofs, inputs) = chunk_calldata(result);
-        let call = contract.submit(
-            task_key(task_id),
-            word(&result.commitment.0),
-            result.query.lo,
-            result.query.hi,
-            result.answer.sum,
-            result.answer.count,
-            proofs,
-            inputs,
-        );
-        transact(WHAT, call).await
-    }
-
-    /// Delivers a coprocessor result over the data set the `RowLog` (or any `IRowSource`)
-    /// at `source` keeps: the contract checks the proofs against the commitment the source
-    /// holds for the rows they cover.
-    pub async fn submit_query_for(
-        &self,
-        at: Address,
-        source: Address,
-        task_id: &str,
-        result: &AggregatedProof,
-    ) -> Result<Delivered, ChainError> {
-        const WHAT: &str = "QueryResults.submitFor";
-        self.signer_needed(WHAT)?;
-        let contract = QueryResults::new(self.code_at(at).await?, self.provider().clone());
-        let source = self.code_at(source).await?;
-        let (proofs, inputs) = chunk_calldata(result);
-        let call = contract.submitFor(
-            source,
-            task_key(task_id),
-            result.query.lo,
-            result.query.hi,
-            result.answer.sum,
-            result.answer.count,
-            proofs,
-            inputs,
-        );
-        transact(WHAT, call).await
+        let (task, query, answer) = (task_key(task_id), result.query, result.answer);
+        match source {
+            Some(source) => {
+                let call = contract.submitFor(
+                    self.code_at(source).await?,
+                    task,
+                    query.lo,
+                    query.hi,
+                    answer.sum,
+                    answer.count,
+                    proofs,
+                    inputs,
+                );
+                transact(what, call).await
+            }
+            None => {
+                let call = contract.submit(
+                    task,
+                    word(&result.commitment.0),
+                    query.lo,
+                    query.hi,
+                    answer.sum,
+                    answer.count,
+                    proofs,
+                    inputs,
+                );
+                transact(what, call).await
+            }
+        }
     }
 
     /// The answer the `QueryResults` at `at` holds for `query` over `commitment`, if proven.
@@ -155,14 +150,7 @@ impl Evm {
     pub async fn deploy_row_log(&self) -> Result<Deployed, ChainError> {
         const WHAT: &str = "deploying RowLog";
         self.signer_needed(WHAT)?;
-        let receipt = RowLog::deploy_builder(self.provider())
-            .send()
-            .await
-            .map_err(|e| contract_error(WHAT, e))?
-            .get_receipt()
-            .await
-            .map_err(|e| ChainError::rpc(WHAT, e))?;
-        Deployed::from_receipt(WHAT, receipt)
+        deploy(WHAT, RowLog::deploy_builder(self.provider())).await
     }
 
     /// Records rows in the `RowLog` at `at`, in one transaction.
@@ -277,12 +265,5 @@ where
     C: alloy::sol_types::SolCall + Send + Sync + Unpin,
 {
     call.call_raw().await.map_err(|e| contract_error(what, e))?;
-    let receipt = call
-        .send()
-        .await
-        .map_err(|e| contract_error(what, e))?
-        .get_receipt()
-        .await
-        .map_err(|e| ChainError::rpc(what, e))?;
-    receipt_ok(what, receipt)
+    receipt_ok(what, send_and_wait(what, &call).await?)
 }

@@ -190,14 +190,7 @@ impl Evm {
         const WHAT: &str = "deploying the verifier";
         self.signer_needed(WHAT)?;
         let key = Bytes::from(evm::key_bytes(vk));
-        let receipt = Groth16Verifier::deploy_builder(&self.provider, key)
-            .send()
-            .await
-            .map_err(|e| contract_error(WHAT, e))?
-            .get_receipt()
-            .await
-            .map_err(|e| ChainError::rpc(WHAT, e))?;
-        Deployed::from_receipt(WHAT, receipt)
+        deploy(WHAT, Groth16Verifier::deploy_builder(&self.provider, key)).await
     }
 
     /// Fails unless this client has a key to sign `what` with.
@@ -239,15 +232,12 @@ impl Evm {
         proof: &Proof<Bn254>,
         inputs: &[Fr],
     ) -> Result<Verdict, ChainError> {
-        const WHAT: &str = "verifyProof";
         let verifier = self.verifier(address).await?;
-        let call = verifier.verifyProof(proof_words(proof), input_words(inputs));
-        let valid = call.call().await.map_err(|e| contract_error(WHAT, e))?;
-        let gas = call
-            .estimate_gas()
-            .await
-            .map_err(|e| contract_error(WHAT, e))?;
-        Ok(Verdict { valid, gas })
+        verdict(
+            "verifyProof",
+            verifier.verifyProof(proof_words(proof), input_words(inputs)),
+        )
+        .await
     }
 
     /// Asks the verifier at `address` whether every proof of a batch is valid, in one
@@ -257,18 +247,49 @@ impl Evm {
         address: Address,
         items: &[(Proof<Bn254>, Vec<Fr>)],
     ) -> Result<Verdict, ChainError> {
-        const WHAT: &str = "verifyBatch";
         let verifier = self.verifier(address).await?;
         let proofs = items.iter().map(|(p, _)| proof_words(p)).collect();
         let inputs = items.iter().map(|(_, x)| input_words(x)).collect();
-        let call = verifier.verifyBatch(proofs, inputs);
-        let valid = call.call().await.map_err(|e| contract_error(WHAT, e))?;
-        let gas = call
-            .estimate_gas()
-            .await
-            .map_err(|e| contract_error(WHAT, e))?;
-        Ok(Verdict { valid, gas })
+        verdict("verifyBatch", verifier.verifyBatch(proofs, inputs)).await
     }
+}
+
+/// A creation transaction sent, and the contract it made.
+pub(super) async fn deploy(
+    what: &'static str,
+    builder: alloy::contract::RawCallBuilder<&DynProvider>,
+) -> Result<Deployed, ChainError> {
+    Deployed::from_receipt(what, send_and_wait(what, &builder).await?)
+}
+
+/// A transaction signed, sent and its receipt awaited (the nonce, gas and fees filled in
+/// by the provider's fillers).
+pub(super) async fn send_and_wait<D: alloy::contract::CallDecoder>(
+    what: &'static str,
+    call: &alloy::contract::CallBuilder<&DynProvider, D>,
+) -> Result<alloy::rpc::types::TransactionReceipt, ChainError> {
+    call.send()
+        .await
+        .map_err(|e| contract_error(what, e))?
+        .get_receipt()
+        .await
+        .map_err(|e| ChainError::rpc(what, e))
+}
+
+/// A verifier's answer to a call, and the gas the call costs as a transaction.
+async fn verdict<C>(
+    what: &'static str,
+    call: alloy::contract::SolCallBuilder<&DynProvider, C>,
+) -> Result<Verdict, ChainError>
+where
+    C: alloy::sol_types::SolCall<Return = bool> + Send + Sync + Unpin,
+{
+    let valid = call.call().await.map_err(|e| contract_error(what, e))?;
+    let gas = call
+        .estimate_gas()
+        .await
+        .map_err(|e| contract_error(what, e))?;
+    Ok(Verdict { valid, gas })
 }
 
 /// A proof as the verifier's `uint256[8]`.

@@ -29,6 +29,11 @@ pub struct Args {
     /// key is read from LAGRANGE_ETH_KEY.
     #[arg(long)]
     eth_key_file: Option<PathBuf>,
+    /// The data source the result is over, for a query submitted `--from-chain`: the
+    /// contract then checks the proofs against the commitment the source holds for the rows
+    /// they cover, not only against the one the result names.
+    #[arg(long)]
+    source: Option<String>,
     /// The task id the answer is emitted under (by default the result's digest).
     #[arg(long)]
     task: Option<String>,
@@ -49,12 +54,20 @@ pub fn run(args: Args) -> Result<()> {
         .contract
         .parse()
         .with_context(|| format!("--contract {:?} is not an address", args.contract))?;
+    let source = args
+        .source
+        .as_deref()
+        .map(|s| {
+            s.parse()
+                .with_context(|| format!("--source {s:?} is not an address"))
+        })
+        .transpose()?;
     let signer = keyfile::read_eth_key(args.eth_key_file.as_deref())?;
     let task = args.task.unwrap_or_else(|| hex::encode(query.digest()));
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let evm = Evm::connect(&args.rpc, Some(signer), args.chain_id).await?;
-        let delivered = evm.submit_query(contract, &task, &query).await?;
+        let delivered = evm.submit_query(contract, source, &task, &query).await?;
         println!(
             "delivered: SUM={} COUNT={} over {} rows, task {task} (key {}), transaction {} in block {}, {} gas",
             query.answer.sum,
