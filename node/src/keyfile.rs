@@ -45,11 +45,13 @@ pub fn read(path: &Path) -> Result<Keypair> {
 }
 
 /// The environment variable an Ethereum key may be given in.
+#[cfg(feature = "chain")]
 pub const ETH_KEY_ENV: &str = "LAGRANGE_ETH_KEY";
 
 /// The Ethereum key that signs transactions (secp256k1, 64 hex digits, `0x` optional): read
 /// from `file` if given, else from [`ETH_KEY_ENV`]. A command line is visible to every
 /// user of the host, so no flag takes the key itself.
+#[cfg(feature = "chain")]
 pub fn read_eth_key(file: Option<&Path>) -> Result<alloy::signers::local::PrivateKeySigner> {
     let (text, origin) = match file {
         Some(path) => (

@@ -3,6 +3,7 @@
 //! `tools` holds the operator's tools built on top, and `main.rs` is the command line.
 
 pub mod api;
+#[cfg(feature = "chain")]
 pub mod chain;
 pub mod circuit_workload;
 pub mod clock;

@@ -5,9 +5,8 @@ mod commands;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use commands::{
-    accounts, audit, circuit, deliver, devnet, economics, export_snarkjs, export_verifier,
-    gpu_check, init, keygen, model, report, run, setup_insecure, soak_check, submit, task, verify,
-    version,
+    accounts, audit, circuit, devnet, economics, export_snarkjs, gpu_check, init, keygen, model,
+    report, run, setup_insecure, soak_check, submit, task, verify, version,
 };
 
 /// A node of the lagrange proving network.
@@ -55,8 +54,10 @@ enum Command {
     Economics(economics::Args),
     Verify(verify::Args),
     ExportSnarkjs(export_snarkjs::Args),
-    ExportVerifier(export_verifier::Args),
-    Deliver(deliver::Args),
+    #[cfg(feature = "chain")]
+    ExportVerifier(commands::export_verifier::Args),
+    #[cfg(feature = "chain")]
+    Deliver(commands::deliver::Args),
 }
 
 /// Runs the command; an error is printed as its message and its causes, one per line, with
@@ -96,8 +97,10 @@ fn run() -> Result<()> {
         Command::Economics(args) => economics::run(args),
         Command::Verify(args) => verify::run(args),
         Command::ExportSnarkjs(args) => export_snarkjs::run(args),
-        Command::ExportVerifier(args) => export_verifier::run(args),
-        Command::Deliver(args) => deliver::run(args),
+        #[cfg(feature = "chain")]
+        Command::ExportVerifier(args) => commands::export_verifier::run(args),
+        #[cfg(feature = "chain")]
+        Command::Deliver(args) => commands::deliver::run(args),
     }
 }
 

@@ -27,10 +27,12 @@
 pub mod accounts;
 pub mod audit;
 pub mod circuit;
+#[cfg(feature = "chain")]
 pub mod deliver;
 pub mod devnet;
 pub mod economics;
 pub mod export_snarkjs;
+#[cfg(feature = "chain")]
 pub mod export_verifier;
 pub mod gpu_check;
 pub mod init;

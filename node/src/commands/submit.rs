@@ -162,14 +162,7 @@ fn submission(task: Kind) -> Result<Submission> {
                 (Some(path), ..) => client::read_rows(&path)?,
                 (None, Some(n), ..) => lagrange_circuits::coprocessor::sample_task(0, n).0,
                 (None, None, Some(rpc), Some(contract)) if from_chain => {
-                    let runtime = tokio::runtime::Runtime::new()?;
-                    runtime
-                        .block_on(client::rows_from_chain(
-                            &rpc, &contract, chain_id, from_block, to_block,
-                        ))?
-                        .into_iter()
-                        .map(|row| (row.key, row.value))
-                        .collect()
+                    chain_rows(&rpc, &contract, chain_id, from_block, to_block)?
                 }
                 _ => anyhow::bail!("give --rows-file, --sample-rows or --from-chain"),
             };
@@ -221,4 +214,32 @@ fn submission(task: Kind) -> Result<Submission> {
             }
         }
     })
+}
+
+/// The rows of a RowLog on an EVM chain, checked against its commitment.
+#[cfg(feature = "chain")]
+fn chain_rows(
+    rpc: &str,
+    contract: &str,
+    chain_id: Option<u64>,
+    from_block: Option<u64>,
+    to_block: Option<u64>,
+) -> Result<Vec<(u64, u64)>> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    let rows = runtime.block_on(client::rows_from_chain(
+        rpc, contract, chain_id, from_block, to_block,
+    ))?;
+    Ok(rows.into_iter().map(|row| (row.key, row.value)).collect())
+}
+
+/// Without the `chain` feature, no chain to read from.
+#[cfg(not(feature = "chain"))]
+fn chain_rows(
+    _rpc: &str,
+    _contract: &str,
+    _chain_id: Option<u64>,
+    _from_block: Option<u64>,
+    _to_block: Option<u64>,
+) -> Result<Vec<(u64, u64)>> {
+    anyhow::bail!("--from-chain needs a lagrange-node built with the `chain` feature")
 }

@@ -495,6 +495,7 @@ pub fn model_add(
 /// The rows a RowLog contract recorded up to `to_block` (the latest by default), read from
 /// its events and checked against the commitment the contract itself holds for that many
 /// rows: the data set a `--from-chain` query is over.
+#[cfg(feature = "chain")]
 pub async fn rows_from_chain(
     rpc: &str,
     contract: &str,
