@@ -262,18 +262,26 @@ pub(super) async fn deploy(
     Deployed::from_receipt(what, send_and_wait(what, &builder).await?)
 }
 
-/// A transaction signed, sent and its receipt awaited (the nonce, gas and fees filled in
-/// by the provider's fillers).
+/// How long a sent transaction may take to be mined before the wait is given up (the
+/// transaction may still land: its hash is in the error).
+pub const RECEIPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(180);
+
+/// A transaction signed, sent and its receipt awaited, for at most [`RECEIPT_TIMEOUT`]
+/// (the nonce, gas and fees filled in by the provider's fillers).
 pub(super) async fn send_and_wait<D: alloy::contract::CallDecoder>(
     what: &'static str,
     call: &alloy::contract::CallBuilder<&DynProvider, D>,
 ) -> Result<alloy::rpc::types::TransactionReceipt, ChainError> {
-    call.send()
+    let pending = call
+        .send()
         .await
         .map_err(|e| contract_error(what, e))?
-        .get_receipt()
-        .await
-        .map_err(|e| ChainError::rpc(what, e))
+        .with_timeout(Some(RECEIPT_TIMEOUT));
+    let tx = *pending.tx_hash();
+    pending.get_receipt().await.map_err(|e| ChainError::Rpc {
+        what,
+        reason: format!("transaction {tx} sent, no receipt: {e}"),
+    })
 }
 
 /// A verifier's answer to a call, and the gas the call costs as a transaction.
