@@ -4,7 +4,7 @@
 # New inputs go to target/fuzz-corpus/<target>, so the committed corpus stays as made by
 #   cargo run -p lagrange-node --example fuzz_corpus -- fuzz/corpus
 # Needs cargo-fuzz (cargo install cargo-fuzz); runs on the stable toolchain (no sanitizer).
-# FUZZ_SEED fixes libFuzzer's seed (CI does); FUZZ_RUNS stops a target after that many
+# FUZZ_SEED fixes libFuzzer's seed; FUZZ_RUNS stops a target after that many
 # executions if its time is not up first (the long runs: FUZZ_RUNS=10000000 fuzz/run.sh 3600).
 # FUZZ_NO_BUILD=1 runs the targets as last built (`cd fuzz && cargo fuzz build --sanitizer
 # none`), so that editing the sources meanwhile does not rebuild them under a long run.

@@ -1,34 +1,18 @@
-//! circom artifacts clients and operators hand the node: `.wtns` witnesses, `.r1cs`
-//! constraints and `.zkey` proving keys. A witness that decodes must encode back to itself.
+//! Fuzz target `circom`: the check is `fuzz/checks/circom.rs`, shared with the seed replay in the
+//! node's tests (`node/tests/fuzz_seeds.rs`).
 //!
-//! The `.zkey` reader (ark-circom) panics on some malformed points; `CircomKey::from_bytes`
-//! catches that and returns an error. libFuzzer's panic hook would abort on the caught panic,
-//! so this target replaces it with a silent one: a panic nothing catches still unwinds into
-//! libfuzzer-sys, which reports it as a crash.
+//! `CircomKey::from_bytes` catches the panics the `.zkey` reader raises on some malformed
+//! points. libFuzzer's panic hook would abort on a caught panic, so this target replaces it
+//! with a silent one: a panic nothing catches still unwinds into libfuzzer-sys, which reports
+//! it as a crash.
 #![no_main]
 
-use lagrange_circuits::circom::{CircomKey, R1cs, Witness};
-use libfuzzer_sys::fuzz_target;
+#[path = "../checks/circom.rs"]
+mod check;
 
 static QUIET: std::sync::Once = std::sync::Once::new();
 
-fuzz_target!(|data: &[u8]| {
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     QUIET.call_once(|| std::panic::set_hook(Box::new(|_| {})));
-    let Some((kind, bytes)) = data.split_first() else {
-        return;
-    };
-    match kind % 3 {
-        0 => {
-            if let Ok(w) = Witness::from_bytes(bytes) {
-                let again = Witness::from_bytes(&w.to_bytes()).expect("written witness reads");
-                assert_eq!(again.values, w.values);
-            }
-        }
-        1 => {
-            let _ = R1cs::from_bytes(bytes);
-        }
-        _ => {
-            let _ = CircomKey::from_bytes(bytes);
-        }
-    }
+    check::check(data);
 });

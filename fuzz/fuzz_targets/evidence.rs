@@ -1,17 +1,8 @@
-//! Evidence files (`lagrange-node audit FILE`): an auction's evidence bundle or a prover's
-//! equivocation. Whatever decodes is audited or checked, which must not panic.
+//! Fuzz target `evidence`: the check is `fuzz/checks/evidence.rs`, shared with the seed replay in the
+//! node's tests (`node/tests/fuzz_seeds.rs`).
 #![no_main]
 
-use lagrange_protocol::audit::{self, Evidence};
-use lagrange_protocol::equivocation::Equivocation;
-use libfuzzer_sys::fuzz_target;
+#[path = "../checks/evidence.rs"]
+mod check;
 
-fuzz_target!(|data: &[u8]| {
-    if Equivocation::is_file(data) {
-        if let Ok(e) = Equivocation::from_bytes(data) {
-            let _ = e.check();
-        }
-    } else if let Ok(evidence) = Evidence::from_bytes(data) {
-        let _ = audit::audit(&evidence);
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check::check(data));

@@ -1,20 +1,8 @@
-//! Parameter files a node fetches from peers: a compressed proving key, and a zkML model's
-//! keys file. What decodes must encode back to the same bytes.
+//! Fuzz target `keys`: the check is `fuzz/checks/keys.rs`, shared with the seed replay in the
+//! node's tests (`node/tests/fuzz_seeds.rs`).
 #![no_main]
 
-use lagrange_circuits::params::decode_proving_key;
-use lagrange_circuits::zkml::ModelKeys;
-use libfuzzer_sys::fuzz_target;
+#[path = "../checks/keys.rs"]
+mod check;
 
-fuzz_target!(|data: &[u8]| {
-    let Some((kind, bytes)) = data.split_first() else {
-        return;
-    };
-    if kind % 2 == 0 {
-        if let Ok(pk) = decode_proving_key(bytes) {
-            assert_eq!(lagrange_circuits::encoding::to_bytes(&pk), bytes);
-        }
-    } else if let Ok(keys) = ModelKeys::from_bytes(bytes) {
-        assert_eq!(keys.to_bytes(), bytes);
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check::check(data));

@@ -1,29 +1,8 @@
-//! The node's own configuration file (`node.toml`). Any text either parses or gives a
-//! one-line error naming its place (never a panic, even with the error's offset inside a
-//! multi-byte character); one that parses writes back to TOML that parses to the same
-//! configuration.
+//! Fuzz target `node_config`: the check is `fuzz/checks/node_config.rs`, shared with the seed replay in the
+//! node's tests (`node/tests/fuzz_seeds.rs`).
 #![no_main]
 
-use std::path::Path;
+#[path = "../checks/node_config.rs"]
+mod check;
 
-use lagrange_node::config::NodeConfig;
-use libfuzzer_sys::fuzz_target;
-
-fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
-    match NodeConfig::parse(text, Path::new("node.toml")) {
-        Ok(config) => {
-            let written = toml::to_string(&config).expect("a parsed config writes as TOML");
-            let again = NodeConfig::parse(&written, Path::new("node.toml"))
-                .expect("a written config parses");
-            assert_eq!(toml::to_string(&again).expect("writes again"), written);
-        }
-        Err(e) => {
-            let message = e.to_string();
-            assert!(message.starts_with("node.toml"), "{message}");
-            assert!(!message.contains('\n'), "a multi-line error: {message}");
-        }
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check::check(data));

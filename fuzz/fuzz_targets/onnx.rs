@@ -1,11 +1,8 @@
-//! ONNX models an operator adds: loaded and quantized, or refused with an error.
+//! Fuzz target `onnx`: the check is `fuzz/checks/onnx.rs`, shared with the seed replay in the
+//! node's tests (`node/tests/fuzz_seeds.rs`).
 #![no_main]
 
-use lagrange_circuits::zkml::onnx;
-use libfuzzer_sys::fuzz_target;
+#[path = "../checks/onnx.rs"]
+mod check;
 
-fuzz_target!(|data: &[u8]| {
-    if let Ok(model) = onnx::load(data, 12) {
-        assert!(model.validate().is_ok());
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check::check(data));

@@ -1,16 +1,8 @@
-//! Supernet configs (TOML). One that parses and validates must write back to TOML that
-//! parses to the same config.
+//! Fuzz target `supernet_config`: the check is `fuzz/checks/supernet_config.rs`, shared with the seed replay in the
+//! node's tests (`node/tests/fuzz_seeds.rs`).
 #![no_main]
 
-use lagrange_protocol::config::SupernetConfig;
-use libfuzzer_sys::fuzz_target;
+#[path = "../checks/supernet_config.rs"]
+mod check;
 
-fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
-    if let Ok(config) = SupernetConfig::from_toml(text) {
-        let again = SupernetConfig::from_toml(&config.to_toml()).expect("written config parses");
-        assert_eq!(again, config);
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check::check(data));

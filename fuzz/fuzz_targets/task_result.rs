@@ -1,18 +1,8 @@
-//! Result files `lagrange-node verify` reads (JSON). What parses must write back to JSON
-//! that parses to the same statements.
+//! Fuzz target `task_result`: the check is `fuzz/checks/task_result.rs`, shared with the seed replay in the
+//! node's tests (`node/tests/fuzz_seeds.rs`).
 #![no_main]
 
-use lagrange_circuits::family::TaskResult;
-use libfuzzer_sys::fuzz_target;
+#[path = "../checks/task_result.rs"]
+mod check;
 
-fuzz_target!(|data: &[u8]| {
-    if let Ok(result) = TaskResult::from_json(data) {
-        let again = TaskResult::from_json(&result.to_json().expect("a result writes"))
-            .expect("a written result parses");
-        assert_eq!(again.circuit(), result.circuit());
-        assert_eq!(
-            again.statements().map(|s| s.len()).ok(),
-            result.statements().map(|s| s.len()).ok()
-        );
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check::check(data));

@@ -87,6 +87,7 @@ fn query(rows: u64) -> pb::SubmitTaskRequest {
         })),
         max_fee_per_job: 1000,
         deadline_ms: 600_000,
+        deliver_to: None,
     }
 }
 

@@ -19,13 +19,10 @@
 mod onchain_support;
 
 use lagrange_circuits::coprocessor::ChunkShape;
-use lagrange_circuits::{
-    AggregatedProof, ChunkProof, ChunkStatement, CircuitSpec, DataSet, Query, Row,
-};
+use lagrange_circuits::{DataSet, Query, Row};
 use lagrange_node::chain::rpc;
 use onchain_support::{
-    Hardhat, SnarkjsVerifier, chunk_proofs, chunk_proofs_over, circom_proof,
-    deploy_snarkjs_verifier, zkml_slice_proof,
+    Hardhat, SnarkjsVerifier, chunk_proofs, circom_proof, deploy_snarkjs_verifier, zkml_slice_proof,
 };
 use serde_json::json;
 
@@ -96,21 +93,7 @@ async fn main() {
             .collect();
         let data = DataSet::new(rows).unwrap();
         let query = Query { lo: 2, hi: 6 };
-        let (_, proofs) = chunk_proofs_over(&data, query, shape);
-        let chunks = proofs
-            .into_iter()
-            .map(|(proof, inputs)| ChunkProof {
-                statement: ChunkStatement::from_public_inputs(&inputs).unwrap(),
-                proof,
-            })
-            .collect();
-        let result = AggregatedProof::new(
-            &CircuitSpec::Coprocessor(shape).id(),
-            data.commitment(),
-            query,
-            chunks,
-        )
-        .unwrap();
+        let (_, result) = onchain_support::query_result(&data, query, shape);
         let delivered = evm
             .submit_query(results.address, None, &format!("task-{n}"), &result)
             .await

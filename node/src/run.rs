@@ -502,6 +502,7 @@ pub async fn run_node(s: Settings) -> Result<()> {
         gateway_nodes.push(node);
     }
     let api_stop = tokio_util::sync::CancellationToken::new();
+    let deliveries = deliver_results(&s.gateway, &gateways, &api_stop).await?;
     let grpc = if gateways.is_empty() {
         None
     } else {
@@ -522,6 +523,9 @@ pub async fn run_node(s: Settings) -> Result<()> {
     if let Some(task) = grpc {
         let _ = task.await;
     }
+    for task in deliveries {
+        let _ = task.await;
+    }
     for (node, _) in prover_nodes {
         node.shutdown().await;
     }
@@ -529,6 +533,48 @@ pub async fn run_node(s: Settings) -> Result<()> {
         node.shutdown().await;
     }
     Ok(())
+}
+
+/// Starts each gateway's own deliveries to the chain its settings name (none if they name
+/// none), before the API takes tasks that ask for them.
+#[cfg(feature = "chain")]
+async fn deliver_results(
+    settings: &crate::config::GatewayRole,
+    gateways: &BTreeMap<lagrange_protocol::SupernetId, crate::gateway::driver::GatewayHandle>,
+    stop: &tokio_util::sync::CancellationToken,
+) -> Result<Vec<tokio::task::JoinHandle<()>>> {
+    let Some(rpc) = &settings.deliver_rpc else {
+        return Ok(Vec::new());
+    };
+    if gateways.is_empty() {
+        return Ok(Vec::new());
+    }
+    let signer = crate::keyfile::read_eth_key(settings.deliver_key_file.as_deref())
+        .context("gateway.deliver_rpc is set: deliveries need a key")?;
+    let evm = crate::chain::Evm::connect(rpc, Some(signer), settings.deliver_chain_id)
+        .await
+        .context("gateway.deliver_rpc")?;
+    println!(
+        "delivering results to chain {} at {rpc} from {}",
+        evm.chain_id(),
+        evm.sender().map_or_else(String::new, |a| a.to_string())
+    );
+    Ok(gateways
+        .values()
+        .map(|g| crate::chain::deliver::spawn(g.clone(), evm.clone(), stop.clone()))
+        .collect())
+}
+
+#[cfg(not(feature = "chain"))]
+async fn deliver_results(
+    settings: &crate::config::GatewayRole,
+    _gateways: &BTreeMap<lagrange_protocol::SupernetId, crate::gateway::driver::GatewayHandle>,
+    _stop: &tokio_util::sync::CancellationToken,
+) -> Result<Vec<tokio::task::JoinHandle<()>>> {
+    if settings.deliver_rpc.is_some() {
+        bail!("gateway.deliver_rpc needs a lagrange-node built with the `chain` feature");
+    }
+    Ok(Vec::new())
 }
 
 /// A membership's network settings.

@@ -38,6 +38,7 @@ fn query(rows: usize, category: pb::Category) -> pb::SubmitTaskRequest {
         })),
         max_fee_per_job: 100,
         deadline_ms: 60_000,
+        deliver_to: None,
     }
 }
 
@@ -102,6 +103,28 @@ async fn api_bad_input_gets_clear_statuses_and_the_node_keeps_serving() {
             },
             Code::InvalidArgument,
             "deadline_ms",
+        ),
+        (
+            pb::SubmitTaskRequest {
+                deliver_to: Some(pb::Delivery {
+                    contract: "0x1234".into(),
+                    source: String::new(),
+                }),
+                ..query(10, pb::Category::Small)
+            },
+            Code::InvalidArgument,
+            "deliver_to.contract \"0x1234\": 2 bytes, an address has 20",
+        ),
+        (
+            pb::SubmitTaskRequest {
+                deliver_to: Some(pb::Delivery {
+                    contract: format!("0x{}", "ab".repeat(20)),
+                    source: String::new(),
+                }),
+                ..query(10, pb::Category::Small)
+            },
+            Code::FailedPrecondition,
+            "this gateway delivers to no chain",
         ),
         (
             query(70_000, pb::Category::Small),

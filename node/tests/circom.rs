@@ -117,6 +117,7 @@ fn circom_inputs(
         })),
         max_fee_per_job: 2000,
         deadline_ms: 120_000,
+        deliver_to: None,
     }
 }
 

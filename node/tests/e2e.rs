@@ -19,6 +19,7 @@ async fn e2e_multi_chunk_query_is_proven_by_several_provers_and_verified() {
         params_dir: Some(params.path().to_path_buf()),
         timeout: Duration::from_secs(120),
         results_dir: Some(results.path().to_path_buf()),
+        chain: None,
     })
     .await
     .unwrap();
@@ -87,6 +88,7 @@ async fn e2e_the_devnet_proves_the_bundled_circom_circuit() {
         tasks: 1,
         params_dir: Some(params.path().to_path_buf()),
         results_dir: Some(results.path().to_path_buf()),
+        chain: None,
         ..DevnetOptions::default()
     })
     .await
@@ -110,6 +112,7 @@ async fn e2e_the_devnet_proves_the_bundled_model_in_slices() {
         tasks: 1,
         params_dir: Some(params.path().to_path_buf()),
         results_dir: Some(results.path().to_path_buf()),
+        chain: None,
         ..DevnetOptions::default()
     })
     .await

@@ -305,26 +305,11 @@ async fn a_query_over_rows_recorded_on_chain_is_delivered_checked_and_read_back(
     // The query, proven in chunks of 3 rows, as the network's provers would.
     let shape = ChunkShape { rows: 3 };
     let query = Query { lo: 3, hi: 9 };
-    let (params, proofs) = onchain_support::chunk_proofs_over(&data, query, shape);
-    let chunks: Vec<ChunkProof> = proofs
-        .into_iter()
-        .map(|(proof, inputs)| ChunkProof {
-            statement: ChunkStatement::from_public_inputs(&inputs).unwrap(),
-            proof,
-        })
-        .collect();
-    let circuit = CircuitSpec::Coprocessor(shape).id();
-    let result = AggregatedProof::new(&circuit, data.commitment(), query, chunks).unwrap();
+    let (params, result) = onchain_support::query_result(&data, query, shape);
     let pvk = lagrange_circuits::curve::prepare(&params.pk.vk);
     let answer = result.verify(&pvk, &data.commitment(), &query).unwrap();
     assert_eq!(answer, data.evaluate(query));
-
-    let verifier = evm.deploy_verifier(&params.pk.vk).await.unwrap().address;
-    let results = evm
-        .deploy_query_results(verifier, shape.rows as u64)
-        .await
-        .unwrap()
-        .address;
+    let results = onchain_support::deploy_query_results(&evm, &params, shape).await;
 
     // Another data set: the same keys, other values.
     let other_data: DataSet = DataSet::new(
@@ -419,7 +404,7 @@ async fn a_query_over_rows_recorded_on_chain_is_delivered_checked_and_read_back(
     // Delivered against the log itself: a result over other rows is refused, whatever
     // commitment it names.
     let other_result = AggregatedProof::new(
-        &circuit,
+        &CircuitSpec::Coprocessor(shape).id(),
         other_data.commitment(),
         query,
         other_proofs
@@ -463,7 +448,7 @@ async fn a_query_over_rows_recorded_on_chain_is_delivered_checked_and_read_back(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_deliver_and_export_verifier_commands() {
     use lagrange_circuits::family::TaskResult;
-    use lagrange_circuits::{AggregatedProof, ChunkProof, ChunkStatement, DataSet, Query, Row};
+    use lagrange_circuits::{AggregatedProof, DataSet, Query, Row};
     use std::process::Command;
     let Some(node) = Hardhat::start() else { return };
     let evm = node.client().await;
@@ -478,22 +463,9 @@ async fn the_deliver_and_export_verifier_commands() {
     )
     .unwrap();
     let query = Query { lo: 1, hi: 3 };
-    let (params, proofs) = onchain_support::chunk_proofs_over(&data, query, shape);
-    let chunks = proofs
-        .iter()
-        .map(|(proof, inputs)| ChunkProof {
-            statement: ChunkStatement::from_public_inputs(inputs).unwrap(),
-            proof: proof.clone(),
-        })
-        .collect();
+    let (params, result) = onchain_support::query_result(&data, query, shape);
+    let results = onchain_support::deploy_query_results(&evm, &params, shape).await;
     let circuit = CircuitSpec::Coprocessor(shape).id();
-    let result = AggregatedProof::new(&circuit, data.commitment(), query, chunks).unwrap();
-    let verifier = evm.deploy_verifier(&params.pk.vk).await.unwrap().address;
-    let results = evm
-        .deploy_query_results(verifier, shape.rows as u64)
-        .await
-        .unwrap()
-        .address;
 
     let dir = tempfile::tempdir().unwrap();
     let write = |name: &str, r: &AggregatedProof| {
@@ -583,4 +555,182 @@ async fn the_deliver_and_export_verifier_commands() {
         serde_json::from_str(&std::fs::read_to_string(deployment).unwrap()).unwrap();
     assert_eq!(deployment["input_count"], 8);
     assert_eq!(deployment["circuit"], circuit);
+}
+
+/// The whole path on a real EVM node, run as `lagrange-node devnet --workload chain
+/// --rpc URL` runs it: the chunk verifier and `QueryResults` deployed, each task's rows
+/// recorded in a `RowLog` and read back from its events, the query proven by provers over
+/// libp2p and aggregated by the gateway, which delivers the result on chain itself
+/// (`submitFor` the log); the answer the contract then holds is the native evaluator's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_over_rows_on_chain_is_proven_by_the_network_and_delivered_by_the_gateway() {
+    use lagrange_node::tools::devnet::{self, DevnetChain, DevnetOptions, DevnetWorkload};
+    let Some(node) = Hardhat::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("eth.key");
+    std::fs::write(&key, onchain_support::DEV_KEY).unwrap();
+    let report = devnet::run(DevnetOptions {
+        workload: DevnetWorkload::Chain,
+        provers: 2,
+        tasks: 2,
+        rows: 40,
+        params_dir: Some(dir.path().join("params")),
+        timeout: std::time::Duration::from_secs(120),
+        results_dir: Some(dir.path().join("results")),
+        chain: Some(DevnetChain {
+            rpc: node.url.clone(),
+            eth_key_file: Some(key),
+        }),
+        ..DevnetOptions::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(report.tasks.len(), 2);
+    for task in &report.tasks {
+        assert!(task.native.1 > 0, "the sample query matches some rows");
+        assert_eq!(task.proven, task.native);
+        assert_eq!(task.on_chain, Some(task.native), "task {}", task.task);
+    }
+}
+
+/// The gateway's deliveries, one round at a time over a store: a result the contract refuses
+/// and one sent where there is no contract end in a `delivery_failed` event naming why, the
+/// task staying done; a valid one lands in a transaction and the contract holds its answer;
+/// the same result again (a delivery sent before a crash) is found held and not sent twice;
+/// a failed task's delivery is cancelled; a node that stops answering leaves the delivery
+/// pending, its try counted, with no event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateways_deliveries_land_once_name_each_refusal_and_wait_out_a_silent_node() {
+    use lagrange_circuits::{AggregatedProof, DataSet, Query, Row};
+    use lagrange_node::chain::deliver::Deliverer;
+    use lagrange_node::model::{
+        Delivery, DeliveryState, TaskEventKind, TaskRecord, TaskSpec, TaskStatus,
+    };
+    use lagrange_node::store::Store;
+    use lagrange_protocol::{JobCategory, SupernetId, TaskId};
+
+    let Some(node) = Hardhat::start() else { return };
+    let evm = node.client().await;
+    let rows: Vec<Row> = (0..7u64)
+        .map(|i| Row {
+            key: i * 3 % 11,
+            value: 500 + i,
+        })
+        .collect();
+    let log = evm.deploy_row_log().await.unwrap().address;
+    evm.record_rows(log, &rows).await.unwrap();
+    let data = DataSet::new(rows).unwrap();
+    let (shape, query) = (ChunkShape { rows: 3 }, Query { lo: 2, hi: 9 });
+    let (params, result) = onchain_support::query_result(&data, query, shape);
+    let results = onchain_support::deploy_query_results(&evm, &params, shape).await;
+
+    let store = Store::temporary().unwrap();
+    let task = |n: u8, to: Address, result: &AggregatedProof, done: bool| -> TaskId {
+        let id = TaskId([n; 16]);
+        let record = TaskRecord {
+            id,
+            supernet: SupernetId::new("chain").unwrap(),
+            spec: TaskSpec::Query {
+                rows: Vec::new(),
+                lo: query.lo,
+                hi: query.hi,
+                category: JobCategory::Small,
+            },
+            max_fee_per_job: 1,
+            deadline: u64::MAX,
+            created_at: 1,
+            jobs: 0,
+            status: TaskStatus::Proving,
+            events: 0,
+            verified: 0,
+            fees: 0,
+        };
+        let to = Delivery {
+            contract: to.into_array(),
+            source: Some(log.into_array()),
+        };
+        store
+            .create_task_delivered(&record, None, &[], Some(&to))
+            .unwrap();
+        let json = lagrange_circuits::family::TaskResult::Query(result.clone())
+            .to_json()
+            .unwrap();
+        if done {
+            store.complete_task(&id, &json, 2).unwrap();
+        } else {
+            store.fail_task(&id, "deadline passed", 2).unwrap();
+        }
+        id
+    };
+    let last_event = |id: &TaskId| store.events(id, 0).unwrap().pop().unwrap().kind;
+    let state = |id: &TaskId| store.delivery(id).unwrap().unwrap().state;
+
+    let mut tampered = result.clone();
+    tampered.answer.sum += 1;
+    let refused = task(1, results, &tampered, true);
+    let nowhere = task(2, Address::repeat_byte(0x42), &result, true);
+    let valid = task(3, results, &result, true);
+    let cancelled = task(4, results, &result, false);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let mut deliverer = Deliverer::new(store.clone(), evm.clone());
+    assert_eq!(deliverer.round(&stop).await.unwrap(), 4);
+
+    match last_event(&refused) {
+        TaskEventKind::DeliveryFailed { reason } => {
+            assert!(reason.contains("AnswerMismatch"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    match last_event(&nowhere) {
+        TaskEventKind::DeliveryFailed { reason } => {
+            assert!(reason.contains("no contract at"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        store.task(&refused).unwrap().unwrap().status,
+        TaskStatus::Done
+    );
+    let TaskEventKind::Delivered {
+        contract,
+        tx: Some(_),
+        block: Some(_),
+    } = last_event(&valid)
+    else {
+        panic!("{:?}", last_event(&valid))
+    };
+    assert_eq!(contract, results.into_array());
+    let held = evm
+        .query_answer(results, &data.commitment(), query)
+        .await
+        .unwrap()
+        .expect("the contract holds the answer");
+    assert_eq!(held.answer, data.evaluate(query));
+    assert_eq!(state(&cancelled), DeliveryState::Cancelled);
+    assert_eq!(
+        last_event(&cancelled),
+        TaskEventKind::Aborted {
+            reason: "deadline passed".into()
+        }
+    );
+
+    // The same result again: held already, nothing sent.
+    let again = task(5, results, &result, true);
+    assert_eq!(deliverer.round(&stop).await.unwrap(), 1);
+    assert_eq!(
+        last_event(&again),
+        TaskEventKind::Delivered {
+            contract: results.into_array(),
+            tx: None,
+            block: None
+        }
+    );
+
+    // The node goes away: the delivery waits, its try counted, no event.
+    let waiting = task(6, results, &result, true);
+    let events = store.events(&waiting, 0).unwrap().len();
+    drop(node);
+    assert_eq!(deliverer.round(&stop).await.unwrap(), 0);
+    assert_eq!(state(&waiting), DeliveryState::Pending { attempts: 1 });
+    assert_eq!(store.events(&waiting, 0).unwrap().len(), events);
 }

@@ -567,3 +567,61 @@ fn a_store_written_before_the_age_index_gets_it_once_on_open() {
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].id, t.id);
 }
+
+#[test]
+fn a_result_still_to_deliver_is_kept_until_its_delivery_ends_and_survives_reopen() {
+    use lagrange_node::model::{Delivery, DeliveryState, TaskEventKind};
+    let dir = tempfile::tempdir().unwrap();
+    let (t, jobs) = task(21, 1);
+    let to = Delivery {
+        contract: [7; 20],
+        source: None,
+    };
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .create_task_delivered(&t, None, &jobs, Some(&to))
+            .unwrap();
+        store.complete_task(&t.id, b"result", 10).unwrap();
+        store.flush_blocking().unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let pending = store.pending_deliveries().unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].0, t.id);
+    assert_eq!(pending[0].1.to, to);
+    // Pruning passes over it while its delivery is pending.
+    let none = BTreeSet::new();
+    assert_eq!(store.prune(u64::MAX, 0, &none, 10).unwrap().tasks, 0);
+    assert!(store.task(&t.id).unwrap().is_some());
+    assert_eq!(store.delivery_attempted(&t.id).unwrap(), 1);
+    let event = TaskEventKind::Delivered {
+        contract: to.contract,
+        tx: Some([9; 32]),
+        block: Some(3),
+    };
+    store
+        .finish_delivery(
+            &t.id,
+            DeliveryState::Delivered {
+                tx: Some([9; 32]),
+                block: Some(3),
+            },
+            Some(event.clone()),
+            20,
+        )
+        .unwrap();
+    assert_eq!(store.events(&t.id, 0).unwrap().pop().unwrap().kind, event);
+    assert!(store.pending_deliveries().unwrap().is_empty());
+    // Ending it again changes nothing; the task is filed for pruning from its delivery.
+    store
+        .finish_delivery(&t.id, DeliveryState::Cancelled, None, 30)
+        .unwrap();
+    assert!(matches!(
+        store.delivery(&t.id).unwrap().unwrap().state,
+        DeliveryState::Delivered { .. }
+    ));
+    assert_eq!(store.prune(19, 0, &none, 10).unwrap().tasks, 0);
+    assert_eq!(store.prune(21, 0, &none, 10).unwrap().tasks, 1);
+    assert!(store.delivery(&t.id).unwrap().is_none());
+}

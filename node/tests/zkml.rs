@@ -127,6 +127,7 @@ fn zkml_task(model: &str, inputs: Vec<Vec<f32>>, commitment: &str) -> pb::Submit
         })),
         max_fee_per_job: 2000,
         deadline_ms: 120_000,
+        deliver_to: None,
     }
 }
 

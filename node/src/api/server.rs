@@ -26,7 +26,9 @@ use super::pb;
 use crate::clock::now_ms;
 use crate::gateway::SubmitError;
 use crate::gateway::driver::GatewayHandle;
-use crate::model::{Account, TaskEvent, TaskEventKind, TaskRecord, TaskSpec, TaskStatus};
+use crate::model::{
+    Account, Delivery, TaskEvent, TaskEventKind, TaskRecord, TaskSpec, TaskStatus, delivery_note,
+};
 use crate::store::{Store, StoreError};
 
 /// Longest deadline a client may ask for: one week.
@@ -353,6 +355,12 @@ pub fn event_to_pb(e: &TaskEvent) -> pb::TaskEvent {
         }
         TaskEventKind::Completed => ("completed", "all proofs verified and aggregated".into()),
         TaskEventKind::Aborted { reason } => ("failed", reason.clone()),
+        TaskEventKind::Delivered {
+            contract,
+            tx,
+            block,
+        } => ("delivered", delivery_note(contract, tx.as_ref(), *block)),
+        TaskEventKind::DeliveryFailed { reason } => ("delivery_failed", reason.clone()),
     };
     out.kind = kind.into();
     out.detail = detail;
@@ -476,10 +484,27 @@ impl pb::gateway_server::Gateway for GatewayService {
                 ));
             }
         };
+        let delivery = match &r.deliver_to {
+            None => None,
+            Some(d) => {
+                let source = (!d.source.is_empty()).then_some(d.source.as_str());
+                let delivery = Delivery::parse(&d.contract, source)
+                    .map_err(|e| Status::invalid_argument(format!("deliver_to.{e}")))?;
+                if !gateway.delivers() {
+                    return Err(Status::failed_precondition(
+                        "this gateway delivers to no chain: deliver the result yourself",
+                    ));
+                }
+                Some(delivery)
+            }
+        };
         // Held until the task is split and stored.
         let _slot = self.split_slot().await?;
         let deadline = now_ms().saturating_add(r.deadline_ms);
-        match gateway.submit(spec, r.max_fee_per_job, deadline).await {
+        match gateway
+            .submit_delivered(spec, r.max_fee_per_job, deadline, delivery)
+            .await
+        {
             Ok(task) => Ok(Response::new(pb::SubmitTaskResponse {
                 task_id: task.id.to_string(),
                 jobs: task.jobs,
@@ -506,14 +531,7 @@ impl pb::gateway_server::Gateway for GatewayService {
             // The slot is given back when the stream ends, however it ends.
             let _slot = slot;
             let mut changes = gateway.changes();
-            let finished = || {
-                gateway
-                    .store()
-                    .task(&id)
-                    .ok()
-                    .flatten()
-                    .is_none_or(|t| t.status.is_final())
-            };
+            let finished = || gateway.settled(&id);
             loop {
                 // Read before the events: a task final here has its last event among them.
                 let was_finished = finished();

@@ -66,9 +66,39 @@ pub enum ChainError {
     /// A transaction needs a key to sign with and the client has none.
     #[error("{0} needs a key to sign with")]
     NoSigner(&'static str),
+    /// The node stopped answering during `what`, or a sent transaction's receipt never
+    /// came: trying again may succeed.
+    #[error("{what}: no answer from the node: {reason}")]
+    Transport {
+        /// What was asked.
+        what: &'static str,
+        /// What the transport said.
+        reason: String,
+    },
 }
 
 impl ChainError {
+    /// Whether trying again later may succeed (the node was out of reach), as opposed to an
+    /// answer that will not change (a revert, a wrong chain, no contract).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            ChainError::Unreachable { .. } | ChainError::Transport { .. }
+        )
+    }
+
+    /// A failure of the node's to answer `what`: [`ChainError::Transport`] when the answer
+    /// never came, [`ChainError::Rpc`] when the node refused.
+    pub fn node(what: &'static str, e: alloy::transports::TransportError) -> Self {
+        match e {
+            alloy::transports::RpcError::Transport(kind) => ChainError::Transport {
+                what,
+                reason: kind.to_string(),
+            },
+            other => ChainError::rpc(what, other),
+        }
+    }
+
     /// A failure of `what` that is not a revert.
     pub fn rpc(what: &'static str, e: impl std::fmt::Display) -> Self {
         ChainError::Rpc {
@@ -170,7 +200,12 @@ impl Evm {
         })
     }
 
-    /// The chain's id.
+    /// The account this client signs with, if it has a key.
+    pub fn sender(&self) -> Option<Address> {
+        self.sender
+    }
+
+    /// The chain's id, as the node said when connecting.
     pub fn chain_id(&self) -> u64 {
         self.chain_id
     }
@@ -207,7 +242,7 @@ impl Evm {
             .provider
             .get_code_at(address)
             .await
-            .map_err(|e| ChainError::rpc("reading a contract's code", e))?;
+            .map_err(|e| ChainError::node("reading a contract's code", e))?;
         if code.is_empty() {
             return Err(ChainError::NoContract(address));
         }
@@ -278,10 +313,13 @@ pub(super) async fn send_and_wait<D: alloy::contract::CallDecoder>(
         .map_err(|e| contract_error(what, e))?
         .with_timeout(Some(RECEIPT_TIMEOUT));
     let tx = *pending.tx_hash();
-    pending.get_receipt().await.map_err(|e| ChainError::Rpc {
-        what,
-        reason: format!("transaction {tx} sent, no receipt: {e}"),
-    })
+    pending
+        .get_receipt()
+        .await
+        .map_err(|e| ChainError::Transport {
+            what,
+            reason: format!("transaction {tx} sent, no receipt: {e}"),
+        })
 }
 
 /// A verifier's answer to a call, and the gas the call costs as a transaction.
@@ -334,6 +372,13 @@ pub(super) fn contract_error(what: &'static str, e: alloy::contract::Error) -> C
         return ChainError::Reverted {
             what,
             reason: format!("0x{}", hex::encode(revert)),
+        };
+    }
+    if let alloy::contract::Error::TransportError(alloy::transports::RpcError::Transport(kind)) = &e
+    {
+        return ChainError::Transport {
+            what,
+            reason: kind.to_string(),
         };
     }
     ChainError::Rpc {

@@ -12,8 +12,9 @@ use lagrange_protocol::JobCategory;
 /// queries end to end (insecure seeded keys and parameters: local use only).
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// What the tasks prove: query (coprocessor SUM/COUNT) or circom (a bundled circom
-    /// circuit, proofs in snarkjs' format).
+    /// What the tasks prove: query (coprocessor SUM/COUNT), circom (a bundled circom
+    /// circuit, proofs in snarkjs' format), zkml (a bundled model) or chain (queries over
+    /// rows recorded on an EVM chain, delivered back to it; needs --rpc).
     #[arg(long, value_enum, default_value = "query")]
     workload: DevnetWorkload,
     /// Number of provers.
@@ -37,6 +38,13 @@ pub struct Args {
     /// Write each task's verified result (JSON) into this directory.
     #[arg(long)]
     results_dir: Option<PathBuf>,
+    /// `--workload chain`: the JSON-RPC endpoint of the EVM node to run on.
+    #[arg(long)]
+    rpc: Option<String>,
+    /// `--workload chain`: a file holding the hex key that deploys the contracts, records
+    /// the rows and delivers the results (else read from LAGRANGE_ETH_KEY).
+    #[arg(long)]
+    eth_key_file: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -49,7 +57,10 @@ pub fn run(args: Args) -> Result<()> {
         params_dir,
         timeout_secs,
         results_dir,
+        rpc,
+        eth_key_file,
     } = args;
+    let chain = rpc.map(|rpc| devnet::DevnetChain { rpc, eth_key_file });
     let runtime = tokio::runtime::Runtime::new()?;
     let report = runtime.block_on(devnet::run(DevnetOptions {
         workload,
@@ -60,6 +71,7 @@ pub fn run(args: Args) -> Result<()> {
         params_dir,
         timeout: Duration::from_secs(timeout_secs),
         results_dir,
+        chain,
     }))?;
     match workload {
         DevnetWorkload::Query => println!(
@@ -68,6 +80,10 @@ pub fn run(args: Args) -> Result<()> {
         ),
         DevnetWorkload::Circom => println!(
             "devnet: {} circom task(s) proven and every proof verified",
+            report.tasks.len()
+        ),
+        DevnetWorkload::Chain => println!(
+            "devnet: {} task(s) over rows recorded on chain proven, delivered by the gateway and checked on chain; every answer the contract holds matches the native evaluator",
             report.tasks.len()
         ),
         DevnetWorkload::Zkml => println!(

@@ -80,6 +80,11 @@ enum Kind {
         /// Highest key counted.
         #[arg(long)]
         hi: u64,
+        /// Have the gateway deliver the result to this QueryResults contract when the task
+        /// is done (with `--from-chain`, checked against the RowLog the rows came from); the
+        /// transaction shows in the task's events.
+        #[arg(long)]
+        deliver_to: Option<String>,
     },
     /// Independent proofs of the synthetic circuit (load tests).
     Synthetic {
@@ -157,7 +162,10 @@ fn submission(task: Kind) -> Result<Submission> {
             to_block,
             lo,
             hi,
+            deliver_to,
         } => {
+            let source = contract.clone().filter(|_| from_chain);
+            let deliver_to = deliver_to.map(|to| (to, source));
             let rows = match (rows_file, sample_rows, rpc, contract) {
                 (Some(path), ..) => client::read_rows(&path)?,
                 (None, Some(n), ..) => lagrange_circuits::coprocessor::sample_task(0, n).0,
@@ -166,7 +174,12 @@ fn submission(task: Kind) -> Result<Submission> {
                 }
                 _ => anyhow::bail!("give --rows-file, --sample-rows or --from-chain"),
             };
-            Submission::Query { rows, lo, hi }
+            Submission::Query {
+                rows,
+                lo,
+                hi,
+                deliver_to,
+            }
         }
         Kind::Synthetic { jobs } => Submission::Synthetic { jobs },
         Kind::Circom {

@@ -31,6 +31,13 @@ pub struct GatewayRole {
     pub max_concurrent_splits: usize,
     /// `SubmitTask` calls one client address may make a minute; 0: no limit.
     pub submits_per_minute: u32,
+    /// The JSON-RPC endpoint of the EVM chain the gateway delivers results to when a client
+    /// asks (`submit query --deliver-to`); unset, it delivers nowhere and refuses such tasks.
+    pub deliver_rpc: Option<String>,
+    /// The chain id that endpoint must serve.
+    pub deliver_chain_id: Option<u64>,
+    /// A file holding the hex key that signs deliveries (unset: `LAGRANGE_ETH_KEY`).
+    pub deliver_key_file: Option<PathBuf>,
 }
 
 impl GatewayRole {
@@ -55,6 +62,9 @@ impl Default for GatewayRole {
             retention_secs: DEFAULT_RETENTION_SECS,
             max_concurrent_splits: 0,
             submits_per_minute: crate::api::server::DEFAULT_SUBMITS_PER_MINUTE,
+            deliver_rpc: None,
+            deliver_chain_id: None,
+            deliver_key_file: None,
         }
     }
 }
@@ -274,6 +284,12 @@ metrics = "{metrics}"
 # the call is refused with RESOURCE_EXHAUSTED; 0 means no limit (LAGRANGE_SUBMITS_PER_MINUTE,
 # --submits-per-minute).
 {gateway}submits_per_minute = {submits}
+# The EVM chain the gateway delivers results to when a client asks (`submit query
+# --deliver-to`): its JSON-RPC endpoint, the chain id it must serve, and a file holding the
+# hex key that pays for deliveries (unset: LAGRANGE_ETH_KEY). Unset, such tasks are refused.
+# deliver_rpc = "http://127.0.0.1:8545"
+# deliver_chain_id = 31337
+# deliver_key_file = "eth.key"
 
 {prover}[prover]
 # Jobs proven at once (LAGRANGE_CAPACITY, --capacity).

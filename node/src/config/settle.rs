@@ -57,6 +57,15 @@ pub struct Overrides {
     /// Gateway: SubmitTask calls one client address may make a minute (0: no limit).
     #[arg(long, env = "LAGRANGE_SUBMITS_PER_MINUTE")]
     pub submits_per_minute: Option<u32>,
+    /// Gateway: the JSON-RPC endpoint of the EVM chain results are delivered to.
+    #[arg(long, env = "LAGRANGE_DELIVER_RPC")]
+    pub deliver_rpc: Option<String>,
+    /// Gateway: the chain id that endpoint must serve.
+    #[arg(long, env = "LAGRANGE_DELIVER_CHAIN_ID")]
+    pub deliver_chain_id: Option<u64>,
+    /// Gateway: a file holding the hex key that signs deliveries (else LAGRANGE_ETH_KEY).
+    #[arg(long, env = "LAGRANGE_DELIVER_KEY_FILE")]
+    pub deliver_key_file: Option<PathBuf>,
     /// Prover: jobs proven at once.
     #[arg(long, env = "LAGRANGE_CAPACITY")]
     pub capacity: Option<u32>,
@@ -117,6 +126,11 @@ impl NodeConfig {
             &mut cfg.supernet,
         ];
         paths.extend(cfg.join.iter_mut().map(|j| &mut j.supernet));
+        paths.extend(
+            cfg.gateway
+                .iter_mut()
+                .filter_map(|g| g.deliver_key_file.as_mut()),
+        );
         for p in paths {
             if p.is_relative() {
                 *p = base.join(&*p);
@@ -166,6 +180,15 @@ impl NodeConfig {
         }
         if let Some(n) = over.submits_per_minute {
             gateway.submits_per_minute = n;
+        }
+        if let Some(rpc) = &over.deliver_rpc {
+            gateway.deliver_rpc = Some(rpc.clone());
+        }
+        if let Some(id) = over.deliver_chain_id {
+            gateway.deliver_chain_id = Some(id);
+        }
+        if let Some(file) = &over.deliver_key_file {
+            gateway.deliver_key_file = Some(file.clone());
         }
         if let Some(c) = over.capacity {
             prover.capacity = c;

@@ -35,15 +35,15 @@ use tracing::{error, info, warn};
 
 use lagrange_protocol::messages::ProofSubmission;
 use lagrange_protocol::messages::{GossipMessage, JobAssignment, Request, Response};
-use lagrange_protocol::{Price, Signed, TaskId, UnixMillis};
+use lagrange_protocol::{Signed, UnixMillis};
 use libp2p::PeerId;
 
 use super::core::{GatewayCore, Input, Output, Reader, Submission, SubmitError};
+use super::handle::Command;
+pub use super::handle::GatewayHandle;
 use crate::clock::{Monotonic, TICK, now_ms};
-use crate::model::JobRecord;
-use crate::model::{TaskRecord, TaskSpec};
+use crate::model::{JobRecord, TaskRecord};
 use crate::net::{NetEvent, RequestToken, SupernetHandle};
-use crate::store::Store;
 use crate::workload::{Check, Workload};
 
 static DROP_RESULTS_PERCENT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -59,75 +59,6 @@ fn dropped(message: &GossipMessage) -> bool {
     matches!(message, GossipMessage::Result(_))
         && percent > 0
         && rand::random::<u32>() % 100 < percent
-}
-
-enum Command {
-    Submit {
-        spec: TaskSpec,
-        max_fee_per_job: Price,
-        deadline: UnixMillis,
-        reply: oneshot::Sender<Result<TaskRecord, SubmitError>>,
-    },
-}
-
-/// The client-facing side of a running gateway.
-#[derive(Clone)]
-pub struct GatewayHandle {
-    commands: mpsc::Sender<Command>,
-    changes: watch::Receiver<u64>,
-    store: Store,
-}
-
-impl GatewayHandle {
-    /// Stores a task and returns it once it is durable.
-    pub async fn submit(
-        &self,
-        spec: TaskSpec,
-        max_fee_per_job: Price,
-        deadline: UnixMillis,
-    ) -> Result<TaskRecord, SubmitError> {
-        let (reply, rx) = oneshot::channel();
-        let command = Command::Submit {
-            spec,
-            max_fee_per_job,
-            deadline,
-            reply,
-        };
-        if self.commands.send(command).await.is_err() {
-            return Err(SubmitError::Invalid("the gateway has stopped".into()));
-        }
-        rx.await
-            .unwrap_or_else(|_| Err(SubmitError::Invalid("the gateway has stopped".into())))
-    }
-
-    /// The store, for reading tasks, events and results.
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
-    /// A receiver that changes whenever some task's history grows.
-    pub fn changes(&self) -> watch::Receiver<u64> {
-        self.changes.clone()
-    }
-
-    /// Waits until `task` is done or failed, or `timeout` passes.
-    pub async fn wait_final(&self, task: &TaskId, timeout: Duration) -> Option<TaskRecord> {
-        let mut changes = self.changes();
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            if let Ok(Some(record)) = self.store.task(task)
-                && record.status.is_final()
-            {
-                return Some(record);
-            }
-            if tokio::time::timeout_at(deadline, changes.changed())
-                .await
-                .map_or(true, |r| r.is_err())
-            {
-                return None;
-            }
-        }
-    }
 }
 
 /// Finished CPU work coming back to the loop.
@@ -286,12 +217,8 @@ pub fn spawn<W: Workload>(
     stop: CancellationToken,
 ) -> (GatewayHandle, JoinHandle<()>) {
     let (commands, mut command_rx) = mpsc::channel(64);
-    let (changes_tx, changes) = watch::channel(0u64);
-    let handle = GatewayHandle {
-        commands,
-        changes,
-        store: core.store().clone(),
-    };
+    let changes_tx = Arc::new(watch::Sender::new(0u64));
+    let handle = GatewayHandle::new(commands, changes_tx.clone(), core.store().clone());
     let metrics = core.metrics().clone();
     let reader = core.reader();
     let reads = Reads {
@@ -421,7 +348,7 @@ pub fn spawn<W: Workload>(
                 command = command_rx.recv(), if room => match command {
                     // Splitting may be long (circom witnesses computed and checked): on the
                     // blocking pool, then to the core.
-                    Some(Command::Submit { spec, max_fee_per_job, deadline, reply }) => {
+                    Some(Command::Submit { spec, max_fee_per_job, deadline, delivery, reply }) => {
                         let (workload, done) = (workload.clone(), done_tx.clone());
                         tickets += 1;
                         let ticket = tickets;
@@ -429,6 +356,7 @@ pub fn spawn<W: Workload>(
                         tokio::spawn(async move {
                             let split = tokio::task::spawn_blocking(move || {
                                 Submission::split(&*workload, ticket, spec, max_fee_per_job, deadline)
+                                    .delivering(delivery)
                             })
                             .await;
                             let Ok(submission) = split else { return };
@@ -620,8 +548,9 @@ async fn deliver(net: SupernetHandle, prover: PeerId, assignment: Signed<JobAssi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{JobRecord, TaskRecord, TaskStatus};
+    use crate::model::{JobRecord, TaskRecord, TaskSpec, TaskStatus};
     use crate::store::ProofRecord;
+    use crate::store::Store;
     use crate::workload::{JobPlan, ProofBytes, WorkloadError};
     use lagrange_protocol::config::{
         AuctionConfig, CategoryConfig, CircuitConfig, EconomicsConfig, SupernetConfig,

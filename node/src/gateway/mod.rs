@@ -7,6 +7,7 @@
 pub mod core;
 mod deadlines;
 pub mod driver;
+mod handle;
 pub mod tokens;
 
 pub use core::{GatewayCore, Input, Misbehavior, Output, Reader, Submission, SubmitError};

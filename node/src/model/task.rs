@@ -219,6 +219,20 @@ pub enum TaskEventKind {
         /// Why.
         reason: String,
     },
+    /// The result was delivered to the contract the client named ([`crate::model::Delivery`]).
+    Delivered {
+        /// The contract.
+        contract: [u8; 20],
+        /// The transaction (`None`: the contract held the answer already).
+        tx: Option<[u8; 32]>,
+        /// Its block.
+        block: Option<u64>,
+    },
+    /// The result could not be delivered; it stands, and the client may deliver it itself.
+    DeliveryFailed {
+        /// Why.
+        reason: String,
+    },
 }
 
 /// A recorded task event.

@@ -13,6 +13,7 @@
 //! | `proofs` | job key | [`ProofRecord`] |
 //! | `results` | task id | the aggregated result bytes |
 //! | `events` | task id ‖ seq (u64 BE) | [`TaskEvent`](crate::model::TaskEvent) |
+//! | `deliveries` | task id (16) | [`DeliveryRecord`](crate::model::DeliveryRecord): a result to deliver to a chain, and how far it got |
 //! | `batches` | batch id (16) | [`BatchRecord`] |
 //! | `bids` | batch id ‖ kind (1: commit, 2: reveal) ‖ signer (32) | the signed message |
 //! | `ledger` | public key (32) | [`Account`](crate::model::Account) |
@@ -28,6 +29,7 @@
 //! again after a crash finds every unfinished task where it was.
 
 mod auctions;
+mod deliveries;
 mod jobs;
 mod ledger;
 mod meta;
@@ -138,6 +140,8 @@ pub struct Store {
     proofs: Tree,
     results: Tree,
     events: Tree,
+    /// Results to deliver to a chain, by task.
+    deliveries: Tree,
     batches: Tree,
     bids: Tree,
     ledger: Tree,
@@ -211,6 +215,7 @@ impl Store {
             proofs: db.open_tree("proofs")?,
             results: db.open_tree("results")?,
             events: db.open_tree("events")?,
+            deliveries: db.open_tree("deliveries")?,
             batches: db.open_tree("batches")?,
             bids: db.open_tree("bids")?,
             ledger: db.open_tree("ledger")?,

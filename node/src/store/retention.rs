@@ -19,7 +19,7 @@ use sled::Transactional;
 
 use super::{Store, StoreError, dec, enc, get, job_key, state_code, tx_bump_count, tx_get};
 
-use crate::model::{JobRecord, JobState, TaskRecord, TaskStatus};
+use crate::model::{DeliveryRecord, DeliveryState, JobRecord, JobState, TaskRecord, TaskStatus};
 use lagrange_protocol::{BatchId, TaskId, UnixMillis};
 
 const TASK: u8 = b't';
@@ -147,7 +147,8 @@ impl Store {
 
     /// Everything a finished task holds, in one transaction with its expiry entry. A failed
     /// task with an assignment still running (a proof under it is still paid) is filed again
-    /// at that assignment's deadline instead. Returns whether the task was removed.
+    /// at that assignment's deadline instead; one whose result is still to be delivered to a
+    /// chain waits for its delivery to end. Returns whether the task was removed.
     fn prune_task(&self, id: &TaskId, expiry: &[u8; 25]) -> Result<bool, StoreError> {
         let jobs: Vec<JobRecord> = self.jobs_of(id)?;
         let events: Vec<sled::IVec> = self
@@ -169,10 +170,35 @@ impl Store {
             &self.expiry,
             &self.meta,
             &self.task_ages,
+            &self.deliveries,
         )
             .transaction(
-                |(tasks, rows, jt, index, inputs, proofs, results, ev, tokens, exp, meta, ages)| {
+                |(
+                    tasks,
+                    rows,
+                    jt,
+                    index,
+                    inputs,
+                    proofs,
+                    results,
+                    ev,
+                    tokens,
+                    exp,
+                    meta,
+                    ages,
+                    dl,
+                )| {
                     let task = tx_get::<TaskRecord>(tasks, "task", id.as_bytes())?;
+                    // A result still to deliver stays: the delivery files the task again
+                    // when it ends (`finish_delivery`).
+                    if let Some(DeliveryRecord {
+                        state: DeliveryState::Pending { .. },
+                        ..
+                    }) = tx_get::<DeliveryRecord>(dl, "delivery", id.as_bytes())?
+                    {
+                        exp.remove(&expiry[..])?;
+                        return Ok(false);
+                    }
                     // Finished tasks only: a task that is live again (never, today) stays.
                     if let Some(task) = &task
                         && !matches!(task.status, TaskStatus::Done | TaskStatus::Failed { .. })
@@ -208,6 +234,7 @@ impl Store {
                     tasks.remove(id.as_bytes().as_slice())?;
                     rows.remove(id.as_bytes().as_slice())?;
                     results.remove(id.as_bytes().as_slice())?;
+                    dl.remove(id.as_bytes().as_slice())?;
                     for job in &jobs {
                         let key = job_key(&job.id);
                         if jt.remove(&key[..])?.is_some() {

@@ -11,7 +11,8 @@ use super::retention;
 use super::schema::{TxResult, abort, dec, enc, event_key, get, job_key, task_age_key, tx_get};
 use super::{Store, StoreError};
 use crate::model::{
-    JobRecord, JobState, TaskEvent, TaskEventKind, TaskRecord, TaskSpec, TaskStatus,
+    Delivery, DeliveryRecord, DeliveryState, JobRecord, JobState, TaskEvent, TaskEventKind,
+    TaskRecord, TaskSpec, TaskStatus,
 };
 
 /// Everything needed to create one job.
@@ -66,7 +67,26 @@ impl Store {
         rows: Option<&[(u64, u64)]>,
         jobs: &[NewJob],
     ) -> Result<(), StoreError> {
+        self.create_task_delivered(task, rows, jobs, None)
+    }
+
+    /// [`Store::create_task`], with the client's request that the result be delivered to a
+    /// chain when the task is done, stored in the same transaction: a task the client was
+    /// told of never loses its delivery.
+    pub fn create_task_delivered(
+        &self,
+        task: &TaskRecord,
+        rows: Option<&[(u64, u64)]>,
+        jobs: &[NewJob],
+        delivery: Option<&Delivery>,
+    ) -> Result<(), StoreError> {
         let rows = rows.map(|r| enc(&r));
+        let delivery = delivery.map(|to| {
+            enc(&DeliveryRecord {
+                to: *to,
+                state: DeliveryState::Pending { attempts: 0 },
+            })
+        });
         let mut record = task.clone();
         record.spec = task.spec.for_storage();
         record.events = 0;
@@ -82,14 +102,18 @@ impl Store {
             &self.live,
             &self.task_rows,
             &self.task_ages,
+            &self.deliveries,
         )
             .transaction(
-                |(tasks, jt, index, inputs, events, live, task_rows, ages)| {
+                |(tasks, jt, index, inputs, events, live, task_rows, ages, deliveries)| {
                     live.insert(task.id.as_bytes().as_slice(), &[][..])?;
                     ages.insert(&task_age_key(task.created_at, &task.id)[..], &[][..])?;
                     tasks.insert(task.id.as_bytes().as_slice(), record.as_slice())?;
                     if let Some(rows) = &rows {
                         task_rows.insert(task.id.as_bytes().as_slice(), rows.as_slice())?;
+                    }
+                    if let Some(delivery) = &delivery {
+                        deliveries.insert(task.id.as_bytes().as_slice(), delivery.as_slice())?;
                     }
                     for job in jobs {
                         tx_put_job(jt, index, &job.record)?;

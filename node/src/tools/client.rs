@@ -73,6 +73,9 @@ pub enum Submission {
         lo: u64,
         /// Highest key.
         hi: u64,
+        /// Where the gateway delivers the result on chain, if anywhere: the QueryResults
+        /// contract, and the data source the rows came from.
+        deliver_to: Option<(String, Option<String>)>,
     },
     /// Synthetic proofs.
     Synthetic {
@@ -172,8 +175,18 @@ pub async fn submit(
     out: Option<&Path>,
 ) -> Result<String> {
     let mut client = connect(gateway).await?;
+    let deliver_to = match &task {
+        Submission::Query {
+            deliver_to: Some((contract, source)),
+            ..
+        } => Some(pb::Delivery {
+            contract: contract.clone(),
+            source: source.clone().unwrap_or_default(),
+        }),
+        _ => None,
+    };
     let task = match task {
-        Submission::Query { rows, lo, hi } => Task::Query(pb::QueryTask {
+        Submission::Query { rows, lo, hi, .. } => Task::Query(pb::QueryTask {
             rows: rows
                 .into_iter()
                 .map(|(key, value)| pb::Row { key, value })
@@ -211,6 +224,7 @@ pub async fn submit(
             task: Some(task),
             max_fee_per_job,
             deadline_ms: deadline_secs.saturating_mul(1000),
+            deliver_to,
         })
         .await
         .map_err(|s| anyhow::anyhow!("{}: {}", s.code(), s.message()))?

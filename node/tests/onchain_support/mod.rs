@@ -248,6 +248,37 @@ pub fn chunk_proofs_over(
     (params, proofs)
 }
 
+/// A query over `data` proven in chunks of `shape` and aggregated as the gateway does, with
+/// the circuit's parameters.
+pub fn query_result(
+    data: &DataSet,
+    query: Query,
+    shape: ChunkShape,
+) -> (CircuitParams, lagrange_circuits::AggregatedProof) {
+    use lagrange_circuits::{AggregatedProof, ChunkProof, ChunkStatement};
+    let (params, proofs) = chunk_proofs_over(data, query, shape);
+    let chunks = proofs
+        .into_iter()
+        .map(|(proof, inputs)| ChunkProof {
+            statement: ChunkStatement::from_public_inputs(&inputs).unwrap(),
+            proof,
+        })
+        .collect();
+    let circuit = CircuitSpec::Coprocessor(shape).id();
+    let result = AggregatedProof::new(&circuit, data.commitment(), query, chunks).unwrap();
+    (params, result)
+}
+
+/// The chunk circuit's verifier and a `QueryResults` over it for chunks of `shape`: the
+/// `QueryResults`' address.
+pub async fn deploy_query_results(evm: &Evm, params: &CircuitParams, shape: ChunkShape) -> Address {
+    let verifier = evm.deploy_verifier(&params.pk.vk).await.unwrap().address;
+    evm.deploy_query_results(verifier, shape.rows as u64)
+        .await
+        .unwrap()
+        .address
+}
+
 /// A proof of a small MLP's one slice, with its key and public inputs.
 pub fn zkml_slice_proof() -> (VerifyingKey<Bn254>, Proof<Bn254>, Vec<Fr>) {
     use lagrange_circuits::zkml::{ServedModel, SliceJob, onnx, sample};

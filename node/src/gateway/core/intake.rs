@@ -11,7 +11,7 @@ use lagrange_protocol::{Digest, JobId, Price, PublicKey, TaskId, UnixMillis};
 use super::{GatewayCore, Output, RECOVERY_GRACE_MS, Submission, SubmitError};
 use crate::gateway::deadlines::Due;
 use crate::gateway::tokens::Epochs;
-use crate::model::{JobRecord, JobState, TaskRecord, TaskSpec, TaskStatus};
+use crate::model::{Delivery, JobRecord, JobState, TaskRecord, TaskSpec, TaskStatus};
 use crate::store::{NewJob, StoreError};
 
 impl GatewayCore {
@@ -29,8 +29,9 @@ impl GatewayCore {
             plans,
             max_fee_per_job,
             deadline,
+            delivery,
         } = submission;
-        let result = self.submit_split(spec, plans, max_fee_per_job, deadline, now);
+        let result = self.submit_split(spec, plans, max_fee_per_job, deadline, delivery, now);
         if let Ok(task) = &result {
             out.push(Output::TaskChanged(task.id));
         }
@@ -46,9 +47,15 @@ impl GatewayCore {
         plans: Result<Vec<crate::workload::JobPlan>, SubmitError>,
         max_fee_per_job: Price,
         deadline: UnixMillis,
+        delivery: Option<Delivery>,
         now: UnixMillis,
     ) -> Result<TaskRecord, SubmitError> {
         let now = self.clock(now);
+        if delivery.is_some() && !matches!(spec, TaskSpec::Query { .. }) {
+            return Err(SubmitError::Invalid(
+                "only a query task's result is delivered to a chain".into(),
+            ));
+        }
         if max_fee_per_job == 0 {
             return Err(SubmitError::Invalid(
                 "max_fee_per_job must be positive".into(),
@@ -98,6 +105,9 @@ impl GatewayCore {
                 input: plan.input,
             });
         }
+        if let Some(to) = &delivery {
+            info!(task_id = %id, contract = %crate::model::hex0x(&to.contract), "result to be delivered on chain");
+        }
         let task = TaskRecord {
             id,
             supernet: self.supernet.id.clone(),
@@ -111,7 +121,8 @@ impl GatewayCore {
             verified: 0,
             fees: 0,
         };
-        self.store.create_task(&task, spec.rows_apart(), &jobs)?;
+        self.store
+            .create_task_delivered(&task, spec.rows_apart(), &jobs, delivery.as_ref())?;
         self.deadlines.add(task.deadline, Due::Task(task.id));
         self.metrics.task_submitted();
         info!(task_id = %id, jobs = task.jobs, "task stored");

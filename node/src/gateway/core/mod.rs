@@ -58,7 +58,7 @@ use lagrange_protocol::{BatchId, JobId, Keypair, Price, PublicKey, Signed, TaskI
 
 use super::deadlines::Deadlines;
 use crate::metrics::GatewayMetrics;
-use crate::model::{JobRecord, TaskRecord, TaskSpec};
+use crate::model::{Delivery, JobRecord, TaskRecord, TaskSpec};
 use crate::net::RequestToken;
 use crate::store::{ProofRecord, Store, StoreError};
 use crate::workload::{Check, JobPlan, Workload};
@@ -171,6 +171,8 @@ pub struct Submission {
     pub max_fee_per_job: Price,
     /// When the task must be done.
     pub deadline: UnixMillis,
+    /// Where the gateway delivers the result when the task is done, if the client asked.
+    pub delivery: Option<Delivery>,
 }
 
 impl Submission {
@@ -191,7 +193,15 @@ impl Submission {
             plans,
             max_fee_per_job,
             deadline,
+            delivery: None,
         }
+    }
+
+    /// The submission, asking that the result be delivered to `delivery` (a query task's
+    /// only; the core refuses it for another).
+    pub fn delivering(mut self, delivery: Option<Delivery>) -> Self {
+        self.delivery = delivery;
+        self
     }
 }
 

@@ -1,9 +1,11 @@
 //! `lagrange-node devnet`: a gateway and provers in one process, on real libp2p over
 //! loopback, with a temporary sled store, proving sample coprocessor queries end to end,
 //! (`--workload circom`) witnesses of a bundled circom circuit, or (`--workload zkml`)
-//! inferences of a bundled MNIST-size perceptron, each layer a slice proven by its own job.
+//! inferences of a bundled MNIST-size perceptron, each layer a slice proven by its own job,
+//! or (`--workload chain`) queries over rows recorded on an EVM chain, delivered back to it by
+//! the gateway and read from the contract.
 //!
-//! Keys and circuit parameters come from public seeds: **insecure**, for local use only.
+//! The chain side lives in [`chain`]. Keys and circuit parameters come from public seeds: **insecure**, for local use only.
 //! Parameters are cached in a directory (by default under the system temp dir), so only
 //! the first run pays for their setup.
 
@@ -19,6 +21,10 @@ use lagrange_protocol::config::{
 };
 use lagrange_protocol::messages::HardwareSummary;
 use lagrange_protocol::{CircuitId, Digest, JobCategory, Keypair, PublicKey, SupernetId, TaskId};
+
+mod chain;
+
+pub use chain::DevnetChain;
 
 use crate::circuit_workload::{CircuitWorkload, KeySource, circuit_for, prepare_zkml};
 use crate::clock::now_ms;
@@ -43,6 +49,11 @@ pub enum DevnetWorkload {
     /// The bundled zkML model (an MNIST-size perceptron, 784 → 64 → 32 → 10, made from a
     /// fixed seed): two inputs per task, each proven in three slices, one per layer.
     Zkml,
+    /// SUM/COUNT queries over sample rows recorded on an EVM chain (`--rpc`): the chunk
+    /// verifier and a QueryResults deployed, each task's rows recorded in a RowLog and read
+    /// back from its events, the result delivered on chain by the gateway itself, and the
+    /// answer read from the contract.
+    Chain,
 }
 
 /// The bundled zkML model: its ONNX bytes are made by
@@ -73,14 +84,17 @@ pub mod zkml_bundle {
 /// The bundled circom circuit, as the fixture script made it.
 mod bundled {
     pub const ID: &str = "circom/square-chain";
-    pub const ZKEY: &[u8] = include_bytes!("../../../circuits/fixtures/circom/square_chain.zkey");
-    pub const R1CS: &[u8] = include_bytes!("../../../circuits/fixtures/circom/square_chain.r1cs");
-    pub const WASM: &[u8] = include_bytes!("../../../circuits/fixtures/circom/square_chain.wasm");
+    pub const ZKEY: &[u8] =
+        include_bytes!("../../../../circuits/fixtures/circom/square_chain.zkey");
+    pub const R1CS: &[u8] =
+        include_bytes!("../../../../circuits/fixtures/circom/square_chain.r1cs");
+    pub const WASM: &[u8] =
+        include_bytes!("../../../../circuits/fixtures/circom/square_chain.wasm");
     pub const INPUTS: &str = r#"{"x": "6", "c": "7"}"#;
     pub const WITNESSES: [&[u8]; 3] = [
-        include_bytes!("../../../circuits/fixtures/circom/witness.wtns"),
-        include_bytes!("../../../circuits/fixtures/circom/witness-4.wtns"),
-        include_bytes!("../../../circuits/fixtures/circom/witness-5.wtns"),
+        include_bytes!("../../../../circuits/fixtures/circom/witness.wtns"),
+        include_bytes!("../../../../circuits/fixtures/circom/witness-4.wtns"),
+        include_bytes!("../../../../circuits/fixtures/circom/witness-5.wtns"),
     ];
 }
 
@@ -103,6 +117,8 @@ pub struct DevnetOptions {
     pub timeout: Duration,
     /// Write each task's verified result here, if set.
     pub results_dir: Option<PathBuf>,
+    /// The chain of a `--workload chain` run.
+    pub chain: Option<DevnetChain>,
 }
 
 impl Default for DevnetOptions {
@@ -116,6 +132,7 @@ impl Default for DevnetOptions {
             params_dir: None,
             timeout: Duration::from_secs(120),
             results_dir: None,
+            chain: None,
         }
     }
 }
@@ -129,6 +146,9 @@ pub struct TaskOutcome {
     pub proven: (u128, u64),
     /// SUM and COUNT from the native evaluator.
     pub native: (u128, u64),
+    /// SUM and COUNT the `QueryResults` contract holds after the gateway's delivery
+    /// (`--workload chain`).
+    pub on_chain: Option<(u128, u64)>,
     /// Submission to verified result.
     pub latency: Duration,
 }
@@ -162,7 +182,7 @@ pub async fn run(opts: DevnetOptions) -> Result<DevnetReport> {
 
     // Circuit parameters: an insecure seeded setup, cached, or the bundled circom circuit.
     let (workload, circuits) = match opts.workload {
-        DevnetWorkload::Query => {
+        DevnetWorkload::Query | DevnetWorkload::Chain => {
             let spec = circuit_for(true, opts.category);
             say(
                 start,
@@ -321,6 +341,23 @@ pub async fn run(opts: DevnetOptions) -> Result<DevnetReport> {
         format!("gateway {} listening on {bootnode}", gw_key.peer_id()),
     );
 
+    // The chain side: contracts deployed, and the gateway delivering its own results.
+    let stop_delivery = tokio_util::sync::CancellationToken::new();
+    let chain = match opts.workload {
+        DevnetWorkload::Chain => Some(
+            chain::setup(
+                opts.chain.as_ref(),
+                opts.category,
+                &params_dir,
+                &gateway,
+                &stop_delivery,
+                |line| say(start, line),
+            )
+            .await?,
+        ),
+        _ => None,
+    };
+
     // Calibrate the cost model once: prove one sample job and time it.
     let plan = workload
         .split(&task_spec(&opts, 0)?)
@@ -382,12 +419,14 @@ pub async fn run(opts: DevnetOptions) -> Result<DevnetReport> {
     // Submit the tasks and follow them.
     let mut followers = Vec::new();
     for t in 0..opts.tasks {
-        let spec = task_spec(&opts, t)?;
+        let mut spec = task_spec(&opts, t)?;
+        let delivery = chain::record(chain.as_ref(), &mut spec, |line| say(start, line)).await?;
         let task = gateway
-            .submit(
+            .submit_delivered(
                 spec.clone(),
                 2000,
                 now_ms() + opts.timeout.as_millis() as u64,
+                delivery,
             )
             .await?;
         let what = match &spec {
@@ -454,7 +493,7 @@ pub async fn run(opts: DevnetOptions) -> Result<DevnetReport> {
             .await?
             .map_err(|e| anyhow!("the aggregated proof does not verify: {e}"))?;
         let native = match opts.workload {
-            DevnetWorkload::Query => {
+            DevnetWorkload::Query | DevnetWorkload::Chain => {
                 let (rows, lo, hi) = sample_task(t, opts.rows);
                 let native = DataSet::new(
                     rows.iter()
@@ -470,14 +509,18 @@ pub async fn run(opts: DevnetOptions) -> Result<DevnetReport> {
             // Every inference proven, its chain checked, against the client's inputs.
             DevnetWorkload::Zkml => (0, zkml_bundle::INPUTS_PER_TASK as u64),
         };
+        let (rows, lo, hi) = sample_task(t, opts.rows);
+        let on_chain =
+            chain::answer(chain.as_ref(), &gateway, &task, &rows, Query { lo, hi }).await?;
         let outcome = TaskOutcome {
             task,
             proven: (answer.sum, answer.count),
             native,
+            on_chain,
             latency,
         };
         let line = match opts.workload {
-            DevnetWorkload::Query => format!(
+            DevnetWorkload::Query | DevnetWorkload::Chain => format!(
                 "task {task}: verified answer SUM={} COUNT={}; native evaluator SUM={} COUNT={}",
                 answer.sum, answer.count, native.0, native.1
             ),
@@ -499,6 +542,15 @@ pub async fn run(opts: DevnetOptions) -> Result<DevnetReport> {
         if outcome.proven != outcome.native {
             bail!("task {task}: the proven answer differs from what was expected");
         }
+        if let Some((sum, count)) = on_chain {
+            say(
+                start,
+                format!("task {task}: the contract holds SUM={sum} COUNT={count}: match"),
+            );
+            if on_chain != Some(native) {
+                bail!("task {task}: the answer on chain differs from the native evaluator's");
+            }
+        }
         outcomes.push(outcome);
     }
     let mut ledger = BTreeMap::new();
@@ -517,6 +569,7 @@ pub async fn run(opts: DevnetOptions) -> Result<DevnetReport> {
         );
     }
     drop(nets);
+    stop_delivery.cancel();
     gw.shutdown().await;
     Ok(DevnetReport {
         tasks: outcomes,
@@ -527,7 +580,7 @@ pub async fn run(opts: DevnetOptions) -> Result<DevnetReport> {
 /// Task `t` of the run.
 fn task_spec(opts: &DevnetOptions, t: usize) -> Result<TaskSpec> {
     Ok(match opts.workload {
-        DevnetWorkload::Query => {
+        DevnetWorkload::Query | DevnetWorkload::Chain => {
             let (rows, lo, hi) = sample_task(t, opts.rows);
             TaskSpec::Query {
                 rows,
@@ -662,13 +715,18 @@ async fn follow(
                 ),
                 TaskEventKind::Completed => "all proofs verified and aggregated".into(),
                 TaskEventKind::Aborted { reason } => format!("failed: {reason}"),
+                TaskEventKind::Delivered {
+                    contract,
+                    tx,
+                    block,
+                } => crate::model::delivery_note(&contract, tx.as_ref(), block),
+                TaskEventKind::DeliveryFailed { reason } => {
+                    format!("delivery on chain failed: {reason}")
+                }
             };
             say(start, format!("task {}: {line}", short(&task)));
         }
-        if let Some(record) = gateway.store().task(&task)?
-            && record.status.is_final()
-            && gateway.store().events(&task, seen)?.is_empty()
-        {
+        if gateway.settled(&task) && gateway.store().events(&task, seen)?.is_empty() {
             return Ok((task, begun.elapsed()));
         }
         if tokio::time::timeout_at(deadline, changes.changed())
