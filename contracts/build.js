@@ -12,7 +12,7 @@ const SRC = path.join(__dirname, "src");
 const OUT = path.join(__dirname, "out");
 const check = process.argv.includes("--check");
 // The contracts the node deploys; the libraries (Poseidon, Rows) are compiled into them.
-const DEPLOYED = ["Groth16Verifier", "QueryResults", "RowLog"];
+const DEPLOYED = ["Groth16Verifier", "QueryResults", "RowLog", "ZkmlResults"];
 
 const sources = {};
 for (const file of fs.readdirSync(SRC).filter((f) => f.endsWith(".sol")).sort()) {

@@ -127,6 +127,39 @@ async fn main() {
         .unwrap();
     assert!(zkml.valid);
 
+    // Whole zkML tasks through ZkmlResults (every slice proof, the chain of activations, the
+    // output's commitment computed on chain): one inference in one and in two slices, and
+    // four inferences in two slices.
+    let mut zkml_tasks = Vec::new();
+    #[allow(clippy::single_range_in_vec_init)] // one slice of both layers
+    for (slices, n) in [
+        (vec![0..2], 1usize),
+        (vec![0..1, 1..2], 1),
+        (vec![0..1, 1..2], 4),
+    ] {
+        let k = slices.len();
+        let (vks, result) = onchain_support::zkml_result(slices, n);
+        let mut verifiers = Vec::new();
+        for vk in &vks {
+            verifiers.push(evm.deploy_verifier(vk).await.unwrap().address);
+        }
+        let contract = evm
+            .deploy_zkml_results(&result.model_commitment, &verifiers)
+            .await
+            .unwrap();
+        let delivered = evm
+            .submit_inferences(contract.address, &format!("zkml-{k}-{n}"), &result)
+            .await
+            .unwrap();
+        zkml_tasks.push(json!({
+            "slices": k,
+            "inferences": n,
+            "gas": delivered.gas_used,
+            "gas_per_inference": delivered.gas_used / n as u64,
+            "deploy_zkml_results": contract.gas_used,
+        }));
+    }
+
     let report = json!({
         "node": "hardhat (contracts/package-lock.json)",
         "circom_one_proof": {
@@ -147,6 +180,7 @@ async fn main() {
             "per_row_of_64": batch.gas_used / 64,
         },
         "zkml_one_inference_one_slice": { "public_inputs": slice_inputs.len(), "single": zkml.gas },
+        "zkml_task": zkml_tasks,
         "deploy_verifier": {
             "circom_2_inputs": ours.gas_used,
             "chunk_8_inputs": verifier.gas_used,

@@ -734,3 +734,131 @@ async fn the_gateways_deliveries_land_once_name_each_refusal_and_wait_out_a_sile
     assert_eq!(state(&waiting), DeliveryState::Pending { attempts: 1 });
     assert_eq!(store.events(&waiting, 0).unwrap().len(), events);
 }
+
+/// zkML inferences checked whole by `ZkmlResults`: the chain's Poseidon sponge commits to
+/// activations exactly as the circuits do; two inferences of a model served in two slices
+/// are delivered in one call and their outputs' commitments kept; every tampering that the
+/// offline check (`lagrange-node verify`) refuses reverts on chain with a named reason and
+/// stores nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zkml_inferences_are_checked_whole_on_chain_slices_chain_and_output_values() {
+    use lagrange_circuits::zkml::{ZkmlResult, commit};
+    let Some(node) = Hardhat::start() else { return };
+    let evm = node.client().await;
+    let (vks, result) = onchain_support::zkml_result(vec![0..1, 1..2], 2);
+    let mut verifiers = Vec::new();
+    for vk in &vks {
+        verifiers.push(evm.deploy_verifier(vk).await.unwrap().address);
+    }
+    let contract = evm
+        .deploy_zkml_results(&result.model_commitment, &verifiers)
+        .await
+        .unwrap()
+        .address;
+
+    // The sponge on chain is the circuits', bit for bit, for any number of values and at
+    // both ends of the range.
+    let edges = vec![-(1i64 << 23), (1 << 23) - 1, 0, 5];
+    let many: Vec<i64> = (0..25).map(|v| v * 37 - 400).collect();
+    for values in [
+        vec![],
+        vec![0],
+        edges,
+        many,
+        result.inferences[0].output.clone(),
+    ] {
+        assert_eq!(
+            evm.zkml_activations(contract, &values).await.unwrap(),
+            commit::activations(&values),
+            "{values:?}"
+        );
+    }
+
+    let pvks: Vec<_> = vks.iter().map(lagrange_circuits::curve::prepare).collect();
+    let offline = |r: &ZkmlResult| r.check(2, |i| pvks.get(i), None);
+    assert!(offline(&result).is_ok());
+    let other = result.inferences[1].clone();
+    let tamperings: Vec<Tampering<'_, ZkmlResult>> = vec![
+        (
+            "an output value changed",
+            Box::new(|r| r.inferences[0].output[0] += 1),
+        ),
+        (
+            "an output value dropped",
+            Box::new(|r| {
+                r.inferences[1].output.pop();
+            }),
+        ),
+        (
+            "the input commitment of the other input",
+            Box::new(|r| r.inferences[0].input_commitment = other.input_commitment),
+        ),
+        (
+            "the link between the slices changed",
+            Box::new(|r| r.inferences[0].slices[0].output += Fr::from(1u64)),
+        ),
+        (
+            "the link of the other inference",
+            Box::new(|r| r.inferences[0].slices[0].output = other.slices[0].output),
+        ),
+        (
+            "the slices in the other order",
+            Box::new(|r| r.inferences[0].slices.swap(0, 1)),
+        ),
+        (
+            "a slice's proof from the other inference",
+            Box::new(|r| r.inferences[0].slices[1].proof = other.slices[1].proof.clone()),
+        ),
+        (
+            "a slice missing",
+            Box::new(|r| drop(r.inferences[1].slices.pop())),
+        ),
+        (
+            "a proof negated",
+            Box::new(|r| {
+                let p = negated_a(&r.inferences[1].slices[0].proof);
+                r.inferences[1].slices[0].proof = p;
+            }),
+        ),
+        (
+            "the other output, out of range",
+            Box::new(|r| r.inferences[1].output[0] = 1 << 23),
+        ),
+    ];
+    for (what, tamper) in &tamperings {
+        let mut bad = result.clone();
+        tamper(&mut bad);
+        assert!(
+            offline(&bad).is_err(),
+            "{what}: the offline check accepts it"
+        );
+        match evm.submit_inferences(contract, "tampered", &bad).await {
+            Err(ChainError::Reverted { reason, .. }) => eprintln!("{what}: reverted {reason}"),
+            other => panic!("{what}: {other:?}"),
+        }
+    }
+    assert_eq!(
+        evm.zkml_output(contract, &result.inferences[0].input_commitment)
+            .await
+            .unwrap(),
+        None,
+        "a refused delivery stored nothing"
+    );
+
+    let delivered = evm
+        .submit_inferences(contract, "task", &result)
+        .await
+        .unwrap();
+    for inference in &result.inferences {
+        assert_eq!(
+            evm.zkml_output(contract, &inference.input_commitment)
+                .await
+                .unwrap(),
+            Some(commit::activations(&inference.output))
+        );
+    }
+    eprintln!(
+        "2 inferences of 2 slices delivered in one call: {} gas",
+        delivered.gas_used
+    );
+}

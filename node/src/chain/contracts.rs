@@ -33,9 +33,16 @@ mod bindings {
         RowLog,
         "../contracts/out/RowLog.json"
     );
+
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        ZkmlResults,
+        "../contracts/out/ZkmlResults.json"
+    );
 }
 
-pub use bindings::{Groth16Verifier, QueryResults, RowLog};
+pub use bindings::{Groth16Verifier, QueryResults, RowLog, ZkmlResults};
 
 /// The verifier's Solidity source.
 pub const GROTH16_VERIFIER_SOURCE: &str =

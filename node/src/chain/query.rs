@@ -38,7 +38,7 @@ pub fn task_key(task_id: &str) -> B256 {
     keccak256(task_id.as_bytes())
 }
 
-fn word(x: &Fr) -> U256 {
+pub(super) fn word(x: &Fr) -> U256 {
     U256::from_be_bytes(evm::fr_word(x))
 }
 
@@ -257,7 +257,7 @@ fn chunk_calldata(result: &AggregatedProof) -> (Vec<[U256; 8]>, Vec<Vec<U256>>) 
 
 /// Sends a contract call as a transaction: first as a call, so that a revert is reported
 /// with its reason and costs nothing, then signed and sent, and its receipt awaited.
-async fn transact<C>(
+pub(super) async fn transact<C>(
     what: &'static str,
     call: alloy::contract::SolCallBuilder<&DynProvider, C>,
 ) -> Result<Delivered, ChainError>

@@ -15,7 +15,9 @@ use lagrange_circuits::{
 };
 
 use super::contracts::Groth16Verifier::{self, Groth16VerifierErrors, Groth16VerifierInstance};
-use super::contracts::{QueryResults::QueryResultsErrors, RowLog::RowLogErrors};
+use super::contracts::{
+    QueryResults::QueryResultsErrors, RowLog::RowLogErrors, ZkmlResults::ZkmlResultsErrors,
+};
 
 /// Why a chain operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -363,6 +365,10 @@ pub(super) fn contract_error(what: &'static str, e: alloy::contract::Error) -> C
         })
         .or_else(|| {
             e.as_decoded_interface_error::<RowLogErrors>()
+                .map(|d| format!("{d:?}"))
+        })
+        .or_else(|| {
+            e.as_decoded_interface_error::<ZkmlResultsErrors>()
                 .map(|d| format!("{d:?}"))
         });
     if let Some(reason) = decoded {

@@ -1,8 +1,10 @@
-//! `lagrange-node deliver`: sends a coprocessor result to a `QueryResults` contract on an EVM
-//! chain, which checks it whole (every proof in one pairing check, the chain of chunks from
-//! genesis to the data set's commitment, the answer) and stores the answer for other
-//! contracts to read. The result is first tried as a call, so a result the contract refuses
-//! is reported with its reason and costs no gas.
+//! `lagrange-node deliver`: sends a result to its contract on an EVM chain, which checks it
+//! whole and keeps it for other contracts to read. A coprocessor result goes to a
+//! `QueryResults` (every chunk proof in one pairing check, the chain of chunks from genesis
+//! to the data set's commitment, the answer); a zkML result to its model's `ZkmlResults`
+//! (every slice proof, the chain of activations from the input to the output values). The
+//! result is first tried as a call, so a result the contract refuses is reported with its
+//! reason and costs no gas.
 
 use std::path::PathBuf;
 
@@ -11,7 +13,8 @@ use lagrange_circuits::family::TaskResult;
 use lagrange_node::chain::{Evm, task_key};
 use lagrange_node::keyfile;
 
-/// Deliver a query result to a QueryResults contract on an EVM chain.
+/// Deliver a query result to a QueryResults contract, or a zkML result to its model's
+/// ZkmlResults contract, on an EVM chain.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The result file (`task --result` wrote it).
@@ -44,11 +47,13 @@ pub fn run(args: Args) -> Result<()> {
         .with_context(|| format!("reading {}", args.result.display()))?;
     let result = TaskResult::from_json(&bytes)
         .with_context(|| format!("{}: not a result file", args.result.display()))?;
-    let TaskResult::Query(query) = result else {
-        bail!(
-            "{}: only coprocessor query results are delivered to QueryResults",
+    let query = match result {
+        TaskResult::Query(query) => query,
+        TaskResult::Zkml(zkml) => return deliver_inferences(&args, &zkml),
+        _ => bail!(
+            "{}: only coprocessor query results (to QueryResults) and zkML results (to ZkmlResults) are delivered",
             args.result.display()
-        );
+        ),
     };
     let contract = args
         .contract
@@ -73,6 +78,39 @@ pub fn run(args: Args) -> Result<()> {
             query.answer.sum,
             query.answer.count,
             query.rows,
+            task_key(&task),
+            delivered.tx,
+            delivered
+                .block
+                .map_or_else(|| "?".to_string(), |b| b.to_string()),
+            delivered.gas_used
+        );
+        Ok(())
+    })
+}
+
+/// A zkML result's inferences delivered to the model's `ZkmlResults`.
+fn deliver_inferences(args: &Args, result: &lagrange_circuits::zkml::ZkmlResult) -> Result<()> {
+    if args.source.is_some() {
+        bail!("--source names a data source: a zkML result has none");
+    }
+    let contract = args
+        .contract
+        .parse()
+        .with_context(|| format!("--contract {:?} is not an address", args.contract))?;
+    let signer = keyfile::read_eth_key(args.eth_key_file.as_deref())?;
+    let task = args
+        .task
+        .clone()
+        .unwrap_or_else(|| hex::encode(blake3::hash(&result.to_json()).as_bytes()));
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let evm = Evm::connect(&args.rpc, Some(signer), args.chain_id).await?;
+        let delivered = evm.submit_inferences(contract, &task, result).await?;
+        println!(
+            "delivered: {} inference(s) of {}, task {task} (key {}), transaction {} in block {}, {} gas",
+            result.inferences.len(),
+            result.model,
             task_key(&task),
             delivered.tx,
             delivered

@@ -279,6 +279,60 @@ pub async fn deploy_query_results(evm: &Evm, params: &CircuitParams, shape: Chun
         .address
 }
 
+/// A zkML task's result: `n` inferences of a small MLP (8 → 16 → 8 → 4) served in `slices`,
+/// every slice of every inference proven, aggregated as the gateway does; with each slice's
+/// verifying key.
+pub fn zkml_result(
+    slices: Vec<std::ops::Range<usize>>,
+    n: usize,
+) -> (
+    Vec<VerifyingKey<Bn254>>,
+    lagrange_circuits::zkml::ZkmlResult,
+) {
+    use lagrange_circuits::zkml::{ServedModel, SliceJob, onnx, sample};
+    let model = onnx::load(&sample::mlp(8, &[16, 8, 4]), 12).unwrap();
+    let served = ServedModel::new("mlp", model.clone(), slices).unwrap();
+    let mut r = rng(11);
+    let keys: Vec<_> = (0..served.slices().len())
+        .map(|i| {
+            ark_groth16::Groth16::<Bn254>::circuit_specific_setup(
+                served.circuit(i, None).unwrap(),
+                &mut r,
+            )
+            .unwrap()
+        })
+        .collect();
+    let inputs: Vec<Vec<i64>> = (0..n)
+        .map(|k| {
+            let real: Vec<f32> = (0..model.input_len())
+                .map(|j| ((j + 3 * k) % 7) as f32 * 0.1 - 0.3)
+                .collect();
+            model.quantize_input(&real).unwrap()
+        })
+        .collect();
+    let proven: Vec<(Vec<u8>, Proof<Bn254>)> = served
+        .split(&inputs)
+        .unwrap()
+        .into_iter()
+        .map(|(i, job)| {
+            let input = SliceJob::from_bytes(&job).unwrap().input;
+            let proof = ark_groth16::Groth16::<Bn254>::prove(
+                &keys[i].0,
+                served.circuit(i, Some(input)).unwrap(),
+                &mut r,
+            )
+            .unwrap();
+            (job, proof)
+        })
+        .collect();
+    let jobs: Vec<(&[u8], Proof<Bn254>)> = proven
+        .iter()
+        .map(|(job, proof)| (job.as_slice(), proof.clone()))
+        .collect();
+    let result = served.aggregate(&jobs).unwrap();
+    (keys.into_iter().map(|(_, vk)| vk).collect(), result)
+}
+
 /// A proof of a small MLP's one slice, with its key and public inputs.
 pub fn zkml_slice_proof() -> (VerifyingKey<Bn254>, Proof<Bn254>, Vec<Fr>) {
     use lagrange_circuits::zkml::{ServedModel, SliceJob, onnx, sample};
