@@ -139,14 +139,8 @@ async fn main() {
     ] {
         let k = slices.len();
         let (vks, result) = onchain_support::zkml_result(slices, n);
-        let mut verifiers = Vec::new();
-        for vk in &vks {
-            verifiers.push(evm.deploy_verifier(vk).await.unwrap().address);
-        }
-        let contract = evm
-            .deploy_zkml_results(&result.model_commitment, &verifiers)
-            .await
-            .unwrap();
+        let contract =
+            onchain_support::deploy_zkml_results(&evm, &vks, &result.model_commitment).await;
         let delivered = evm
             .submit_inferences(contract.address, &format!("zkml-{k}-{n}"), &result)
             .await

@@ -746,14 +746,8 @@ async fn zkml_inferences_are_checked_whole_on_chain_slices_chain_and_output_valu
     let Some(node) = Hardhat::start() else { return };
     let evm = node.client().await;
     let (vks, result) = onchain_support::zkml_result(vec![0..1, 1..2], 2);
-    let mut verifiers = Vec::new();
-    for vk in &vks {
-        verifiers.push(evm.deploy_verifier(vk).await.unwrap().address);
-    }
-    let contract = evm
-        .deploy_zkml_results(&result.model_commitment, &verifiers)
+    let contract = onchain_support::deploy_zkml_results(&evm, &vks, &result.model_commitment)
         .await
-        .unwrap()
         .address;
 
     // The sponge on chain is the circuits', bit for bit, for any number of values and at

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use lagrange_circuits::family::TaskResult;
-use lagrange_node::chain::{Evm, task_key};
+use lagrange_node::chain::{Delivered, Evm, task_key};
 use lagrange_node::keyfile;
 
 /// Deliver a query result to a QueryResults contract, or a zkML result to its model's
@@ -74,16 +74,11 @@ pub fn run(args: Args) -> Result<()> {
         let evm = Evm::connect(&args.rpc, Some(signer), args.chain_id).await?;
         let delivered = evm.submit_query(contract, source, &task, &query).await?;
         println!(
-            "delivered: SUM={} COUNT={} over {} rows, task {task} (key {}), transaction {} in block {}, {} gas",
+            "delivered: SUM={} COUNT={} over {} rows, {}",
             query.answer.sum,
             query.answer.count,
             query.rows,
-            task_key(&task),
-            delivered.tx,
-            delivered
-                .block
-                .map_or_else(|| "?".to_string(), |b| b.to_string()),
-            delivered.gas_used
+            receipt(&task, &delivered)
         );
         Ok(())
     })
@@ -108,16 +103,24 @@ fn deliver_inferences(args: &Args, result: &lagrange_circuits::zkml::ZkmlResult)
         let evm = Evm::connect(&args.rpc, Some(signer), args.chain_id).await?;
         let delivered = evm.submit_inferences(contract, &task, result).await?;
         println!(
-            "delivered: {} inference(s) of {}, task {task} (key {}), transaction {} in block {}, {} gas",
+            "delivered: {} inference(s) of {}, {}",
             result.inferences.len(),
             result.model,
-            task_key(&task),
-            delivered.tx,
-            delivered
-                .block
-                .map_or_else(|| "?".to_string(), |b| b.to_string()),
-            delivered.gas_used
+            receipt(&task, &delivered)
         );
         Ok(())
     })
+}
+
+/// The task, its key on chain, and the transaction that delivered it.
+fn receipt(task: &str, delivered: &Delivered) -> String {
+    format!(
+        "task {task} (key {}), transaction {} in block {}, {} gas",
+        task_key(task),
+        delivered.tx,
+        delivered
+            .block
+            .map_or_else(|| "?".to_string(), |b| b.to_string()),
+        delivered.gas_used
+    )
 }

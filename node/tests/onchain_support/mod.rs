@@ -333,6 +333,20 @@ pub fn zkml_result(
     (keys.into_iter().map(|(_, vk)| vk).collect(), result)
 }
 
+/// Each slice's verifier and a `ZkmlResults` over them for the model committed to by
+/// `model`.
+pub async fn deploy_zkml_results(
+    evm: &Evm,
+    vks: &[VerifyingKey<Bn254>],
+    model: &Fr,
+) -> lagrange_node::chain::Deployed {
+    let mut verifiers = Vec::new();
+    for vk in vks {
+        verifiers.push(evm.deploy_verifier(vk).await.unwrap().address);
+    }
+    evm.deploy_zkml_results(model, &verifiers).await.unwrap()
+}
+
 /// A proof of a small MLP's one slice, with its key and public inputs.
 pub fn zkml_slice_proof() -> (VerifyingKey<Bn254>, Proof<Bn254>, Vec<Fr>) {
     use lagrange_circuits::zkml::{ServedModel, SliceJob, onnx, sample};
