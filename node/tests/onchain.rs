@@ -247,6 +247,12 @@ async fn a_wrong_chain_or_an_unreachable_node_is_named() {
         Evm::connect("not a url", None, None).await,
         Err(ChainError::BadUrl { .. })
     ));
+    // An https endpoint gets a TLS client (rustls with ring), which then finds nobody.
+    let https = url.replacen("http://", "https://", 1);
+    assert!(matches!(
+        Evm::connect(&https, None, None).await,
+        Err(ChainError::Unreachable { .. })
+    ));
 }
 
 /// Rows recorded in a `RowLog` are read back from its events, a query over them is proven

@@ -166,6 +166,9 @@ impl Evm {
         signer: Option<PrivateKeySigner>,
         expect_chain: Option<u64>,
     ) -> Result<Self, ChainError> {
+        // https endpoints: rustls with ring's crypto, for the whole process (a provider
+        // installed already, by whoever, is kept).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let parsed: alloy::transports::http::reqwest::Url =
             url.parse().map_err(|e| ChainError::BadUrl {
                 url: url.to_string(),
