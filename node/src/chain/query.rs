@@ -234,10 +234,14 @@ impl Evm {
     }
 }
 
-fn commitment_of_word(what: &'static str, w: U256) -> Result<Commitment, ChainError> {
+/// A word a contract returned, as a scalar (an error naming `what` if it is not one).
+pub(super) fn fr_of_word(what: &'static str, w: U256) -> Result<Fr, ChainError> {
     evm::fr_from_word(&w.to_be_bytes())
-        .map(Commitment)
         .ok_or_else(|| ChainError::rpc(what, format!("{w} is not a scalar")))
+}
+
+fn commitment_of_word(what: &'static str, w: U256) -> Result<Commitment, ChainError> {
+    fr_of_word(what, w).map(Commitment)
 }
 
 /// A result's chunk proofs and public inputs as `QueryResults` takes them.

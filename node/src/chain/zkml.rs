@@ -4,10 +4,10 @@
 //! keeps each proven output's commitment for other contracts to read.
 
 use alloy::primitives::{Address, I256, U256};
-use lagrange_circuits::{curve::Fr, evm, zkml::ZkmlResult};
+use lagrange_circuits::{curve::Fr, zkml::ZkmlResult};
 
 use super::contracts::ZkmlResults;
-use super::query::{Delivered, transact, word};
+use super::query::{Delivered, fr_of_word, transact, word};
 use super::rpc::{ChainError, Deployed, Evm, contract_error, deploy, proof_words};
 
 /// An inference's parts as `ZkmlResults.submit` takes them.
@@ -50,11 +50,6 @@ fn calldata(result: &ZkmlResult) -> Calldata {
         );
     }
     (inputs, values, links, proofs)
-}
-
-fn fr_of(what: &'static str, w: U256) -> Result<Fr, ChainError> {
-    evm::fr_from_word(&w.to_be_bytes())
-        .ok_or_else(|| ChainError::rpc(what, format!("{w} is not a scalar")))
 }
 
 impl Evm {
@@ -102,7 +97,7 @@ impl Evm {
         if w.is_zero() {
             return Ok(None);
         }
-        fr_of(WHAT, w).map(Some)
+        fr_of_word(WHAT, w).map(Some)
     }
 
     /// The activations commitment of `values` as the contract computes it.
@@ -118,6 +113,6 @@ impl Evm {
             .call()
             .await
             .map_err(|e| contract_error(WHAT, e))?;
-        fr_of(WHAT, w)
+        fr_of_word(WHAT, w)
     }
 }
