@@ -17,7 +17,7 @@ const R: &str = "218882428718392752222464057452572750885483644004160343436982041
 mod onchain_support;
 
 use onchain_support::{
-    CHAIN_ID, Hardhat, ProofAndInputs, SnarkjsVerifier, chunk_proofs, circom_proof,
+    CHAIN_ID, Hardhat, Node, ProofAndInputs, SnarkjsVerifier, chunk_proofs, circom_proof,
     deploy_snarkjs_verifier, zkml_slice_proof,
 };
 
@@ -134,6 +134,137 @@ async fn a_circom_proof_verifies_with_our_verifier_and_with_snarkjs_and_tamperin
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn coprocessor_chunks_verify_one_by_one_and_in_one_batch_and_a_tampered_batch_fails() {
     let Some(node) = Hardhat::start() else { return };
+    chunks_in_batches(&Node::Hardhat(node)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_embedded_evm_chunks_verify_in_batches_and_a_tampered_batch_fails() {
+    chunks_in_batches(&Node::embedded().await).await;
+}
+
+/// The EVM the devnet embeds charges what Hardhat's node charges, to the unit: creating the
+/// verifier, a batch of proofs, recording rows (the same hardfork's gas rules, the same
+/// precompiles).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_evm_charges_the_gas_hardhats_node_charges() {
+    use lagrange_circuits::Row;
+    let Some(hardhat) = Hardhat::start() else {
+        return;
+    };
+    let (params, proofs) = chunk_proofs(12, ChunkShape { rows: 3 });
+    let rows: Vec<Row> = (0..5u64)
+        .map(|i| Row {
+            key: i,
+            value: i * 3,
+        })
+        .collect();
+    let mut charged = Vec::new();
+    for node in [Node::Hardhat(hardhat), Node::embedded().await] {
+        let evm = node.client().await;
+        let verifier = evm.deploy_verifier(&params.pk.vk).await.unwrap();
+        let batch = evm.verify_batch(verifier.address, &proofs).await.unwrap();
+        let mut bad = proofs.clone();
+        bad[1].1[4] += Fr::from(1u64);
+        let refused = evm.verify_batch(verifier.address, &bad).await.unwrap();
+        let log = evm.deploy_row_log().await.unwrap();
+        let recorded = evm.record_rows(log.address, &rows).await.unwrap();
+        charged.push((
+            verifier.gas_used,
+            batch,
+            refused,
+            log.gas_used,
+            recorded.gas_used,
+        ));
+    }
+    println!("gas (Hardhat, embedded): {charged:?}");
+    assert!(charged[0].1.valid && !charged[0].2.valid);
+    assert_eq!(charged[0], charged[1]);
+}
+
+/// The embedded EVM refuses what a node refuses, and names it: a transaction for another
+/// chain, one sent twice, a nonce already used, state asked at an old block, a method it does
+/// not serve.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_evm_refuses_what_a_node_refuses() {
+    use alloy::consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+    use alloy::eips::eip2718::Encodable2718;
+    use alloy::network::TxSignerSync;
+    use alloy::primitives::TxKind;
+    use alloy::providers::Provider;
+
+    let chain = lagrange_node::tools::devchain::DevChain::start()
+        .await
+        .unwrap();
+    let evm = Evm::connect(chain.url(), Some(chain.key().clone()), Some(CHAIN_ID))
+        .await
+        .unwrap();
+    let provider = evm.provider();
+    let to = Address::repeat_byte(7);
+    let sign = |chain_id: u64, nonce: u64, value: u64| {
+        let mut tx = TxEip1559 {
+            chain_id,
+            nonce,
+            gas_limit: 21_000,
+            max_fee_per_gas: 3_000_000_000,
+            max_priority_fee_per_gas: 1_000_000_000,
+            to: TxKind::Call(to),
+            value: U256::from(value),
+            ..Default::default()
+        };
+        let signature = chain.key().sign_transaction_sync(&mut tx).unwrap();
+        TxEnvelope::from(tx.into_signed(signature)).encoded_2718()
+    };
+    let refused = |e: alloy::transports::TransportError| e.to_string();
+
+    let sent = provider
+        .send_raw_transaction(&sign(CHAIN_ID, 0, 1))
+        .await
+        .unwrap();
+    assert!(sent.get_receipt().await.unwrap().status());
+    assert_eq!(provider.get_balance(to).await.unwrap(), U256::from(1u64));
+    let again = refused(
+        provider
+            .send_raw_transaction(&sign(CHAIN_ID, 0, 1))
+            .await
+            .unwrap_err(),
+    );
+    assert!(again.contains("already mined"), "{again}");
+    let elsewhere = refused(
+        provider
+            .send_raw_transaction(&sign(1, 1, 1))
+            .await
+            .unwrap_err(),
+    );
+    assert!(elsewhere.to_lowercase().contains("chain"), "{elsewhere}");
+    let stale = refused(
+        provider
+            .send_raw_transaction(&sign(CHAIN_ID, 0, 2))
+            .await
+            .unwrap_err(),
+    );
+    assert!(stale.to_lowercase().contains("nonce"), "{stale}");
+    let old = refused(
+        provider
+            .get_balance(Address::repeat_byte(7))
+            .number(0)
+            .await
+            .unwrap_err(),
+    );
+    assert!(old.contains("only its latest state"), "{old}");
+    let unknown = refused(
+        provider
+            .raw_request::<_, serde_json::Value>("eth_getProof".into(), ())
+            .await
+            .unwrap_err(),
+    );
+    assert!(unknown.contains("eth_getProof is not served"), "{unknown}");
+    assert!(
+        provider.send_raw_transaction(&[0xde, 0xad]).await.is_err(),
+        "garbage is not a transaction"
+    );
+}
+
+async fn chunks_in_batches(node: &Node) {
     let evm = node.client().await;
     let (params, proofs) = chunk_proofs(12, ChunkShape { rows: 3 });
     assert_eq!(proofs.len(), 4);
@@ -261,8 +392,18 @@ async fn a_wrong_chain_or_an_unreachable_node_is_named() {
 /// verify` runs) refuses is refused on chain too, with a named reason, and stores nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_query_over_rows_recorded_on_chain_is_delivered_checked_and_read_back() {
-    use lagrange_circuits::{AggregatedProof, ChunkProof, ChunkStatement, DataSet, Query, Row};
     let Some(node) = Hardhat::start() else { return };
+    query_over_rows_on_chain(&Node::Hardhat(node)).await;
+}
+
+/// The same on the EVM the devnet embeds: every tampering reverts there too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_embedded_evm_a_query_over_rows_is_delivered_and_every_tampering_reverts() {
+    query_over_rows_on_chain(&Node::embedded().await).await;
+}
+
+async fn query_over_rows_on_chain(node: &Node) {
+    use lagrange_circuits::{AggregatedProof, ChunkProof, ChunkStatement, DataSet, Query, Row};
     let evm = node.client().await;
 
     // The data source: rows recorded on chain, read back from its events.
@@ -281,7 +422,7 @@ async fn a_query_over_rows_recorded_on_chain_is_delivered_checked_and_read_back(
     // commitment for them.
     let contract = log.to_string();
     let submitted = lagrange_node::tools::client::rows_from_chain(
-        &node.url,
+        node.url(),
         &contract,
         Some(CHAIN_ID),
         None,
@@ -291,7 +432,7 @@ async fn a_query_over_rows_recorded_on_chain_is_delivered_checked_and_read_back(
     .unwrap();
     assert_eq!(submitted, rows);
     assert!(
-        lagrange_node::tools::client::rows_from_chain(&node.url, &contract, Some(1), None, None)
+        lagrange_node::tools::client::rows_from_chain(node.url(), &contract, Some(1), None, None)
             .await
             .is_err(),
         "another chain id is refused"
@@ -597,6 +738,30 @@ async fn a_query_over_rows_on_chain_is_proven_by_the_network_and_delivered_by_th
         assert_eq!(task.proven, task.native);
         assert_eq!(task.on_chain, Some(task.native), "task {}", task.task);
     }
+}
+
+/// `lagrange-node devnet --workload chain` with no `--rpc`, as on a machine with nothing
+/// installed: the same path on the EVM inside the devnet's process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chain_devnet_runs_on_its_embedded_evm_with_nothing_installed() {
+    use lagrange_node::tools::devnet::{self, DevnetOptions, DevnetWorkload};
+    let dir = tempfile::tempdir().unwrap();
+    let report = devnet::run(DevnetOptions {
+        workload: DevnetWorkload::Chain,
+        provers: 2,
+        tasks: 1,
+        rows: 40,
+        params_dir: Some(dir.path().join("params")),
+        timeout: std::time::Duration::from_secs(120),
+        chain: None,
+        ..DevnetOptions::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(report.tasks.len(), 1);
+    let task = &report.tasks[0];
+    assert!(task.native.1 > 0, "the sample query matches some rows");
+    assert_eq!(task.on_chain, Some(task.native));
 }
 
 /// The gateway's deliveries, one round at a time over a store: a result the contract refuses

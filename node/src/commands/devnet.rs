@@ -14,7 +14,8 @@ use lagrange_protocol::JobCategory;
 pub struct Args {
     /// What the tasks prove: query (coprocessor SUM/COUNT), circom (a bundled circom
     /// circuit, proofs in snarkjs' format), zkml (a bundled model) or chain (queries over
-    /// rows recorded on an EVM chain, delivered back to it; needs --rpc).
+    /// rows recorded on an EVM chain, delivered back to it: on the node at --rpc, else on
+    /// an EVM inside this process).
     #[arg(long, value_enum, default_value = "query")]
     workload: DevnetWorkload,
     /// Number of provers.
@@ -38,7 +39,8 @@ pub struct Args {
     /// Write each task's verified result (JSON) into this directory.
     #[arg(long)]
     results_dir: Option<PathBuf>,
-    /// `--workload chain`: the JSON-RPC endpoint of the EVM node to run on.
+    /// `--workload chain`: the JSON-RPC endpoint of the EVM node to run on (default: an
+    /// EVM inside this process, its one account funded at genesis).
     #[arg(long)]
     rpc: Option<String>,
     /// `--workload chain`: a file holding the hex key that deploys the contracts, records

@@ -6,6 +6,8 @@
 
 pub mod chart;
 pub mod client;
+#[cfg(feature = "chain")]
+pub mod devchain;
 pub mod devnet;
 pub mod economics;
 pub mod gpu_check;

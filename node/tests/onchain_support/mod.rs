@@ -1,6 +1,6 @@
 //! What the on-chain tests and the gas benchmark share: a Hardhat EVM node of their own
 //! (pinned in contracts/package-lock.json; `.ci/run` installs it) on a free port, stopped when
-//! dropped; snarkjs' verifier for the circom fixture, compiled and deployed; and real proofs of
+//! dropped, or the EVM embedded in the node for its devnet; snarkjs' verifier for the circom fixture, compiled and deployed; and real proofs of
 //! each kind the network serves.
 
 #![allow(dead_code)]
@@ -24,6 +24,7 @@ use lagrange_circuits::params::setup_insecure_seeded;
 use lagrange_circuits::prover::{CpuMsm, key_id};
 use lagrange_circuits::{CircuitParams, CircuitSpec, DataSet, JobInput, Prover, Query, Row};
 use lagrange_node::chain::Evm;
+use lagrange_node::tools::devchain::DevChain;
 use rand::SeedableRng;
 
 const ZKEY: &[u8] = include_bytes!("../../../circuits/fixtures/circom/square_chain.zkey");
@@ -130,6 +131,39 @@ impl Hardhat {
         Evm::connect(&self.url, Some(signer), Some(CHAIN_ID))
             .await
             .expect("connect")
+    }
+}
+
+/// An EVM node for a test: Hardhat's, or the one the devnet runs inside its own process.
+pub enum Node {
+    /// Hardhat's node, a process.
+    Hardhat(Hardhat),
+    /// revm inside this process, behind the same JSON-RPC.
+    Embedded(DevChain),
+}
+
+impl Node {
+    /// An embedded EVM of this test's own.
+    pub async fn embedded() -> Self {
+        Node::Embedded(DevChain::start().await.expect("starting the embedded EVM"))
+    }
+
+    /// Its JSON-RPC endpoint.
+    pub fn url(&self) -> &str {
+        match self {
+            Node::Hardhat(h) => &h.url,
+            Node::Embedded(e) => e.url(),
+        }
+    }
+
+    /// A client that signs with the node's funded account.
+    pub async fn client(&self) -> Evm {
+        match self {
+            Node::Hardhat(h) => h.client().await,
+            Node::Embedded(e) => Evm::connect(e.url(), Some(e.key().clone()), Some(CHAIN_ID))
+                .await
+                .expect("connect"),
+        }
     }
 }
 

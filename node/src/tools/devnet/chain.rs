@@ -2,8 +2,10 @@
 //! circuit's verifier and a `QueryResults` are deployed; each task's rows are recorded in a
 //! `RowLog` of their own and read back from its events (checked against the commitment the
 //! log holds); the network proves the query, and the gateway delivers the result itself
-//! (`submitFor` the log); the answer is then read from the contract. Without the `chain`
-//! feature each step says that it needs it.
+//! (`submitFor` the log); the answer is then read from the contract. The chain is an EVM node
+//! named by its JSON-RPC endpoint, or else one inside the devnet's process
+//! ([`crate::tools::devchain`]), reached through the same client. Without the `chain` feature
+//! each step says that it needs it.
 
 use std::path::{Path, PathBuf};
 
@@ -32,7 +34,8 @@ pub(super) use evm::ChainRun;
 #[cfg(not(feature = "chain"))]
 pub(super) enum ChainRun {}
 
-/// Deploys the contracts of a chain run and starts the gateway's own deliveries.
+/// Deploys the contracts of a chain run (on `chain`, else on an EVM in this process) and
+/// starts the gateway's own deliveries.
 pub(super) async fn setup(
     chain: Option<&DevnetChain>,
     category: JobCategory,
@@ -41,12 +44,6 @@ pub(super) async fn setup(
     stop: &CancellationToken,
     say: impl Fn(String),
 ) -> Result<ChainRun> {
-    let chain = chain.ok_or_else(|| {
-        anyhow::anyhow!(
-            "--workload chain needs --rpc: the JSON-RPC URL of an EVM node (Hardhat's, for one: \
-             `npx hardhat node` in contracts/), and a funded key in LAGRANGE_ETH_KEY or --eth-key-file"
-        )
-    })?;
     #[cfg(feature = "chain")]
     {
         let spec = crate::circuit_workload::circuit_for(true, category);
@@ -132,6 +129,7 @@ mod evm {
     use crate::chain::{Evm, ProvenAnswer};
     use crate::gateway::driver::GatewayHandle;
     use crate::model::{Delivery, hex0x};
+    use crate::tools::devchain::{self, DevChain};
 
     /// Rows recorded per transaction.
     const ROWS_PER_TX: usize = 64;
@@ -140,20 +138,40 @@ mod evm {
     pub struct ChainRun {
         evm: Evm,
         results: Address,
+        /// The EVM in this process, when no node was named (it stops when dropped).
+        _embedded: Option<DevChain>,
     }
 
     impl ChainRun {
-        /// Connects and deploys the verifier of `circuit` (its key from `params_dir`) and a
-        /// `QueryResults` over it for chunks of `chunk_rows` rows.
+        /// Connects to `chain`'s node (else starts an EVM in this process) and deploys the
+        /// verifier of `circuit` (its key from `params_dir`) and a `QueryResults` over it for
+        /// chunks of `chunk_rows` rows.
         pub async fn deploy(
-            chain: &DevnetChain,
+            chain: Option<&DevnetChain>,
             params_dir: &Path,
             circuit: &str,
             chunk_rows: u64,
             say: impl Fn(String),
         ) -> Result<Self> {
-            let signer = crate::keyfile::read_eth_key(chain.eth_key_file.as_deref())?;
-            let evm = Evm::connect(&chain.rpc, Some(signer), None).await?;
+            let (evm, embedded) = match chain {
+                Some(chain) => {
+                    let signer = crate::keyfile::read_eth_key(chain.eth_key_file.as_deref())?;
+                    (Evm::connect(&chain.rpc, Some(signer), None).await?, None)
+                }
+                None => {
+                    let dev = DevChain::start()
+                        .await
+                        .context("starting the embedded EVM")?;
+                    let evm =
+                        Evm::connect(dev.url(), Some(dev.key().clone()), Some(devchain::CHAIN_ID))
+                            .await?;
+                    (evm, Some(dev))
+                }
+            };
+            let node = match &embedded {
+                Some(_) => "an EVM in this process (revm)",
+                None => "the node",
+            };
             let (_, vk) = crate::circuit_workload::verifier_keys(params_dir, circuit)?
                 .into_iter()
                 .next()
@@ -163,9 +181,9 @@ mod evm {
                 .deploy_query_results(verifier.address, chunk_rows)
                 .await?;
             say(format!(
-                "chain {} at {}: verifier of {circuit} at {} ({} gas), QueryResults at {} ({} gas)",
+                "chain {} on {node} at {}: verifier of {circuit} at {} ({} gas), QueryResults at {} ({} gas)",
                 evm.chain_id(),
-                chain.rpc,
+                evm.url(),
                 verifier.address,
                 verifier.gas_used,
                 results.address,
@@ -174,6 +192,7 @@ mod evm {
             Ok(Self {
                 evm,
                 results: results.address,
+                _embedded: embedded,
             })
         }
 

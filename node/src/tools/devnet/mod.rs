@@ -117,7 +117,7 @@ pub struct DevnetOptions {
     pub timeout: Duration,
     /// Write each task's verified result here, if set.
     pub results_dir: Option<PathBuf>,
-    /// The chain of a `--workload chain` run.
+    /// The EVM node of a `--workload chain` run; none: an EVM inside this process.
     pub chain: Option<DevnetChain>,
 }
 
