@@ -24,6 +24,11 @@ usage: testnet/run.sh [options]
                     commit-reveal: kill -9 a prover the moment the gateway takes its commit
                       (before it reveals) and restart it at once, several times over; it
                       must reveal after the restart, and no prover may be penalized
+  --chain           every task's rows are recorded in a RowLog on a real EVM node (Hardhat's,
+                    from contracts/node_modules: npm ci there first) and read back from its
+                    events (`submit query --from-chain`); the gateways deliver each result to
+                    a QueryResults there, and the answer each holds is checked against the
+                    task's result
   --skew MS         provers' clocks run MS ms behind (odd nodes) or ahead (even nodes) of
                     the gateways'; no prover may be penalized for it
   --drop-results P  gateways drop P% of their auction results instead of gossiping them;
@@ -47,7 +52,7 @@ usage: testnet/run.sh [options]
 EOF
 }
 
-NODES=5 TASKS=10 ROWS=100 SUPERNETS=1 INTRUDER=0 CHAOS=0 CHAOS_MODE=kill TIMEOUT=600
+NODES=5 TASKS=10 ROWS=100 SUPERNETS=1 INTRUDER=0 CHAIN=0 CHAOS=0 CHAOS_MODE=kill TIMEOUT=600
 SKEW=0 DROP_RESULTS=0 SOAK=0 RATE=5 SAMPLE_SECS=60 KILL_EVERY=300 TIMEOUT_SET=0 STORE_CACHE_MB="" RETENTION_SECS=""
 BASE_PORT=27000 DIR="" PROFILE=debug KEEP=0 BUILD=1
 while [[ $# -gt 0 ]]; do
@@ -57,6 +62,7 @@ while [[ $# -gt 0 ]]; do
     --rows) ROWS="$2"; shift 2 ;;
     --supernets) SUPERNETS="$2"; shift 2 ;;
     --intruder) INTRUDER=1; shift ;;
+    --chain) CHAIN=1; shift ;;
     --chaos)
       CHAOS=1; shift
       if [[ $# -gt 0 && $1 != --* ]]; then CHAOS_MODE="$1"; shift; fi ;;
@@ -82,6 +88,8 @@ done
 MIN_NODES=$((SUPERNETS * 2))
 ((NODES >= MIN_NODES)) || { echo "--nodes must be at least $MIN_NODES (a gateway and a prover per supernet)" >&2; exit 2; }
 ((TASKS >= 1)) || { echo "--tasks must be at least 1" >&2; exit 2; }
+HARDHAT="$(cd "$(dirname "$0")/.." && pwd)/contracts/node_modules/.bin/hardhat"
+((CHAIN == 0)) || [[ -x $HARDHAT ]] || { echo "--chain needs Hardhat's node: run npm ci in contracts/" >&2; exit 2; }
 [[ $CHAOS_MODE =~ ^(kill|gateway-outage|commit-reveal)$ ]] || { echo "--chaos mode must be kill, gateway-outage or commit-reveal" >&2; exit 2; }
 # --soak 90s | 30m | 1h | 600 (seconds)
 if [[ $SOAK != 0 ]]; then
@@ -92,6 +100,7 @@ if [[ $SOAK != 0 ]]; then
   esac
   [[ $SOAK =~ ^[0-9]+$ ]] && ((SOAK >= 30)) || { echo "--soak takes a duration of at least 30s (90s, 30m, 1h)" >&2; exit 2; }
   ((CHAOS == 0)) || { echo "--soak brings its own kills; drop --chaos" >&2; exit 2; }
+  ((CHAIN == 0)) || { echo "--soak and --chain do not go together" >&2; exit 2; }
   ((TIMEOUT_SET)) || TIMEOUT=$((SOAK + 600))
 fi
 
@@ -221,10 +230,32 @@ for ((i = 0; i < COUNT; i++)); do
   PEER+=("$(sed -n 's/.*peer id \([^;]*\);.*/\1/p' <<<"$out")")
   PUBKEY+=("$(sed -n 's/.*public key \(.*\)$/\1/p' <<<"$out")")
 done
+# ---- the chain (--chain): Hardhat's node on the last port of the range, the verifier and a
+# QueryResults deployed, one RowLog holding the rows every task reads. The keys are
+# Hardhat's first development accounts, publicly known: #0 deploys and records, #1 and #2
+# pay for the gateways' deliveries. ----
+CHAIN_ID=31337 RPC="http://127.0.0.1:$((BASE_PORT + 399))"
+ETH_KEYS=(ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
+  59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d
+  5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a)
+chain_cmd() { "$BIN" chain --rpc "$RPC" --chain-id "$CHAIN_ID" --eth-key-file "$DIR/eth.key" "$@"; }
+if ((CHAIN)); then
+  echo "${ETH_KEYS[0]}" >"$DIR/eth.key"
+  (cd "$ROOT/contracts" && HARDHAT_DISABLE_TELEMETRY_PROMPT=true exec "$HARDHAT" node \
+    --hostname 127.0.0.1 --port $((BASE_PORT + 399)) >"$DIR/hardhat.log" 2>&1) &
+  wait_for "Hardhat's node to start" 90 grep -q "Started HTTP" "$DIR/hardhat.log"
+fi
 # Parameters from a public seed (INSECURE: testnets only). Gateways have them; provers fetch
 # them from their bootnode and check them against the pinned digest.
 mkdir -p "$DIR/params"
 "$BIN" setup-insecure coprocessor-sum-v1/small --params-dir "$DIR/params" --seed 7 >"$DIR/circuits.toml" 2>/dev/null
+if ((CHAIN)); then
+  chain_cmd deploy --circuit coprocessor-sum-v1/small --params-dir "$DIR/params" | tee "$DIR/chain.log" | sed 's/^/  /'
+  QUERY_RESULTS=$(sed -n 's/^QueryResults at \(0x[0-9a-fA-F]*\).*/\1/p' "$DIR/chain.log")
+  chain_cmd record --sample-rows "$ROWS" | tee -a "$DIR/chain.log" | sed 's/^/  /'
+  ROW_LOG=$(sed -n 's/^RowLog at \(0x[0-9a-fA-F]*\).*/\1/p' "$DIR/chain.log")
+  [[ -n $QUERY_RESULTS && -n $ROW_LOG ]] || { echo "testnet: the chain's contracts were not deployed" >&2; exit 1; }
+fi
 
 write_supernet() { # id permissioned
   local id=$1 gw=$(gateway_of "$1") allow="" deposits="" grace=""
@@ -296,6 +327,13 @@ EOF
   if [[ ${ROLE[$i]} == gateway ]]; then
     sed -i "s|^params_dir = .*|params_dir = \"../../params\"|" "$d/node.toml"
   fi
+  if [[ ${ROLE[$i]} == gateway ]] && ((CHAIN)); then
+    # Each gateway pays for its deliveries from an account of its own (Hardhat's #1, #2).
+    echo "${ETH_KEYS[$((i + 1))]}" >"$d/eth.key"
+    sed -i -e "s|^# deliver_rpc = .*|deliver_rpc = \"$RPC\"|" \
+      -e "s|^# deliver_chain_id = .*|deliver_chain_id = $CHAIN_ID|" \
+      -e "s|^# deliver_key_file = .*|deliver_key_file = \"eth.key\"|" "$d/node.toml"
+  fi
 done
 # The intruder has the parameters already, so it gets as far as bidding.
 if ((INTRUDER)); then cp -r "$DIR/params" "$DIR/nodes/intruder/params"; fi
@@ -356,11 +394,18 @@ done
 GATEWAY_URLS=()
 for ((i = 0; i < SUPERNETS; i++)); do GATEWAY_URLS+=("http://127.0.0.1:${GRPC[$i]}"); done
 submit_cmd() { # task number [submit flags]: sets SUBMIT to the command that submits it
-  local g=$(($1 % SUPERNETS))
+  local t=$1 g=$(($1 % SUPERNETS))
   shift
   SUBMIT=("$BIN" submit --gateway "${GATEWAY_URLS[$g]}" --supernet "${NET[$g]}" --max-fee 1000
     --deadline-secs "$TIMEOUT" "$@" query --sample-rows "$ROWS" --lo 100 --hi 600)
+  # On chain: the rows from the RowLog, and a key range of the task's own (an answer is
+  # kept under the data set and the range), delivered by the gateway.
+  if ((CHAIN)); then
+    SUBMIT=("${SUBMIT[@]:0:${#SUBMIT[@]}-6}" --from-chain --rpc "$RPC" --chain-id "$CHAIN_ID"
+      --contract "$ROW_LOG" --lo "$(chain_lo "$t")" --hi 600 --deliver-to "$QUERY_RESULTS")
+  fi
 }
+chain_lo() { echo $((100 + $1)); }
 submit_task() { # task number [submit flags]
   submit_cmd "$@"
   "${SUBMIT[@]}" | tee -a "$DIR/submitted.log"
@@ -570,7 +615,7 @@ set -e
 
 FAIL=0
 ((audit == 0)) || FAIL=1
-echo "== summary: $NODES nodes, $TASKS tasks, $SUPERNETS supernet(s)$( ((SOAK)) && echo ", soak ${SOAK}s")$( ((CHAOS)) && echo ", chaos $CHAOS_MODE")$( ((INTRUDER)) && echo ', intruder')$( ((SKEW)) && echo ", skew ±${SKEW} ms")$( ((DROP_RESULTS)) && echo ", ${DROP_RESULTS}% results dropped") =="
+echo "== summary: $NODES nodes, $TASKS tasks, $SUPERNETS supernet(s)$( ((CHAIN)) && echo ", on chain")$( ((SOAK)) && echo ", soak ${SOAK}s")$( ((CHAOS)) && echo ", chaos $CHAOS_MODE")$( ((INTRUDER)) && echo ', intruder')$( ((SKEW)) && echo ", skew ±${SKEW} ms")$( ((DROP_RESULTS)) && echo ", ${DROP_RESULTS}% results dropped") =="
 cat "$DIR/report.txt"
 if ((${#CHAOS_LOG[@]})); then
   echo "chaos: ${#CHAOS_LOG[@]} actions"
@@ -601,6 +646,29 @@ if ((deviations > 0)); then echo "  - FAIL: an honest gateway was found deviatin
 if ((honest_audits == 0)); then echo "  - FAIL: no auction was audited" >&2; FAIL=1; fi
 if ((SOAK > 0)); then
   "$BIN" soak-check --dir "$DIR" || FAIL=1
+fi
+if ((CHAIN)); then
+  # Each task's gateway delivered its result: the answer the contract holds for the task's
+  # range over the RowLog is the one in the task's result.
+  mkdir -p "$DIR/results"
+  mapfile -t IDS < <(sed -n 's/^task \([0-9a-f]*\) stored.*/\1/p' "$DIR/submitted.log" | head -n "$TASKS")
+  on_chain=0
+  held() { # task number
+    chain_cmd answer --contract "$QUERY_RESULTS" --source "$ROW_LOG" --lo "$(chain_lo "$1")" \
+      --hi 600 --expect "$DIR/results/chain-$1.json" >"$DIR/results/chain-$1.txt" 2>&1
+  }
+  for ((t = 0; t < ${#IDS[@]}; t++)); do
+    if "$BIN" task "${IDS[$t]}" --gateway "${GATEWAY_URLS[$((t % SUPERNETS))]}" \
+      --out "$DIR/results/chain-$t.json" >/dev/null 2>&1 &&
+      wait_for "task $t's answer on chain" 60 held "$t"; then
+      on_chain=$((on_chain + 1))
+    else
+      echo "  - FAIL: task ${IDS[$t]}: $(tail -n 1 "$DIR/results/chain-$t.txt" 2>/dev/null)" >&2
+      FAIL=1
+    fi
+  done
+  echo "on chain: ${on_chain}/${TASKS} answers delivered by the gateways, each the task's result (QueryResults $QUERY_RESULTS, RowLog $ROW_LOG)"
+  ((${#IDS[@]} == TASKS)) || { echo "  - FAIL: ${#IDS[@]} of $TASKS tasks submitted" >&2; FAIL=1; }
 fi
 echo "took $(($(date +%s) - START))s; report: $DIR/report.json"
 if ((FAIL)); then exit 1; fi

@@ -58,6 +58,8 @@ enum Command {
     ExportVerifier(commands::export_verifier::Args),
     #[cfg(feature = "chain")]
     Deliver(commands::deliver::Args),
+    #[cfg(feature = "chain")]
+    Chain(commands::chain::Args),
 }
 
 /// Runs the command; an error is printed as its message and its causes, one per line, with
@@ -101,6 +103,8 @@ fn run() -> Result<()> {
         Command::ExportVerifier(args) => commands::export_verifier::run(args),
         #[cfg(feature = "chain")]
         Command::Deliver(args) => commands::deliver::run(args),
+        #[cfg(feature = "chain")]
+        Command::Chain(args) => commands::chain::run(args),
     }
 }
 

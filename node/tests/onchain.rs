@@ -264,6 +264,44 @@ async fn the_embedded_evm_refuses_what_a_node_refuses() {
     );
 }
 
+/// A transaction the node refuses leaves no gap in the sender's nonces: a gateway whose
+/// account had no funds yet delivers once it is funded (found by the multi-process testnet,
+/// where every delivery after the first refusal failed with "nonce too high").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_transaction_leaves_no_gap_in_the_senders_nonces() {
+    use alloy::network::TransactionBuilder;
+    use alloy::providers::Provider;
+    use alloy::rpc::types::TransactionRequest;
+    use alloy::signers::local::PrivateKeySigner;
+
+    let node = Node::embedded().await;
+    let funded = node.client().await;
+    let key = PrivateKeySigner::from_bytes(&[0x17; 32].into()).unwrap();
+    let fresh = Evm::connect(node.url(), Some(key.clone()), Some(CHAIN_ID))
+        .await
+        .unwrap();
+    let refused = fresh.deploy_row_log().await.unwrap_err();
+    assert!(
+        refused.to_string().to_lowercase().contains("fund")
+            || refused.to_string().to_lowercase().contains("balance"),
+        "{refused}"
+    );
+    let top_up = TransactionRequest::default()
+        .with_to(key.address())
+        .with_value(U256::from(10u64).pow(U256::from(21u64)));
+    let sent = funded
+        .provider()
+        .send_transaction(top_up)
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(sent.status());
+    fresh.deploy_row_log().await.unwrap();
+    fresh.deploy_row_log().await.unwrap();
+}
+
 async fn chunks_in_batches(node: &Node) {
     let evm = node.client().await;
     let (params, proofs) = chunk_proofs(12, ChunkShape { rows: 3 });

@@ -175,12 +175,20 @@ impl Evm {
                 reason: format!("{e}"),
             })?;
         let sender = signer.as_ref().map(|s| s.address());
+        // The nonce is asked of the node for every transaction, never counted here: a
+        // transaction the node refused (no funds yet, a fee too low) must not leave a gap
+        // that every later one falls into. Transactions go out one at a time.
+        let builder = ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .with_gas_estimation()
+            .with_simple_nonce_management()
+            .fetch_chain_id();
         let provider = match signer {
-            Some(signer) => ProviderBuilder::new()
+            Some(signer) => builder
                 .wallet(EthereumWallet::from(signer))
                 .connect_http(parsed)
                 .erased(),
-            None => ProviderBuilder::new().connect_http(parsed).erased(),
+            None => builder.connect_http(parsed).erased(),
         };
         let chain_id = provider
             .get_chain_id()

@@ -23,9 +23,12 @@
 //! - [`export_snarkjs`]: a result's proofs in snarkjs' formats.
 //! - [`export_verifier`]: the on-chain verifier of circuits, and its deployments.
 //! - [`deliver`]: a query result delivered to a contract on an EVM chain.
+//! - [`chain`]: contracts deployed, rows recorded and answers read on an EVM chain.
 
 pub mod accounts;
 pub mod audit;
+#[cfg(feature = "chain")]
+pub mod chain;
 pub mod circuit;
 #[cfg(feature = "chain")]
 pub mod deliver;
