@@ -13,6 +13,9 @@ use super::rpc::{
     ChainError, Deployed, Evm, contract_error, deploy, input_words, proof_words, send_and_wait,
 };
 
+/// Rows recorded per transaction by [`Evm::record_all_rows`] (64 rows cost about 3.3 M gas).
+pub const ROWS_PER_TX: usize = 64;
+
 /// A task's answer as stored on chain.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ProvenAnswer {
@@ -163,6 +166,16 @@ impl Evm {
             rows.iter().map(|r| r.value).collect(),
         );
         transact(WHAT, call).await
+    }
+
+    /// Records rows in the `RowLog` at `at`, [`ROWS_PER_TX`] a transaction (the last
+    /// transaction's rows may be fewer); returns the gas of them all.
+    pub async fn record_all_rows(&self, at: Address, rows: &[Row]) -> Result<u64, ChainError> {
+        let mut gas = 0u64;
+        for part in rows.chunks(ROWS_PER_TX) {
+            gas = gas.saturating_add(self.record_rows(at, part).await?.gas_used);
+        }
+        Ok(gas)
     }
 
     /// The commitment the `RowLog` at `at` holds now.

@@ -165,19 +165,13 @@ async fn deploy(evm: &Evm, circuit: &str, params_dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Rows recorded per transaction.
-const ROWS_PER_TX: usize = 64;
-
-/// Appends `rows` to the log at `log` (a new one if none), a transaction per 64 rows.
+/// Appends `rows` to the log at `log` (a new one if none), 64 a transaction.
 async fn record(evm: &Evm, log: Option<Address>, rows: &[Row]) -> Result<()> {
     let log = match log {
         Some(log) => evm.code_at(log).await?,
         None => evm.deploy_row_log().await?.address,
     };
-    let mut gas = 0u64;
-    for part in rows.chunks(ROWS_PER_TX) {
-        gas = gas.saturating_add(evm.record_rows(log, part).await?.gas_used);
-    }
+    let gas = evm.record_all_rows(log, rows).await?;
     let commitment = evm.row_log_commitment(log).await?;
     println!("{} rows recorded ({gas} gas)", rows.len());
     println!("RowLog at {log}, commitment {commitment}");

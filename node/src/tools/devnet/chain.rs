@@ -131,9 +131,6 @@ mod evm {
     use crate::model::{Delivery, hex0x};
     use crate::tools::devchain::{self, DevChain};
 
-    /// Rows recorded per transaction.
-    const ROWS_PER_TX: usize = 64;
-
     /// The contracts of one chain devnet.
     pub struct ChainRun {
         evm: Evm,
@@ -218,10 +215,7 @@ mod evm {
                 .iter()
                 .map(|&(key, value)| Row { key, value })
                 .collect();
-            let mut gas = 0u64;
-            for part in rows.chunks(ROWS_PER_TX) {
-                gas = gas.saturating_add(self.evm.record_rows(log, part).await?.gas_used);
-            }
+            let gas = self.evm.record_all_rows(log, &rows).await?;
             let read = self.evm.rows_from_chain(log, None, None).await?;
             if read != rows {
                 bail!("the rows read back from RowLog {log} differ from those recorded");
