@@ -17,7 +17,6 @@ pub mod launch;
 pub mod metrics;
 pub mod model;
 pub mod net;
-pub mod param_files;
 pub mod prover;
 pub mod run;
 pub mod store;

@@ -126,7 +126,7 @@ async fn ensure_params(
         }
         let spec = lagrange_circuits::CircuitSpec::parse(c.id.as_str())
             .map_err(|e| anyhow::anyhow!("supernet circuit {}: {e}", c.id))?;
-        let path = crate::param_files::params_path(&s.params_dir, &spec);
+        let path = crate::circuit_workload::param_files::params_path(&s.params_dir, &spec);
         files.insert(c.params_digest, path.clone());
         if !path.exists() {
             missing.push((c.params_digest, path));
@@ -159,7 +159,7 @@ async fn ensure_params(
                     continue;
                 };
                 info!(%digest, %peer, "fetching parameters");
-                let bar = crate::param_files::download_bar(&dest);
+                let bar = crate::circuit_workload::param_files::download_bar(&dest);
                 let progress = |held: u64, total: u64| {
                     bar.set_length(total);
                     bar.set_position(held);
@@ -220,7 +220,7 @@ async fn calibrate(
         let ms = tokio::task::spawn_blocking(move || -> Result<Option<u64>> {
             let mut slowest = None;
             for (circuit, input) in w.calibration_jobs(category) {
-                let bar = crate::param_files::spinner(format!(
+                let bar = crate::circuit_workload::param_files::spinner(format!(
                     "calibrating: proving one {category} job of {circuit}"
                 ));
                 let started = std::time::Instant::now();

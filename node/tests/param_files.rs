@@ -6,7 +6,7 @@ use lagrange_circuits::{
     CircuitParams, CircuitSpec,
     params::{self, setup_insecure_seeded},
 };
-use lagrange_node::param_files::{
+use lagrange_node::circuit_workload::param_files::{
     ParamsError, file_digest, load, load_or_setup_insecure_seeded, load_verifying_key, params_path,
     store,
 };

@@ -45,7 +45,7 @@ pub(super) fn verifying_key(
         return Ok(key.pk.vk);
     }
     let spec = CircuitSpec::parse(circuit).map_err(WorkloadError::setup)?;
-    param_files::load_verifying_key(params_dir, &spec, None).map_err(WorkloadError::setup)
+    super::param_files::load_verifying_key(params_dir, &spec, None).map_err(WorkloadError::setup)
 }
 
 /// The verifying keys an on-chain verifier is deployed with for `circuit` (a coprocessor or
@@ -157,7 +157,7 @@ pub fn prepare_zkml(
     let keys = match (cached, source) {
         (Some(keys), _) => keys,
         (None, source) => {
-            let bar = param_files::spinner(format!(
+            let bar = super::param_files::spinner(format!(
                 "generating Groth16 keys for {id}'s {} slices",
                 model.slices().len()
             ));

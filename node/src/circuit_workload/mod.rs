@@ -20,10 +20,12 @@
 //!
 //! Files: this one holds the served circuits and their loading; [`workload`] the
 //! [`Workload`] the gateway and provers drive; [`artifacts`] where a circuit's and a model's
-//! files live and how a model is prepared; [`results`] the checks and exports of result
+//! files live and how a model is prepared; [`param_files`] the parameter cache on disk
+//! (key files, their digests, atomic writes); [`results`] the checks and exports of result
 //! files that the operator's tools run offline.
 
 mod artifacts;
+pub mod param_files;
 mod results;
 mod workload;
 
@@ -55,7 +57,6 @@ pub use lagrange_circuits::family::{
 };
 
 use crate::model::{JobRecord, TaskRecord, TaskSpec};
-use crate::param_files;
 use crate::store::ProofRecord;
 use crate::workload::{Check, JobPlan, ProofBytes, Workload, WorkloadError};
 /// The synthetic circuit size (log2 of constraints) used for each category.
