@@ -3,7 +3,8 @@
 //! For the synthetic circuit at 2^14 and 2^16 constraints and one coprocessor chunk of
 //! each category it measures stock `ark_groth16::Groth16::prove` ("bare") against our
 //! [`Prover`] on the same circuit and keys (interleaved, median of a few runs), single
-//! and batch verification (N = 64), the validated decode of a key (what loading it
+//! and batch verification (N = 64), the memory of the constraint matrices our prover builds
+//! once per key (`matrices_bytes`; bare builds them in every proof), the validated decode of a key (what loading it
 //! costs), and the one-call verification of a 16-chunk aggregated task. Results go to stdout and to
 //! `<target>/bench-results/circuits.json`.
 //!
@@ -207,6 +208,7 @@ fn bench_circuit(spec: CircuitSpec, reps: usize, extras: Extras) -> Entry {
         "constraints": n_constraints,
         "setup_ms": setup_ms,
         "proving_key_bytes": params_bytes,
+        "matrices_bytes": prover.constraints_bytes(),
         "params_load_ms": load_ms,
         "bare_ms": bare_med,
         "ours_ms": ours_med,

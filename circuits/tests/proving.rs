@@ -66,12 +66,20 @@ fn proofs_are_bit_identical_to_stock_ark_groth16() {
         );
     }
     let chunk = prover(chunk_params());
+    assert_eq!(
+        chunk.constraints_bytes(),
+        0,
+        "no matrices before the first proof"
+    );
     let data = dataset(5, 9);
     let job = JobInput::Coprocessor(jobs(&data).remove(1)); // the short last chunk
     let ours = chunk.prove(&job, &mut rng(42)).expect("prove").proof;
     let stock = Groth16::<Bn254>::prove(&chunk_params().pk, job.circuit(), &mut rng(42))
         .expect("stock prove");
     assert_eq!(ours, stock);
+    // Both provers built their circuit's matrices at their first proof and proved every
+    // later one from them.
+    assert!(tiny.constraints_bytes() > 0 && chunk.constraints_bytes() > 0);
 }
 
 #[test]

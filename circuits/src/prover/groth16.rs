@@ -5,7 +5,9 @@
 //! same rng state the proof is bit-identical to `Groth16::<Bn254>::prove`:
 //!
 //! 1. draw `r`, then `s`;
-//! 2. synthesize the circuit into a constraint system, with matrices;
+//! 2. synthesize the circuit into a constraint system, with matrices — or, given the
+//!    circuit's [`Constraints`] (built once per key, at its first proof), the assignment
+//!    alone;
 //! 3. `h` = QAP witness map (FFTs), ark-groth16's own `LibsnarkReduction`;
 //! 4. `A = α + a_0 + Σ z_i·a_i + r·δ` (G1),
 //!    `B = β + b_0 + Σ z_i·b_i + s·δ` (G2, and in G1 when `r ≠ 0`),
@@ -21,7 +23,8 @@ use ark_groth16::{
 };
 use ark_poly::GeneralEvaluationDomain;
 use ark_relations::gr1cs::{
-    ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, SynthesisError, SynthesisMode,
+    ConstraintSynthesizer, ConstraintSystem, ConstraintSystemRef, Matrix, OptimizationGoal,
+    R1CS_PREDICATE_LABEL, SynthesisError, SynthesisMode,
 };
 use ark_std::rand::RngCore;
 use rayon::prelude::*;
@@ -51,6 +54,54 @@ pub struct ProofWithInputs {
     pub public_inputs: Vec<Fr>,
 }
 
+/// A circuit's R1CS matrices and sizes: what every proof of the circuit shares. Built
+/// once, from a blank instance, they spare each proof building them again during
+/// synthesis (the synthesis then records the assignment only).
+#[derive(Debug)]
+pub struct Constraints {
+    matrices: Vec<Matrix<Fr>>,
+    num_instance_variables: usize,
+    num_witness_variables: usize,
+    num_constraints: usize,
+}
+
+impl Constraints {
+    /// Synthesizes `circuit` as the key generator does and keeps its matrices.
+    pub fn of<C: ConstraintSynthesizer<Fr>>(circuit: C) -> Result<Self, ProveError> {
+        let cs = ConstraintSystem::new_ref();
+        cs.set_optimization_goal(OptimizationGoal::Constraints);
+        cs.set_mode(SynthesisMode::Setup);
+        circuit.generate_constraints(cs.clone())?;
+        cs.finalize();
+        let matrices = cs
+            .to_matrices()?
+            .remove(R1CS_PREDICATE_LABEL)
+            .ok_or(SynthesisError::MissingCS)?;
+        Ok(Self {
+            matrices,
+            num_instance_variables: cs.num_instance_variables(),
+            num_witness_variables: cs.num_witness_variables(),
+            num_constraints: cs.num_constraints(),
+        })
+    }
+
+    /// The number of constraints.
+    pub fn num_constraints(&self) -> usize {
+        self.num_constraints
+    }
+
+    /// The memory the matrices take, in bytes (their entries and row headers).
+    pub fn heap_bytes(&self) -> usize {
+        let entry = std::mem::size_of::<(Fr, usize)>();
+        let row = std::mem::size_of::<Vec<(Fr, usize)>>();
+        self.matrices
+            .iter()
+            .flatten()
+            .map(|r| row + r.capacity() * entry)
+            .sum()
+    }
+}
+
 /// Proves `circuit` with randomness drawn from `rng` (`r` first, then `s`).
 pub fn prove_random<C: ConstraintSynthesizer<Fr>>(
     backend: &dyn MsmBackend,
@@ -73,22 +124,91 @@ pub fn prove_with_randomness<C: ConstraintSynthesizer<Fr>>(
     r: Fr,
     s: Fr,
 ) -> Result<ProofWithInputs, ProveError> {
+    let cs = synthesize(circuit, true)?;
+    let h = LibsnarkReduction::witness_map::<Fr, GeneralEvaluationDomain<Fr>>(cs.clone())?;
+    let inner = cs.borrow().ok_or(SynthesisError::MissingCS)?;
+    finish(
+        backend,
+        key,
+        pk,
+        r,
+        s,
+        &h,
+        inner.instance_assignment()?,
+        inner.witness_assignment()?,
+    )
+}
+
+/// Proves `circuit`, whose matrices `constraints` holds, with randomness drawn from `rng`:
+/// the same proof as [`prove_random`] for the same rng state, without building the
+/// matrices again.
+pub fn prove_random_with(
+    backend: &dyn MsmBackend,
+    key: KeyId,
+    pk: &ProvingKey<Bn254>,
+    constraints: &Constraints,
+    circuit: impl ConstraintSynthesizer<Fr>,
+    rng: &mut impl RngCore,
+) -> Result<ProofWithInputs, ProveError> {
+    let r = Fr::rand(rng);
+    let s = Fr::rand(rng);
+    let cs = synthesize(circuit, false)?;
+    let inner = cs.borrow().ok_or(SynthesisError::MissingCS)?;
+    let instance = inner.instance_assignment()?;
+    let witness = inner.witness_assignment()?;
+    // (Synthesized without matrices, the system counts no constraints: the variables are
+    // what can be checked against the matrices.)
+    if instance.len() != constraints.num_instance_variables
+        || witness.len() != constraints.num_witness_variables
+    {
+        return Err(ProveError::KeyMismatch(format!(
+            "the circuit has {} inputs and {} witnesses, its matrices {} and {}",
+            instance.len(),
+            witness.len(),
+            constraints.num_instance_variables,
+            constraints.num_witness_variables,
+        )));
+    }
+    let full = [instance, witness].concat();
+    let h = LibsnarkReduction::witness_map_from_matrices::<Fr, GeneralEvaluationDomain<Fr>>(
+        &constraints.matrices,
+        constraints.num_instance_variables,
+        constraints.num_constraints,
+        &full,
+    )?;
+    finish(backend, key, pk, r, s, &h, instance, witness)
+}
+
+/// `circuit` synthesized for proving, with its matrices or its assignment alone.
+fn synthesize(
+    circuit: impl ConstraintSynthesizer<Fr>,
+    construct_matrices: bool,
+) -> Result<ConstraintSystemRef<Fr>, ProveError> {
     let cs = ConstraintSystem::new_ref();
     cs.set_optimization_goal(OptimizationGoal::Constraints);
     cs.set_mode(SynthesisMode::Prove {
-        construct_matrices: true,
+        construct_matrices,
         generate_lc_assignments: false,
     });
     circuit.generate_constraints(cs.clone())?;
     cs.finalize();
+    Ok(cs)
+}
 
-    let h = LibsnarkReduction::witness_map::<Fr, GeneralEvaluationDomain<Fr>>(cs.clone())?;
-
-    let inner = cs.borrow().ok_or(SynthesisError::MissingCS)?;
-    let instance = inner.instance_assignment()?;
-    let witness = inner.witness_assignment()?;
+/// The proof from `h` and the assignment (`instance` starts with the constant one).
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    backend: &dyn MsmBackend,
+    key: KeyId,
+    pk: &ProvingKey<Bn254>,
+    r: Fr,
+    s: Fr,
+    h: &[Fr],
+    instance: &[Fr],
+    witness: &[Fr],
+) -> Result<ProofWithInputs, ProveError> {
     let public_inputs = instance.get(1..).unwrap_or_default().to_vec();
-    let proof = assemble(backend, key, pk, r, s, &h, &public_inputs, witness)?;
+    let proof = assemble(backend, key, pk, r, s, h, &public_inputs, witness)?;
     Ok(ProofWithInputs {
         proof,
         public_inputs,

@@ -55,6 +55,9 @@ pub struct Prover {
     pvk: PreparedVerifyingKey<Bn254>,
     key: KeyId,
     backend: Arc<dyn MsmBackend>,
+    /// The circuit's matrices, built at the first proof and kept for the next ones (a
+    /// prover that only verifies, as a gateway's does, never builds them).
+    constraints: std::sync::OnceLock<Option<groth16::Constraints>>,
 }
 
 impl std::fmt::Debug for Prover {
@@ -82,6 +85,7 @@ impl Prover {
         backend.preload(key, &pk)?;
         let pvk = prepare_verifying_key(&pk.vk);
         Ok(Self {
+            constraints: std::sync::OnceLock::new(),
             spec,
             pk,
             pvk,
@@ -95,12 +99,22 @@ impl Prover {
         let key = key_id(&pk.vk);
         let pvk = prepare_verifying_key(&pk.vk);
         Self {
+            constraints: std::sync::OnceLock::new(),
             spec,
             pk,
             pvk,
             key,
             backend: Arc::new(CpuMsm),
         }
+    }
+
+    /// The memory the circuit's matrices take once a proof has built them (shared by
+    /// every later proof).
+    pub fn constraints_bytes(&self) -> usize {
+        self.constraints
+            .get()
+            .and_then(Option::as_ref)
+            .map_or(0, groth16::Constraints::heap_bytes)
     }
 
     /// The circuit this prover proves.
@@ -150,13 +164,29 @@ impl Prover {
         circuit: C,
         rng: &mut impl RngCore,
     ) -> Result<ProofWithInputs, ProveError> {
-        groth16::prove_random(self.backend.as_ref(), self.key, &self.pk, circuit, rng)
+        match self.constraints.get_or_init(|| constraints_of(self.spec)) {
+            Some(constraints) => groth16::prove_random_with(
+                self.backend.as_ref(),
+                self.key,
+                &self.pk,
+                constraints,
+                circuit,
+                rng,
+            ),
+            None => groth16::prove_random(self.backend.as_ref(), self.key, &self.pk, circuit, rng),
+        }
     }
 
     /// Checks a proof against this prover's key.
     pub fn verify(&self, proof: &Proof<Bn254>, public_inputs: &[Fr]) -> Result<(), VerifyError> {
         verify::verify(&self.pvk, proof, public_inputs)
     }
+}
+
+/// The matrices of `spec`'s circuit, from a blank job (as the key was generated). A circuit
+/// that cannot be synthesized blank has none: its proofs build them as they go.
+fn constraints_of(spec: CircuitSpec) -> Option<groth16::Constraints> {
+    groth16::Constraints::of(spec.blank_job().circuit()).ok()
 }
 
 impl Drop for Prover {
