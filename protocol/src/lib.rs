@@ -33,9 +33,11 @@ pub mod config;
 pub mod equivocation;
 pub mod ids;
 pub mod keys;
+pub mod merkle;
 pub mod messages;
 pub mod settlement;
 pub mod signed;
+pub mod sortition;
 pub mod tokenomics;
 pub mod transcript;
 
