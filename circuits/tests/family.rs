@@ -14,7 +14,7 @@ use common::*;
 use lagrange_circuits::circom::{CircomCircuit, CircomError};
 use lagrange_circuits::curve::Bn254;
 use lagrange_circuits::family::{
-    Checked, CircomFamily, CoprocessorFamily, Family, FamilyError, MAX_SYNTHETIC_JOBS,
+    Checked, CircomFamily, CoprocessorFamily, Family, FamilyError, JobCircuit, MAX_SYNTHETIC_JOBS,
     SyntheticFamily, Task, TaskResult,
 };
 use lagrange_circuits::{CpuMsm, JobError, Query};
@@ -23,7 +23,7 @@ const MAX_INPUT: usize = 1 << 20;
 
 /// Proves every job of `task` through `family`, checking each proof against the
 /// statement, and aggregates them.
-fn run(family: &dyn Family, task: &Task<'_>) -> TaskResult {
+fn run(family: &(impl Family + JobCircuit), task: &Task<'_>) -> TaskResult {
     let inputs = family.split(task, MAX_INPUT).expect("split");
     let proofs: Vec<(&[u8], Proof<Bn254>)> = inputs
         .iter()

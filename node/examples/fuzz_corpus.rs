@@ -262,7 +262,7 @@ fn main() {
     }
     // Seeded, so the corpus is the same every time it is made.
     let mut rng = <rand_chacha::ChaCha20Rng as rand::SeedableRng>::seed_from_u64(1);
-    let proven = lagrange_circuits::family::Family::prove(&jobs, &inputs[0], &mut rng)
+    let proven = lagrange_circuits::family::JobCircuit::prove(&jobs, &inputs[0], &mut rng)
         .expect("a real proof");
     write(
         &out,
@@ -294,7 +294,7 @@ fn main() {
         &inputs
             .iter()
             .map(|input| {
-                let p = lagrange_circuits::family::Family::prove(&jobs, input, &mut rng)
+                let p = lagrange_circuits::family::JobCircuit::prove(&jobs, input, &mut rng)
                     .expect("a real proof");
                 (input.as_slice(), p.proof)
             })

@@ -47,20 +47,7 @@ pub fn prove(
     .map_err(|e| CircomError::Prove(e.to_string()))?;
     let r = Fr::rand(rng);
     let s = Fr::rand(rng);
-    let public_inputs = values[1..inputs].to_vec();
-    let proof = assemble(
-        backend,
-        key_id,
-        &key.pk,
-        r,
-        s,
-        &h,
-        &public_inputs,
-        &values[inputs..],
-    )
-    .map_err(|e| CircomError::Prove(e.to_string()))?;
-    Ok(ProofWithInputs {
-        proof,
-        public_inputs,
-    })
+    let (instance, private) = values.split_at(inputs);
+    assemble(backend, key_id, &key.pk, r, s, &h, instance, private)
+        .map_err(|e| CircomError::Prove(e.to_string()))
 }

@@ -12,8 +12,8 @@ use ark_groth16::{PreparedVerifyingKey, Proof};
 use ark_std::rand::RngCore;
 
 use super::{
-    Checked, CircomProof, Family, FamilyError, Task, TaskResult, check_count, check_size,
-    wrong_kind,
+    Checked, CircomProof, Family, FamilyError, JobCircuit, Task, TaskResult, check_count,
+    check_size, wrong_kind,
 };
 use crate::{
     ProofWithInputs,
@@ -73,8 +73,36 @@ impl CircomFamily {
     }
 }
 
-impl Family for CircomFamily {
+impl JobCircuit for CircomFamily {
     fn circuit(&self) -> &str {
+        &self.id
+    }
+
+    fn statement(&self, input: &[u8]) -> Result<Vec<Fr>, FamilyError> {
+        self.public(&Self::witness(input)?)
+    }
+
+    fn prove(
+        &self,
+        input: &[u8],
+        mut rng: &mut dyn RngCore,
+    ) -> Result<ProofWithInputs, FamilyError> {
+        let witness = Self::witness(input)?;
+        self.circuit
+            .prove(&witness, &mut rng)
+            .map_err(|source| FamilyError::Circom {
+                what: "the job's witness".into(),
+                source,
+            })
+    }
+
+    fn verifying_key(&self) -> &PreparedVerifyingKey<Bn254> {
+        self.circuit.prepared_verifying_key()
+    }
+}
+
+impl Family for CircomFamily {
+    fn id(&self) -> &str {
         &self.id
     }
 
@@ -112,28 +140,6 @@ impl Family for CircomFamily {
             jobs.push(bytes);
         }
         Ok(jobs)
-    }
-
-    fn statement(&self, input: &[u8]) -> Result<Vec<Fr>, FamilyError> {
-        self.public(&Self::witness(input)?)
-    }
-
-    fn prove(
-        &self,
-        input: &[u8],
-        mut rng: &mut dyn RngCore,
-    ) -> Result<ProofWithInputs, FamilyError> {
-        let witness = Self::witness(input)?;
-        self.circuit
-            .prove(&witness, &mut rng)
-            .map_err(|source| FamilyError::Circom {
-                what: "the job's witness".into(),
-                source,
-            })
-    }
-
-    fn verifying_key(&self) -> &PreparedVerifyingKey<Bn254> {
-        self.circuit.prepared_verifying_key()
     }
 
     fn aggregate(

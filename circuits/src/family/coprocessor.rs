@@ -10,7 +10,9 @@ use ark_bn254::{Bn254, Fr};
 use ark_groth16::{PreparedVerifyingKey, Proof};
 use ark_std::rand::RngCore;
 
-use super::{Checked, Family, FamilyError, Task, TaskResult, check_count, check_size, wrong_kind};
+use super::{
+    Checked, Family, FamilyError, JobCircuit, Task, TaskResult, check_count, check_size, wrong_kind,
+};
 use crate::{
     AggregatedProof, ChunkProof, CircuitSpec, DataSet, JobInput, ProofWithInputs, Prover, Row,
     coprocessor::plan_chunks,
@@ -55,8 +57,30 @@ impl CoprocessorFamily {
     }
 }
 
-impl Family for CoprocessorFamily {
+impl JobCircuit for CoprocessorFamily {
     fn circuit(&self) -> &str {
+        &self.id
+    }
+
+    fn statement(&self, input: &[u8]) -> Result<Vec<Fr>, FamilyError> {
+        Ok(JobInput::from_bytes(input)?.public_inputs())
+    }
+
+    fn prove(
+        &self,
+        input: &[u8],
+        mut rng: &mut dyn RngCore,
+    ) -> Result<ProofWithInputs, FamilyError> {
+        Ok(self.prover.prove(&JobInput::from_bytes(input)?, &mut rng)?)
+    }
+
+    fn verifying_key(&self) -> &PreparedVerifyingKey<Bn254> {
+        self.prover.prepared_verifying_key()
+    }
+}
+
+impl Family for CoprocessorFamily {
+    fn id(&self) -> &str {
         &self.id
     }
 
@@ -74,22 +98,6 @@ impl Family for CoprocessorFamily {
                 Ok(input)
             })
             .collect()
-    }
-
-    fn statement(&self, input: &[u8]) -> Result<Vec<Fr>, FamilyError> {
-        Ok(JobInput::from_bytes(input)?.public_inputs())
-    }
-
-    fn prove(
-        &self,
-        input: &[u8],
-        mut rng: &mut dyn RngCore,
-    ) -> Result<ProofWithInputs, FamilyError> {
-        Ok(self.prover.prove(&JobInput::from_bytes(input)?, &mut rng)?)
-    }
-
-    fn verifying_key(&self) -> &PreparedVerifyingKey<Bn254> {
-        self.prover.prepared_verifying_key()
     }
 
     fn aggregate(

@@ -1,18 +1,26 @@
 //! Workload families: what each kind of task means to the proving math.
 //!
-//! A [`Family`] serves one circuit. For tasks of its kind it knows how a task becomes job
-//! inputs ([`Family::split`]), which public inputs a job's proof must prove, computed
-//! from the job's input and never from the prover's claim ([`Family::statement`]), how
-//! a job is proven ([`Family::prove`]), how a task's verified proofs become the result
-//! its client receives ([`Family::aggregate`]) and how a client checks that result
-//! against what it asked ([`Family::check`]). The node routes job bytes to families by
-//! circuit id and does every file, network and terminal operation itself.
+//! Two seams, one per level. A [`JobCircuit`] is one circuit's job-level math: which public
+//! inputs a job's proof must prove, computed from the job's input and never from the
+//! prover's claim ([`JobCircuit::statement`]), how a job is proven ([`JobCircuit::prove`])
+//! and the key its proofs verify with. A [`Family`] is one kind of task's math: how a task
+//! becomes job inputs ([`Family::split`]) and which circuit proves each
+//! ([`Family::job_circuit`]), how a task's verified proofs become the result its client
+//! receives ([`Family::aggregate`]) and how a client checks that result against what it
+//! asked ([`Family::check`]). The node routes tasks to families by the id they name and
+//! job bytes to circuits by circuit id, and does every file, network and terminal
+//! operation itself.
 //!
 //! - [`CoprocessorFamily`]: SUM/COUNT over a committed data set, in chunk jobs whose
 //!   proofs chain into one [`crate::AggregatedProof`];
 //! - [`SyntheticFamily`]: independent proofs of the synthetic load circuit;
 //! - [`CircomFamily`]: one proof per witness of a circom circuit, delivered in snarkjs'
-//!   formats.
+//!   formats;
+//! - [`ZkmlModelFamily`]: inferences of a served model, one job per slice per input, each
+//!   proven by its slice's circuit ([`ZkmlSliceCircuit`]); the slices' proofs chain from
+//!   each input's commitment to its output's.
+//!
+//! The first three are one circuit each and serve both levels.
 
 mod circom;
 mod coprocessor;
@@ -28,7 +36,7 @@ pub use circom::{CircomFamily, MAX_CIRCOM_JOBS};
 pub use coprocessor::{CoprocessorFamily, MAX_QUERY_ROWS};
 pub use result::{Checked, CircomProof, TaskResult};
 pub use synthetic::{MAX_SYNTHETIC_JOBS, SyntheticFamily};
-pub use zkml::ZkmlSliceFamily;
+pub use zkml::{ZkmlModelFamily, ZkmlSliceCircuit, commitment_bytes};
 
 use crate::{
     AggregateError, DataSetError, DecodeError, JobError, JobRejected, ProofWithInputs, Query,
@@ -57,6 +65,13 @@ pub enum Task<'a> {
         /// Input signals, as JSON objects.
         inputs: &'a [String],
     },
+    /// Inferences of a model, one per input.
+    Zkml {
+        /// The client's real inputs, as `f32` bit patterns; quantized for the model.
+        inputs: &'a [Vec<u32>],
+        /// The model commitment the client expects (its 32 little-endian bytes), if any.
+        commitment: Option<[u8; 32]>,
+    },
 }
 
 impl Task<'_> {
@@ -66,6 +81,7 @@ impl Task<'_> {
             Task::Query { .. } => "query",
             Task::Synthetic { .. } => "synthetic",
             Task::Circom { .. } => "circom",
+            Task::Zkml { .. } => "zkml",
         }
     }
 }
@@ -144,14 +160,10 @@ pub enum FamilyError {
     Zkml(#[from] crate::zkml::ZkmlError),
 }
 
-/// One circuit's proving math for tasks of its kind. Every method is CPU work.
-pub trait Family: Send + Sync {
+/// One circuit's job-level math. Every method is CPU work.
+pub trait JobCircuit: Send + Sync {
     /// The circuit id.
     fn circuit(&self) -> &str;
-
-    /// The job inputs a task splits into, in job order. Each is at most `max_input`
-    /// bytes, or the task is refused.
-    fn split(&self, task: &Task<'_>, max_input: usize) -> Result<Vec<Vec<u8>>, FamilyError>;
 
     /// The public inputs a proof of the job with this input must be for.
     fn statement(&self, input: &[u8]) -> Result<Vec<Fr>, FamilyError>;
@@ -161,6 +173,22 @@ pub trait Family: Send + Sync {
 
     /// The prepared verifying key.
     fn verifying_key(&self) -> &PreparedVerifyingKey<Bn254>;
+}
+
+/// One kind of task's math, for the tasks that name its id. Every method is CPU work.
+pub trait Family: Send + Sync {
+    /// The id tasks of this family name: a circuit, or a zkML model.
+    fn id(&self) -> &str;
+
+    /// The job inputs a task splits into, in job order. Each is at most `max_input`
+    /// bytes, or the task is refused.
+    fn split(&self, task: &Task<'_>, max_input: usize) -> Result<Vec<Vec<u8>>, FamilyError>;
+
+    /// The circuit that proves the job with this input (of this family's split): the
+    /// family's own circuit where it has one.
+    fn job_circuit(&self, _input: &[u8]) -> Result<String, FamilyError> {
+        Ok(self.id().to_owned())
+    }
 
     /// The result of a task from its jobs' inputs and verified proofs, in job order.
     /// The result is checked once more, as a client will check it.

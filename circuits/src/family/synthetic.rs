@@ -9,7 +9,7 @@ use ark_bn254::{Bn254, Fr};
 use ark_groth16::{PreparedVerifyingKey, Proof};
 use ark_std::rand::RngCore;
 
-use super::{Checked, Family, FamilyError, Task, TaskResult, check_count, wrong_kind};
+use super::{Checked, Family, FamilyError, JobCircuit, Task, TaskResult, check_count, wrong_kind};
 use crate::{CircuitSpec, JobInput, ProofWithInputs, Prover, encoding, synthetic::SyntheticJob};
 
 /// Most jobs one synthetic task may ask for.
@@ -49,22 +49,9 @@ impl SyntheticFamily {
     }
 }
 
-impl Family for SyntheticFamily {
+impl JobCircuit for SyntheticFamily {
     fn circuit(&self) -> &str {
         &self.id
-    }
-
-    fn split(&self, task: &Task<'_>, _max_input: usize) -> Result<Vec<Vec<u8>>, FamilyError> {
-        let jobs = self.jobs(task)?;
-        Ok((0..jobs)
-            .map(|i| {
-                JobInput::Synthetic(SyntheticJob {
-                    log2: self.log2,
-                    seed: u64::from(i),
-                })
-                .to_bytes()
-            })
-            .collect())
     }
 
     fn statement(&self, input: &[u8]) -> Result<Vec<Fr>, FamilyError> {
@@ -81,6 +68,25 @@ impl Family for SyntheticFamily {
 
     fn verifying_key(&self) -> &PreparedVerifyingKey<Bn254> {
         self.prover.prepared_verifying_key()
+    }
+}
+
+impl Family for SyntheticFamily {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn split(&self, task: &Task<'_>, _max_input: usize) -> Result<Vec<Vec<u8>>, FamilyError> {
+        let jobs = self.jobs(task)?;
+        Ok((0..jobs)
+            .map(|i| {
+                JobInput::Synthetic(SyntheticJob {
+                    log2: self.log2,
+                    seed: u64::from(i),
+                })
+                .to_bytes()
+            })
+            .collect())
     }
 
     fn aggregate(

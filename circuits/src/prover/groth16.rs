@@ -127,7 +127,7 @@ pub fn prove_with_randomness<C: ConstraintSynthesizer<Fr>>(
     let cs = synthesize(circuit, true)?;
     let h = LibsnarkReduction::witness_map::<Fr, GeneralEvaluationDomain<Fr>>(cs.clone())?;
     let inner = cs.borrow().ok_or(SynthesisError::MissingCS)?;
-    finish(
+    assemble(
         backend,
         key,
         pk,
@@ -176,7 +176,7 @@ pub fn prove_random_with(
         constraints.num_constraints,
         &full,
     )?;
-    finish(backend, key, pk, r, s, &h, instance, witness)
+    assemble(backend, key, pk, r, s, &h, instance, witness)
 }
 
 /// `circuit` synthesized for proving, with its matrices or its assignment alone.
@@ -195,9 +195,12 @@ fn synthesize(
     Ok(cs)
 }
 
-/// The proof from `h` and the assignment (`instance` starts with the constant one).
+/// Builds the proof from the quotient coefficients `h` and the assignment (`instance`
+/// starts with the constant one, then the public inputs; then the private `witness`),
+/// routing every MSM through `backend`. `h` has as many coefficients as the key's `H`
+/// query (snarkjs' map) or one more, unused (libsnark's).
 #[allow(clippy::too_many_arguments)]
-fn finish(
+pub(crate) fn assemble(
     backend: &dyn MsmBackend,
     key: KeyId,
     pk: &ProvingKey<Bn254>,
@@ -207,28 +210,7 @@ fn finish(
     instance: &[Fr],
     witness: &[Fr],
 ) -> Result<ProofWithInputs, ProveError> {
-    let public_inputs = instance.get(1..).unwrap_or_default().to_vec();
-    let proof = assemble(backend, key, pk, r, s, h, &public_inputs, witness)?;
-    Ok(ProofWithInputs {
-        proof,
-        public_inputs,
-    })
-}
-
-/// Builds the proof from the quotient coefficients `h`, the public `inputs` and the
-/// private `witness`, routing every MSM through `backend`. `h` has as many coefficients
-/// as the key's `H` query (snarkjs' map) or one more, unused (libsnark's).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn assemble(
-    backend: &dyn MsmBackend,
-    key: KeyId,
-    pk: &ProvingKey<Bn254>,
-    r: Fr,
-    s: Fr,
-    h: &[Fr],
-    inputs: &[Fr],
-    witness: &[Fr],
-) -> Result<Proof<Bn254>, ProveError> {
+    let inputs = instance.get(1..).unwrap_or_default();
     let num_vars = inputs.len() + witness.len();
     if pk.a_query.len() != num_vars + 1
         || pk.b_g2_query.len() != num_vars + 1
@@ -313,10 +295,13 @@ pub(crate) fn assemble(
     c += l_acc;
     c += h_acc;
 
-    Ok(Proof {
-        a: a.into_affine(),
-        b: b2.into_affine(),
-        c: c.into_affine(),
+    Ok(ProofWithInputs {
+        proof: Proof {
+            a: a.into_affine(),
+            b: b2.into_affine(),
+            c: c.into_affine(),
+        },
+        public_inputs: inputs.to_vec(),
     })
 }
 

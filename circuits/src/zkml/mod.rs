@@ -13,6 +13,7 @@ pub mod commit;
 pub mod keys;
 pub mod model;
 pub mod onnx;
+pub mod pb;
 pub mod sample;
 pub mod task;
 

@@ -1,6 +1,7 @@
-//! ONNX models in: a chain of supported operators, read from the model's protobuf (the
-//! types tract-onnx generates), quantized into a [`QuantizedModel`]; and tract's own float
-//! evaluation of the same bytes, the reference a quantized inference is compared with.
+//! ONNX models in: a chain of supported operators, read from the model's protobuf
+//! ([`super::pb`]), quantized into a [`QuantizedModel`]; and, with the `float-reference`
+//! feature, tract's own float evaluation of the same bytes, the reference a quantized
+//! inference is compared with.
 //!
 //! Supported, as a chain from the graph's one input to its one output (batch size 1):
 //! `Gemm` (alpha = beta = 1, no transposed A), `MatMul` by a constant followed by `Add`
@@ -11,8 +12,8 @@
 use std::collections::HashMap;
 
 use prost::Message;
-use tract_onnx::pb::{self, tensor_proto::DataType};
-use tract_onnx::prelude::*;
+
+use super::pb::{self, tensor_proto::DataType};
 
 use super::ZkmlError;
 use super::model::{Layer, QuantizedModel};
@@ -458,7 +459,9 @@ fn quantize(layers: Vec<(FloatLayer, bool)>, scale_bits: u32) -> Result<Quantize
 /// Runs the ONNX model in floating point with tract on one input (flat, in the input's
 /// element order); returns the flat output. The reference a quantized inference is
 /// compared with.
+#[cfg(feature = "float-reference")]
 pub fn float_reference(bytes: &[u8], input: &[f32]) -> Result<Vec<f32>, ZkmlError> {
+    use tract_onnx::prelude::*;
     let model = tract_onnx::onnx()
         .model_for_read(&mut &bytes[..])
         .map_err(malformed)?;

@@ -2,10 +2,10 @@
 //! bytes (protobuf, FLOAT initializers) that any ONNX runtime reads, with weights drawn
 //! deterministically so every peer builds the same model.
 
+use super::pb::{self, tensor_proto::DataType};
 use prost::Message;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
-use tract_onnx::pb::{self, tensor_proto::DataType};
 
 fn value_info(name: &str, dims: &[i64]) -> pb::ValueInfoProto {
     pb::ValueInfoProto {
@@ -25,7 +25,6 @@ fn value_info(name: &str, dims: &[i64]) -> pb::ValueInfoProto {
                 }),
             })),
         }),
-        ..Default::default()
     }
 }
 
@@ -82,7 +81,6 @@ fn model(graph: pb::GraphProto) -> Vec<u8> {
         }],
         producer_name: "lagrange-node".into(),
         graph: Some(graph),
-        ..Default::default()
     }
     .encode_to_vec()
 }
@@ -125,7 +123,6 @@ pub fn mlp(seed: u64, sizes: &[usize]) -> Vec<u8> {
             &[1, sizes.first().copied().unwrap_or(0) as i64],
         )],
         output: vec![value_info(&flowing, &[1, outputs])],
-        ..Default::default()
     })
 }
 
@@ -164,6 +161,5 @@ pub fn cnn(seed: u64, side: usize, channels: usize, stride: usize, classes: usiz
         ],
         input: vec![value_info("input", &[1, 1, side as i64, side as i64])],
         output: vec![value_info("logits", &[1, classes as i64])],
-        ..Default::default()
     })
 }

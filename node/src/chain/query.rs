@@ -5,7 +5,7 @@
 use alloy::primitives::{Address, B256, U256, keccak256};
 use alloy::providers::DynProvider;
 use alloy::rpc::types::TransactionReceipt;
-use lagrange_circuits::coprocessor::{Answer, Commitment, Query, Row};
+use lagrange_circuits::coprocessor::{Answer, Commitment, DataSet, Query, Row};
 use lagrange_circuits::{AggregatedProof, curve::Fr, evm};
 
 use super::contracts::{QueryResults, RowLog};
@@ -147,6 +147,26 @@ impl Evm {
             },
             rows: a.rows,
         }))
+    }
+
+    /// The answer the `QueryResults` at `results` holds for `query` over every row the
+    /// `RowLog` at `log` recorded (read from its events), if proven; with how many rows the
+    /// log holds.
+    pub async fn query_answer_over_log(
+        &self,
+        results: Address,
+        log: Address,
+        query: Query,
+    ) -> Result<(Option<ProvenAnswer>, usize), ChainError> {
+        let rows = self.rows_from_chain(log, None, None).await?;
+        let count = rows.len();
+        let data = DataSet::new(rows).map_err(|e| {
+            ChainError::rpc("reading RowAppended events", format!("RowLog {log}: {e}"))
+        })?;
+        let held = self
+            .query_answer(results, &data.commitment(), query)
+            .await?;
+        Ok((held, count))
     }
 
     /// Deploys a `RowLog` data source.

@@ -1,9 +1,11 @@
-//! The real workload: the proving families of `lagrange-circuits`, routed by circuit id.
+//! The real workload: the proving families of `lagrange-circuits`, tasks routed by the id
+//! they name and jobs by circuit id.
 //!
 //! The math of each kind of task (how it splits into jobs, the statement a job's proof
 //! must prove, proving, aggregation and the result format) lives in
-//! [`lagrange_circuits::family`]; this module holds one family per served circuit, routes
-//! job bytes to them, loads keys and artifacts from disk and turns results into files.
+//! [`lagrange_circuits::family`]; this module holds one family per served circuit or model
+//! and the circuits that prove their jobs, routes tasks and job bytes to them, loads keys
+//! and artifacts from disk and turns results into files.
 //!
 //! - A query task is split into coprocessor chunk jobs of its category's size; its chunk
 //!   proofs become one aggregated proof, checked once more before it is stored.
@@ -44,7 +46,8 @@ use lagrange_circuits::coprocessor::{Category, Query};
 use lagrange_circuits::curve::PreparedVerifyingKey;
 use lagrange_circuits::curve::{Bn254, Fr, Proof};
 use lagrange_circuits::family::{
-    CircomFamily, CoprocessorFamily, Family, FamilyError, SyntheticFamily, Task, ZkmlSliceFamily,
+    CircomFamily, CoprocessorFamily, Family, FamilyError, JobCircuit, SyntheticFamily, Task,
+    ZkmlModelFamily, ZkmlSliceCircuit,
 };
 use lagrange_circuits::zkml::{ModelKeys, ModelVerifyingKeys, ServedModel, ZkmlError};
 use lagrange_circuits::{Answer, CircuitSpec, MsmBackend, Prover, encoding, params, verify};
@@ -98,44 +101,55 @@ fn task_of(spec: &TaskSpec) -> Task<'_> {
         TaskSpec::Circom {
             witnesses, inputs, ..
         } => Task::Circom { witnesses, inputs },
-        // Served by the model, never by a family.
-        TaskSpec::Zkml { .. } => Task::Synthetic { jobs: 0 },
+        TaskSpec::Zkml {
+            inputs, commitment, ..
+        } => Task::Zkml {
+            inputs,
+            commitment: commitment.map(|d| d.0),
+        },
     }
 }
 
-/// One served circuit: its family and, for a circom circuit, the category its jobs are
-/// auctioned in (the network's own circuits have one per category) and its wire count.
+/// A task family served here, under the id its tasks name.
 struct Served {
     family: Arc<dyn Family>,
-    circom: Option<CircomServed>,
+    /// Where the Supernet pins the family's circuit or model.
+    pinned: Option<Pinned>,
 }
 
-/// What only a circom circuit has.
-#[derive(Clone, Copy)]
-struct CircomServed {
-    category: JobCategory,
-    wires: usize,
+/// A family the Supernet pins (a circom circuit, a zkML model): the category its jobs are
+/// auctioned in (the network's own circuits have one per category) and what calibration
+/// needs to make one of its jobs.
+enum Pinned {
+    Circom {
+        category: JobCategory,
+        wires: usize,
+    },
+    Zkml {
+        category: JobCategory,
+        family: Arc<ZkmlModelFamily>,
+    },
 }
 
-/// A zkML model served here: its slices are families of `served`, under their own ids.
-struct ZkmlServed {
-    model: Arc<ServedModel>,
-    category: JobCategory,
-    pvks: Vec<PreparedVerifyingKey<Bn254>>,
+impl Pinned {
+    fn category(&self) -> JobCategory {
+        match self {
+            Pinned::Circom { category, .. } | Pinned::Zkml { category, .. } => *category,
+        }
+    }
 }
 
-/// Keys for the circuits a node proves or verifies, one family each.
+/// Keys for the circuits a node proves or verifies: the task families by the id tasks name,
+/// and the circuits that prove their jobs by circuit id (the network's own circuits and
+/// circom circuits are both; a zkML model's jobs are proven by its slices).
 pub struct CircuitWorkload {
-    served: BTreeMap<String, Served>,
-    models: BTreeMap<String, ZkmlServed>,
+    families: BTreeMap<String, Served>,
+    circuits: BTreeMap<String, Arc<dyn JobCircuit>>,
 }
 
 /// A model commitment as a Supernet pins it (32 bytes, little-endian).
 pub fn commitment_digest(commitment: &Fr) -> Digest {
-    let bytes = encoding::to_bytes(commitment);
-    let mut out = [0u8; 32];
-    out.copy_from_slice(&bytes[..32.min(bytes.len())]);
-    Digest(out)
+    Digest(lagrange_circuits::family::commitment_bytes(commitment))
 }
 
 /// `model` as `id` serves it: named so, with the commitment the Supernet pins.
@@ -161,21 +175,6 @@ fn checked_model(
     Ok(Arc::new(model))
 }
 
-/// Reads a client's real inputs (`f32` bit patterns) and quantizes them for `model`; an
-/// error names the input.
-fn quantize_all(model: &ServedModel, inputs: &[Vec<u32>]) -> Result<Vec<Vec<i64>>, WorkloadError> {
-    inputs
-        .iter()
-        .enumerate()
-        .map(|(n, bits)| {
-            let real: Vec<f32> = bits.iter().map(|b| f32::from_bits(*b)).collect();
-            model.model().quantize_input(&real).map_err(|e| {
-                WorkloadError::Family(FamilyError::Input(format!("zkml.inputs[{n}]: {e}")))
-            })
-        })
-        .collect()
-}
-
 impl CircuitWorkload {
     /// Loads the keys of `circuits` from `dir`, checking each parameter file against its
     /// pinned digest.
@@ -191,8 +190,8 @@ impl CircuitWorkload {
         backend: Arc<dyn MsmBackend>,
     ) -> Result<Self, WorkloadError> {
         let mut workload = Self {
-            served: BTreeMap::new(),
-            models: BTreeMap::new(),
+            families: BTreeMap::new(),
+            circuits: BTreeMap::new(),
         };
         for (id, digest) in circuits {
             let spec = CircuitSpec::parse(id.as_str()).map_err(WorkloadError::setup)?;
@@ -214,8 +213,8 @@ impl CircuitWorkload {
         seed: u64,
     ) -> Result<(Self, Vec<(CircuitId, Digest)>), WorkloadError> {
         let mut workload = Self {
-            served: BTreeMap::new(),
-            models: BTreeMap::new(),
+            families: BTreeMap::new(),
+            circuits: BTreeMap::new(),
         };
         let mut pins = Vec::new();
         for spec in specs {
@@ -232,18 +231,26 @@ impl CircuitWorkload {
 
     fn add_prover(&mut self, prover: Prover) -> Result<(), WorkloadError> {
         let prover = Arc::new(prover);
-        let family: Arc<dyn Family> = match prover.spec() {
-            CircuitSpec::Coprocessor(_) => Arc::new(CoprocessorFamily::new(prover)?),
-            CircuitSpec::Synthetic { .. } => Arc::new(SyntheticFamily::new(prover)?),
-        };
-        self.served.insert(
-            family.circuit().to_owned(),
-            Served {
-                family,
-                circom: None,
-            },
-        );
+        match prover.spec() {
+            CircuitSpec::Coprocessor(_) => {
+                self.add_circuit(Arc::new(CoprocessorFamily::new(prover)?), None)
+            }
+            CircuitSpec::Synthetic { .. } => {
+                self.add_circuit(Arc::new(SyntheticFamily::new(prover)?), None)
+            }
+        }
         Ok(())
+    }
+
+    /// Serves a one-circuit family: the tasks that name it and the jobs it proves.
+    fn add_circuit<F: Family + JobCircuit + 'static>(
+        &mut self,
+        family: Arc<F>,
+        pinned: Option<Pinned>,
+    ) {
+        let id = JobCircuit::circuit(family.as_ref()).to_owned();
+        self.circuits.insert(id.clone(), family.clone());
+        self.families.insert(id, Served { family, pinned });
     }
 
     /// Serves a circom circuit of `category` from its `.zkey`, `.r1cs` and, if given, its
@@ -268,13 +275,7 @@ impl CircuitWorkload {
         }
         let wires = circuit.key().wires;
         let family = CircomFamily::new(id.as_str(), Arc::new(circuit));
-        self.served.insert(
-            id.to_string(),
-            Served {
-                family: Arc::new(family),
-                circom: Some(CircomServed { category, wires }),
-            },
-        );
+        self.add_circuit(Arc::new(family), Some(Pinned::Circom { category, wires }));
         Ok(())
     }
 
@@ -310,7 +311,7 @@ impl CircuitWorkload {
         let model =
             ServedModel::load(name, onnx, keys.scale_bits, keys.slices.clone()).map_err(refused)?;
         let model = checked_model(id, model, pinned)?;
-        let slices = ZkmlSliceFamily::verifying(&model, &keys, &backend)?;
+        let slices = ZkmlSliceCircuit::verifying(&model, &keys, &backend)?;
         Ok(self.insert_zkml(id, category, model, slices, keys.prepared()))
     }
 
@@ -325,7 +326,7 @@ impl CircuitWorkload {
         backend: Arc<dyn MsmBackend>,
     ) -> Result<usize, WorkloadError> {
         let model = checked_model(id, model, pinned)?;
-        let slices = ZkmlSliceFamily::all(&model, keys, &backend)?;
+        let slices = ZkmlSliceCircuit::all(&model, keys, &backend)?;
         Ok(self.insert_zkml(id, category, model, slices, keys.prepared()))
     }
 
@@ -334,25 +335,20 @@ impl CircuitWorkload {
         id: &CircuitId,
         category: JobCategory,
         model: Arc<ServedModel>,
-        slices: Vec<ZkmlSliceFamily>,
+        slices: Vec<ZkmlSliceCircuit>,
         pvks: Vec<PreparedVerifyingKey<Bn254>>,
     ) -> usize {
         let count = slices.len();
         for slice in slices {
-            self.served.insert(
-                slice.circuit().to_owned(),
-                Served {
-                    family: Arc::new(slice),
-                    circom: None,
-                },
-            );
+            self.circuits
+                .insert(slice.circuit().to_owned(), Arc::new(slice));
         }
-        self.models.insert(
+        let family = Arc::new(ZkmlModelFamily::new(model, pvks));
+        self.families.insert(
             id.to_string(),
-            ZkmlServed {
-                model,
-                category,
-                pvks,
+            Served {
+                family: family.clone(),
+                pinned: Some(Pinned::Zkml { category, family }),
             },
         );
         count
@@ -360,13 +356,10 @@ impl CircuitWorkload {
 
     /// The zkML model `id`, if served here.
     pub fn zkml_model(&self, id: &str) -> Option<&Arc<ServedModel>> {
-        self.models.get(id).map(|m| &m.model)
-    }
-
-    fn zkml(&self, id: &str) -> Result<&ZkmlServed, WorkloadError> {
-        self.models
-            .get(id)
-            .ok_or_else(|| WorkloadError::NotServed(id.to_owned()))
+        match self.families.get(id)?.pinned.as_ref()? {
+            Pinned::Zkml { family, .. } => Some(family.model()),
+            Pinned::Circom { .. } => None,
+        }
     }
 
     /// One job of each circuit that proves tasks of `category`, for calibration: a sample
@@ -383,31 +376,30 @@ impl CircuitWorkload {
         if let Some(plan) = self.split(&query).ok().and_then(|p| p.into_iter().next()) {
             jobs.push((plan.circuit, plan.input));
         }
-        for (id, served) in &self.served {
-            if served.circom.is_none_or(|c| c.category != category) {
+        for (id, served) in &self.families {
+            let Some(pinned) = served.pinned.as_ref().filter(|p| p.category() == category) else {
                 continue;
-            }
+            };
             let Ok(id) = CircuitId::new(id.clone()) else {
                 continue;
             };
-            if let Some(witness) = self.calibration_witness(&id) {
-                jobs.push((id, witness));
-            }
-        }
-        for (id, m) in &self.models {
-            let Ok(model) = CircuitId::new(id.clone()) else {
-                continue;
-            };
-            let zero = vec![0f32.to_bits(); m.model.model().input_len()];
-            let spec = TaskSpec::Zkml {
-                model,
-                inputs: vec![zero],
-                commitment: None,
-            };
-            if m.category == category
-                && let Ok(plans) = self.split(&spec)
-            {
-                jobs.extend(plans.into_iter().map(|p| (p.circuit, p.input)));
+            match pinned {
+                Pinned::Circom { .. } => {
+                    if let Some(witness) = self.calibration_witness(&id) {
+                        jobs.push((id, witness));
+                    }
+                }
+                Pinned::Zkml { family, .. } => {
+                    let zero = vec![0f32.to_bits(); family.model().model().input_len()];
+                    let spec = TaskSpec::Zkml {
+                        model: id,
+                        inputs: vec![zero],
+                        commitment: None,
+                    };
+                    if let Ok(plans) = self.split(&spec) {
+                        jobs.extend(plans.into_iter().map(|p| (p.circuit, p.input)));
+                    }
+                }
             }
         }
         jobs
@@ -417,32 +409,58 @@ impl CircuitWorkload {
     /// elsewhere): it satisfies nothing, but proving it takes as long as proving a real one,
     /// which is what calibration measures.
     pub fn calibration_witness(&self, id: &CircuitId) -> Option<Vec<u8>> {
-        let wires = self.served.get(id.as_str())?.circom?.wires;
+        let Some(Pinned::Circom { wires, .. }) = self.families.get(id.as_str())?.pinned else {
+            return None;
+        };
         let mut values = vec![Fr::from(0u64); wires];
         values[0] = Fr::from(1u64);
         Some(lagrange_circuits::circom::Witness { values }.to_bytes())
     }
 
-    fn family(&self, circuit: &str) -> Result<&Arc<dyn Family>, WorkloadError> {
-        self.served
-            .get(circuit)
+    fn family(&self, id: &str) -> Result<&Arc<dyn Family>, WorkloadError> {
+        self.families
+            .get(id)
             .map(|s| &s.family)
-            .ok_or_else(|| WorkloadError::NotServed(circuit.to_owned()))
+            .ok_or_else(|| WorkloadError::NotServed(id.to_owned()))
+    }
+
+    fn circuit(&self, id: &str) -> Result<&Arc<dyn JobCircuit>, WorkloadError> {
+        self.circuits
+            .get(id)
+            .ok_or_else(|| WorkloadError::NotServed(id.to_owned()))
+    }
+
+    /// Checks a delivered result against the task it answers, as its client would: every
+    /// proof, and that it answers this task.
+    pub fn check(&self, spec: &TaskSpec, result: &[u8]) -> Result<Checked, WorkloadError> {
+        let result = TaskResult::from_json(result)?;
+        let (id, _) = self.route(spec)?;
+        Ok(self.family(&id)?.check(&task_of(spec), &result)?)
+    }
+
+    /// Checks a zkML result against the task that asked for it: this model, every slice
+    /// proof, every chain, and (when given) its client's inputs. Returns the proven outputs.
+    pub fn check_zkml(
+        &self,
+        model: &str,
+        inputs: &[Vec<u32>],
+        result: &TaskResult,
+    ) -> Result<Vec<Vec<i64>>, WorkloadError> {
+        let task = Task::Zkml {
+            inputs,
+            commitment: None,
+        };
+        match self.family(model)?.check(&task, result)? {
+            Checked::Zkml { outputs, .. } => Ok(outputs),
+            _ => Err(FamilyError::Mismatch(format!("not a result of {model}")).into()),
+        }
     }
 
     /// Checks a delivered result against the task it answers, as its client would, and
-    /// returns the proven answer (a query) or the number of proofs (the others).
+    /// returns the proven answer (a query) or the number of proofs or inferences (the
+    /// others).
     pub fn check_result(&self, spec: &TaskSpec, result: &[u8]) -> Result<Answer, WorkloadError> {
-        let result = TaskResult::from_json(result)?;
-        if let TaskSpec::Zkml { model, inputs, .. } = spec {
-            let outputs = self.check_zkml(model.as_str(), inputs, &result)?;
-            return Ok(Answer {
-                sum: 0,
-                count: outputs.len() as u64,
-            });
-        }
-        let family = self.family(result.circuit())?;
-        Ok(match family.check(&task_of(spec), &result)? {
+        Ok(match self.check(spec, result)? {
             Checked::Query { sum, count, .. } => Answer { sum, count },
             Checked::Synthetic { proofs } | Checked::Circom { proofs, .. } => Answer {
                 sum: 0,
@@ -455,27 +473,6 @@ impl CircuitWorkload {
         })
     }
 
-    /// Checks a zkML result against the task that asked for it: this model, every slice
-    /// proof, every chain, and (when the task still holds them) its inputs. Returns the
-    /// proven outputs.
-    pub fn check_zkml(
-        &self,
-        model: &str,
-        inputs: &[Vec<u32>],
-        result: &TaskResult,
-    ) -> Result<Vec<Vec<i64>>, WorkloadError> {
-        let served = self.zkml(model)?;
-        let TaskResult::Zkml(result) = result else {
-            return Err(FamilyError::Mismatch(format!("not a result of {model}")).into());
-        };
-        let quantized = quantize_all(&served.model, inputs)?;
-        let inputs = (!quantized.is_empty()).then_some(quantized.as_slice());
-        Ok(served
-            .model
-            .check(result, |i| served.pvks.get(i), inputs)
-            .map_err(FamilyError::from)?)
-    }
-
     /// Which circuit proves a task's jobs, and in which category they are auctioned.
     fn route(&self, spec: &TaskSpec) -> Result<(String, JobCategory), WorkloadError> {
         match spec {
@@ -483,66 +480,15 @@ impl CircuitWorkload {
             TaskSpec::Synthetic { category, .. } => {
                 Ok((circuit_for(false, *category).id(), *category))
             }
-            TaskSpec::Circom { circuit, .. } => {
+            TaskSpec::Circom { circuit: id, .. } | TaskSpec::Zkml { model: id, .. } => {
                 let category = self
-                    .served
-                    .get(circuit.as_str())
-                    .and_then(|s| s.circom.map(|c| c.category))
-                    .ok_or_else(|| WorkloadError::NotServed(circuit.to_string()))?;
-                Ok((circuit.to_string(), category))
-            }
-            TaskSpec::Zkml { model, .. } => {
-                Ok((model.to_string(), self.zkml(model.as_str())?.category))
+                    .families
+                    .get(id.as_str())
+                    .and_then(|s| s.pinned.as_ref())
+                    .map(Pinned::category)
+                    .ok_or_else(|| WorkloadError::NotServed(id.to_string()))?;
+                Ok((id.to_string(), category))
             }
         }
-    }
-
-    /// A zkML task's jobs: every input quantized and run through the model, one job per
-    /// slice per input, each proven by its slice's circuit.
-    fn split_zkml(
-        &self,
-        model: &CircuitId,
-        inputs: &[Vec<u32>],
-        commitment: Option<Digest>,
-    ) -> Result<Vec<JobPlan>, WorkloadError> {
-        let served = self.zkml(model.as_str())?;
-        let actual = commitment_digest(&served.model.commitment());
-        if let Some(expected) = commitment
-            && expected != actual
-        {
-            return Err(FamilyError::Mismatch(format!(
-                "{model} is committed to as {actual}, not {expected}: the Supernet serves another model"
-            ))
-            .into());
-        }
-        if inputs.len() > lagrange_circuits::zkml::task::MAX_ZKML_INPUTS {
-            return Err(FamilyError::TooMany {
-                what: "zkml inputs",
-                count: inputs.len(),
-                max: lagrange_circuits::zkml::task::MAX_ZKML_INPUTS,
-            }
-            .into());
-        }
-        let quantized = quantize_all(&served.model, inputs)?;
-        let jobs = served.model.split(&quantized).map_err(FamilyError::from)?;
-        jobs.into_iter()
-            .map(|(slice, input)| {
-                let max = lagrange_protocol::codec::MAX_JOB_INPUT;
-                if input.len() > max {
-                    return Err(FamilyError::InputTooLarge {
-                        what: format!("slice {slice}'s input"),
-                        len: input.len(),
-                        max,
-                    }
-                    .into());
-                }
-                let id = served.model.slice_id(slice).unwrap_or_default();
-                Ok(JobPlan {
-                    circuit: CircuitId::new(id).map_err(WorkloadError::setup)?,
-                    category: served.category,
-                    input,
-                })
-            })
-            .collect()
     }
 }

@@ -9,31 +9,25 @@ type Pending = (usize, Proof<Bn254>, Vec<Fr>);
 
 impl Workload for CircuitWorkload {
     fn split(&self, spec: &TaskSpec) -> Result<Vec<JobPlan>, WorkloadError> {
-        if let TaskSpec::Zkml {
-            model,
-            inputs,
-            commitment,
-        } = spec
-        {
-            return self.split_zkml(model, inputs, *commitment);
-        }
-        let (circuit, category) = self.route(spec)?;
-        let family = self.family(&circuit)?;
-        let id = CircuitId::new(circuit.clone()).map_err(WorkloadError::setup)?;
+        let (id, category) = self.route(spec)?;
+        let family = self.family(&id)?;
         let inputs = family.split(&task_of(spec), lagrange_protocol::codec::MAX_JOB_INPUT)?;
-        Ok(inputs
+        inputs
             .into_iter()
-            .map(|input| JobPlan {
-                circuit: id.clone(),
-                category,
-                input,
+            .map(|input| {
+                let circuit = family.job_circuit(&input)?;
+                Ok(JobPlan {
+                    circuit: CircuitId::new(circuit).map_err(WorkloadError::setup)?,
+                    category,
+                    input,
+                })
             })
-            .collect())
+            .collect()
     }
 
     fn prove(&self, circuit: &CircuitId, input: &[u8]) -> Result<ProofBytes, WorkloadError> {
         let mut rng = rand_chacha::ChaCha20Rng::from_entropy();
-        let proven = self.family(circuit.as_str())?.prove(input, &mut rng)?;
+        let proven = self.circuit(circuit.as_str())?.prove(input, &mut rng)?;
         Ok(ProofBytes {
             proof: encoding::encode_proof(&proven.proof),
             public_inputs: encoding::encode_public_inputs(&proven.public_inputs),
@@ -47,8 +41,8 @@ impl Workload for CircuitWorkload {
         let mut groups: BTreeMap<&str, Vec<Pending>> = BTreeMap::new();
         for (i, (job, input, submission)) in items.iter().enumerate() {
             let statement = self
-                .family(job.circuit.as_str())
-                .and_then(|f| Ok(f.statement(input)?));
+                .circuit(job.circuit.as_str())
+                .and_then(|c| Ok(c.statement(input)?));
             let statement = match statement {
                 Ok(statement) => statement,
                 Err(e) => {
@@ -66,8 +60,8 @@ impl Workload for CircuitWorkload {
         }
         let mut rng = rand_chacha::ChaCha20Rng::from_entropy();
         for (circuit, group) in groups {
-            let family = match self.family(circuit) {
-                Ok(family) => family,
+            let circuit = match self.circuit(circuit) {
+                Ok(circuit) => circuit,
                 // Cannot happen (its statement came from the family), but never pass a
                 // proof nobody checked.
                 Err(e) => {
@@ -77,7 +71,7 @@ impl Workload for CircuitWorkload {
                     continue;
                 }
             };
-            let pvk = family.verifying_key();
+            let pvk = circuit.verifying_key();
             let batch: Vec<_> = group
                 .iter()
                 .map(|(_, p, x)| (p.clone(), x.clone()))
@@ -99,9 +93,9 @@ impl Workload for CircuitWorkload {
         task: &TaskRecord,
         proofs: &[(JobRecord, Vec<u8>, ProofRecord)],
     ) -> Result<Vec<u8>, WorkloadError> {
-        let (job, _, _) = proofs
-            .first()
-            .ok_or(WorkloadError::Refused("a task with no proofs".into()))?;
+        if proofs.is_empty() {
+            return Err(WorkloadError::Refused("a task with no proofs".into()));
+        }
         let proofs = proofs
             .iter()
             .map(|(_, input, record)| {
@@ -109,18 +103,8 @@ impl Workload for CircuitWorkload {
                 Ok((input.as_slice(), proof))
             })
             .collect::<Result<Vec<_>, WorkloadError>>()?;
-        if let TaskSpec::Zkml { model, .. } = &task.spec {
-            let served = self.zkml(model.as_str())?;
-            let result = served.model.aggregate(&proofs).map_err(FamilyError::from)?;
-            // Checked once more, as the client will check it.
-            served
-                .model
-                .check(&result, |i| served.pvks.get(i), None)
-                .map_err(FamilyError::from)?;
-            return Ok(TaskResult::Zkml(Box::new(result)).to_json()?);
-        }
-        let family = self.family(job.circuit.as_str())?;
-        let result = family.aggregate(&task_of(&task.spec), &proofs)?;
+        let (id, _) = self.route(&task.spec)?;
+        let result = self.family(&id)?.aggregate(&task_of(&task.spec), &proofs)?;
         Ok(result.to_json()?)
     }
 }

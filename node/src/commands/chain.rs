@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use alloy::primitives::Address;
 use anyhow::{Context, Result, bail};
 use lagrange_circuits::CircuitSpec;
-use lagrange_circuits::coprocessor::{DataSet, Query, Row};
+use lagrange_circuits::coprocessor::{Query, Row};
 use lagrange_circuits::family::TaskResult;
 use lagrange_node::chain::Evm;
 use lagrange_node::circuit_workload::verifier_keys;
@@ -187,19 +187,13 @@ async fn answer(
     query: Query,
     expect: Option<&Path>,
 ) -> Result<()> {
-    let rows = evm.rows_from_chain(source, None, None).await?;
-    let data = DataSet::new(rows).map_err(|e| anyhow::anyhow!("RowLog {source}: {e}"))?;
-    let held = evm
-        .query_answer(results, &data.commitment(), query)
-        .await?
-        .with_context(|| {
-            format!(
-                "{results} holds no answer for [{}, {}] over RowLog {source}'s {} rows",
-                query.lo,
-                query.hi,
-                data.len()
-            )
-        })?;
+    let (held, rows) = evm.query_answer_over_log(results, source, query).await?;
+    let held = held.with_context(|| {
+        format!(
+            "{results} holds no answer for [{}, {}] over RowLog {source}'s {rows} rows",
+            query.lo, query.hi
+        )
+    })?;
     println!(
         "SUM={} COUNT={} over {} rows",
         held.answer.sum, held.answer.count, held.rows

@@ -8,7 +8,7 @@ mod delivery;
 mod job;
 mod task;
 
-pub use account::Account;
+pub use account::{Account, Penalty};
 pub use delivery::{Delivery, DeliveryRecord, DeliveryState, delivery_note, hex0x};
 pub use job::{JobRecord, JobState};
 pub use task::{TaskEvent, TaskEventKind, TaskRecord, TaskSpec, TaskStatus};

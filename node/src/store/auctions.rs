@@ -15,7 +15,7 @@ use super::jobs::{tx_job, tx_put_job};
 use super::schema::{COMMIT, REVEAL, abort, bid_key, dec, enc, get, tx_get};
 use super::tasks::tx_event;
 use super::{Store, StoreError, retention, tokens};
-use crate::model::{Account, JobState, TaskEventKind};
+use crate::model::{Account, JobState, Penalty, TaskEventKind};
 
 /// A batch and, once awarded, its result and the eligibility it was computed against.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -318,10 +318,7 @@ impl Store {
                 for prover in &result.payload.award.non_revealers {
                     let mut account = tx_get::<Account>(ledger, "account", prover.as_bytes())?
                         .unwrap_or_default();
-                    let penalty = non_reveal_penalty.min(account.stake);
-                    account.stake -= penalty;
-                    account.slashed = account.slashed.saturating_add(penalty);
-                    account.non_reveals += 1;
+                    let penalty = account.slash(non_reveal_penalty, Penalty::NonReveal);
                     ledger.insert(prover.as_bytes().as_slice(), enc(&account))?;
                     tokens::tx_slash(tokens, &self.token_rules, prover, penalty)?;
                 }

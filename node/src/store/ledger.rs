@@ -10,7 +10,7 @@ use super::jobs::{tx_job, tx_put_job};
 use super::schema::{abort, dec, enc, get, job_key, tx_get};
 use super::tasks::tx_event;
 use super::{Store, StoreError, tokens};
-use crate::model::{Account, JobState, TaskEventKind, TaskRecord};
+use crate::model::{Account, JobState, Penalty, TaskEventKind, TaskRecord};
 
 /// A verified proof as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,11 +61,9 @@ impl Store {
                 proofs.insert(&job_key(job)[..], enc(proof))?;
                 let mut account =
                     tx_get::<Account>(ledger, "account", prover.as_bytes())?.unwrap_or_default();
-                let Some(balance) = account.balance.checked_add(price) else {
+                if account.pay(price).is_none() {
                     return abort(StoreError::Overflow("the prover's balance"));
-                };
-                account.balance = balance;
-                account.jobs_paid += 1;
+                }
                 ledger.insert(prover.as_bytes().as_slice(), enc(&account))?;
                 tokens::tx_pay(tokens, &self.token_rules, &job.task, &prover, price)?;
                 let Some(mut task) = tx_get::<TaskRecord>(tasks, "task", job.task.as_bytes())?
@@ -144,10 +142,7 @@ impl Store {
                 tx_put_job(jt, index, &rec)?;
                 let mut account =
                     tx_get::<Account>(ledger, "account", prover.as_bytes())?.unwrap_or_default();
-                let cut = slash.min(account.stake);
-                account.stake -= cut;
-                account.slashed = account.slashed.saturating_add(cut);
-                account.failures += 1;
+                let cut = account.slash(slash, Penalty::Failure);
                 ledger.insert(prover.as_bytes().as_slice(), enc(&account))?;
                 tokens::tx_slash(tokens, &self.token_rules, prover, cut)?;
                 tx_event(

@@ -85,13 +85,12 @@ pub(super) async fn record(
     }
 }
 
-/// The answer the contract holds for a delivered task over `rows`; fails if the delivery
-/// did not land.
+/// The answer the contract holds for a delivered task over the rows of the log they were
+/// read from; fails if the delivery did not land.
 pub(super) async fn answer(
     chain: Option<&ChainRun>,
     gateway: &GatewayHandle,
     task: &TaskId,
-    rows: &[(u64, u64)],
     query: Query,
 ) -> Result<Option<(u128, u64)>> {
     let Some(chain) = chain else {
@@ -99,18 +98,23 @@ pub(super) async fn answer(
     };
     #[cfg(feature = "chain")]
     {
-        match gateway.store().delivery(task)?.map(|d| d.state) {
-            Some(crate::model::DeliveryState::Delivered { .. }) => {}
+        let log = match gateway.store().delivery(task)? {
+            Some(crate::model::DeliveryRecord {
+                to: Delivery {
+                    source: Some(log), ..
+                },
+                state: crate::model::DeliveryState::Delivered { .. },
+            }) => alloy::primitives::Address::from(log),
             other => {
                 anyhow::bail!("task {task}: the result was not delivered on chain ({other:?})")
             }
-        }
-        let held = chain.answer(rows, query).await?;
+        };
+        let held = chain.answer(log, query).await?;
         Ok(Some((held.answer.sum, held.answer.count)))
     }
     #[cfg(not(feature = "chain"))]
     {
-        let _ = (gateway, task, rows, query);
+        let _ = (gateway, task, query);
         match *chain {}
     }
 }
@@ -236,23 +240,19 @@ mod evm {
             Ok((read.iter().map(|r| (r.key, r.value)).collect(), delivery))
         }
 
-        /// The answer the `QueryResults` holds for `query` over `rows`.
-        pub async fn answer(&self, rows: &[(u64, u64)], query: Query) -> Result<ProvenAnswer> {
-            let data = DataSet::new(
-                rows.iter()
-                    .map(|&(key, value)| Row { key, value })
-                    .collect(),
-            )
-            .map_err(|e| anyhow!(e.to_string()))?;
-            self.evm
-                .query_answer(self.results, &data.commitment(), query)
-                .await?
-                .with_context(|| {
-                    format!(
-                        "{} holds no answer for the query",
-                        hex0x(self.results.as_slice())
-                    )
-                })
+        /// The answer the `QueryResults` holds for `query` over every row the `RowLog` at
+        /// `log` recorded.
+        pub async fn answer(&self, log: Address, query: Query) -> Result<ProvenAnswer> {
+            let (held, _) = self
+                .evm
+                .query_answer_over_log(self.results, log, query)
+                .await?;
+            held.with_context(|| {
+                format!(
+                    "{} holds no answer for the query",
+                    hex0x(self.results.as_slice())
+                )
+            })
         }
     }
 }
