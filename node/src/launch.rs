@@ -48,12 +48,6 @@ impl GatewayNode {
     pub async fn shutdown(self) {
         self.parts.stop().await;
     }
-
-    /// Stops the gateway at once, as a crash would (nothing answered, nothing said to its
-    /// peers), and waits until every part is gone.
-    pub async fn kill(self) {
-        self.parts.kill().await;
-    }
 }
 
 /// How long a graceful stop waits for a node's tasks before aborting them.

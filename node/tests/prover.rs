@@ -12,7 +12,6 @@ use lagrange_node::prover::{
     BidAnswer, CostModel, Input, Output, ProverCore, ProverSettings, SealedBid,
 };
 use lagrange_node::store::Store;
-use lagrange_node::workload::ProofBytes;
 use lagrange_protocol::auction::{Award, AwardedJob};
 use lagrange_protocol::commit::check_opening;
 use lagrange_protocol::config::{
@@ -311,60 +310,6 @@ fn bids_go_on_at_most_free_capacity_and_a_refused_commit_frees_it() {
     );
     let out = p.handle(gossip(GossipMessage::Batch(batch(3, 5, 10_200))), 10_210);
     assert!(out.iter().any(|o| matches!(o, Output::SendCommit { .. })));
-}
-
-/// A proof done and waiting to reach its gateway (down, or gone for good) holds no proving
-/// capacity: the prover bids meanwhile, and never on more than it can prove at once.
-#[test]
-fn a_proof_waiting_for_its_gateway_leaves_the_proving_capacity_free() {
-    let mut p = prover(1);
-    let input = b"the job's input".to_vec();
-    let assigned = Signed::sign(
-        JobAssignment {
-            input_digest: Digest(*blake3::hash(&input).as_bytes()),
-            ..assignment(0, 30_000, GW).payload
-        },
-        &key(GW),
-    );
-    let mut out = Vec::new();
-    on_assignment(&mut p, key(GW).peer_id(), &assigned, 10_000, &mut out).unwrap();
-    assert_eq!(fetches(&out), vec![job(0)]);
-    let commits = |out: &[Output]| {
-        out.iter()
-            .filter(|o| matches!(o, Output::SendCommit { .. }))
-            .count()
-    };
-    // Fetching, then proving: the one job it can prove at once is taken.
-    let out = p.handle(gossip(GossipMessage::Batch(batch(1, 3, 10_000))), 10_010);
-    assert_eq!(commits(&out), 0, "{out:?}");
-    let out = p.handle(
-        Input::JobInput {
-            assignment: assigned,
-            input,
-        },
-        10_020,
-    );
-    assert!(out.iter().any(|o| matches!(o, Output::Prove { .. })));
-    let out = p.handle(gossip(GossipMessage::Batch(batch(2, 3, 10_030))), 10_040);
-    assert_eq!(commits(&out), 0, "{out:?}");
-    // Proven: the proof goes out, and until it reaches the gateway the prover holds the job
-    // but proves nothing, so it bids on one job of the next batch, and no more.
-    let out = p.handle(
-        Input::Proved {
-            job: job(0),
-            result: Ok(ProofBytes {
-                proof: vec![1],
-                public_inputs: vec![],
-            }),
-        },
-        10_050,
-    );
-    assert!(out.iter().any(|o| matches!(o, Output::Submit { .. })));
-    let out = p.handle(gossip(GossipMessage::Batch(batch(3, 3, 10_060))), 10_070);
-    assert_eq!(commits(&out), 1, "{out:?}");
-    let out = p.handle(gossip(GossipMessage::Batch(batch(4, 3, 10_080))), 10_090);
-    assert_eq!(commits(&out), 0, "{out:?}");
-    assert_eq!(p.held().len(), 1, "the proof is still to be delivered");
 }
 
 #[test]

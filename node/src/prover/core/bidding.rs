@@ -16,7 +16,7 @@ use lagrange_protocol::{BatchId, JobCategory, JobId, Price, Signed, UnixMillis};
 
 use serde::{Deserialize, Serialize};
 
-use super::{BidAnswer, Output, PendingBid, ProverCore, Stage};
+use super::{BidAnswer, Output, PendingBid, ProverCore};
 
 /// How a prover prices a job: its measured proving time for the category, times a price per
 /// second, plus a margin. Categories without a measurement are not bid on.
@@ -120,19 +120,11 @@ impl ProverCore {
         out
     }
 
-    /// Jobs this prover may still bid on, with every gateway of the Supernet together:
-    /// capacity minus the jobs it holds to prove (fetching or proving) minus jobs bid on in
-    /// auctions that have not settled. A proof done and waiting to reach its gateway takes
-    /// no proving capacity, so a gateway that is down, or gone for good, does not hold up
-    /// the work of the others.
+    /// Jobs this prover may still bid on: capacity minus jobs held minus jobs bid on in
+    /// auctions that have not settled.
     fn free_capacity(&self) -> usize {
         let bid: usize = self.bids.values().map(|b| b.windows.len()).sum();
-        let proving = self
-            .held
-            .values()
-            .filter(|h| !matches!(h.stage, Stage::Submitting(_)))
-            .count();
-        (self.settings.capacity as usize).saturating_sub(proving + bid)
+        (self.settings.capacity as usize).saturating_sub(self.held.len() + bid)
     }
 
     pub(super) fn on_bid_answer(
