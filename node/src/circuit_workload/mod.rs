@@ -432,7 +432,7 @@ impl CircuitWorkload {
 
     /// Checks a delivered result against the task it answers, as its client would: every
     /// proof, and that it answers this task.
-    pub fn check(&self, spec: &TaskSpec, result: &[u8]) -> Result<Checked, WorkloadError> {
+    fn check(&self, spec: &TaskSpec, result: &[u8]) -> Result<Checked, WorkloadError> {
         let result = TaskResult::from_json(result)?;
         let (id, _) = self.route(spec)?;
         Ok(self.family(&id)?.check(&task_of(spec), &result)?)
