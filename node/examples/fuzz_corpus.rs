@@ -68,6 +68,7 @@ fn main() {
             announced_at: 1_000,
             commit_deadline: 2_000,
             reveal_deadline: 3_000,
+            weights: lagrange_protocol::merkle::WeightTree::empty().root(),
         },
         &gw,
     );

@@ -130,6 +130,7 @@ fn batch(seq: u64, jobs: u32, at: u64) -> Signed<BatchAnnouncement> {
             announced_at: at,
             commit_deadline: at + 300,
             reveal_deadline: at + 600,
+            weights: lagrange_protocol::merkle::WeightTree::empty().root(),
         },
         &key(GW),
     )
@@ -271,6 +272,7 @@ fn a_refused_reveal_is_sent_again_with_backoff_until_the_auction_closes() {
                     kind: BidKind::Reveal,
                     bidder: reveal.signer,
                     bid: reveal.digest(),
+                    weight: None,
                 };
                 p.handle(
                     Input::BidAnswered {

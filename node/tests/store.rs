@@ -78,6 +78,7 @@ fn batch(store: &Store, jobs: &[JobRecord]) -> Signed<BatchAnnouncement> {
             announced_at: 20,
             commit_deadline: 30,
             reveal_deadline: 40,
+            weights: lagrange_protocol::merkle::WeightTree::empty().root(),
         },
         &gateway(),
     )

@@ -18,10 +18,13 @@
 //! 3. **The closed set.** Every commit the award used is in the signed closed set
 //!    ([`Deviation::CommitAfterClose`]), and every commit of the set was used
 //!    ([`Deviation::CommitDropped`]).
-//! 4. **Receipts.** A commit the gateway gave a receipt for is in the closed set, unless the
-//!    set is full of commits of better slot rank ([`crate::book::slot_rank`]), which may push
-//!    a receipted commit out ([`Deviation::CommitOmitted`]); a reveal it gave a receipt for
-//!    was used and its signer is not named a non-revealer ([`Deviation::RevealDropped`]).
+//! 4. **Slots.** Every commit the award used holds its slot with a weight proven against
+//!    the weight root of the signed batch ([`Deviation::SlotWeightUnproven`]); a commit the
+//!    gateway gave a receipt for, with the weight its receipt proves, is in the closed set,
+//!    unless the set is full of commits of better slot rank ([`crate::sortition`]), which
+//!    may push a receipted commit out ([`Deviation::CommitOmitted`]); a reveal it gave a
+//!    receipt for was used and its signer is not named a non-revealer
+//!    ([`Deviation::RevealDropped`]).
 //! 5. **Capacity.** A standing's free capacity is at most what its stake backs (one job per
 //!    `min_stake`, [`Deviation::CapacityBeyondStake`]); and a standing names the digest of
 //!    the availability announcement it comes from, whose signed capacity bounds it too
@@ -37,13 +40,13 @@
 use serde::{Deserialize, Serialize};
 
 use crate::auction::{Award, AwardAuditError, backed_slots, verify_award};
-use crate::book::slot_rank;
 use crate::canonical::canonical_bytes;
 use crate::messages::{
     AuctionTranscript, BidCommit, BidKind, BidReceipt, BidReveal, MAX_COMMITS_PER_BATCH,
     ProverAvailability,
 };
 use crate::signed::Signed;
+use crate::sortition::slot_rank;
 use crate::{BatchId, PublicKey};
 
 /// Largest evidence file [`Evidence::from_bytes`] reads.
@@ -91,6 +94,13 @@ pub enum Deviation {
     /// it (it was not full, or held a commit of worse slot rank).
     #[error("the commit of {prover} has the gateway's receipt but is not in the closed set")]
     CommitOmitted {
+        /// Its signer.
+        prover: PublicKey,
+    },
+    /// A commit the award used whose signer's weight is not proven against the batch's
+    /// weight root: it held a slot the rule gives only to provers in the table.
+    #[error("the commit of {prover} holds a slot without a proven weight")]
+    SlotWeightUnproven {
         /// Its signer.
         prover: PublicKey,
     },
@@ -280,9 +290,25 @@ pub fn audit(evidence: &Evidence) -> Result<Award, AuditError> {
         }
     }
 
-    // 4. Receipts. A full set may have pushed out a receipted commit of worse slot rank.
+    // 4. Slots: every held commit's weight proven; a full set may have pushed out a
+    // receipted commit of worse slot rank.
     let seed = t.batch.digest();
-    let worst_rank = t.commits.iter().map(|c| slot_rank(&seed, &c.signer)).max();
+    let root = &t.batch.payload.weights;
+    let mut worst_rank = None;
+    for commit in &t.commits {
+        let proven = t
+            .eligibility
+            .weights
+            .get(&commit.signer)
+            .filter(|w| w.weight > 0 && w.verify(root, &commit.signer));
+        let Some(proven) = proven else {
+            return Err(deviated(Deviation::SlotWeightUnproven {
+                prover: commit.signer,
+            }));
+        };
+        let rank = slot_rank(&seed, &commit.signer, proven.weight);
+        worst_rank = worst_rank.max(Some(rank));
+    }
     let full = closed.commits.len() >= MAX_COMMITS_PER_BATCH;
     for receipt in &evidence.receipts {
         let r = &receipt.payload;
@@ -295,7 +321,12 @@ pub fn audit(evidence: &Evidence) -> Result<Award, AuditError> {
         }
         match r.kind {
             BidKind::Commit => {
-                let outranked = full && worst_rank.is_some_and(|w| slot_rank(&seed, &r.bidder) > w);
+                let rank = r
+                    .weight
+                    .as_ref()
+                    .filter(|w| w.verify(root, &r.bidder))
+                    .map(|w| slot_rank(&seed, &r.bidder, w.weight));
+                let outranked = full && rank.is_some_and(|r| worst_rank.is_some_and(|w| r > w));
                 if !closed.contains(&r.bid) && !outranked {
                     return Err(deviated(Deviation::CommitOmitted { prover: r.bidder }));
                 }

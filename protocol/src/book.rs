@@ -9,12 +9,13 @@
 //! the caller.
 //!
 //! At most [`MAX_COMMITS_PER_BATCH`] commits are held. Slots do not go to whoever commits
-//! first: each prover has a **slot rank** in each batch ([`slot_rank`], a hash of the signed
-//! batch announcement and the prover's key, unknown to anyone before the batch is out), and
-//! a full book takes a new commit only if it ranks better than the worst one held, which
-//! then leaves. The book's commits are therefore the best-ranked of all that arrived in the
-//! window, whatever the order they came in, and an auditor checks any omission against the
-//! ranks ([`crate::audit`]). When the commit window is over the gateway signs
+//! first: each prover has a stake-weighted **slot rank** in each batch
+//! ([`crate::sortition`]), computed with its weight in the table the batch announcement
+//! commits to (the book holds that table; a prover not in it holds no slot), and a full book
+//! takes a new commit only if it ranks better than the worst one held, which then leaves.
+//! The book's commits are therefore the best-ranked of all that arrived in the window,
+//! whatever the order they came in, and an auditor checks any omission against the ranks
+//! ([`crate::audit`]). When the commit window is over the gateway signs
 //! [`BidBook::closed_set`] and gossips it before any reveal counts.
 //!
 //! `accept_*` check signatures one at a time with the strict rule, which is what the gateway
@@ -28,22 +29,13 @@ use std::collections::BTreeMap;
 use crate::auction::{AuctionError, Award, Eligibility, award};
 use crate::commit::{RevealError, check_reveal};
 use crate::keys::PublicKey;
+use crate::merkle::{SlotWeight, WeightTree};
 use crate::messages::{
     BatchAnnouncement, BidCommit, BidReveal, CommitsClosed, MAX_COMMITS_PER_BATCH,
 };
 use crate::signed::{Signed, SignedError};
+use crate::sortition::{SlotRank, slot_rank};
 use crate::{Digest, UnixMillis};
-
-/// The rank of `prover`'s commit slot in the batch whose signed announcement has digest
-/// `batch` ([`Signed::digest`]): lower ranks keep their slots when a batch's commits
-/// overflow. It is fixed by the gateway's signature over the batch, so no prover knows it
-/// before the batch is announced, and no key can be made to rank well in advance.
-pub fn slot_rank(batch: &Digest, prover: &PublicKey) -> Digest {
-    let mut h = blake3::Hasher::new_derive_key("lagrange-node v1 commit slot rank");
-    h.update(batch.as_bytes());
-    h.update(prover.as_bytes());
-    Digest(*h.finalize().as_bytes())
-}
 
 /// Why a commit or reveal was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -90,6 +82,13 @@ pub enum BidError {
     /// The batch already holds [`MAX_COMMITS_PER_BATCH`] commits, all ranked better.
     #[error("the batch already holds {MAX_COMMITS_PER_BATCH} commits, all of better slot rank")]
     Full,
+    /// The prover has no weight in the batch's table (it was not a live, eligible prover
+    /// when the batch was announced).
+    #[error("{0} has no weight in this batch")]
+    NoWeight(PublicKey),
+    /// The weight table is not the one the batch announcement commits to.
+    #[error("the weight table does not match the batch's weight root")]
+    WrongWeights,
 }
 
 /// The accepted commits and reveals of one batch.
@@ -98,21 +97,28 @@ pub struct BidBook {
     batch: BatchAnnouncement,
     /// Digest of the signed batch: the seed of the slot ranks.
     seed: Digest,
+    /// The weights the slot ranks are computed with; its root is the batch's.
+    weights: WeightTree,
     grace: UnixMillis,
     commits: BTreeMap<PublicKey, Signed<BidCommit>>,
     reveals: BTreeMap<PublicKey, Signed<BidReveal>>,
 }
 
 impl BidBook {
-    /// An empty book for `batch`.
-    pub fn new(batch: &Signed<BatchAnnouncement>) -> Self {
-        Self {
+    /// An empty book for `batch`, whose commit slots are ranked with `weights` (the table
+    /// whose root the batch announces).
+    pub fn new(batch: &Signed<BatchAnnouncement>, weights: WeightTree) -> Result<Self, BidError> {
+        if weights.root() != batch.payload.weights {
+            return Err(BidError::WrongWeights);
+        }
+        Ok(Self {
             batch: batch.payload.clone(),
             seed: batch.digest(),
+            weights,
             grace: 0,
             commits: BTreeMap::new(),
             reveals: BTreeMap::new(),
-        }
+        })
     }
 
     /// Counts reveals up to `grace` ms after the reveal deadline.
@@ -173,17 +179,21 @@ impl BidBook {
                 Err(BidError::Duplicate(commit.signer))
             };
         }
+        let rank = self
+            .slot_rank(&commit.signer)
+            .ok_or(BidError::NoWeight(commit.signer))?;
         let mut evicted = None;
         if self.commits.len() >= MAX_COMMITS_PER_BATCH {
             let worst = self
                 .commits
                 .keys()
-                .copied()
-                .max_by_key(|p| slot_rank(&self.seed, p))
+                .filter_map(|p| self.slot_rank(p))
+                .max()
                 .ok_or(BidError::Full)?;
-            if slot_rank(&self.seed, &commit.signer) >= slot_rank(&self.seed, &worst) {
+            if rank >= worst {
                 return Err(BidError::Full);
             }
+            let worst = *worst.prover();
             self.commits.remove(&worst);
             evicted = Some(worst);
         }
@@ -191,9 +201,24 @@ impl BidBook {
         Ok(evicted)
     }
 
-    /// The slot rank of `prover` in this batch ([`slot_rank`]).
-    pub fn slot_rank(&self, prover: &PublicKey) -> Digest {
-        slot_rank(&self.seed, prover)
+    /// The slot rank of `prover` in this batch, if it has a weight in it.
+    pub fn slot_rank(&self, prover: &PublicKey) -> Option<SlotRank> {
+        let weight = self.weights.weight(prover).filter(|w| *w > 0)?;
+        Some(slot_rank(&self.seed, prover, weight))
+    }
+
+    /// `prover`'s weight with its proof against the batch's root, if it has one.
+    pub fn slot_weight(&self, prover: &PublicKey) -> Option<SlotWeight> {
+        self.weights.slot_weight(prover)
+    }
+
+    /// The proven weights of the held commits' signers, as an award's eligibility carries
+    /// them.
+    pub fn committer_weights(&self) -> BTreeMap<PublicKey, SlotWeight> {
+        self.commits
+            .keys()
+            .filter_map(|p| Some((*p, self.slot_weight(p)?)))
+            .collect()
     }
 
     /// Whether the commit window is over at `now` (no commit can join any more).

@@ -1,7 +1,7 @@
 //! A Merkle sum tree over the provers' weights: one root (a hash and the total weight)
 //! commits to every `(prover, weight)` pair, and a proof of `log2(n)` nodes shows one
-//! prover its own weight and the total it is drawn against ([`crate::sortition`]), or shows
-//! an auditor a committer's, without anyone fetching the whole table.
+//! prover its own weight and the total, or shows an auditor the weight a committer's slot
+//! rank was computed with ([`crate::sortition`]), without anyone fetching the whole table.
 //!
 //! Leaves are in key order. Each node carries the sum of the weights under it, and its hash
 //! covers its children's hashes and sums, so a proof fixes the total as well as the leaf: a
@@ -73,6 +73,22 @@ pub struct WeightProof {
     pub siblings: Vec<Node>,
 }
 
+/// A prover's weight with its proof against a batch's weight root.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotWeight {
+    /// The weight.
+    pub weight: u64,
+    /// Its proof.
+    pub proof: WeightProof,
+}
+
+impl SlotWeight {
+    /// Whether this proves `prover`'s weight under `root`.
+    pub fn verify(&self, root: &Node, prover: &PublicKey) -> bool {
+        self.proof.verify(root, prover, self.weight)
+    }
+}
+
 impl WeightTree {
     /// The tree of `weights`.
     pub fn new(weights: &BTreeMap<PublicKey, u64>) -> Result<Self, MerkleError> {
@@ -94,6 +110,14 @@ impl WeightTree {
         Ok(Self { keys, levels })
     }
 
+    /// The tree of an empty table.
+    pub fn empty() -> Self {
+        Self {
+            keys: Vec::new(),
+            levels: vec![Vec::new()],
+        }
+    }
+
     /// The root: the table's hash and total weight (an empty table: zero and nothing).
     pub fn root(&self) -> Node {
         self.levels
@@ -104,6 +128,20 @@ impl WeightTree {
                 hash: Digest([0; 32]),
                 sum: 0,
             })
+    }
+
+    /// `prover`'s weight, if it is in the table.
+    pub fn weight(&self, prover: &PublicKey) -> Option<u64> {
+        let index = self.keys.binary_search(prover).ok()?;
+        self.levels.first()?.get(index).map(|leaf| leaf.sum)
+    }
+
+    /// `prover`'s weight with its proof, if it is in the table.
+    pub fn slot_weight(&self, prover: &PublicKey) -> Option<SlotWeight> {
+        Some(SlotWeight {
+            weight: self.weight(prover)?,
+            proof: self.proof(prover)?,
+        })
     }
 
     /// The proof of `prover`'s leaf, if it is in the table.
@@ -178,6 +216,8 @@ mod tests {
             for (k, w) in &t {
                 let proof = tree.proof(k).expect("in the table");
                 assert!(proof.verify(&root, k, *w), "n={n}");
+                assert_eq!(tree.weight(k), Some(*w));
+                assert!(tree.slot_weight(k).expect("in the table").verify(&root, k));
                 assert!(proof.siblings.len() <= (n as f64).log2().ceil() as usize);
                 // Another weight, another key, another root: refused.
                 assert!(!proof.verify(&root, k, w + 1));

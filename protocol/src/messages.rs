@@ -13,6 +13,7 @@ use crate::bytes::byte_newtype;
 use crate::category::JobCategory;
 use crate::ids::{BatchId, CircuitId, JobId, SupernetId};
 use crate::keys::PublicKey;
+use crate::merkle::{Node, SlotWeight};
 use crate::signed::{MessageKind, Signed, SignedPayload};
 use crate::{Digest, Price, UnixMillis};
 
@@ -74,6 +75,9 @@ pub struct BatchAnnouncement {
     pub commit_deadline: UnixMillis,
     /// Last moment a reveal is accepted.
     pub reveal_deadline: UnixMillis,
+    /// The root of the weight table the batch's commit slots are ranked with
+    /// ([`crate::sortition`]): the live, eligible provers' weights when it was announced.
+    pub weights: Node,
 }
 
 /// A structural fault in a message that decoded and verified but breaks a protocol rule.
@@ -221,6 +225,10 @@ pub struct BidReceipt {
     pub bidder: PublicKey,
     /// The bid's digest ([`Signed::digest`]).
     pub bid: Digest,
+    /// For a commit: the weight its slot rank is computed with, proven against the batch's
+    /// weight root, so a commit the closed set leaves out can be checked against the ranks
+    /// it kept.
+    pub weight: Option<SlotWeight>,
 }
 
 /// Everything an award used, as the gateway serves it ([`Request::Transcript`]): any peer
@@ -571,6 +579,9 @@ pub struct Eligibility {
     /// Jobs of the batch that left the auction while it ran (their task ended): barred to
     /// every prover, listed once however many provers there are.
     pub cancelled: BTreeSet<JobId>,
+    /// The weight each committer's slot rank was computed with, proven against the batch's
+    /// weight root.
+    pub weights: BTreeMap<PublicKey, SlotWeight>,
 }
 
 /// One job won: who proves it and what they are paid.

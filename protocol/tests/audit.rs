@@ -54,6 +54,7 @@ fn auction() -> Auction {
         reveals,
         eligibility: Eligibility {
             min_stake: 10,
+            weights: proven_weights(provers.keys()),
             provers,
             ..Default::default()
         },
@@ -85,6 +86,9 @@ fn receipt<T: lagrange_protocol::SignedPayload>(
             kind,
             bidder: bid.signer,
             bid: bid.digest(),
+            weight: (kind == BidKind::Commit)
+                .then(|| weights().slot_weight(&bid.signer))
+                .flatten(),
         },
         &gateway(),
     )

@@ -14,7 +14,7 @@ const IN_REVEAL: u64 = COMMIT_DEADLINE + 1;
 #[test]
 fn honest_commit_and_reveal_are_accepted() {
     let batch = batch(4);
-    let mut book = BidBook::new(&batch);
+    let mut book = new_book(&batch);
     let (c, r) = sealed(&prover(1), &batch.payload, &[(0, 10), (2, 20)], 7);
     book.accept_commit(c, IN_COMMIT).unwrap();
     book.accept_reveal(r, IN_REVEAL).unwrap();
@@ -26,7 +26,7 @@ fn honest_commit_and_reveal_are_accepted() {
 fn tampered_reveal_is_rejected() {
     let batch = batch(4);
     let key = prover(1);
-    let mut book = BidBook::new(&batch);
+    let mut book = new_book(&batch);
     let (c, r) = sealed(&key, &batch.payload, &[(0, 10), (2, 20)], 7);
     book.accept_commit(c, IN_COMMIT).unwrap();
 
@@ -61,7 +61,7 @@ fn tampered_reveal_is_rejected() {
 #[test]
 fn late_commit_is_rejected() {
     let batch = batch(2);
-    let mut book = BidBook::new(&batch);
+    let mut book = new_book(&batch);
     let (c, _) = sealed(&prover(1), &batch.payload, &[(0, 10)], 1);
     assert!(matches!(
         book.accept_commit(c.clone(), COMMIT_DEADLINE + 1),
@@ -74,7 +74,7 @@ fn late_commit_is_rejected() {
 #[test]
 fn reveal_without_commit_is_rejected() {
     let batch = batch(2);
-    let mut book = BidBook::new(&batch);
+    let mut book = new_book(&batch);
     let (_, r) = sealed(&prover(1), &batch.payload, &[(0, 10)], 1);
     assert_eq!(
         book.accept_reveal(r, IN_REVEAL),
@@ -85,7 +85,7 @@ fn reveal_without_commit_is_rejected() {
 #[test]
 fn reveal_by_another_signer_is_rejected() {
     let batch = batch(2);
-    let mut book = BidBook::new(&batch);
+    let mut book = new_book(&batch);
     let (c1, r1) = sealed(&prover(1), &batch.payload, &[(0, 10)], 1);
     let (c2, _) = sealed(&prover(2), &batch.payload, &[(0, 50)], 2);
     book.accept_commit(c1, IN_COMMIT).unwrap();
@@ -109,7 +109,7 @@ fn reveal_by_another_signer_is_rejected() {
 #[test]
 fn early_late_and_conflicting_bids_are_rejected_and_resends_accepted() {
     let batch = batch(2);
-    let mut book = BidBook::new(&batch);
+    let mut book = new_book(&batch);
     let (c, r) = sealed(&prover(1), &batch.payload, &[(0, 10)], 1);
     let (other_c, other_r) = sealed(&prover(1), &batch.payload, &[(0, 11)], 9);
     book.accept_commit(c.clone(), IN_COMMIT).unwrap();
@@ -138,7 +138,7 @@ fn early_late_and_conflicting_bids_are_rejected_and_resends_accepted() {
 #[test]
 fn a_grace_counts_late_reveals_and_a_fully_revealed_book_closes_early() {
     let batch = batch(2);
-    let mut book = BidBook::new(&batch).with_reveal_grace(500);
+    let mut book = new_book(&batch).with_reveal_grace(500);
     let (c1, r1) = sealed(&prover(1), &batch.payload, &[(0, 10)], 1);
     let (c2, r2) = sealed(&prover(2), &batch.payload, &[(1, 10)], 2);
     assert!(!book.can_close(IN_COMMIT));
@@ -154,7 +154,7 @@ fn a_grace_counts_late_reveals_and_a_fully_revealed_book_closes_early() {
     book.accept_reveal(r2.clone(), REVEAL_DEADLINE + 500)
         .unwrap();
     assert!(book.can_close(REVEAL_DEADLINE + 1));
-    let mut strict = BidBook::new(&batch).with_reveal_grace(500);
+    let mut strict = new_book(&batch).with_reveal_grace(500);
     strict
         .accept_commit(
             sealed(&prover(2), &batch.payload, &[(1, 10)], 2).0,
@@ -191,7 +191,7 @@ fn bids_cannot_be_replayed_into_another_batch_or_supernet() {
     let (c, r) = sealed(&key, &b1.payload, &[(0, 10)], 1);
 
     for target in [&b2, &other] {
-        let mut book = BidBook::new(target);
+        let mut book = new_book(target);
         assert_eq!(
             book.accept_commit(c.clone(), IN_COMMIT),
             Err(BidError::WrongBatch)
@@ -225,7 +225,7 @@ fn bids_cannot_be_replayed_into_another_batch_or_supernet() {
 fn bids_for_unknown_or_repeated_jobs_are_rejected() {
     let batch = batch(2);
     let key = prover(1);
-    let mut book = BidBook::new(&batch);
+    let mut book = new_book(&batch);
     let (c, r) = sealed(&key, &batch.payload, &[(0, 10), (7, 10)], 1);
     book.accept_commit(c, IN_COMMIT).unwrap();
     assert_eq!(
@@ -251,7 +251,7 @@ fn a_full_batch_keeps_the_best_ranked_commits_whatever_their_order() {
     let commits: Vec<_> = (1..=cap + 40)
         .map(|i| sealed(&prover(i), &batch.payload, &[(0, 10)], i as u8).0)
         .collect();
-    let mut book = BidBook::new(&batch);
+    let mut book = new_book(&batch);
     let mut refused = 0;
     for c in &commits {
         match book.accept_commit(c.clone(), IN_COMMIT) {
@@ -284,7 +284,7 @@ fn a_full_batch_keeps_the_best_ranked_commits_whatever_their_order() {
     );
 
     // Arrival order changes nothing.
-    let mut reversed = BidBook::new(&batch);
+    let mut reversed = new_book(&batch);
     for c in commits.iter().rev() {
         let _ = reversed.accept_commit(c.clone(), IN_COMMIT);
     }
@@ -302,13 +302,59 @@ fn a_full_batch_keeps_the_best_ranked_commits_whatever_their_order() {
     assert!(book.commits().iter().all(|c| closed.contains(&c.digest())));
 }
 
+/// A squatter stakes 300 keys at one unit each and commits with all of them before anyone
+/// else, every batch; 100 honest provers hold the same stake at three units a key. The
+/// slots follow the stake, not the order: over 20 batches the honest provers hold half of
+/// them (a first-come book would have given them none), and a prover outside the weight
+/// table holds no slot at all.
+#[test]
+fn hundreds_of_keys_committing_first_take_no_more_than_their_stake() {
+    use lagrange_protocol::merkle::WeightTree;
+    use lagrange_protocol::messages::MAX_COMMITS_PER_BATCH;
+    let squatters: Vec<_> = (10_000..10_300).map(prover).collect();
+    let honest: Vec<_> = (20_000..20_100).map(prover).collect();
+    let table: std::collections::BTreeMap<_, _> = squatters
+        .iter()
+        .map(|k| (k.public(), 1))
+        .chain(honest.iter().map(|k| (k.public(), 3)))
+        .collect();
+    let tree = WeightTree::new(&table).unwrap();
+    let (mut honest_slots, batches) = (0usize, 20u64);
+    for seq in 0..batches {
+        let mut payload = batch_with("s", seq, &[10], &[lagrange_protocol::JobCategory::Small])
+            .payload
+            .clone();
+        payload.weights = tree.root();
+        let batch = Signed::sign(payload, &gateway());
+        let mut book = BidBook::new(&batch, tree.clone()).unwrap();
+        for key in squatters.iter().chain(&honest) {
+            let (c, _) = sealed(key, &batch.payload, &[(0, 10)], seq as u8);
+            let _ = book.accept_commit(c, IN_COMMIT);
+        }
+        assert_eq!(book.commits().len(), MAX_COMMITS_PER_BATCH);
+        honest_slots += book
+            .commits()
+            .iter()
+            .filter(|c| honest.iter().any(|k| k.public() == c.signer))
+            .count();
+        let outsider = prover(30_000);
+        let (c, _) = sealed(&outsider, &batch.payload, &[(0, 10)], 0);
+        assert_eq!(
+            book.accept_commit(c, IN_COMMIT),
+            Err(BidError::NoWeight(outsider.public()))
+        );
+    }
+    let share = honest_slots as f64 / (batches as usize * MAX_COMMITS_PER_BATCH) as f64;
+    assert!((0.45..=0.55).contains(&share), "honest share {share:.3}");
+}
+
 /// Issue 25, item 9: a reveal with no bids opens nothing. Its committer holds a slot without
 /// an offer, and is a non-revealer (penalized) in the award.
 #[test]
 fn an_empty_reveal_is_refused_and_its_committer_is_a_non_revealer() {
     let batch = batch(2);
     let squatter = prover(1);
-    let mut book = BidBook::new(&batch);
+    let mut book = new_book(&batch);
     let (c, r) = sealed(&squatter, &batch.payload, &[], 1);
     book.accept_commit(c.clone(), IN_COMMIT).unwrap();
     assert_eq!(

@@ -17,9 +17,9 @@ use common::*;
 use lagrange_protocol::auction::AwardAuditError;
 use lagrange_protocol::auction::{Eligibility, ProverStanding, award};
 use lagrange_protocol::audit::{AuditError, Deviation, Evidence, audit};
-use lagrange_protocol::book::BidBook;
 use lagrange_protocol::messages::{
-    AuctionResult, AuctionTranscript, BidKind, BidReceipt, MAX_COMMITS_PER_BATCH,
+    AuctionResult, AuctionTranscript, BidCommit, BidKind, BidReceipt, CommitsClosed,
+    MAX_COMMITS_PER_BATCH,
 };
 use lagrange_protocol::{JobCategory, Keypair, Signed};
 use proptest::prelude::*;
@@ -78,7 +78,7 @@ struct Honest {
 
 fn honest(cancel_second_job: bool) -> Honest {
     let batch = batch(2);
-    let mut book = BidBook::new(&batch);
+    let mut book = new_book(&batch);
     let keys: Vec<Keypair> = (1..=3).map(prover).collect();
     let mut provers = BTreeMap::new();
     let mut reveals = Vec::new();
@@ -105,6 +105,7 @@ fn honest(cancel_second_job: bool) -> Honest {
     }
     let mut eligibility = Eligibility {
         min_stake: 10,
+        weights: proven_weights(provers.keys()),
         provers,
         ..Default::default()
     };
@@ -225,7 +226,7 @@ fn a_second_announcement_with_the_same_time_does_not_frame_the_gateway() {
 #[test]
 fn a_commit_pushed_out_by_better_ranked_ones_is_no_omission() {
     let batch = batch(1);
-    let mut book = BidBook::new(&batch);
+    let mut book = new_book(&batch);
     let n = MAX_COMMITS_PER_BATCH as u64 + 4;
     let mut receipts = BTreeMap::new();
     let mut commits = Vec::new();
@@ -239,6 +240,7 @@ fn a_commit_pushed_out_by_better_ranked_ones_is_no_omission() {
                     kind: BidKind::Commit,
                     bidder: c.signer,
                     bid: c.digest(),
+                    weight: book.slot_weight(&c.signer),
                 },
                 &gateway(),
             );
@@ -247,7 +249,10 @@ fn a_commit_pushed_out_by_better_ranked_ones_is_no_omission() {
         commits.push(c);
     }
     let closed = Signed::sign(book.closed_set(), &gateway());
-    let eligibility = Eligibility::default();
+    let eligibility = Eligibility {
+        weights: book.committer_weights(),
+        ..Default::default()
+    };
     let result = Signed::sign(
         AuctionResult::new(&batch.payload, book.award(&eligibility).unwrap()),
         &gateway(),
@@ -287,7 +292,10 @@ fn a_commit_pushed_out_by_better_ranked_ones_is_no_omission() {
     digests.sort();
     let mut closed = transcript.closed.payload.clone();
     closed.commits = digests;
-    let eligibility = Eligibility::default();
+    let eligibility = Eligibility {
+        weights: proven_weights(kept.iter().map(|c| &c.signer)),
+        ..Default::default()
+    };
     let awarded = award(&batch.payload, &kept, &[], &eligibility).unwrap();
     let cheat = AuctionTranscript {
         batch: batch.clone(),
@@ -307,6 +315,92 @@ fn a_commit_pushed_out_by_better_ranked_ones_is_no_omission() {
             }
         ),
         other => panic!("expected a deviation, got {other:?}"),
+    }
+}
+
+/// A full batch whose gateway filled its slots first come, first served (or by any rule
+/// but the weighted ranks): the receipt of a better-ranked commit it turned away after
+/// acknowledging it shows the deviation. And a held commit whose weight the transcript does
+/// not prove against the batch's root (missing, or another weight) is a deviation too.
+#[test]
+fn a_gateway_that_fills_slots_by_another_rule_is_caught() {
+    let batch = batch(1);
+    let n = MAX_COMMITS_PER_BATCH as u64 * 2;
+    let commits: Vec<_> = (1..=n)
+        .map(|i| sealed(&prover(i), &batch.payload, &[(0, 10)], i as u8).0)
+        .collect();
+    // The rule's book sees every commit; the cheat keeps the first 128 to arrive.
+    let mut rule = new_book(&batch);
+    for c in &commits {
+        let _ = rule.accept_commit(c.clone(), COMMIT_DEADLINE);
+    }
+    let kept: Vec<_> = commits[..MAX_COMMITS_PER_BATCH].to_vec();
+    let turned_away = commits[MAX_COMMITS_PER_BATCH..]
+        .iter()
+        .find(|c| rule.commit_of(&c.signer).is_some())
+        .expect("some late commit ranks among the best 128");
+    let cheat = |kept: Vec<Signed<BidCommit>>, weights| {
+        let mut digests: Vec<_> = kept.iter().map(Signed::digest).collect();
+        digests.sort();
+        let closed = CommitsClosed {
+            supernet: supernet("s"),
+            batch_id: batch.payload.batch_id,
+            commits: digests,
+        };
+        let eligibility = Eligibility {
+            weights,
+            ..Default::default()
+        };
+        let awarded = award(&batch.payload, &kept, &[], &eligibility).unwrap();
+        AuctionTranscript {
+            batch: batch.clone(),
+            closed: Signed::sign(closed, &gateway()),
+            commits: kept,
+            reveals: vec![],
+            eligibility,
+            result: Signed::sign(AuctionResult::new(&batch.payload, awarded), &gateway()),
+        }
+    };
+    let first_come = cheat(kept.clone(), proven_weights(kept.iter().map(|c| &c.signer)));
+    // Without a receipt nothing binds the gateway to a commit it says it never saw.
+    assert!(audit(&Evidence::from_transcript(first_come.clone())).is_ok());
+    let mut e = Evidence::from_transcript(first_come);
+    e.receipts = vec![Signed::sign(
+        BidReceipt {
+            supernet: supernet("s"),
+            batch_id: batch.payload.batch_id,
+            kind: BidKind::Commit,
+            bidder: turned_away.signer,
+            bid: turned_away.digest(),
+            weight: weights().slot_weight(&turned_away.signer),
+        },
+        &gateway(),
+    )];
+    match audit(&e) {
+        Err(AuditError::Deviation { deviation, .. }) => assert_eq!(
+            *deviation,
+            Deviation::CommitOmitted {
+                prover: turned_away.signer
+            }
+        ),
+        other => panic!("expected a deviation, got {other:?}"),
+    }
+
+    // A slot held without its weight, or with a weight the root does not prove.
+    let mut unproven = proven_weights(kept.iter().map(|c| &c.signer));
+    let victim = kept[3].signer;
+    unproven.remove(&victim);
+    let mut inflated = proven_weights(kept.iter().map(|c| &c.signer));
+    if let Some(w) = inflated.get_mut(&victim) {
+        w.weight += 100;
+    }
+    for weights in [unproven, inflated] {
+        match audit(&Evidence::from_transcript(cheat(kept.clone(), weights))) {
+            Err(AuditError::Deviation { deviation, .. }) => {
+                assert_eq!(*deviation, Deviation::SlotWeightUnproven { prover: victim })
+            }
+            other => panic!("expected a deviation, got {other:?}"),
+        }
     }
 }
 

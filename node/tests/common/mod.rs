@@ -310,6 +310,7 @@ pub fn batch(supernet: &SupernetId, gateway: u64, seq: u64, n: u32) -> Signed<Ba
             announced_at: 1,
             commit_deadline: 2,
             reveal_deadline: 3,
+            weights: lagrange_protocol::merkle::WeightTree::empty().root(),
         },
         &gw,
     )

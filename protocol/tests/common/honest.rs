@@ -25,6 +25,7 @@ use lagrange_protocol::auction::{Eligibility, ProverStanding};
 use lagrange_protocol::audit::Evidence;
 use lagrange_protocol::book::BidBook;
 use lagrange_protocol::commit::seal_bids;
+use lagrange_protocol::merkle::{SlotWeight, WeightTree};
 use lagrange_protocol::messages::{
     AuctionResult, AuctionTranscript, BatchAnnouncement, Bid, BidKind, BidReceipt, HardwareSummary,
     JobSpec, MAX_COMMITS_PER_BATCH, ProverAvailability, Salt,
@@ -80,6 +81,7 @@ fn receipt<T: SignedPayload>(
     bid: &Signed<T>,
     batch_id: BatchId,
     kind: BidKind,
+    weight: Option<SlotWeight>,
 ) -> Signed<BidReceipt> {
     Signed::sign(
         BidReceipt {
@@ -88,6 +90,7 @@ fn receipt<T: SignedPayload>(
             kind,
             bidder: bid.signer,
             bid: bid.digest(),
+            weight,
         },
         &gateway(),
     )
@@ -108,6 +111,12 @@ fn auction(seq: u64, provers: u64, jobs: u32, rng: &mut Rng) -> Vec<Evidence> {
             input_size: 64,
         })
         .collect();
+    // The weight table: every bidder of this auction, at one to three units.
+    let prover_key = |p: u64| Keypair::insecure_from_seed(seq * 10_000 + p + 1);
+    let table: BTreeMap<_, _> = (0..provers)
+        .map(|p| (prover_key(p).public(), 10 * (1 + p % 3)))
+        .collect();
+    let weights = WeightTree::new(&table).unwrap();
     let batch = Signed::sign(
         BatchAnnouncement {
             batch_id: BatchId::derive(&supernet(), &gw.public(), seq),
@@ -117,15 +126,16 @@ fn auction(seq: u64, provers: u64, jobs: u32, rng: &mut Rng) -> Vec<Evidence> {
             announced_at: 1_000,
             commit_deadline: COMMIT_DEADLINE,
             reveal_deadline: REVEAL_DEADLINE,
+            weights: weights.root(),
         },
         &gw,
     );
     let batch_id = batch.payload.batch_id;
-    let mut book = BidBook::new(&batch);
+    let mut book = BidBook::new(&batch, weights).unwrap();
     let mut standings = BTreeMap::new();
     let mut held: Vec<Held> = Vec::new();
     for p in 0..provers {
-        let key = Keypair::insecure_from_seed(seq * 10_000 + p + 1);
+        let key = prover_key(p);
         let capacity = 1 + rng.below(3) as u32;
         let a = announcement(&key, capacity);
         standings.insert(
@@ -160,7 +170,12 @@ fn auction(seq: u64, provers: u64, jobs: u32, rng: &mut Rng) -> Vec<Evidence> {
         let (c, r) = (Signed::sign(c, &key), Signed::sign(r, &key));
         let mut receipts = Vec::new();
         if book.accept_commit(c.clone(), COMMIT_DEADLINE).is_ok() {
-            receipts.push(receipt(&c, batch_id, BidKind::Commit));
+            receipts.push(receipt(
+                &c,
+                batch_id,
+                BidKind::Commit,
+                book.slot_weight(&c.signer),
+            ));
         }
         held.push(Held {
             commit: c,
@@ -178,12 +193,13 @@ fn auction(seq: u64, provers: u64, jobs: u32, rng: &mut Rng) -> Vec<Evidence> {
                 .is_ok()
         {
             h.receipts
-                .push(receipt(&h.reveal, batch_id, BidKind::Reveal));
+                .push(receipt(&h.reveal, batch_id, BidKind::Reveal, None));
         }
     }
     let mut eligibility = Eligibility {
         min_stake: 10,
         provers: standings,
+        weights: book.committer_weights(),
         ..Default::default()
     };
     if jobs > 1 && rng.below(2) == 0 {

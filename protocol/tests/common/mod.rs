@@ -2,13 +2,18 @@
 //! sealed bids.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use lagrange_protocol::book::BidBook;
 use lagrange_protocol::commit::seal_bids;
+use lagrange_protocol::merkle::{SlotWeight, WeightTree};
 use lagrange_protocol::messages::{
     BatchAnnouncement, Bid, BidCommit, BidReveal, HardwareSummary, JobSpec, ProverAvailability,
     Salt,
 };
 use lagrange_protocol::{
-    BatchId, CircuitId, Digest, JobCategory, JobId, Keypair, Signed, SupernetId, TaskId,
+    BatchId, CircuitId, Digest, JobCategory, JobId, Keypair, PublicKey, Signed, SupernetId, TaskId,
 };
 
 pub const ANNOUNCED_AT: u64 = 1_000;
@@ -25,6 +30,36 @@ pub fn gateway() -> Keypair {
 
 pub fn prover(i: u64) -> Keypair {
     Keypair::insecure_from_seed(i)
+}
+
+/// How many test provers ([`prover`] `0..TEST_PROVERS`) the batches' weight table holds.
+pub const TEST_PROVERS: u64 = 512;
+
+/// The weight table of the test batches: provers `0..TEST_PROVERS`, prover `i` weighing
+/// `1 + i % 4`.
+pub fn weights() -> &'static WeightTree {
+    static TREE: OnceLock<WeightTree> = OnceLock::new();
+    TREE.get_or_init(|| {
+        let table: BTreeMap<_, _> = (0..TEST_PROVERS)
+            .map(|i| (prover(i).public(), 1 + i % 4))
+            .collect();
+        WeightTree::new(&table).unwrap()
+    })
+}
+
+/// An empty book for `batch` (built by [`batch_with`]), ranking with [`weights`].
+pub fn new_book(batch: &Signed<BatchAnnouncement>) -> BidBook {
+    BidBook::new(batch, weights().clone()).unwrap()
+}
+
+/// The proven weights of `provers` in [`weights`], as an award's eligibility carries them.
+pub fn proven_weights<'a>(
+    provers: impl IntoIterator<Item = &'a PublicKey>,
+) -> BTreeMap<PublicKey, SlotWeight> {
+    provers
+        .into_iter()
+        .filter_map(|p| Some((*p, weights().slot_weight(p)?)))
+        .collect()
 }
 
 pub fn job(i: u32) -> JobId {
@@ -64,6 +99,7 @@ pub fn batch_with(
             announced_at: ANNOUNCED_AT,
             commit_deadline: COMMIT_DEADLINE,
             reveal_deadline: REVEAL_DEADLINE,
+            weights: weights().root(),
         },
         &gw,
     )

@@ -8,9 +8,11 @@ use tracing::{debug, info, warn};
 use lagrange_protocol::auction::{Eligibility, ProverStanding, backed_slots};
 use lagrange_protocol::book::{BidBook, BidError};
 use lagrange_protocol::equivocation::Equivocation;
+use lagrange_protocol::merkle::WeightTree;
 use lagrange_protocol::messages::{
     AuctionResult, BatchAnnouncement, GossipMessage, JobSpec, ProverAvailability,
 };
+use lagrange_protocol::sortition::weight;
 use lagrange_protocol::{
     BatchId, Digest, JobCategory, JobId, Price, PublicKey, Signed, TaskId, UnixMillis,
 };
@@ -46,6 +48,35 @@ impl GatewayCore {
             }
         }
         Ok(in_flight)
+    }
+
+    /// The weight table a new batch ranks its commit slots with: every live, allowlisted
+    /// prover at or above the minimum stake with room for a job, weighing its stake bounded
+    /// by what its free capacity (announced, less the jobs it holds) backs ([`weight`]).
+    fn slot_weights(&self, now: UnixMillis) -> Result<WeightTree, StoreError> {
+        let min_stake = self.supernet.economics.min_stake;
+        let in_flight = self.in_flight()?;
+        let mut weights = BTreeMap::new();
+        for (key, avail) in self.live_provers(now) {
+            if !key.peer_id().is_ok_and(|p| self.supernet.is_allowed(&p)) {
+                continue;
+            }
+            let stake = self.store.account(key)?.map_or(0, |a| a.stake);
+            let free = avail
+                .payload
+                .capacity
+                .saturating_sub(in_flight.get(key).copied().unwrap_or(0));
+            let w = weight(stake, free, min_stake);
+            if w > 0 {
+                weights.insert(*key, w);
+            }
+        }
+        // Stakes are checked sums of one ledger, so the table's total cannot overflow; were
+        // it ever to, an empty table announces a batch nobody can commit to (re-auctioned).
+        Ok(WeightTree::new(&weights).unwrap_or_else(|e| {
+            warn!(error = %e, "weight table refused; the batch takes no commits");
+            WeightTree::empty()
+        }))
     }
 
     /// How many jobs of each category the next batch may offer: the free capacity of the
@@ -139,6 +170,7 @@ impl GatewayCore {
             return Ok(());
         }
         self.beat_if_later(now)?;
+        let weights = self.slot_weights(now)?;
         let seq = self.store.next_batch_seq()?;
         let specs = jobs
             .iter()
@@ -161,9 +193,17 @@ impl GatewayCore {
                 announced_at: now,
                 commit_deadline,
                 reveal_deadline,
+                weights: weights.root(),
             },
             &self.key,
         );
+        let book = match BidBook::new(&batch, weights) {
+            Ok(book) => book.with_reveal_grace(self.supernet.auction.reveal_grace_ms),
+            Err(e) => {
+                warn!(error = %e, "no book for the batch; its jobs stay open");
+                return Ok(());
+            }
+        };
         self.store.offer_batch(&batch, now)?;
         self.metrics.batch();
         info!(batch_id = %batch.payload.batch_id, jobs = jobs.len(), "batch announced");
@@ -173,10 +213,7 @@ impl GatewayCore {
             .map(|j| j.id.task)
             .collect();
         out.extend(tasks.into_iter().map(Output::TaskChanged));
-        self.books.insert(
-            batch.payload.batch_id,
-            BidBook::new(&batch).with_reveal_grace(self.supernet.auction.reveal_grace_ms),
-        );
+        self.books.insert(batch.payload.batch_id, book);
         out.push(Output::Publish(GossipMessage::Batch(batch)));
         Ok(())
     }
@@ -289,7 +326,8 @@ impl GatewayCore {
         Ok(())
     }
 
-    /// The eligibility snapshot for `batch`: standing of every live prover, and the provers
+    /// The eligibility snapshot for `batch`: standing of every live prover (the award's
+    /// own keeps the committers'), and the provers
     /// barred from each job. A job that left the auction while it ran (its task ended) is
     /// listed once as cancelled, barred to everyone, so the rule itself leaves it unawarded
     /// and any peer recomputing the award agrees (and the transcript does not grow with the
@@ -349,6 +387,7 @@ impl GatewayCore {
             provers,
             excluded,
             cancelled,
+            weights: BTreeMap::new(),
         })
     }
 
@@ -360,7 +399,23 @@ impl GatewayCore {
     ) -> Result<(), StoreError> {
         let batch = book.batch().clone();
         self.beat_if_later(now)?;
-        let eligibility = self.eligibility(&batch, now)?;
+        // The gateway judges reserves and silence against every live prover; the award (and
+        // so the transcript every bidder audits) needs only the committers' standings, with
+        // the weights their slots were ranked by: its size follows the commits, not the
+        // network.
+        let everyone = self.eligibility(&batch, now)?;
+        let eligibility = Eligibility {
+            provers: everyone
+                .provers
+                .iter()
+                .filter(|(k, _)| book.commit_of(k).is_some())
+                .map(|(k, s)| (*k, s.clone()))
+                .collect(),
+            weights: book.committer_weights(),
+            min_stake: everyone.min_stake,
+            excluded: everyone.excluded.clone(),
+            cancelled: everyone.cancelled.clone(),
+        };
         let award = match book.award(&eligibility) {
             Ok(a) => a,
             Err(e) => {
@@ -374,14 +429,14 @@ impl GatewayCore {
                 }
             }
         };
-        self.watch_for_silence(&book, &eligibility, &batch);
+        self.watch_for_silence(&book, &everyone, &batch);
         let able = |s: &ProverStanding, category: Option<JobCategory>| {
             s.allowlisted
                 && s.stake >= eligibility.min_stake
                 && category.is_some_and(|c| s.categories.contains(&c))
         };
         // Room each eligible prover has left once this batch's awards are counted.
-        let mut room: BTreeMap<PublicKey, u32> = eligibility
+        let mut room: BTreeMap<PublicKey, u32> = everyone
             .provers
             .iter()
             .map(|(k, s)| (*k, s.free_capacity))
@@ -431,7 +486,7 @@ impl GatewayCore {
             // Raise the reserve only if a prover able to take the job had room left and
             // still did not win it: its price was too high. A job that waits for a busy
             // prover keeps its price.
-            let priced_out = eligibility.provers.iter().any(|(p, s)| {
+            let priced_out = everyone.provers.iter().any(|(p, s)| {
                 able(s, category)
                     && room.get(p).is_some_and(|n| *n > 0)
                     && !barred.is_some_and(|b| b.contains(p))
@@ -464,7 +519,7 @@ impl GatewayCore {
             // again: lift its bars. Those provers were slashed already, and stake below
             // the minimum keeps a repeat offender out for good.
             let lift_bars = barred.is_some_and(|barred| {
-                eligibility
+                everyone
                     .provers
                     .iter()
                     .filter(|(_, s)| able(s, category))

@@ -93,6 +93,14 @@ impl GatewayCore {
                 } else {
                     self.accept_bid(bid, arrived, out)?
                 };
+                // A commit's receipt proves the weight its slot is ranked with.
+                let mut receipt = receipt;
+                if receipt.kind == BidKind::Commit {
+                    receipt.weight = self
+                        .books
+                        .get(&receipt.batch_id)
+                        .and_then(|book| book.slot_weight(&receipt.bidder));
+                }
                 // An accepted bid gets a signed receipt: evidence, should the award ignore it.
                 out.push(match verdict {
                     Ok(()) => Output::Respond {
@@ -278,5 +286,6 @@ fn receipt<T: SignedPayload>(bid: &Signed<T>, batch_id: BatchId, kind: BidKind) 
         kind,
         bidder: bid.signer,
         bid: bid.digest(),
+        weight: None,
     }
 }

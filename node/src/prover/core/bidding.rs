@@ -10,8 +10,10 @@ use tracing::{debug, info, warn};
 
 use lagrange_protocol::commit::seal_bids;
 use lagrange_protocol::messages::{
-    BatchAnnouncement, Bid, BidCommit, BidReveal, GossipMessage, HardwareSummary, Salt,
+    BatchAnnouncement, Bid, BidCommit, BidReveal, GossipMessage, HardwareSummary,
+    MAX_COMMITS_PER_BATCH, Salt,
 };
+use lagrange_protocol::sortition::worth_committing;
 use lagrange_protocol::{BatchId, JobCategory, JobId, Price, Signed, UnixMillis};
 
 use serde::{Deserialize, Serialize};
@@ -185,10 +187,11 @@ impl ProverCore {
     pub(super) fn on_batch(
         &mut self,
         gateway: PeerId,
-        batch: &BatchAnnouncement,
+        signed: &Signed<BatchAnnouncement>,
         now: UnixMillis,
         out: &mut Vec<Output>,
     ) {
+        let batch = &signed.payload;
         // The gateway's clock, seen from here: its announcement time against our receipt.
         self.offsets
             .entry(gateway)
@@ -202,6 +205,24 @@ impl ProverCore {
         // provers spread over a batch instead of all bidding on its first jobs.
         let free = self.free_capacity();
         let me = self.key.public();
+        // A commit whose slot rank cannot hold a slot only costs everyone: skip the batch.
+        // The weight is bounded by what the free capacity backs (without a minimum stake,
+        // not bounded: always commit).
+        let min_stake = self.supernet.economics.min_stake;
+        let max_weight = match min_stake {
+            0 => u64::MAX,
+            m => m.saturating_mul(free as u64),
+        };
+        if !worth_committing(
+            &signed.digest(),
+            &me,
+            max_weight,
+            batch.weights.sum,
+            MAX_COMMITS_PER_BATCH,
+        ) {
+            debug!(batch_id = %batch.batch_id, "slot rank past the batch's cut-off: not bidding");
+            return;
+        }
         let mut affordable: Vec<(blake3::Hash, Bid, u64)> = batch
             .jobs
             .iter()

@@ -406,7 +406,7 @@ impl ProverCore {
             }
             Input::Gossip { source, message } => match message {
                 GossipMessage::Batch(b) if self.is_gateway(&source) => {
-                    self.on_batch(source, &b.payload, now, &mut out)
+                    self.on_batch(source, &b, now, &mut out)
                 }
                 GossipMessage::Result(r) => {
                     // Only a result for a batch this prover bid in and has not settled: a
