@@ -23,14 +23,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::NoopVerify;
 use lagrange_node::gateway::{GatewayCore, Input as GIn, Output as GOut, Submission, SubmitError};
-use lagrange_node::model::{JobRecord, TaskRecord, TaskSpec, TaskStatus};
+use lagrange_node::model::{TaskRecord, TaskSpec, TaskStatus};
 use lagrange_node::net::RequestToken;
 use lagrange_node::prover::{
     BidAnswer, CostModel, Input as PIn, Output as POut, ProverCore, ProverSettings,
 };
-use lagrange_node::store::{ProofRecord, Store};
-use lagrange_node::workload::{Check, JobPlan, ProofBytes, Workload};
+use lagrange_node::store::Store;
+use lagrange_node::workload::{Check, ProofBytes, Workload};
 use lagrange_protocol::commit::seal_bids;
 use lagrange_protocol::config::{
     AuctionConfig, CategoryConfig, CircuitConfig, Deposit, EconomicsConfig, SupernetConfig,
@@ -72,50 +75,6 @@ fn rss_mib() -> f64 {
         .ok()
         .and_then(|s| s.split_whitespace().nth(1)?.parse::<f64>().ok())
         .map_or(0.0, |pages| pages * 4096.0 / (1 << 20) as f64)
-}
-
-/// Splits `Synthetic { jobs }` into jobs and accepts every proof without checking it.
-/// **A no-op verifier, for measuring gateway bookkeeping only.**
-struct NoopVerify;
-
-impl Workload for NoopVerify {
-    fn split(
-        &self,
-        spec: &TaskSpec,
-    ) -> Result<Vec<JobPlan>, lagrange_node::workload::WorkloadError> {
-        let TaskSpec::Synthetic { jobs, category } = spec else {
-            return Err(lagrange_node::workload::WorkloadError::Refused(
-                "synthetic only".into(),
-            ));
-        };
-        Ok((0..*jobs)
-            .map(|i| JobPlan {
-                circuit: CircuitId::new("synthetic-v1/k12").unwrap(),
-                category: *category,
-                input: i.to_le_bytes().to_vec(),
-            })
-            .collect())
-    }
-    fn prove(
-        &self,
-        _: &CircuitId,
-        _: &[u8],
-    ) -> Result<ProofBytes, lagrange_node::workload::WorkloadError> {
-        Ok(ProofBytes {
-            proof: vec![0; 128],
-            public_inputs: vec![0; 64],
-        })
-    }
-    fn verify(&self, items: &[(JobRecord, Vec<u8>, ProofSubmission)]) -> Vec<Check> {
-        vec![Check::Valid; items.len()]
-    }
-    fn aggregate(
-        &self,
-        _: &TaskRecord,
-        p: &[(JobRecord, Vec<u8>, ProofRecord)],
-    ) -> Result<Vec<u8>, lagrange_node::workload::WorkloadError> {
-        Ok(vec![p.len() as u8])
-    }
 }
 
 const GW: u64 = 1_000_000;

@@ -101,6 +101,8 @@ pub struct BidBook {
     weights: WeightTree,
     grace: UnixMillis,
     commits: BTreeMap<PublicKey, Signed<BidCommit>>,
+    /// The slot rank of each held commit's signer.
+    ranks: BTreeMap<PublicKey, SlotRank>,
     reveals: BTreeMap<PublicKey, Signed<BidReveal>>,
 }
 
@@ -117,6 +119,7 @@ impl BidBook {
             weights,
             grace: 0,
             commits: BTreeMap::new(),
+            ranks: BTreeMap::new(),
             reveals: BTreeMap::new(),
         })
     }
@@ -184,19 +187,16 @@ impl BidBook {
             .ok_or(BidError::NoWeight(commit.signer))?;
         let mut evicted = None;
         if self.commits.len() >= MAX_COMMITS_PER_BATCH {
-            let worst = self
-                .commits
-                .keys()
-                .filter_map(|p| self.slot_rank(p))
-                .max()
-                .ok_or(BidError::Full)?;
+            let worst = self.ranks.values().max().copied().ok_or(BidError::Full)?;
             if rank >= worst {
                 return Err(BidError::Full);
             }
             let worst = *worst.prover();
             self.commits.remove(&worst);
+            self.ranks.remove(&worst);
             evicted = Some(worst);
         }
+        self.ranks.insert(commit.signer, rank);
         self.commits.insert(commit.signer, commit);
         Ok(evicted)
     }

@@ -53,12 +53,15 @@ impl GatewayCore {
     /// The weight table a new batch ranks its commit slots with: every live, allowlisted
     /// prover at or above the minimum stake with room for a job, weighing its stake bounded
     /// by what its free capacity (announced, less the jobs it holds) backs ([`weight`]).
-    fn slot_weights(&self, now: UnixMillis) -> Result<WeightTree, StoreError> {
+    fn slot_weights(
+        &self,
+        now: UnixMillis,
+        in_flight: &BTreeMap<PublicKey, u32>,
+    ) -> Result<WeightTree, StoreError> {
         let min_stake = self.supernet.economics.min_stake;
-        let in_flight = self.in_flight()?;
         let mut weights = BTreeMap::new();
         for (key, avail) in self.live_provers(now) {
-            if !key.peer_id().is_ok_and(|p| self.supernet.is_allowed(&p)) {
+            if !self.allows(key) {
                 continue;
             }
             let stake = self.store.account(key)?.map_or(0, |a| a.stake);
@@ -82,12 +85,15 @@ impl GatewayCore {
     /// How many jobs of each category the next batch may offer: the free capacity of the
     /// live, eligible provers that serve it, less the jobs already in running auctions. A
     /// job is only offered when some prover has room for it.
-    fn offer_budget(&self, now: UnixMillis) -> Result<BTreeMap<JobCategory, usize>, StoreError> {
-        let in_flight = self.in_flight()?;
+    fn offer_budget(
+        &self,
+        now: UnixMillis,
+        in_flight: &BTreeMap<PublicKey, u32>,
+    ) -> Result<BTreeMap<JobCategory, usize>, StoreError> {
         let min_stake = self.supernet.economics.min_stake;
         let mut budget: BTreeMap<JobCategory, usize> = BTreeMap::new();
         for (key, avail) in self.live_provers(now) {
-            let allowed = key.peer_id().is_ok_and(|p| self.supernet.is_allowed(&p));
+            let allowed = self.allows(key);
             let staked = self
                 .store
                 .account(key)?
@@ -119,7 +125,9 @@ impl GatewayCore {
         out: &mut Vec<Output>,
     ) -> Result<(), StoreError> {
         let max = self.supernet.auction.max_jobs_per_batch as usize;
-        let mut budget = self.offer_budget(now)?;
+        // Jobs each prover holds: read once, for the budget and for the weight table.
+        let in_flight = self.in_flight()?;
+        let mut budget = self.offer_budget(now, &in_flight)?;
         if budget.values().all(|n| *n == 0) {
             return Ok(());
         }
@@ -170,7 +178,7 @@ impl GatewayCore {
             return Ok(());
         }
         self.beat_if_later(now)?;
-        let weights = self.slot_weights(now)?;
+        let weights = self.slot_weights(now, &in_flight)?;
         let seq = self.store.next_batch_seq()?;
         let specs = jobs
             .iter()
@@ -341,9 +349,7 @@ impl GatewayCore {
         let mut provers = BTreeMap::new();
         for (key, avail) in self.live_provers(now) {
             let stake = self.store.account(key)?.map_or(0, |a| a.stake);
-            let allowlisted = key
-                .peer_id()
-                .is_ok_and(|peer| self.supernet.is_allowed(&peer));
+            let allowlisted = self.allows(key);
             // Every job a prover holds at once is backed by the minimum stake.
             let capacity = avail
                 .payload

@@ -325,6 +325,9 @@ pub struct GatewayCore {
     misbehavior: Misbehavior,
     /// Each prover's latest signed announcement: a standing names its digest.
     provers: BTreeMap<PublicKey, Signed<ProverAvailability>>,
+    /// The allowlist as keys (none: an open Supernet). A key's peer id costs a curve point
+    /// decompression, and the allowlist is asked about every live prover every batch.
+    allowed_keys: Option<BTreeSet<PublicKey>>,
     /// When each prover was last heard from, on the gateway's clock.
     heard: BTreeMap<PublicKey, UnixMillis>,
     next_batch_at: UnixMillis,
@@ -370,7 +373,13 @@ pub struct Reader {
 impl GatewayCore {
     /// A gateway over `store`. Call [`GatewayCore::recover`] once before the first input.
     pub fn new(supernet: Arc<SupernetConfig>, key: Keypair, store: Store) -> Self {
+        let allowed_keys = supernet.allowlist.as_ref().map(|list| {
+            list.iter()
+                .filter_map(|peer| PublicKey::from_peer_id(peer).ok())
+                .collect()
+        });
         Self {
+            allowed_keys,
             supernet,
             key,
             store,
@@ -396,6 +405,13 @@ impl GatewayCore {
             tokens: None,
             retention_ms: 0,
         }
+    }
+
+    /// Whether the Supernet's allowlist admits `key` (an open Supernet admits everyone).
+    fn allows(&self, key: &PublicKey) -> bool {
+        self.allowed_keys
+            .as_ref()
+            .is_none_or(|keys| keys.contains(key))
     }
 
     /// Reports to `metrics` (by default, to a set nobody reads).

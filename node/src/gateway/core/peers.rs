@@ -231,9 +231,11 @@ impl Reader {
             },
             Request::Assignments { .. } => {
                 let mut assignments = Vec::new();
+                // The asker's key, read from its peer id (no curve arithmetic per job).
+                let asker = PublicKey::from_peer_id(&peer).ok();
                 for job in self.store.assigned_jobs()? {
                     let mine = matches!(job.state, JobState::Assigned { prover, .. }
-                        if prover.peer_id().is_ok_and(|p| p == peer));
+                        if Some(prover) == asker);
                     if mine && let Some(a) = sign_assignment(&self.supernet, &self.key, &job) {
                         assignments.push(a);
                         if assignments.len() == MAX_ASSIGNMENTS {

@@ -1,0 +1,52 @@
+//! What the gateway benchmarks share: a workload that splits synthetic tasks and accepts
+//! every proof unchecked, so that they measure the gateway's bookkeeping alone.
+
+use lagrange_node::model::{JobRecord, TaskRecord, TaskSpec};
+use lagrange_node::store::ProofRecord;
+use lagrange_node::workload::{Check, JobPlan, ProofBytes, Workload};
+use lagrange_protocol::CircuitId;
+use lagrange_protocol::messages::ProofSubmission;
+
+/// Splits `Synthetic { jobs }` into jobs and accepts every proof without checking it.
+/// **A no-op verifier, for measuring gateway bookkeeping only.**
+pub struct NoopVerify;
+
+impl Workload for NoopVerify {
+    fn split(
+        &self,
+        spec: &TaskSpec,
+    ) -> Result<Vec<JobPlan>, lagrange_node::workload::WorkloadError> {
+        let TaskSpec::Synthetic { jobs, category } = spec else {
+            return Err(lagrange_node::workload::WorkloadError::Refused(
+                "synthetic only".into(),
+            ));
+        };
+        Ok((0..*jobs)
+            .map(|i| JobPlan {
+                circuit: CircuitId::new("synthetic-v1/k12").unwrap(),
+                category: *category,
+                input: i.to_le_bytes().to_vec(),
+            })
+            .collect())
+    }
+    fn prove(
+        &self,
+        _: &CircuitId,
+        _: &[u8],
+    ) -> Result<ProofBytes, lagrange_node::workload::WorkloadError> {
+        Ok(ProofBytes {
+            proof: vec![0; 128],
+            public_inputs: vec![0; 64],
+        })
+    }
+    fn verify(&self, items: &[(JobRecord, Vec<u8>, ProofSubmission)]) -> Vec<Check> {
+        vec![Check::Valid; items.len()]
+    }
+    fn aggregate(
+        &self,
+        _: &TaskRecord,
+        p: &[(JobRecord, Vec<u8>, ProofRecord)],
+    ) -> Result<Vec<u8>, lagrange_node::workload::WorkloadError> {
+        Ok(vec![p.len() as u8])
+    }
+}
