@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::NoopVerify;
+use common::{NoopVerify, noop_follow_up};
 use lagrange_node::gateway::{GatewayCore, Input as GIn, Output as GOut, Submission, SubmitError};
 use lagrange_node::model::{TaskRecord, TaskSpec, TaskStatus};
 use lagrange_node::net::RequestToken;
@@ -503,29 +503,10 @@ fn scheduling(jobs: u32, provers: u64, proving_ms: u64) -> serde_json::Value {
                                     ));
                                 }
                             }
-                            GOut::Verify {
-                                token, submission, ..
-                            } => {
-                                queue.push_back((
-                                    now,
-                                    To::Gw(GIn::Verified {
-                                        token,
-                                        submission,
-                                        outcome: Check::Valid,
-                                    }),
-                                ));
-                            }
-                            GOut::Aggregate { task, proofs } => {
-                                let result = NoopVerify
-                                    .aggregate(&task, &proofs)
-                                    .map_err(|e| e.to_string());
-                                queue.push_back((
-                                    now,
-                                    To::Gw(GIn::Aggregated {
-                                        task: task.id,
-                                        result,
-                                    }),
-                                ));
+                            o @ (GOut::Verify { .. } | GOut::Aggregate { .. }) => {
+                                if let Some(input) = noop_follow_up(o) {
+                                    queue.push_back((now, To::Gw(input)));
+                                }
                             }
                             GOut::TaskChanged(_)
                             | GOut::Equivocation { .. }

@@ -37,7 +37,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::NoopVerify;
+use common::{NoopVerify, noop_follow_up};
 use lagrange_node::gateway::{GatewayCore, Input as GIn, Output as GOut, Reader, Submission};
 use lagrange_node::model::{TaskSpec, TaskStatus};
 use lagrange_node::net::RequestToken;
@@ -45,7 +45,7 @@ use lagrange_node::prover::{
     BidAnswer, CostModel, Input as PIn, Output as POut, ProverCore, ProverSettings,
 };
 use lagrange_node::store::Store;
-use lagrange_node::workload::{Check, ProofBytes, Workload};
+use lagrange_node::workload::ProofBytes;
 use lagrange_protocol::audit::audit;
 use lagrange_protocol::canonical::canonical_bytes;
 use lagrange_protocol::config::{
@@ -287,27 +287,10 @@ impl Sim {
                 }
             }
             // Verification is the labelled no-op of this benchmark.
-            GOut::Verify {
-                token, submission, ..
-            } => self.at(
-                0,
-                Event::Gateway(GIn::Verified {
-                    token,
-                    submission,
-                    outcome: Check::Valid,
-                }),
-            ),
-            GOut::Aggregate { task, proofs } => {
-                let result = NoopVerify
-                    .aggregate(&task, &proofs)
-                    .map_err(|e| e.to_string());
-                self.at(
-                    0,
-                    Event::Gateway(GIn::Aggregated {
-                        task: task.id,
-                        result,
-                    }),
-                );
+            o @ (GOut::Verify { .. } | GOut::Aggregate { .. }) => {
+                if let Some(input) = noop_follow_up(o) {
+                    self.at(0, Event::Gateway(input));
+                }
             }
             GOut::TaskChanged(_) | GOut::Equivocation { .. } | GOut::Submitted { .. } => {}
         }

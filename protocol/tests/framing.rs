@@ -17,11 +17,12 @@ use common::*;
 use lagrange_protocol::auction::AwardAuditError;
 use lagrange_protocol::auction::{Eligibility, ProverStanding, award};
 use lagrange_protocol::audit::{AuditError, Deviation, Evidence, audit};
+use lagrange_protocol::merkle::SlotWeight;
 use lagrange_protocol::messages::{
-    AuctionResult, AuctionTranscript, BidCommit, BidKind, BidReceipt, CommitsClosed,
-    MAX_COMMITS_PER_BATCH,
+    AuctionResult, AuctionTranscript, BatchAnnouncement, BidCommit, BidKind, BidReceipt,
+    CommitsClosed, MAX_COMMITS_PER_BATCH,
 };
-use lagrange_protocol::{JobCategory, Keypair, Signed};
+use lagrange_protocol::{JobCategory, Keypair, PublicKey, Signed};
 use proptest::prelude::*;
 
 fn bundles() -> &'static [Evidence] {
@@ -221,6 +222,35 @@ fn a_second_announcement_with_the_same_time_does_not_frame_the_gateway() {
     }
 }
 
+/// The transcript a gateway signs for `batch` when it holds the commits `kept` (none
+/// revealed), with the committers' proven `weights`: its closed set and its award.
+fn holding(
+    batch: &Signed<BatchAnnouncement>,
+    kept: Vec<Signed<BidCommit>>,
+    weights: BTreeMap<PublicKey, SlotWeight>,
+) -> AuctionTranscript {
+    let mut digests: Vec<_> = kept.iter().map(Signed::digest).collect();
+    digests.sort();
+    let closed = CommitsClosed {
+        supernet: batch.payload.supernet.clone(),
+        batch_id: batch.payload.batch_id,
+        commits: digests,
+    };
+    let eligibility = Eligibility {
+        weights,
+        ..Default::default()
+    };
+    let awarded = award(&batch.payload, &kept, &[], &eligibility).unwrap();
+    AuctionTranscript {
+        batch: batch.clone(),
+        closed: Signed::sign(closed, &gateway()),
+        commits: kept,
+        reveals: vec![],
+        eligibility,
+        result: Signed::sign(AuctionResult::new(&batch.payload, awarded), &gateway()),
+    }
+}
+
 /// Item 9: a full batch pushes out receipted commits of worse slot rank; their receipts
 /// prove nothing. A receipted commit that ranks better than one kept is still an omission.
 #[test]
@@ -288,24 +318,8 @@ fn a_commit_pushed_out_by_better_ranked_ones_is_no_omission() {
         .into_iter()
         .filter(|c| c.signer != best.signer)
         .collect();
-    let mut digests: Vec<_> = kept.iter().map(Signed::digest).collect();
-    digests.sort();
-    let mut closed = transcript.closed.payload.clone();
-    closed.commits = digests;
-    let eligibility = Eligibility {
-        weights: proven_weights(kept.iter().map(|c| &c.signer)),
-        ..Default::default()
-    };
-    let awarded = award(&batch.payload, &kept, &[], &eligibility).unwrap();
-    let cheat = AuctionTranscript {
-        batch: batch.clone(),
-        closed: Signed::sign(closed, &gateway()),
-        commits: kept,
-        reveals: vec![],
-        eligibility,
-        result: Signed::sign(AuctionResult::new(&batch.payload, awarded), &gateway()),
-    };
-    let mut e = Evidence::from_transcript(cheat);
+    let weights = proven_weights(kept.iter().map(|c| &c.signer));
+    let mut e = Evidence::from_transcript(holding(&batch, kept, weights));
     e.receipts = vec![receipts[&best.signer].clone()];
     match audit(&e) {
         Err(AuditError::Deviation { deviation, .. }) => assert_eq!(
@@ -339,28 +353,7 @@ fn a_gateway_that_fills_slots_by_another_rule_is_caught() {
         .iter()
         .find(|c| rule.commit_of(&c.signer).is_some())
         .expect("some late commit ranks among the best 128");
-    let cheat = |kept: Vec<Signed<BidCommit>>, weights| {
-        let mut digests: Vec<_> = kept.iter().map(Signed::digest).collect();
-        digests.sort();
-        let closed = CommitsClosed {
-            supernet: supernet("s"),
-            batch_id: batch.payload.batch_id,
-            commits: digests,
-        };
-        let eligibility = Eligibility {
-            weights,
-            ..Default::default()
-        };
-        let awarded = award(&batch.payload, &kept, &[], &eligibility).unwrap();
-        AuctionTranscript {
-            batch: batch.clone(),
-            closed: Signed::sign(closed, &gateway()),
-            commits: kept,
-            reveals: vec![],
-            eligibility,
-            result: Signed::sign(AuctionResult::new(&batch.payload, awarded), &gateway()),
-        }
-    };
+    let cheat = |kept: Vec<Signed<BidCommit>>, weights| holding(&batch, kept, weights);
     let first_come = cheat(kept.clone(), proven_weights(kept.iter().map(|c| &c.signer)));
     // Without a receipt nothing binds the gateway to a commit it says it never saw.
     assert!(audit(&Evidence::from_transcript(first_come.clone())).is_ok());

@@ -1,6 +1,7 @@
 //! What the gateway benchmarks share: a workload that splits synthetic tasks and accepts
 //! every proof unchecked, so that they measure the gateway's bookkeeping alone.
 
+use lagrange_node::gateway::{Input as GIn, Output as GOut};
 use lagrange_node::model::{JobRecord, TaskRecord, TaskSpec};
 use lagrange_node::store::ProofRecord;
 use lagrange_node::workload::{Check, JobPlan, ProofBytes, Workload};
@@ -48,5 +49,27 @@ impl Workload for NoopVerify {
         p: &[(JobRecord, Vec<u8>, ProofRecord)],
     ) -> Result<Vec<u8>, lagrange_node::workload::WorkloadError> {
         Ok(vec![p.len() as u8])
+    }
+}
+
+/// What the gateway's driver feeds back for a `Verify` or an `Aggregate` output with the
+/// no-op workload (every proof valid, every aggregation done at once); nothing for any
+/// other output.
+pub fn noop_follow_up(output: GOut) -> Option<GIn> {
+    match output {
+        GOut::Verify {
+            token, submission, ..
+        } => Some(GIn::Verified {
+            token,
+            submission,
+            outcome: Check::Valid,
+        }),
+        GOut::Aggregate { task, proofs } => Some(GIn::Aggregated {
+            task: task.id,
+            result: NoopVerify
+                .aggregate(&task, &proofs)
+                .map_err(|e| e.to_string()),
+        }),
+        _ => None,
     }
 }
