@@ -335,11 +335,10 @@ impl GatewayCore {
     }
 
     /// The eligibility snapshot for `batch`: standing of every live prover (the award's
-    /// own keeps the committers'), and the provers
-    /// barred from each job. A job that left the auction while it ran (its task ended) is
-    /// listed once as cancelled, barred to everyone, so the rule itself leaves it unawarded
-    /// and any peer recomputing the award agrees (and the transcript does not grow with the
-    /// number of provers).
+    /// own keeps the committers'), and the provers barred from each job. A job that left
+    /// the auction while it ran (its task ended) is listed once as cancelled, barred to
+    /// everyone, so the rule itself leaves it unawarded and any peer recomputing the award
+    /// agrees (and the transcript does not grow with the number of provers).
     fn eligibility(
         &self,
         batch: &BatchAnnouncement,
